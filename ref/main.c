@@ -1,0 +1,43 @@
+/* scalerl: the command-line entry point. It only dispatches; each command is its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ref/commands.h"
+
+typedef struct {
+    const char *name;
+    CommandFn fn;
+    const char *summary;
+} Command;
+
+/* One line per command, in the order a new user meets them. */
+static const Command commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: scalerl <command> [key=value ...] [--config FILE] [--help]\n\n"
+               "ScaleRL at toy scale: RL on verifiable arithmetic, fitted compute-performance curves.\n\n"
+               "commands:\n");
+    for (const Command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n`scalerl <command> --help` lists a command's keys, defaults and accepted values.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (const Command *c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->fn(argc - 2, argv + 2);
+    fprintf(stderr, "scalerl: unknown command '%s' (expected one of:", argv[1]);
+    for (const Command *c = commands; c->name; c++) fprintf(stderr, " %s", c->name);
+    fprintf(stderr, "; see scalerl --help)\n");
+    return 1;
+}

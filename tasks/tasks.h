@@ -1,0 +1,92 @@
+/* Verifiable arithmetic: the tokenizer, the task families, the train/validation split and the
+ * verifiers. Nothing here knows about models or RL.
+ *
+ * A problem is text: a prompt (what the policy is given) and a worked solution (scratchpad, then
+ * the end-of-thinking marker, then the answer) used for pretraining traces. A completion is what
+ * the policy writes after the prompt; the verifier reads the answer after the last
+ * end-of-thinking marker and returns 1 or 0.
+ *
+ * Error convention (as in ref/): 0 ok, 1 bad input, 2 I/O; a one-line message in err
+ * (TASK_ERR_LEN bytes). */
+#ifndef SCALERL_TASKS_H
+#define SCALERL_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TASK_ERR_LEN 512
+#define TASK_PROMPT_MAX 96    /* bytes, including the terminating 0 */
+#define TASK_SOLUTION_MAX 256 /* bytes, including the terminating 0 */
+
+/* ---- tokenizer: one token per character, plus specials ---- */
+enum {
+    TOK_PAD = 0,      /* padding, never generated */
+    TOK_BOS = 1,      /* starts every prompt */
+    TOK_EOS = 2,      /* ends every completion */
+    TOK_THINK_END = 3 /* end-of-thinking marker: the answer follows */
+};
+
+int tok_vocab_size(void);
+/* The character a token is written as in text (specials have their own characters, documented
+ * in README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
+char tok_char(int id);
+const char *tok_name(int id);
+/* Encodes text (which may contain the special characters) into out[0..max-1]. Returns the
+ * number of tokens, or -1 with err naming the first character outside the vocabulary (and its
+ * byte offset) or saying that max was too small. */
+int tok_encode(const char *text, int *out, int max, char *err);
+/* Decodes n tokens into text (0-terminated, cut to cap-1 bytes). Returns the length written.
+ * Ids outside the vocabulary are written as '?'. */
+size_t tok_decode(const int *tokens, int n, char *out, size_t cap);
+
+/* ---- problems ---- */
+typedef struct {
+    int family; /* index into the family table (task_family_name) */
+    char prompt[TASK_PROMPT_MAX];
+    char solution[TASK_SOLUTION_MAX]; /* scratchpad, end-of-thinking marker, answer; no EOS */
+    /* What the verifier needs. Arithmetic: the exact answer as decimal text. Countdown: the
+     * numbers and the target. */
+    char answer[48];
+    int n_nums;
+    long nums[8];
+    long target;
+} Problem;
+
+typedef struct TaskSpec TaskSpec; /* a parsed spec: one family or a weighted mixture */
+
+/* Parses "add:digits=3-5" or "add:digits=2-4@0.7,mul:digits=2@0.3". Returns 0, or 1 with err
+ * naming the bad part and what was expected. */
+int task_spec_parse(const char *spec, TaskSpec **out, char *err);
+void task_spec_free(TaskSpec *s);
+/* The spec in canonical form (for config files and metrics). */
+const char *task_spec_string(const TaskSpec *s);
+/* The longest prompt and completion (solution + EOS) the spec can produce, in tokens including
+ * BOS, so callers can check them against a model's context. */
+int task_max_prompt_tokens(const TaskSpec *s);
+int task_max_solution_tokens(const TaskSpec *s);
+const char *task_family_name(int family);
+
+/* Draws problem number `index` of the stream keyed by (seed, stream): a pure function. */
+void task_draw(const TaskSpec *s, uint64_t seed, uint64_t stream, uint64_t index, Problem *out);
+
+/* Reward of a completion (text after the prompt; may contain anything, need not be
+ * 0-terminated, any length): 1 if the answer after the last end-of-thinking marker is correct,
+ * else 0. Never reads past len, never crashes. */
+int task_verify(const Problem *p, const char *completion, size_t len);
+
+/* ---- splits ---- */
+typedef struct TaskSplit TaskSplit;
+
+/* Builds the validation set: the first n_val distinct prompts of the validation stream of seed.
+ * The training sampler below never serves one of them. Returns 1 with err if the spec's problem
+ * space is too small to hold n_val distinct prompts and leave training prompts. */
+int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err);
+void split_free(TaskSplit *sp);
+int split_val_count(const TaskSplit *sp);
+const Problem *split_val(const TaskSplit *sp, int i);
+/* Training problem number `index` (a pure function of seed and index), never a validation
+ * prompt. */
+void split_train_draw(const TaskSplit *sp, uint64_t index, Problem *out);
+int split_is_val(const TaskSplit *sp, const char *prompt);
+
+#endif
