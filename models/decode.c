@@ -18,7 +18,7 @@ struct DecodeState {
     int *pos; /* (slots) next position of each slot */
     /* The cache: keys transposed per head so that scoring a query runs over contiguous keys, as in
      * the training forward; values row-major. */
-    float *kT; /* (L, slots, NH, C/NH, ctx) */
+    float *kT; /* (L, slots, NH, C/NH, ctxp), ctxp = attn_keys_padded(ctx) */
     float *v;  /* (L, slots, ctx, C) */
     /* Scratch for up to `slots` rows of one step. */
     int *row_pos;
@@ -46,7 +46,7 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
     s->cfg = *cfg;
     s->slots = slots;
     const size_t S = (size_t)slots, C = (size_t)cfg->d_model, F = (size_t)cfg->d_ff, L = (size_t)cfg->n_layer,
-                 P = (size_t)cfg->ctx, V = (size_t)cfg->vocab, NH = (size_t)cfg->n_head;
+                 P = (size_t)attn_keys_padded(cfg->ctx), V = (size_t)cfg->vocab, NH = (size_t)cfg->n_head;
     const size_t wide = C > F ? C : F;
     size_t wrows = 3 * C > F ? 3 * C : F;
     wrows = wrows > V ? wrows : V;
@@ -67,6 +67,9 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
         decode_free(s);
         return NULL;
     }
+    /* Zeroed once: attention reads cache columns up to the next key block past a slot's
+     * position, which must hold finite values (zeros, or an earlier sequence's keys). */
+    memset(s->mem, 0, total * sizeof(float));
     float **fields[] = {&s->kT, &s->v, &s->x, &s->x2, &s->ln, &s->qkv, &s->atty, &s->proj,
                         &s->fch, &s->fch_gelu, &s->att, &s->bf_inp, &s->bf_w};
     size_t off = 0;
@@ -100,7 +103,7 @@ int decode_pos(const DecodeState *s, int slot)
 static void cache_attention(DecodeState *s, int l, const int *slots, int n)
 {
     const ModelConfig *c = &s->cfg;
-    const int C = c->d_model, NH = c->n_head, hd = C / NH, P = c->ctx;
+    const int C = c->d_model, NH = c->n_head, hd = C / NH, P = attn_keys_padded(c->ctx);
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
     for (int ih = 0; ih < n * NH; ih++) {

@@ -1,7 +1,12 @@
 /* The transformer's kernels (see layers.h for the conventions). Matrix products go through
- * cblas_sgemm on fixed row tiles; everything else is plain loops written so that the compiler
- * vectorizes them without reassociating any floating-point sum (the build is ISO C, so no FMA
- * contraction and no fast-math: a vector lane computes exactly what the scalar code would). */
+ * cblas_sgemm on fixed row tiles; everything else is plain loops that the compiler vectorizes.
+ *
+ * Vectorization and determinism: the build is ISO C (no FMA contraction, no fast-math), so a
+ * vector lane computes exactly what the scalar code would. Elementwise loops carry
+ * `#pragma omp simd` (with -O2's cheap cost model GCC would otherwise leave most of them scalar);
+ * it is never used with a reduction clause on sums, which would let the result depend on
+ * alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums are explicit in the
+ * code, so they are the same wherever and on whichever thread they run. */
 #include "models/layers.h"
 
 #include <cblas.h>
@@ -12,40 +17,17 @@
 /* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
 #define ATTN_MAX_KEYS 4096
 
+int attn_keys_padded(int n)
+{
+    return (n + ATTN_KEY_BLOCK - 1) / ATTN_KEY_BLOCK * ATTN_KEY_BLOCK;
+}
+
 /* Columns per tile when a reduction over rows (bias and gain gradients) is split across threads:
  * one 64-byte cache line of floats, so two threads never write the same line. */
 #define COL_TILE 16
 
 /* Output rows of a weight gradient per work unit of matmul_backward. */
 #define DW_ROW_TILE 64
-
-float fast_expf(float x)
-{
-    /* Clamp to the range where 2^k below is a normal float; exp(-87) ~ 1.6e-38 stands in for
-     * anything smaller and exp(88) ~ 1.7e38 for anything larger (no kernel needs more). */
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    /* x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2; adding and subtracting 1.5 * 2^23
-     * rounds to the nearest integer in the current (nearest) rounding mode. */
-    const float shifter = 12582912.0f;
-    float k = (x * 1.44269504088896341f + shifter) - shifter;
-    /* ln2 split in two so that k * ln2_hi is exact and r keeps full precision. */
-    float r = x - k * 0.693145751953125f;
-    r = r - k * 1.428606765330187045e-06f;
-    /* Taylor series of exp(r) to degree 7: the next term is below 6e-9 relative for |r| <= ln2/2. */
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
 
 float bf16_round(float x)
 {
@@ -61,32 +43,39 @@ float bf16_round(float x)
 
 void bf16_round_array(float *out, const float *in, size_t n)
 {
+#pragma omp simd
     for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
 }
 
 /* Sum of x[0..n-1] in 16 interleaved partial sums, then those in a fixed order: vectorizable, and
  * the same result for the same n wherever it runs. */
-static float sum_lanes(const float *x, int n)
+/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
+static float reduce16(float acc[16])
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
+}
+
+static float sum_lanes(const float *restrict x, int n)
 {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++) acc[j] += x[i + j];
-    float s = 0.0f;
-    for (int j = 0; j < 16; j++) s += acc[j];
+    float s = reduce16(acc);
     for (; i < n; i++) s += x[i];
     return s;
 }
 
 /* sum_i a[i] * b[i], in the same lane order as sum_lanes. */
-static float dot_lanes(const float *a, const float *b, int n)
+static float dot_lanes(const float *restrict a, const float *restrict b, int n)
 {
     float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= n; i += 16)
         for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
-    float s = 0.0f;
-    for (int j = 0; j < 16; j++) s += acc[j];
+    float s = reduce16(acc);
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -96,9 +85,10 @@ void embed_forward(float *out, const int *tokens, const int *pos, const float *t
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *te = tok_emb + (size_t)tokens[n] * C;
-        const float *pe = pos_emb + (size_t)(pos ? pos[n] : n % T) * C;
-        float *o = out + (size_t)n * C;
+        const float *restrict te = tok_emb + (size_t)tokens[n] * C;
+        const float *restrict pe = pos_emb + (size_t)(pos ? pos[n] : n % T) * C;
+        float *restrict o = out + (size_t)n * C;
+#pragma omp simd
         for (int c = 0; c < C; c++) o[c] = te[c] + pe[c];
     }
 }
@@ -108,9 +98,10 @@ void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const i
     /* Rows scatter into shared embedding rows, so this stays on one thread: it is O(N*C) adds,
      * negligible next to the matmuls, and its order (row by row) is then fixed. */
     for (int n = 0; n < N; n++) {
-        const float *d = dout + (size_t)n * C;
-        float *dt = dtok_emb + (size_t)tokens[n] * C;
-        float *dp = dpos_emb + (size_t)(n % T) * C;
+        const float *restrict d = dout + (size_t)n * C;
+        float *restrict dt = dtok_emb + (size_t)tokens[n] * C;
+        float *restrict dp = dpos_emb + (size_t)(n % T) * C;
+#pragma omp simd
         for (int c = 0; c < C; c++) {
             dt[c] += d[c];
             dp[c] += d[c];
@@ -123,13 +114,15 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
-        const float *x = inp + (size_t)n * C;
-        float *o = out + (size_t)n * C;
+        const float *restrict x = inp + (size_t)n * C;
+        float *restrict o = out + (size_t)n * C;
         float m = sum_lanes(x, C) / (float)C;
         /* The variance from the centered values (two passes): no cancellation. o holds x - m. */
+#pragma omp simd
         for (int c = 0; c < C; c++) o[c] = x[c] - m;
         float var = dot_lanes(o, o, C) / (float)C;
         float s = 1.0f / sqrtf(var + LN_EPS);
+#pragma omp simd
         for (int c = 0; c < C; c++) o[c] = o[c] * s * g[c] + b[c];
         if (mean) mean[n] = m;
         if (rstd) rstd[n] = s;
@@ -144,9 +137,9 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
-            const float *x = inp + (size_t)n * C;
-            const float *d = dout + (size_t)n * C;
-            float *di = dinp + (size_t)n * C;
+            const float *restrict x = inp + (size_t)n * C;
+            const float *restrict d = dout + (size_t)n * C;
+            float *restrict di = dinp + (size_t)n * C;
             const float m = mean[n], s = rstd[n];
             /* With xhat = (x - m) s and dxhat = g * dout:
              * dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat)). */
@@ -171,6 +164,7 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                 }
             }
             const float mean_dxhat = sum_dxhat / (float)C, mean_dxhat_xhat = sum_dxhat_xhat / (float)C;
+#pragma omp simd
             for (int c = 0; c < C; c++) {
                 float xhat = (x[c] - m) * s;
                 di[c] += s * (g[c] * d[c] - mean_dxhat - xhat * mean_dxhat_xhat);
@@ -182,9 +176,10 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
             const int c0 = tile * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C, w = c1 - c0;
             float ag[COL_TILE] = {0}, ab[COL_TILE] = {0};
             for (int n = 0; n < N; n++) {
-                const float *x = inp + (size_t)n * C + c0;
-                const float *d = dout + (size_t)n * C + c0;
+                const float *restrict x = inp + (size_t)n * C + c0;
+                const float *restrict d = dout + (size_t)n * C + c0;
                 const float m = mean[n], s = rstd[n];
+#pragma omp simd
                 for (int j = 0; j < w; j++) {
                     ag[j] += (x[j] - m) * s * d[j];
                     ab[j] += d[j];
@@ -264,7 +259,8 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
                 if (db) {
                     float acc[DW_ROW_TILE] = {0};
                     for (int n = 0; n < N; n++) {
-                        const float *d = dout + (size_t)n * OUT + o0;
+                        const float *restrict d = dout + (size_t)n * OUT + o0;
+#pragma omp simd
                         for (int j = 0; j < mo; j++) acc[j] += d[j];
                     }
                     for (int j = 0; j < mo; j++) db[o0 + j] += acc[j];
@@ -290,6 +286,7 @@ void gelu_forward(float *out, const float *inp, size_t n)
 #pragma omp parallel for schedule(static)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
         for (size_t i = c0; i < c1; i++) {
             float x = inp[i];
             float u = GELU_K2 * (x + GELU_C * x * x * x);
@@ -303,6 +300,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 #pragma omp parallel for schedule(static)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
         for (size_t i = c0; i < c1; i++) {
             float x = inp[i];
             float u = GELU_K2 * (x + GELU_C * x * x * x);
@@ -318,33 +316,45 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 #pragma omp parallel for schedule(static)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
         for (size_t i = c0; i < c1; i++) out[i] = a[i] + b[i];
     }
 }
 
-void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
-                     int n_keys, int head_dim, float scale)
+void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
+                     int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
 {
-    /* Scores with the keys transposed: the inner loop runs over keys, contiguous, and each score
-     * is summed over the head dimension in order. */
-    for (int s = 0; s < n_keys; s++) p[s] = 0.0f;
+    /* Scores with the keys transposed, so the inner loop runs over keys, contiguous; it runs over
+     * whole blocks of ATTN_KEY_BLOCK keys (past n_keys the columns are finite and the results
+     * unused), which keeps the vector loops free of scalar remainders. Each score is summed over
+     * the head dimension in order. */
+    const int nb = attn_keys_padded(n_keys);
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] = 0.0f;
     for (int i = 0; i < head_dim; i++) {
         const float qi = q[i];
-        const float *k = kT + (size_t)i * ldk;
-        for (int s = 0; s < n_keys; s++) p[s] += qi * k[s];
+        const float *restrict k = kT + (size_t)i * ldk;
+#pragma omp simd
+        for (int s = 0; s < nb; s++) p[s] += qi * k[s];
     }
+    /* The maximum is exact in any order, so a vector reduction is safe here. */
     float mx = -INFINITY;
-    for (int s = 0; s < n_keys; s++) {
+#pragma omp simd reduction(max : mx)
+    for (int s = 0; s < nb; s++) {
         p[s] *= scale;
-        mx = p[s] > mx ? p[s] : mx;
+        mx = s < n_keys && p[s] > mx ? p[s] : mx;
     }
-    for (int s = 0; s < n_keys; s++) p[s] = fast_expf(p[s] - mx);
-    const float inv = 1.0f / sum_lanes(p, n_keys);
-    for (int s = 0; s < n_keys; s++) p[s] *= inv;
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
+    const float inv = 1.0f / sum_lanes(p, nb);
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] *= inv;
+#pragma omp simd
     for (int i = 0; i < head_dim; i++) y[i] = 0.0f;
     for (int s = 0; s < n_keys; s++) {
         const float ps = p[s];
-        const float *vs = v + (size_t)s * ldv;
+        const float *restrict vs = v + (size_t)s * ldv;
+#pragma omp simd
         for (int i = 0; i < head_dim; i++) y[i] += ps * vs[i];
     }
 }
@@ -352,67 +362,89 @@ void attention_query(float *y, float *p, const float *q, const float *kT, int ld
 void attention_forward(float *out, float *att, float *kT, float *vT, const float *qkv, int B, int T, int C,
                        int NH)
 {
-    const int hd = C / NH;
+    const int hd = C / NH, Tp = attn_keys_padded(T);
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *rows = qkv + (size_t)b * T * 3 * C;
-        float *kTh = kT + (size_t)bh * hd * T, *vTh = vT + (size_t)bh * hd * T;
-        for (int s = 0; s < T; s++)
-            for (int i = 0; i < hd; i++) {
-                kTh[(size_t)i * T + s] = rows[(size_t)s * 3 * C + C + h * hd + i];
-                vTh[(size_t)i * T + s] = rows[(size_t)s * 3 * C + 2 * C + h * hd + i];
+        float *kTh = kT + (size_t)bh * hd * Tp, *vTh = vT + (size_t)bh * hd * Tp;
+        for (int i = 0; i < hd; i++) {
+            for (int s = 0; s < T; s++) {
+                kTh[(size_t)i * Tp + s] = rows[(size_t)s * 3 * C + C + h * hd + i];
+                vTh[(size_t)i * Tp + s] = rows[(size_t)s * 3 * C + 2 * C + h * hd + i];
             }
+            for (int s = T; s < Tp; s++) kTh[(size_t)i * Tp + s] = vTh[(size_t)i * Tp + s] = 0.0f;
+        }
         for (int t = 0; t < T; t++)
-            attention_query(out + ((size_t)b * T + t) * C + h * hd, att + ((size_t)bh * T + t) * T,
-                            rows + (size_t)t * 3 * C + h * hd, kTh, T, rows + 2 * C + h * hd, 3 * C, t + 1, hd,
+            attention_query(out + ((size_t)b * T + t) * C + h * hd, att + ((size_t)bh * T + t) * Tp,
+                            rows + (size_t)t * 3 * C + h * hd, kTh, Tp, rows + 2 * C + h * hd, 3 * C, t + 1, hd,
                             scale);
     }
 }
 
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, const float *vT,
-                        int B, int T, int C, int NH)
+void attention_backward(float *dqkv, float *dkT, float *dvT, const float *dout, const float *qkv, const float *att,
+                        const float *vT, int B, int T, int C, int NH)
 {
-    const int hd = C / NH;
+    const int hd = C / NH, Tp = attn_keys_padded(T);
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *rows = qkv + (size_t)b * T * 3 * C;
         float *drows = dqkv + (size_t)b * T * 3 * C;
-        const float *vTh = vT + (size_t)bh * hd * T;
-        for (int t = 0; t < T; t++)
-            for (int j = 0; j < 3; j++) memset(drows + (size_t)t * 3 * C + j * C + h * hd, 0, (size_t)hd * sizeof(float));
-        float dp[ATTN_MAX_KEYS];
+        const float *vTh = vT + (size_t)bh * hd * Tp;
+        /* Key and value gradients accumulate transposed (head_dim, Tp), like kT and vT, so that
+         * their inner loops run over keys, contiguous, in whole blocks: past key t the
+         * probabilities are 0, so those columns only ever add 0. */
+        float *dkTh = dkT + (size_t)bh * hd * Tp, *dvTh = dvT + (size_t)bh * hd * Tp;
+        memset(dkTh, 0, (size_t)hd * Tp * sizeof(float));
+        memset(dvTh, 0, (size_t)hd * Tp * sizeof(float));
+        float dp[ATTN_MAX_KEYS], ds[ATTN_MAX_KEYS];
         for (int t = 0; t < T; t++) {
-            const int n = t + 1;
-            const float *p = att + ((size_t)bh * T + t) * T;
-            const float *dy = dout + ((size_t)b * T + t) * C + h * hd;
-            const float *q = rows + (size_t)t * 3 * C + h * hd;
-            float *dq = drows + (size_t)t * 3 * C + h * hd;
-            /* dp[s] = dy . v_s, with v transposed so the loop over keys is contiguous. */
-            for (int s = 0; s < n; s++) dp[s] = 0.0f;
+            const int n = t + 1, nb = attn_keys_padded(n);
+            const float *restrict p = att + ((size_t)bh * T + t) * Tp;
+            const float *restrict dy = dout + ((size_t)b * T + t) * C + h * hd;
+            const float *restrict q = rows + (size_t)t * 3 * C + h * hd;
+            float *restrict dq = drows + (size_t)t * 3 * C + h * hd;
+            /* dp[s] = dy . v_s */
+#pragma omp simd
+            for (int s = 0; s < nb; s++) dp[s] = 0.0f;
             for (int i = 0; i < hd; i++) {
                 const float dyi = dy[i];
-                const float *vi = vTh + (size_t)i * T;
-                for (int s = 0; s < n; s++) dp[s] += dyi * vi[s];
+                const float *restrict vi = vTh + (size_t)i * Tp;
+#pragma omp simd
+                for (int s = 0; s < nb; s++) dp[s] += dyi * vi[s];
             }
-            /* Softmax backward: dscore_s = p_s (dp_s - sum_r p_r dp_r), then the 1/sqrt(hd) scale. */
-            const float pdp = dot_lanes(p, dp, n);
-            for (int s = 0; s < n; s++) {
-                const float ds = p[s] * (dp[s] - pdp) * scale;
-                const float ps = p[s];
-                const float *k = rows + (size_t)s * 3 * C + C + h * hd;
-                float *dk = drows + (size_t)s * 3 * C + C + h * hd;
-                float *dv = drows + (size_t)s * 3 * C + 2 * C + h * hd;
-                for (int i = 0; i < hd; i++) {
-                    dq[i] += ds * k[i];
-                    dk[i] += ds * q[i];
-                    dv[i] += ps * dy[i];
+            /* Softmax backward, with the 1/sqrt(hd) of the scores: ds_s = p_s (dp_s - p.dp) scale
+             * (0 past key t, where p is 0 and dp finite). */
+            const float pdp = dot_lanes(p, dp, nb);
+#pragma omp simd
+            for (int s = 0; s < nb; s++) ds[s] = p[s] * (dp[s] - pdp) * scale;
+            for (int i = 0; i < hd; i++) {
+                const float qi = q[i], dyi = dy[i];
+                float *restrict dki = dkTh + (size_t)i * Tp, *restrict dvi = dvTh + (size_t)i * Tp;
+#pragma omp simd
+                for (int s = 0; s < nb; s++) {
+                    dki[s] += ds[s] * qi;
+                    dvi[s] += p[s] * dyi;
                 }
             }
+            /* dq = sum_s ds_s k_s, keys in order, vectorized over the head dimension. */
+#pragma omp simd
+            for (int i = 0; i < hd; i++) dq[i] = 0.0f;
+            for (int s = 0; s < n; s++) {
+                const float dss = ds[s];
+                const float *restrict k = rows + (size_t)s * 3 * C + C + h * hd;
+#pragma omp simd
+                for (int i = 0; i < hd; i++) dq[i] += dss * k[i];
+            }
         }
+        for (int s = 0; s < T; s++)
+            for (int i = 0; i < hd; i++) {
+                drows[(size_t)s * 3 * C + C + h * hd + i] = dkTh[(size_t)i * Tp + s];
+                drows[(size_t)s * 3 * C + 2 * C + h * hd + i] = dvTh[(size_t)i * Tp + s];
+            }
     }
 }
 
@@ -426,23 +458,27 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
             if (entropy) entropy[n] = 0.0f;
             continue;
         }
-        const float *l = logits + (size_t)n * V;
-        float *p = probs + (size_t)n * V;
+        const float *restrict l = logits + (size_t)n * V;
+        float *restrict p = probs + (size_t)n * V;
         float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
         for (int v = 0; v < V; v++) {
             p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
             mx = p[v] > mx ? p[v] : mx;
         }
         const float zt = p[targets[n]] - mx;
-        /* Entropy = log S - sum_v p_v (z_v - max), with S = sum_v exp(z_v - max). */
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] = fast_expf(p[v] - mx);
+        /* Entropy = log S - sum_v e_v (z_v - max) / S, with e_v = exp(z_v - max), S = sum_v e_v;
+         * z_v - max recomputed exactly as above. */
         float acc[16] = {0}, sum_ez = 0.0f;
-        for (int v = 0; v < V; v++) {
-            float zc = p[v] - mx;
-            p[v] = fast_expf(zc);
-            acc[v & 15] += p[v] * zc;
-        }
-        for (int j = 0; j < 16; j++) sum_ez += acc[j];
+        int v = 0;
+        for (; v + 16 <= V; v += 16)
+            for (int j = 0; j < 16; j++) acc[j] += p[v + j] * (l[v + j] / temperature - mx);
+        sum_ez = reduce16(acc);
+        for (; v < V; v++) sum_ez += p[v] * (l[v] / temperature - mx);
         const float S = sum_lanes(p, V), logS = logf(S), inv = 1.0f / S;
+#pragma omp simd
         for (int v = 0; v < V; v++) p[v] *= inv;
         logp[n] = zt - logS;
         if (entropy) entropy[n] = logS - sum_ez * inv;
@@ -461,6 +497,7 @@ void logsoftmax_backward(float *dlogits, const float *probs, const int *targets,
         }
         const float *p = probs + (size_t)n * V;
         const float g = dlogp[n] / temperature;
+#pragma omp simd
         for (int v = 0; v < V; v++) d[v] = -g * p[v];
         d[targets[n]] += g;
     }

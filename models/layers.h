@@ -15,6 +15,8 @@
 #define SCALERL_LAYERS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define LN_EPS 1e-5f
 
@@ -22,9 +24,36 @@
  * never of the thread count (see README "Threads"). */
 int matmul_row_tile(int N);
 
-/* exp(x) for float, accurate to about 2 ulp, from + - * only (no libm call), so that the compiler
- * vectorizes loops that use it and a vector lane and the scalar tail give identical results. */
-float fast_expf(float x);
+/* exp(x) for float, accurate to about 2 ulp, from + - * only (no libm call): inlined, so that the
+ * compiler vectorizes loops that use it, and a vector lane and the scalar tail give identical
+ * results. */
+static inline float fast_expf(float x)
+{
+    /* Clamp to the range where 2^k below is a normal float; exp(-87) ~ 1.6e-38 stands in for
+     * anything smaller and exp(88) ~ 1.7e38 for anything larger (no kernel needs more). */
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2; adding and subtracting 1.5 * 2^23
+     * rounds to the nearest integer in the current (nearest) rounding mode. */
+    const float shifter = 12582912.0f;
+    float k = (x * 1.44269504088896341f + shifter) - shifter;
+    /* ln2 split in two so that k * ln2_hi is exact and r keeps full precision. */
+    float r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187045e-06f;
+    /* Taylor series of exp(r) to degree 7: the next term is below 6e-9 relative for |r| <= ln2/2. */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
 
 /* Rounds to the nearest bfloat16 (round to nearest, ties to even), kept in a float. NaN stays NaN,
  * infinities stay infinite, values past the largest bfloat16 become infinite. */
@@ -71,22 +100,30 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 /* out = a + b. */
 void residual_forward(float *out, const float *a, const float *b, size_t n);
 
+/* Attention loops over keys run in whole blocks of this many (one 64-byte vector of floats), so
+ * key arrays are padded: n keys occupy attn_keys_padded(n) columns. */
+#define ATTN_KEY_BLOCK 16
+int attn_keys_padded(int n);
+
 /* One attention query: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
  * s's component i) and values row-major (v[s*ldv + i]). Writes the attention probabilities
- * p[0..n_keys-1] = softmax(scale * q.k_s) and y (head_dim) = sum_s p[s] v_s. Shared by the
- * training forward and the KV-cache decode, so both compute attention identically. */
+ * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
+ * (head_dim) = sum_s p[s] v_s. kT must hold finite values up to column attn_keys_padded(n_keys)
+ * (ldk at least that). Shared by the training forward and the KV-cache decode, so both compute
+ * attention identically. */
 void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
                      int n_keys, int head_dim, float scale);
 
-/* Causal multi-head attention over B sequences of T tokens. qkv (N, 3C): per row q, then k, then
- * v, each split into NH heads of C/NH. Writes out (N, C), and saves att (B, NH, T, T; row t holds
- * the probabilities over keys 0..t, the rest untouched) and kT, vT (B, NH, C/NH, T: keys and
- * values transposed per head) for the backward. Scale 1/sqrt(C/NH). */
+/* Causal multi-head attention over B sequences of T tokens, Tp = attn_keys_padded(T). qkv (N, 3C):
+ * per row q, then k, then v, each split into NH heads of C/NH. Writes out (N, C), and saves att
+ * (B, NH, T, Tp; row t holds the probabilities over keys 0..t, then zeros to the next block) and
+ * kT, vT (B, NH, C/NH, Tp: keys and values transposed per head, zero past T) for the backward.
+ * Scale 1/sqrt(C/NH). */
 void attention_forward(float *out, float *att, float *kT, float *vT, const float *qkv, int B, int T, int C,
                        int NH);
-/* dqkv (N, 3C) written. */
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, const float *vT,
-                        int B, int T, int C, int NH);
+/* dqkv (N, 3C) written; dkT, dvT (B, NH, C/NH, Tp) are scratch. */
+void attention_backward(float *dqkv, float *dkT, float *dvT, const float *dout, const float *qkv, const float *att,
+                        const float *vT, int B, int T, int C, int NH);
 
 /* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
  * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
