@@ -2,7 +2,7 @@
  * All of it lives in the one buffer `buf` (grown on demand, never shrunk), with named pointers
  * into it laid out for the current (B, T), so that model_free only has to free buf and the
  * struct. Per-layer tensors are stacked along a leading n_layer axis. N = B*T, C = d_model,
- * F = d_ff, NH = n_head, V = vocab, Tp = attn_keys_padded(T) (layers.h). */
+ * F = d_ff, NH = n_head, V = vocab. */
 #ifndef SCALERL_ACTS_H
 #define SCALERL_ACTS_H
 
@@ -26,8 +26,7 @@ struct ModelActs {
     float *ln1;                /* (L, N, C) */
     float *ln1_mean, *ln1_rstd; /* (L, N) */
     float *qkv;                /* (L, N, 3C) */
-    float *att;                /* (L, B, NH, T, Tp) attention probabilities (row t: keys 0..t) */
-    float *kT, *vT;            /* (L, B, NH, C/NH, Tp) keys and values transposed per head */
+    float *att;                /* (L, B, NH, T, T) attention probabilities (row t: keys 0..t) */
     float *atty;               /* (L, N, C) attention output before the projection */
     float *res_mid;            /* (L, N, C) residual after the attention block */
     float *ln2;                /* (L, N, C) */
@@ -46,7 +45,7 @@ struct ModelActs {
     float *d_ln;   /* (N, C) gradient at a layer norm's output */
     float *d_qkv;  /* (N, 3C) */
     float *d_atty; /* (N, C) */
-    float *d_kT, *d_vT; /* (B, NH, C/NH, Tp) key and value gradients, transposed per head */
+    float *d_att;  /* (B, NH, T, T) score gradients */
     float *d_fch;  /* (N, F) */
     float *d_logits; /* (N, V) */
     float *bf_inp; /* (N, max(C, F)) matmul input rounded to bfloat16 */

@@ -34,7 +34,7 @@ static float *carve(Carver *cv, size_t n)
 static size_t acts_layout(ModelActs *a, const ModelConfig *c, int B, int T)
 {
     const size_t N = (size_t)B * T, C = (size_t)c->d_model, F = (size_t)c->d_ff, L = (size_t)c->n_layer,
-                 V = (size_t)c->vocab, NH = (size_t)c->n_head, Tp = (size_t)attn_keys_padded(T);
+                 V = (size_t)c->vocab, NH = (size_t)c->n_head;
     Carver cv = {a->buf, 0};
     a->tokens = (int *)carve(&cv, N);
     a->targets = (int *)carve(&cv, N);
@@ -43,9 +43,7 @@ static size_t acts_layout(ModelActs *a, const ModelConfig *c, int B, int T)
     a->ln1_mean = carve(&cv, L * N);
     a->ln1_rstd = carve(&cv, L * N);
     a->qkv = carve(&cv, L * N * 3 * C);
-    a->att = carve(&cv, L * B * NH * T * Tp);
-    a->kT = carve(&cv, L * B * C * Tp);
-    a->vT = carve(&cv, L * B * C * Tp);
+    a->att = carve(&cv, L * B * NH * T * T);
     a->atty = carve(&cv, L * N * C);
     a->res_mid = carve(&cv, L * N * C);
     a->ln2 = carve(&cv, L * N * C);
@@ -64,8 +62,7 @@ static size_t acts_layout(ModelActs *a, const ModelConfig *c, int B, int T)
     a->d_ln = carve(&cv, N * C);
     a->d_qkv = carve(&cv, N * 3 * C);
     a->d_atty = carve(&cv, N * C);
-    a->d_kT = carve(&cv, B * C * Tp);
-    a->d_vT = carve(&cv, B * C * Tp);
+    a->d_att = carve(&cv, B * NH * T * T);
     a->d_fch = carve(&cv, N * F);
     a->d_logits = carve(&cv, N * V);
     a->bf_inp = carve(&cv, N * max_sz(C, F));
@@ -145,7 +142,7 @@ int model_forward(Model *m, const int *tokens, const int *targets, int B, int T,
     if ((rc = acts_prepare(m, B, T, err))) return rc;
     ModelActs *a = m->acts;
     const ModelConfig *c = &m->cfg;
-    const int N = B * T, C = c->d_model, F = c->d_ff, V = c->vocab, NH = c->n_head, Tp = attn_keys_padded(T);
+    const int N = B * T, C = c->d_model, F = c->d_ff, V = c->vocab, NH = c->n_head;
     const ParamTensors *p = &m->p;
     a->B = B;
     a->T = T;
@@ -167,8 +164,7 @@ int model_forward(Model *m, const int *tokens, const int *targets, int B, int T,
         float *res_out = a->res_out + lNC;
         layernorm_forward(ln1, a->ln1_mean + lN, a->ln1_rstd + lN, x, p->ln1_g + l * C, p->ln1_b + l * C, N, C);
         matmul_forward(qkv, ln1, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, N, C, 3 * C, bf_body);
-        const size_t l_att = (size_t)l * B * NH * T * Tp, l_kv = (size_t)l * B * C * Tp;
-        attention_forward(atty, a->att + l_att, a->kT + l_kv, a->vT + l_kv, qkv, B, T, C, NH);
+        attention_forward(atty, a->att + (size_t)l * B * NH * T * T, qkv, B, T, C, NH);
         matmul_forward(a->proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, N, C, C, bf_body);
         residual_forward(res_mid, x, a->proj, (size_t)N * C);
         layernorm_forward(ln2, a->ln2_mean + lN, a->ln2_rstd + lN, res_mid, p->ln2_g + l * C, p->ln2_b + l * C, N,
@@ -191,8 +187,7 @@ void model_backward(Model *m, const float *dlogp)
     ModelActs *a = m->acts;
     if (!a || a->B == 0) return; /* no forward to differentiate */
     const ModelConfig *c = &m->cfg;
-    const int B = a->B, T = a->T, N = B * T, C = c->d_model, F = c->d_ff, V = c->vocab, NH = c->n_head,
-              Tp = attn_keys_padded(T);
+    const int B = a->B, T = a->T, N = B * T, C = c->d_model, F = c->d_ff, V = c->vocab, NH = c->n_head;
     const ParamTensors *p = &m->p, *g = &m->g;
     const Bf16Scratch bf = {a->bf_inp, a->bf_w};
     const Bf16Scratch *bf_body = a->prec.bf16_matmul ? &bf : NULL;
@@ -218,8 +213,8 @@ void model_backward(Model *m, const float *dlogp)
         /* Attention block: res_mid = x + attn_out(attention(qkv(ln1(x)))). */
         matmul_backward(a->d_atty, g->attn_out_w + (size_t)l * C * C, g->attn_out_b + l * C, a->d_res,
                         a->atty + lNC, p->attn_out_w + (size_t)l * C * C, N, C, C, bf_body);
-        attention_backward(a->d_qkv, a->d_kT, a->d_vT, a->d_atty, a->qkv + 3 * lNC,
-                           a->att + (size_t)l * B * NH * T * Tp, a->vT + (size_t)l * B * C * Tp, B, T, C, NH);
+        attention_backward(a->d_qkv, a->d_att, a->d_atty, a->qkv + 3 * lNC, a->att + (size_t)l * B * NH * T * T, B,
+                           T, C, NH);
         matmul_backward(a->d_ln, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + l * 3 * C, a->d_qkv, a->ln1 + lNC,
                         p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C, bf_body);
         layernorm_backward(a->d_res, g->ln1_g + l * C, g->ln1_b + l * C, a->d_ln, x, p->ln1_g + l * C,

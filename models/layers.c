@@ -26,8 +26,14 @@ int attn_keys_padded(int n)
  * one 64-byte cache line of floats, so two threads never write the same line. */
 #define COL_TILE 16
 
-/* Output rows of a weight gradient per work unit of matmul_backward. */
-#define DW_ROW_TILE 64
+/* Output rows of a weight gradient per work unit of matmul_backward: each unit sums over all N
+ * rows and repacks the whole input for its sgemm, so units are few and large: the whole gradient
+ * for narrow layers, two halves from 128 outputs up (one per core on two cores). A function of
+ * the shape only, so results do not depend on the thread count. */
+static int dw_row_tile(int OUT)
+{
+    return OUT < 128 ? OUT : ((OUT + 1) / 2 + 15) / 16 * 16;
+}
 
 float bf16_round(float x)
 {
@@ -237,7 +243,7 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
     /* Work units: first the weight-gradient tiles (each sums over all N rows for DW_ROW_TILE output
      * rows, and does the bias for the same outputs), then the row tiles of the input gradient. The
      * two halves cost the same FLOPs; dynamic scheduling balances them. */
-    const int n_dw = (OUT + DW_ROW_TILE - 1) / DW_ROW_TILE;
+    const int dw_rows = dw_row_tile(OUT), n_dw = (OUT + dw_rows - 1) / dw_rows;
     const int rt = matmul_row_tile(N), n_rows = dinp ? (N + rt - 1) / rt : 0;
     const float *x = bf ? bf->inp : inp;
     const float *wm = bf ? bf->w : w;
@@ -253,17 +259,22 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 #pragma omp for schedule(dynamic, 1)
         for (int unit = 0; unit < n_dw + n_rows; unit++) {
             if (unit < n_dw) {
-                const int o0 = unit * DW_ROW_TILE, mo = OUT - o0 < DW_ROW_TILE ? OUT - o0 : DW_ROW_TILE;
+                const int o0 = unit * dw_rows, mo = OUT - o0 < dw_rows ? OUT - o0 : dw_rows;
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mo, IN, N, 1.0f, dout + o0, OUT, x, IN, 1.0f,
                             dw + (size_t)o0 * IN, IN);
                 if (db) {
-                    float acc[DW_ROW_TILE] = {0};
-                    for (int n = 0; n < N; n++) {
-                        const float *restrict d = dout + (size_t)n * OUT + o0;
+                    /* Column sums of dout for these outputs, rows in order, one cache line of
+                     * columns at a time. */
+                    for (int j0 = 0; j0 < mo; j0 += COL_TILE) {
+                        const int w = mo - j0 < COL_TILE ? mo - j0 : COL_TILE;
+                        float acc[COL_TILE] = {0};
+                        for (int n = 0; n < N; n++) {
+                            const float *restrict d = dout + (size_t)n * OUT + o0 + j0;
 #pragma omp simd
-                        for (int j = 0; j < mo; j++) acc[j] += d[j];
+                            for (int j = 0; j < w; j++) acc[j] += d[j];
+                        }
+                        for (int j = 0; j < w; j++) db[o0 + j0 + j] += acc[j];
                     }
-                    for (int j = 0; j < mo; j++) db[o0 + j] += acc[j];
                 }
             } else {
                 const int r0 = (unit - n_dw) * rt, m = N - r0 < rt ? N - r0 : rt;
@@ -359,92 +370,64 @@ void attention_query(float *restrict y, float *restrict p, const float *restrict
     }
 }
 
-void attention_forward(float *out, float *att, float *kT, float *vT, const float *qkv, int B, int T, int C,
-                       int NH)
+/* Per (sequence, head): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows
+ * (row stride 3C), so every product below reads them in place through sgemm's leading
+ * dimensions. The full T x T score matrix is computed and the causal mask applied in the softmax:
+ * computing the masked half costs less than the many short loops that would avoid it. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
-    const int hd = C / NH, Tp = attn_keys_padded(T);
+    const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
-        const float *rows = qkv + (size_t)b * T * 3 * C;
-        float *kTh = kT + (size_t)bh * hd * Tp, *vTh = vT + (size_t)bh * hd * Tp;
-        for (int i = 0; i < hd; i++) {
-            for (int s = 0; s < T; s++) {
-                kTh[(size_t)i * Tp + s] = rows[(size_t)s * 3 * C + C + h * hd + i];
-                vTh[(size_t)i * Tp + s] = rows[(size_t)s * 3 * C + 2 * C + h * hd + i];
-            }
-            for (int s = T; s < Tp; s++) kTh[(size_t)i * Tp + s] = vTh[(size_t)i * Tp + s] = 0.0f;
+        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *p = att + (size_t)bh * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C3, k, C3, 0.0f, p, T);
+        for (int t = 0; t < T; t++) {
+            float *restrict row = p + (size_t)t * T;
+            float mx = -INFINITY;
+            /* The maximum is exact in any order, so a vector reduction is safe here. */
+#pragma omp simd reduction(max : mx)
+            for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
+#pragma omp simd
+            for (int s = 0; s < T; s++) row[s] = s <= t ? fast_expf(row[s] - mx) : 0.0f;
+            const float inv = 1.0f / sum_lanes(row, T);
+#pragma omp simd
+            for (int s = 0; s < T; s++) row[s] *= inv;
         }
-        for (int t = 0; t < T; t++)
-            attention_query(out + ((size_t)b * T + t) * C + h * hd, att + ((size_t)bh * T + t) * Tp,
-                            rows + (size_t)t * 3 * C + h * hd, kTh, Tp, rows + 2 * C + h * hd, 3 * C, t + 1, hd,
-                            scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, C3, 0.0f,
+                    out + (size_t)b * T * C + h * hd, C);
     }
 }
 
-void attention_backward(float *dqkv, float *dkT, float *dvT, const float *dout, const float *qkv, const float *att,
-                        const float *vT, int B, int T, int C, int NH)
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH)
 {
-    const int hd = C / NH, Tp = attn_keys_padded(T);
+    const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(static)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
-        const float *rows = qkv + (size_t)b * T * 3 * C;
-        float *drows = dqkv + (size_t)b * T * 3 * C;
-        const float *vTh = vT + (size_t)bh * hd * Tp;
-        /* Key and value gradients accumulate transposed (head_dim, Tp), like kT and vT, so that
-         * their inner loops run over keys, contiguous, in whole blocks: past key t the
-         * probabilities are 0, so those columns only ever add 0. */
-        float *dkTh = dkT + (size_t)bh * hd * Tp, *dvTh = dvT + (size_t)bh * hd * Tp;
-        memset(dkTh, 0, (size_t)hd * Tp * sizeof(float));
-        memset(dvTh, 0, (size_t)hd * Tp * sizeof(float));
-        float dp[ATTN_MAX_KEYS], ds[ATTN_MAX_KEYS];
+        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + (size_t)bh * T * T, *dy = dout + (size_t)b * T * C + h * hd;
+        float *ds = datt + (size_t)bh * T * T;
+        /* dv = p^T dy; dp = dy v^T (into ds) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dy, C, 0.0f, dv, C3);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, C3, 0.0f, ds, T);
+        /* Softmax backward with the score scale: ds = p (dp - sum_s p dp) / sqrt(hd); 0 wherever
+         * p is 0 (the masked keys). */
         for (int t = 0; t < T; t++) {
-            const int n = t + 1, nb = attn_keys_padded(n);
-            const float *restrict p = att + ((size_t)bh * T + t) * Tp;
-            const float *restrict dy = dout + ((size_t)b * T + t) * C + h * hd;
-            const float *restrict q = rows + (size_t)t * 3 * C + h * hd;
-            float *restrict dq = drows + (size_t)t * 3 * C + h * hd;
-            /* dp[s] = dy . v_s */
+            const float *restrict pr = p + (size_t)t * T;
+            float *restrict dr = ds + (size_t)t * T;
+            const float pdp = dot_lanes(pr, dr, T);
 #pragma omp simd
-            for (int s = 0; s < nb; s++) dp[s] = 0.0f;
-            for (int i = 0; i < hd; i++) {
-                const float dyi = dy[i];
-                const float *restrict vi = vTh + (size_t)i * Tp;
-#pragma omp simd
-                for (int s = 0; s < nb; s++) dp[s] += dyi * vi[s];
-            }
-            /* Softmax backward, with the 1/sqrt(hd) of the scores: ds_s = p_s (dp_s - p.dp) scale
-             * (0 past key t, where p is 0 and dp finite). */
-            const float pdp = dot_lanes(p, dp, nb);
-#pragma omp simd
-            for (int s = 0; s < nb; s++) ds[s] = p[s] * (dp[s] - pdp) * scale;
-            for (int i = 0; i < hd; i++) {
-                const float qi = q[i], dyi = dy[i];
-                float *restrict dki = dkTh + (size_t)i * Tp, *restrict dvi = dvTh + (size_t)i * Tp;
-#pragma omp simd
-                for (int s = 0; s < nb; s++) {
-                    dki[s] += ds[s] * qi;
-                    dvi[s] += p[s] * dyi;
-                }
-            }
-            /* dq = sum_s ds_s k_s, keys in order, vectorized over the head dimension. */
-#pragma omp simd
-            for (int i = 0; i < hd; i++) dq[i] = 0.0f;
-            for (int s = 0; s < n; s++) {
-                const float dss = ds[s];
-                const float *restrict k = rows + (size_t)s * 3 * C + C + h * hd;
-#pragma omp simd
-                for (int i = 0; i < hd; i++) dq[i] += dss * k[i];
-            }
+            for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - pdp) * scale;
         }
-        for (int s = 0; s < T; s++)
-            for (int i = 0; i < hd; i++) {
-                drows[(size_t)s * 3 * C + C + h * hd + i] = dkTh[(size_t)i * Tp + s];
-                drows[(size_t)s * 3 * C + 2 * C + h * hd + i] = dvTh[(size_t)i * Tp + s];
-            }
+        /* dq = ds k; dk = ds^T q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, k, C3, 0.0f, dq, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, q, C3, 0.0f, dk, C3);
     }
 }
 

@@ -105,25 +105,22 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 #define ATTN_KEY_BLOCK 16
 int attn_keys_padded(int n);
 
-/* One attention query: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
+/* One attention query, for the KV-cache decode: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
  * s's component i) and values row-major (v[s*ldv + i]). Writes the attention probabilities
  * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
  * (head_dim) = sum_s p[s] v_s. kT must hold finite values up to column attn_keys_padded(n_keys)
- * (ldk at least that). Shared by the training forward and the KV-cache decode, so both compute
- * attention identically. */
+ * (ldk at least that). */
 void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
                      int n_keys, int head_dim, float scale);
 
-/* Causal multi-head attention over B sequences of T tokens, Tp = attn_keys_padded(T). qkv (N, 3C):
- * per row q, then k, then v, each split into NH heads of C/NH. Writes out (N, C), and saves att
- * (B, NH, T, Tp; row t holds the probabilities over keys 0..t, then zeros to the next block) and
- * kT, vT (B, NH, C/NH, Tp: keys and values transposed per head, zero past T) for the backward.
- * Scale 1/sqrt(C/NH). */
-void attention_forward(float *out, float *att, float *kT, float *vT, const float *qkv, int B, int T, int C,
-                       int NH);
-/* dqkv (N, 3C) written; dkT, dvT (B, NH, C/NH, Tp) are scratch. */
-void attention_backward(float *dqkv, float *dkT, float *dvT, const float *dout, const float *qkv, const float *att,
-                        const float *vT, int B, int T, int C, int NH);
+/* Causal multi-head attention over B sequences of T tokens, through sgemm per (sequence, head).
+ * qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH channels. Writes out
+ * (N, C) and saves att (B, NH, T, T): row t holds the probabilities over keys 0..t, zeros after.
+ * Scores are scaled by 1/sqrt(C/NH). */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+/* dqkv (N, 3C) written; datt (B, NH, T, T) is scratch. */
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH);
 
 /* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
  * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
