@@ -335,38 +335,51 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
                      int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
 {
-    /* Scores with the keys transposed, so the inner loop runs over keys, contiguous; it runs over
-     * whole blocks of ATTN_KEY_BLOCK keys (past n_keys the columns are finite and the results
-     * unused), which keeps the vector loops free of scalar remainders. Each score is summed over
-     * the head dimension in order. */
+    /* Decoding reads every cached key and value once per step, so this is latency-bound: sums
+     * run in four interleaved accumulators (combined in a fixed order at the end) so that four
+     * fused multiply-adds are in flight, and keys go K at a time (one vector). fmaf rounds once,
+     * identically in vector and scalar code. */
+    enum { K = ATTN_KEY_BLOCK };
     const int nb = attn_keys_padded(n_keys);
-#pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] = 0.0f;
-    for (int i = 0; i < head_dim; i++) {
-        const float qi = q[i];
-        const float *restrict k = kT + (size_t)i * ldk;
-#pragma omp simd
-        for (int s = 0; s < nb; s++) p[s] += qi * k[s];
+    /* Scores, with the keys transposed: a block of K keys is one contiguous vector per head
+     * dimension. Past n_keys the columns are finite and the results unused. */
+    for (int s0 = 0; s0 < nb; s0 += K) {
+        float acc[4][K] = {{0}};
+        const float *restrict k = kT + s0;
+        int i = 0;
+        for (; i + 4 <= head_dim; i += 4)
+            for (int a = 0; a < 4; a++)
+                for (int j = 0; j < K; j++) acc[a][j] = fmaf(q[i + a], k[(size_t)(i + a) * ldk + j], acc[a][j]);
+        for (; i < head_dim; i++)
+            for (int j = 0; j < K; j++) acc[0][j] = fmaf(q[i], k[(size_t)i * ldk + j], acc[0][j]);
+        for (int j = 0; j < K; j++) p[s0 + j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) * scale;
     }
     /* The maximum is exact in any order, so a vector reduction is safe here. */
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (int s = 0; s < nb; s++) {
-        p[s] *= scale;
-        mx = s < n_keys && p[s] > mx ? p[s] : mx;
-    }
+    for (int s = 0; s < n_keys; s++) mx = p[s] > mx ? p[s] : mx;
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
     const float inv = 1.0f / sum_lanes(p, nb);
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] *= inv;
-#pragma omp simd
-    for (int i = 0; i < head_dim; i++) y[i] = 0.0f;
-    for (int s = 0; s < n_keys; s++) {
-        const float ps = p[s];
-        const float *restrict vs = v + (size_t)s * ldv;
-#pragma omp simd
-        for (int i = 0; i < head_dim; i++) y[i] += ps * vs[i];
+    /* y = sum_s p[s] v_s, K head dimensions at a time (then the rest one by one). */
+    int i0 = 0;
+    for (; i0 + K <= head_dim; i0 += K) {
+        float acc[4][K] = {{0}};
+        const float *restrict vb = v + i0;
+        int s = 0;
+        for (; s + 4 <= n_keys; s += 4)
+            for (int a = 0; a < 4; a++)
+                for (int j = 0; j < K; j++) acc[a][j] = fmaf(p[s + a], vb[(size_t)(s + a) * ldv + j], acc[a][j]);
+        for (; s < n_keys; s++)
+            for (int j = 0; j < K; j++) acc[0][j] = fmaf(p[s], vb[(size_t)s * ldv + j], acc[0][j]);
+        for (int j = 0; j < K; j++) y[i0 + j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+    }
+    for (int i = i0; i < head_dim; i++) {
+        float acc = 0.0f;
+        for (int s = 0; s < n_keys; s++) acc = fmaf(p[s], v[(size_t)s * ldv + i], acc);
+        y[i] = acc;
     }
 }
 
