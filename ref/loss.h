@@ -67,8 +67,10 @@ typedef struct {
     double mismatch_kl; /* mean k3 */
 } LossStats;
 
-/* Computes Loss and overwrites dlogp[0 .. off[n]-1] (0 wherever w is 0), for n completions with
- * advantages adv[n]. st may be NULL. Arrays may not alias dlogp. */
+/* Computes Loss and overwrites dlogp[off[0] .. off[n]-1] for n completions with advantages
+ * adv[n]; dlogp is 0 wherever w is 0, except that under gspo every token of a sequence with
+ * W_i > 0 takes the sequence's gradient (with ref/aggregate.h's weights a completion's tokens are
+ * all weighted or all not, so the two coincide). st may be NULL. No input may alias dlogp. */
 void loss_compute(float *dlogp, LossStats *st, const float *logp, const float *logp_gen, const float *w,
                   const float *adv, const int *off, int n, const LossParams *p);
 
