@@ -95,7 +95,7 @@ static void test_zero_variance_leaves_normalizers(void)
     const int len_big[16] = {5, 5, 5, 5, 1, 2, 3, 1, 2, 2, 2, 2, 2, 1, 4, 1};
     for (int i = 0; i < 16; i++) off_big[i + 1] = off_big[i] + len_big[i];
     for (AggMode m = AGG_PROMPT; m <= AGG_TOKEN; m++) {
-        float w_small[15], w_big[40];
+        float w_small[15], w_big[43]; /* 20 + 7 + 8 + 8 tokens */
         aggregation_weights(w_small, off_small, k_small, 2, 4, m);
         double sum = aggregation_weights(w_big, off_big, k_big, 4, 4, m);
         int same = memcmp(w_small, w_big + off_big[4], 7 * sizeof(float)) == 0 &&
