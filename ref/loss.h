@@ -51,7 +51,7 @@ typedef struct {
  *   cispo_eps_max 4      ScaleRL found 4, 5 and 8 equivalent; the smallest bounds the variance most
  *   dapo  0.2 / 0.26     ScaleRL's DAPO comparison (the DAPO paper used 0.2 / 0.28)
  *   grpo  0.2 / 0.2      GRPO (DeepSeekMath)
- *   gspo  3e-4 / 4e-4    the GSPO paper (Zheng et al. 2025, section 5.1)
+ *   gspo  3e-4 / 4e-4    the GSPO paper (Zheng et al. 2025, arXiv 2507.18071)
  * The eps_low/eps_high fields hold grpo's values when kind is LOSS_GRPO, dapo's otherwise. */
 void loss_params_default(LossParams *p, LossKind kind);
 /* 0, or 1 with err (ERR_LEN bytes) naming the bad field and the accepted range:
