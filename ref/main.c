@@ -12,6 +12,10 @@ typedef struct {
 
 /* One line per command, in the order a new user meets them. */
 static const Command commands[] = {
+    {"pretrain", cmd_pretrain, "train the base model on worked solutions"},
+    {"train", cmd_train, "RL-train a base model with a recipe; writes metrics.jsonl"},
+    {"eval", cmd_eval, "validation pass rate of a checkpoint, with interval and pass@k"},
+    {"sample", cmd_sample, "show validation prompts, sampled completions and rewards"},
     {NULL, NULL, NULL},
 };
 
