@@ -1,17 +1,55 @@
-/* Private to models/: the training activations saved by model_forward for model_backward.
- * All activation memory lives in the one buffer `buf` (grown on demand), with named pointers
- * into it, so that model_free only has to free buf and the struct. */
+/* Private to models/: what model_forward keeps for model_backward, and the backward's scratch.
+ * All of it lives in the one buffer `buf` (grown on demand, never shrunk), with named pointers
+ * into it laid out for the current (B, T), so that model_free only has to free buf and the
+ * struct. Per-layer tensors are stacked along a leading n_layer axis. N = B*T, C = d_model,
+ * F = d_ff, NH = n_head, V = vocab. */
 #ifndef SCALERL_ACTS_H
 #define SCALERL_ACTS_H
 
 #include <stddef.h>
 
+#include "models/model.h"
+
 struct ModelActs {
-    int B, T;        /* shape of the last forward */
+    int B, T; /* shape of the last forward; 0 before the first */
+    float temperature;
+    Precision prec;
     size_t capacity; /* floats allocated in buf */
     float *buf;
-    /* named views into buf, set by forward.c */
-    float *named[64];
+
+    /* inputs of the last forward (ints stored in float-sized slots of buf) */
+    int *tokens;  /* (N) */
+    int *targets; /* (N) */
+
+    /* saved activations */
+    float *encoded;            /* (N, C) token + position embedding */
+    float *ln1;                /* (L, N, C) */
+    float *ln1_mean, *ln1_rstd; /* (L, N) */
+    float *qkv;                /* (L, N, 3C) */
+    float *att;                /* (L, B, NH, T, T) attention probabilities (row t: keys 0..t) */
+    float *atty;               /* (L, N, C) attention output before the projection */
+    float *res_mid;            /* (L, N, C) residual after the attention block */
+    float *ln2;                /* (L, N, C) */
+    float *ln2_mean, *ln2_rstd; /* (L, N) */
+    float *fch;                /* (L, N, F) MLP hidden before GELU */
+    float *fch_gelu;           /* (L, N, F) after GELU */
+    float *res_out;            /* (L, N, C) residual after the MLP block (layer l's output) */
+    float *lnf;                /* (N, C) */
+    float *lnf_mean, *lnf_rstd; /* (N) */
+    float *logits;             /* (N, V) before temperature (bf16-rounded when prec.bf16_head) */
+    float *probs;              /* (N, V) softmax(logits / temperature); rows with target -1 unset */
+
+    /* scratch: projection outputs in the forward, activation gradients in the backward */
+    float *proj;   /* (N, C) */
+    float *d_res;  /* (N, C) gradient of the residual stream */
+    float *d_ln;   /* (N, C) gradient at a layer norm's output */
+    float *d_qkv;  /* (N, 3C) */
+    float *d_atty; /* (N, C) */
+    float *d_att;  /* (B, NH, T, T) score gradients */
+    float *d_fch;  /* (N, F) */
+    float *d_logits; /* (N, V) */
+    float *bf_inp; /* (N, max(C, F)) matmul input rounded to bfloat16 */
+    float *bf_w;   /* (max(3C, F, V) * max(C, F)) weight rounded to bfloat16 */
 };
 
 #endif

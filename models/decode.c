@@ -1,0 +1,299 @@
+/* Incremental decoding with a per-slot KV cache, sampling, and plain batched generation (see
+ * decode.h). A step runs the same kernels as the training forward on n rows (one token per
+ * sequence) and attends each row to its own slot's cache with the same attention_query, so its
+ * logits match model_forward's up to the rounding of differently shaped sgemm calls. */
+#include "models/decode.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/layers.h"
+#include "models/rng.h"
+
+struct DecodeState {
+    ModelConfig cfg;
+    int slots;
+    int *pos; /* (slots) next position of each slot */
+    /* The cache: keys transposed per head so that scoring a query runs over contiguous keys, as in
+     * the training forward; values row-major. */
+    float *kT; /* (L, slots, NH, C/NH, ctxp), ctxp = attn_keys_padded(ctx) */
+    float *v;  /* (L, slots, ctx, C) */
+    /* Scratch for up to `slots` rows of one step. */
+    int *row_pos;
+    float *x, *x2, *ln, *qkv, *atty, *proj, *fch, *fch_gelu, *att, *bf_inp, *bf_w;
+    float *mem; /* the one allocation behind every float array above */
+};
+
+static size_t round16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
+}
+
+DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
+{
+    if (model_config_check(cfg, err)) return NULL;
+    if (slots < 1 || slots > 65536) {
+        snprintf(err, MODEL_ERR_LEN, "bad decode slot count %d: expected 1..65536", slots);
+        return NULL;
+    }
+    DecodeState *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, MODEL_ERR_LEN, "out of memory allocating a decode state");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->slots = slots;
+    const size_t S = (size_t)slots, C = (size_t)cfg->d_model, F = (size_t)cfg->d_ff, L = (size_t)cfg->n_layer,
+                 P = (size_t)attn_keys_padded(cfg->ctx), V = (size_t)cfg->vocab, NH = (size_t)cfg->n_head;
+    const size_t wide = C > F ? C : F;
+    size_t wrows = 3 * C > F ? 3 * C : F;
+    wrows = wrows > V ? wrows : V;
+    const size_t sizes[] = {
+        L * S * C * P, L * S * P * C,                  /* kT, v */
+        S * C, S * C, S * C, S * 3 * C, S * C, S * C, /* x, x2, ln, qkv, atty, proj */
+        S * F, S * F, S * NH * P,                      /* fch, fch_gelu, att */
+        S * wide, wrows * wide,                        /* bf_inp, bf_w */
+    };
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += round16(sizes[i]);
+    s->mem = aligned_alloc(64, total * sizeof(float));
+    s->pos = calloc(S, sizeof *s->pos);
+    s->row_pos = calloc(S, sizeof *s->row_pos);
+    if (!s->mem || !s->pos || !s->row_pos) {
+        snprintf(err, MODEL_ERR_LEN, "out of memory allocating a KV cache of %d slots (%zu MB)", slots,
+                 total * sizeof(float) >> 20);
+        decode_free(s);
+        return NULL;
+    }
+    /* Zeroed once: attention reads cache columns up to the next key block past a slot's
+     * position, which must hold finite values (zeros, or an earlier sequence's keys). */
+    memset(s->mem, 0, total * sizeof(float));
+    float **fields[] = {&s->kT, &s->v, &s->x, &s->x2, &s->ln, &s->qkv, &s->atty, &s->proj,
+                        &s->fch, &s->fch_gelu, &s->att, &s->bf_inp, &s->bf_w};
+    size_t off = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        *fields[i] = s->mem + off;
+        off += round16(sizes[i]);
+    }
+    return s;
+}
+
+void decode_free(DecodeState *s)
+{
+    if (!s) return;
+    free(s->mem);
+    free(s->pos);
+    free(s->row_pos);
+    free(s);
+}
+
+void decode_reset(DecodeState *s, int slot)
+{
+    s->pos[slot] = 0;
+}
+
+int decode_pos(const DecodeState *s, int slot)
+{
+    return s->pos[slot];
+}
+
+/* Writes row i's key and value into its slot's cache at its position, then attends to the cache. */
+static void cache_attention(DecodeState *s, int l, const int *slots, int n)
+{
+    const ModelConfig *c = &s->cfg;
+    const int C = c->d_model, NH = c->n_head, hd = C / NH, P = attn_keys_padded(c->ctx);
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+    for (int ih = 0; ih < n * NH; ih++) {
+        const int i = ih / NH, h = ih % NH, slot = slots[i], pos = s->row_pos[i];
+        const size_t ls = (size_t)l * s->slots + (size_t)slot;
+        float *kT = s->kT + (ls * NH + h) * hd * P;
+        float *v = s->v + ls * P * C;
+        const float *row = s->qkv + (size_t)i * 3 * C;
+        for (int d = 0; d < hd; d++) {
+            kT[(size_t)d * P + pos] = row[C + h * hd + d];
+            v[(size_t)pos * C + h * hd + d] = row[2 * C + h * hd + d];
+        }
+        attention_query(s->atty + (size_t)i * C + h * hd, s->att + (size_t)ih * P, row + h * hd, kT, P,
+                        v + h * hd, C, pos + 1, hd, scale);
+    }
+}
+
+void decode_step(DecodeState *s, const float *params, const int *slots, const int *tokens, int n,
+                 Precision prec, float *logits)
+{
+    const ModelConfig *c = &s->cfg;
+    const int C = c->d_model, F = c->d_ff, V = c->vocab;
+    ParamTensors p;
+    model_views(c, (float *)params, &p); /* read only: the views are never written through */
+    const Bf16Scratch bf = {s->bf_inp, s->bf_w};
+    const Bf16Scratch *bf_body = prec.bf16_matmul ? &bf : NULL;
+    const Bf16Scratch *bf_head = prec.bf16_head ? &bf : NULL;
+    for (int i = 0; i < n; i++) s->row_pos[i] = s->pos[slots[i]];
+
+    float *x = s->x, *other = s->x2;
+    embed_forward(x, tokens, s->row_pos, p.tok_emb, p.pos_emb, n, 1, C);
+    for (int l = 0; l < c->n_layer; l++) {
+        layernorm_forward(s->ln, NULL, NULL, x, p.ln1_g + l * C, p.ln1_b + l * C, n, C);
+        matmul_forward(s->qkv, s->ln, p.qkv_w + (size_t)l * 3 * C * C, p.qkv_b + l * 3 * C, n, C, 3 * C, bf_body);
+        cache_attention(s, l, slots, n);
+        matmul_forward(s->proj, s->atty, p.attn_out_w + (size_t)l * C * C, p.attn_out_b + l * C, n, C, C, bf_body);
+        residual_forward(other, x, s->proj, (size_t)n * C);
+        float *t = x;
+        x = other;
+        other = t;
+        layernorm_forward(s->ln, NULL, NULL, x, p.ln2_g + l * C, p.ln2_b + l * C, n, C);
+        matmul_forward(s->fch, s->ln, p.mlp_in_w + (size_t)l * F * C, p.mlp_in_b + l * F, n, C, F, bf_body);
+        gelu_forward(s->fch_gelu, s->fch, (size_t)n * F);
+        matmul_forward(s->proj, s->fch_gelu, p.mlp_out_w + (size_t)l * C * F, p.mlp_out_b + l * C, n, F, C, bf_body);
+        residual_forward(other, x, s->proj, (size_t)n * C);
+        t = x;
+        x = other;
+        other = t;
+    }
+    layernorm_forward(s->ln, NULL, NULL, x, p.lnf_g, p.lnf_b, n, C);
+    matmul_forward(logits, s->ln, p.head_w, NULL, n, C, V, bf_head);
+    if (prec.bf16_head) bf16_round_array(logits, logits, (size_t)n * V);
+    for (int i = 0; i < n; i++) s->pos[slots[i]]++;
+}
+
+int sample_token(const float *logits, int vocab, float temperature, double u, float *logp)
+{
+    /* Argmax for temperature 0 (and, defensively, anything not > 0); NaN logits never win. */
+    int best = 0;
+    for (int v = 1; v < vocab; v++)
+        if (logits[v] > logits[best] || isnan(logits[best])) best = v;
+    if (!(temperature > 0.0f)) {
+        if (logp) *logp = 0.0f;
+        return best;
+    }
+    /* softmax(z) with z = logits / temperature, in double: weights exp(z - max) summed in order,
+     * then the first token whose cumulative weight exceeds u * total. */
+    const double zmax = (double)logits[best] / temperature;
+    double total = 0.0;
+    for (int v = 0; v < vocab; v++) {
+        double w = exp((double)logits[v] / temperature - zmax);
+        total += isnan(w) ? 0.0 : w;
+    }
+    const double target = u * total;
+    double cum = 0.0;
+    int chosen = -1, last_nonzero = best;
+    for (int v = 0; v < vocab; v++) {
+        double w = exp((double)logits[v] / temperature - zmax);
+        if (isnan(w) || w <= 0.0) continue;
+        last_nonzero = v;
+        cum += w;
+        if (target < cum) {
+            chosen = v;
+            break;
+        }
+    }
+    /* Only rounding (u within an ulp of 1) can leave the walk unfinished: take the last token
+     * with any weight. */
+    if (chosen < 0) chosen = last_nonzero;
+    if (logp) *logp = (float)(((double)logits[chosen] / temperature - zmax) - log(total));
+    return chosen;
+}
+
+static int check_request(const Model *m, const GenerateRequest *r, char *err)
+{
+    const ModelConfig *c = &m->cfg;
+    if (r->n < 1) {
+        snprintf(err, MODEL_ERR_LEN, "bad generate request: n=%d sequences, expected at least 1", r->n);
+        return 1;
+    }
+    if (r->max_new < 1) {
+        snprintf(err, MODEL_ERR_LEN, "bad generate request: max_new=%d, expected at least 1", r->max_new);
+        return 1;
+    }
+    if (!(r->temperature >= 0.0f) || !isfinite(r->temperature)) {
+        snprintf(err, MODEL_ERR_LEN, "bad generate request: temperature=%g, expected a finite value >= 0",
+                 (double)r->temperature);
+        return 1;
+    }
+    if (r->stop_token < -1 || r->stop_token >= c->vocab) {
+        snprintf(err, MODEL_ERR_LEN, "bad generate request: stop_token=%d, expected -1 (none) or 0..%d",
+                 r->stop_token, c->vocab - 1);
+        return 1;
+    }
+    if (!r->prompts || !r->prompt_len || !r->seq_ids || !r->out_tokens || !r->out_logp || !r->out_len) {
+        snprintf(err, MODEL_ERR_LEN, "bad generate request: an input or output array is NULL");
+        return 1;
+    }
+    for (int i = 0; i < r->n; i++) {
+        if (r->prompt_len[i] < 1 || r->prompt_len[i] >= c->ctx) {
+            snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d has %d tokens, expected 1..%d (ctx - 1)", i,
+                     r->prompt_len[i], c->ctx - 1);
+            return 1;
+        }
+        if (!r->prompts[i]) {
+            snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d is NULL", i);
+            return 1;
+        }
+        for (int t = 0; t < r->prompt_len[i]; t++) {
+            int tok = r->prompts[i][t];
+            if (tok < 0 || tok >= c->vocab) {
+                snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d token %d is %d, expected 0..%d", i, t,
+                         tok, c->vocab - 1);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int model_generate(const Model *m, GenerateRequest *r, char *err)
+{
+    int rc = check_request(m, r, err);
+    if (rc) return rc;
+    const int n = r->n, V = m->cfg.vocab, ctx = m->cfg.ctx;
+    DecodeState *s = decode_new(&m->cfg, n, err);
+    if (!s) return 2;
+    int *fed = calloc((size_t)n, sizeof *fed), *done = calloc((size_t)n, sizeof *done);
+    int *slots = malloc((size_t)n * sizeof *slots), *toks = malloc((size_t)n * sizeof *toks);
+    float *logits = malloc((size_t)n * V * sizeof *logits);
+    if (!fed || !done || !slots || !toks || !logits) {
+        snprintf(err, MODEL_ERR_LEN, "out of memory generating %d sequences", n);
+        rc = 2;
+        goto out;
+    }
+    for (int i = 0; i < n; i++) r->out_len[i] = 0;
+    for (;;) {
+        /* Slot i is sequence i: feed every unfinished sequence its next prompt token or its last
+         * sample. Sequences in their prompt and in their completion advance together. */
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (done[i]) continue;
+            slots[k] = i;
+            toks[k] = fed[i] < r->prompt_len[i] ? r->prompts[i][fed[i]]
+                                                : r->out_tokens[(size_t)i * r->max_new + r->out_len[i] - 1];
+            k++;
+        }
+        if (k == 0) break;
+        decode_step(s, m->params, slots, toks, k, r->prec, logits);
+        for (int j = 0; j < k; j++) {
+            const int i = slots[j];
+            if (++fed[i] < r->prompt_len[i]) continue;
+            const int at = r->out_len[i];
+            const double u = rng_uniform(r->seed, r->stream, r->seq_ids[i], (uint64_t)at);
+            float lp;
+            const int tok = sample_token(logits + (size_t)j * V, V, r->temperature, u, &lp);
+            r->out_tokens[(size_t)i * r->max_new + at] = tok;
+            r->out_logp[(size_t)i * r->max_new + at] = lp;
+            r->out_len[i] = at + 1;
+            /* Stop at the stop token, the budget, or when the sample could not be fed back without
+             * passing the context (prompt + completion never exceed ctx tokens). */
+            if (tok == r->stop_token || at + 1 == r->max_new || r->prompt_len[i] + at + 1 >= ctx) done[i] = 1;
+        }
+    }
+out:
+    free(fed);
+    free(done);
+    free(slots);
+    free(toks);
+    free(logits);
+    decode_free(s);
+    return rc;
+}

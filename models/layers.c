@@ -1,0 +1,487 @@
+/* The transformer's kernels (see layers.h for the conventions). Matrix products go through
+ * cblas_sgemm on fixed row tiles; everything else is plain loops that the compiler vectorizes.
+ *
+ * Vectorization and determinism: the build is ISO C (no FMA contraction, no fast-math), so a
+ * vector lane computes exactly what the scalar code would. Elementwise loops carry
+ * `#pragma omp simd` (with -O2's cheap cost model GCC would otherwise leave most of them scalar);
+ * it is never used with a reduction clause on sums, which would let the result depend on
+ * alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums are explicit in the
+ * code, so they are the same wherever and on whichever thread they run. */
+#include "models/layers.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
+#define ATTN_MAX_KEYS 4096
+
+int attn_keys_padded(int n)
+{
+    return (n + ATTN_KEY_BLOCK - 1) / ATTN_KEY_BLOCK * ATTN_KEY_BLOCK;
+}
+
+/* Columns per tile when a reduction over rows (bias and gain gradients) is split across threads:
+ * one 64-byte cache line of floats, so two threads never write the same line. */
+#define COL_TILE 16
+
+/* Output rows of a weight gradient per work unit of matmul_backward: each unit sums over all N
+ * rows and repacks the whole input for its sgemm, so units are few and large: the whole gradient
+ * for narrow layers, two halves from 128 outputs up (one per core on two cores). A function of
+ * the shape only, so results do not depend on the thread count. */
+static int dw_row_tile(int OUT)
+{
+    return OUT < 128 ? OUT : ((OUT + 1) / 2 + 15) / 16 * 16;
+}
+
+float bf16_round(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return x; /* NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);                 /* ties go to the even upper half */
+    u &= 0xffff0000u;
+    float y;
+    memcpy(&y, &u, sizeof y);
+    return y;
+}
+
+void bf16_round_array(float *out, const float *in, size_t n)
+{
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
+}
+
+/* Sum of x[0..n-1] in 16 interleaved partial sums, then those in a fixed order: vectorizable, and
+ * the same result for the same n wherever it runs. */
+/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
+static float reduce16(float acc[16])
+{
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
+    return acc[0];
+}
+
+static float sum_lanes(const float *restrict x, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+    float s = reduce16(acc);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+/* sum_i a[i] * b[i], in the same lane order as sum_lanes. */
+static float dot_lanes(const float *restrict a, const float *restrict b, int n)
+{
+    float acc[16] = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j] * b[i + j];
+    float s = reduce16(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
+                   int N, int T, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *restrict te = tok_emb + (size_t)tokens[n] * C;
+        const float *restrict pe = pos_emb + (size_t)(pos ? pos[n] : n % T) * C;
+        float *restrict o = out + (size_t)n * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] = te[c] + pe[c];
+    }
+}
+
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C)
+{
+    /* Rows scatter into shared embedding rows, so this stays on one thread: it is O(N*C) adds,
+     * negligible next to the matmuls, and its order (row by row) is then fixed. */
+    for (int n = 0; n < N; n++) {
+        const float *restrict d = dout + (size_t)n * C;
+        float *restrict dt = dtok_emb + (size_t)tokens[n] * C;
+        float *restrict dp = dpos_emb + (size_t)(n % T) * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) {
+            dt[c] += d[c];
+            dp[c] += d[c];
+        }
+    }
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *g, const float *b,
+                       int N, int C)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        const float *restrict x = inp + (size_t)n * C;
+        float *restrict o = out + (size_t)n * C;
+        float m = sum_lanes(x, C) / (float)C;
+        /* The variance from the centered values (two passes): no cancellation. o holds x - m. */
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] = x[c] - m;
+        float var = dot_lanes(o, o, C) / (float)C;
+        float s = 1.0f / sqrtf(var + LN_EPS);
+#pragma omp simd
+        for (int c = 0; c < C; c++) o[c] = o[c] * s * g[c] + b[c];
+        if (mean) mean[n] = m;
+        if (rstd) rstd[n] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp, const float *g,
+                        const float *mean, const float *rstd, int N, int C)
+{
+    const int n_col_tiles = (C + COL_TILE - 1) / COL_TILE;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int n = 0; n < N; n++) {
+            const float *restrict x = inp + (size_t)n * C;
+            const float *restrict d = dout + (size_t)n * C;
+            float *restrict di = dinp + (size_t)n * C;
+            const float m = mean[n], s = rstd[n];
+            /* With xhat = (x - m) s and dxhat = g * dout:
+             * dx = s (dxhat - mean(dxhat) - xhat mean(dxhat xhat)). */
+            float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
+            {
+                float a1[16] = {0}, a2[16] = {0};
+                int c = 0;
+                for (; c + 16 <= C; c += 16)
+                    for (int j = 0; j < 16; j++) {
+                        float dxh = g[c + j] * d[c + j];
+                        a1[j] += dxh;
+                        a2[j] += dxh * ((x[c + j] - m) * s);
+                    }
+                for (int j = 0; j < 16; j++) {
+                    sum_dxhat += a1[j];
+                    sum_dxhat_xhat += a2[j];
+                }
+                for (; c < C; c++) {
+                    float dxh = g[c] * d[c];
+                    sum_dxhat += dxh;
+                    sum_dxhat_xhat += dxh * ((x[c] - m) * s);
+                }
+            }
+            const float mean_dxhat = sum_dxhat / (float)C, mean_dxhat_xhat = sum_dxhat_xhat / (float)C;
+#pragma omp simd
+            for (int c = 0; c < C; c++) {
+                float xhat = (x[c] - m) * s;
+                di[c] += s * (g[c] * d[c] - mean_dxhat - xhat * mean_dxhat_xhat);
+            }
+        }
+        /* Gain and bias gradients sum over rows: split over columns, each tile summing all rows. */
+#pragma omp for schedule(static)
+        for (int tile = 0; tile < n_col_tiles; tile++) {
+            const int c0 = tile * COL_TILE, c1 = c0 + COL_TILE < C ? c0 + COL_TILE : C, w = c1 - c0;
+            float ag[COL_TILE] = {0}, ab[COL_TILE] = {0};
+            for (int n = 0; n < N; n++) {
+                const float *restrict x = inp + (size_t)n * C + c0;
+                const float *restrict d = dout + (size_t)n * C + c0;
+                const float m = mean[n], s = rstd[n];
+#pragma omp simd
+                for (int j = 0; j < w; j++) {
+                    ag[j] += (x[j] - m) * s * d[j];
+                    ab[j] += d[j];
+                }
+            }
+            for (int j = 0; j < w; j++) {
+                dg[c0 + j] += ag[j];
+                db[c0 + j] += ab[j];
+            }
+        }
+    }
+}
+
+int matmul_row_tile(int N)
+{
+    /* About 8 tiles (so 2..8 threads all get work), in multiples of 16 rows, between 32 rows (below
+     * which sgemm's per-call overhead shows) and 256 (beyond which it gains nothing). */
+    int t = ((N + 7) / 8 + 15) / 16 * 16;
+    return t < 32 ? 32 : t > 256 ? 256 : t;
+}
+
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                    const Bf16Scratch *bf)
+{
+    const int rt = matmul_row_tile(N), n_tiles = (N + rt - 1) / rt;
+    const float *wm = bf ? bf->w : w;
+#pragma omp parallel
+    {
+        if (bf) {
+#pragma omp for schedule(static)
+            for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+        }
+#pragma omp for schedule(static)
+        for (int tile = 0; tile < n_tiles; tile++) {
+            const int r0 = tile * rt, m = N - r0 < rt ? N - r0 : rt;
+            const float *x = inp + (size_t)r0 * IN;
+            if (bf) {
+                bf16_round_array(bf->inp + (size_t)r0 * IN, x, (size_t)m * IN);
+                x = bf->inp + (size_t)r0 * IN;
+            }
+            float *o = out + (size_t)r0 * OUT;
+            float beta = 0.0f;
+            if (bias) {
+                for (int r = 0; r < m; r++) memcpy(o + (size_t)r * OUT, bias, (size_t)OUT * sizeof *o);
+                beta = 1.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OUT, IN, 1.0f, x, IN, wm, IN, beta, o, OUT);
+        }
+    }
+}
+
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                     int N, int IN, int OUT, const Bf16Scratch *bf)
+{
+    /* Work units: first the weight-gradient tiles (each sums over all N rows for DW_ROW_TILE output
+     * rows, and does the bias for the same outputs), then the row tiles of the input gradient. The
+     * two halves cost the same FLOPs; dynamic scheduling balances them. */
+    const int dw_rows = dw_row_tile(OUT), n_dw = (OUT + dw_rows - 1) / dw_rows;
+    const int rt = matmul_row_tile(N), n_rows = dinp ? (N + rt - 1) / rt : 0;
+    const float *x = bf ? bf->inp : inp;
+    const float *wm = bf ? bf->w : w;
+#pragma omp parallel
+    {
+        if (bf) {
+#pragma omp for schedule(static)
+            for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+#pragma omp for schedule(static)
+            for (int n = 0; n < N; n++)
+                bf16_round_array(bf->inp + (size_t)n * IN, inp + (size_t)n * IN, (size_t)IN);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int unit = 0; unit < n_dw + n_rows; unit++) {
+            if (unit < n_dw) {
+                const int o0 = unit * dw_rows, mo = OUT - o0 < dw_rows ? OUT - o0 : dw_rows;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, mo, IN, N, 1.0f, dout + o0, OUT, x, IN, 1.0f,
+                            dw + (size_t)o0 * IN, IN);
+                if (db) {
+                    /* Column sums of dout for these outputs, rows in order, one cache line of
+                     * columns at a time. */
+                    for (int j0 = 0; j0 < mo; j0 += COL_TILE) {
+                        const int w = mo - j0 < COL_TILE ? mo - j0 : COL_TILE;
+                        float acc[COL_TILE] = {0};
+                        for (int n = 0; n < N; n++) {
+                            const float *restrict d = dout + (size_t)n * OUT + o0 + j0;
+#pragma omp simd
+                            for (int j = 0; j < w; j++) acc[j] += d[j];
+                        }
+                        for (int j = 0; j < w; j++) db[o0 + j0 + j] += acc[j];
+                    }
+                }
+            } else {
+                const int r0 = (unit - n_dw) * rt, m = N - r0 < rt ? N - r0 : rt;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, IN, OUT, 1.0f, dout + (size_t)r0 * OUT,
+                            OUT, wm, IN, 0.0f, dinp + (size_t)r0 * IN, IN);
+            }
+        }
+    }
+}
+
+/* 2 sqrt(2/pi): gelu(x) = x * sigmoid(GELU_K2 (x + 0.044715 x^3)). */
+#define GELU_K2 1.5957691216057308f
+#define GELU_C 0.044715f
+
+/* Elements per OpenMP chunk of the elementwise kernels (big enough to amortize scheduling). */
+#define ELEM_CHUNK 4096
+
+void gelu_forward(float *out, const float *inp, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
+        size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
+        for (size_t i = c0; i < c1; i++) {
+            float x = inp[i];
+            float u = GELU_K2 * (x + GELU_C * x * x * x);
+            out[i] = x / (1.0f + fast_expf(-u));
+        }
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
+        size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
+        for (size_t i = c0; i < c1; i++) {
+            float x = inp[i];
+            float u = GELU_K2 * (x + GELU_C * x * x * x);
+            float s = 1.0f / (1.0f + fast_expf(-u));
+            float du = GELU_K2 * (1.0f + 3.0f * GELU_C * x * x);
+            dinp[i] = dout[i] * (s + x * s * (1.0f - s) * du);
+        }
+    }
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t n)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
+        size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+#pragma omp simd
+        for (size_t i = c0; i < c1; i++) out[i] = a[i] + b[i];
+    }
+}
+
+void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
+                     int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
+{
+    /* Scores with the keys transposed, so the inner loop runs over keys, contiguous; it runs over
+     * whole blocks of ATTN_KEY_BLOCK keys (past n_keys the columns are finite and the results
+     * unused), which keeps the vector loops free of scalar remainders. Each score is summed over
+     * the head dimension in order. */
+    const int nb = attn_keys_padded(n_keys);
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] = 0.0f;
+    for (int i = 0; i < head_dim; i++) {
+        const float qi = q[i];
+        const float *restrict k = kT + (size_t)i * ldk;
+#pragma omp simd
+        for (int s = 0; s < nb; s++) p[s] += qi * k[s];
+    }
+    /* The maximum is exact in any order, so a vector reduction is safe here. */
+    float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+    for (int s = 0; s < nb; s++) {
+        p[s] *= scale;
+        mx = s < n_keys && p[s] > mx ? p[s] : mx;
+    }
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
+    const float inv = 1.0f / sum_lanes(p, nb);
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] *= inv;
+#pragma omp simd
+    for (int i = 0; i < head_dim; i++) y[i] = 0.0f;
+    for (int s = 0; s < n_keys; s++) {
+        const float ps = p[s];
+        const float *restrict vs = v + (size_t)s * ldv;
+#pragma omp simd
+        for (int i = 0; i < head_dim; i++) y[i] += ps * vs[i];
+    }
+}
+
+/* Per (sequence, head): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows
+ * (row stride 3C), so every product below reads them in place through sgemm's leading
+ * dimensions. The full T x T score matrix is computed and the causal mask applied in the softmax:
+ * computing the masked half costs less than the many short loops that would avoid it. */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+{
+    const int hd = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *p = att + (size_t)bh * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C3, k, C3, 0.0f, p, T);
+        for (int t = 0; t < T; t++) {
+            float *restrict row = p + (size_t)t * T;
+            float mx = -INFINITY;
+            /* The maximum is exact in any order, so a vector reduction is safe here. */
+#pragma omp simd reduction(max : mx)
+            for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
+#pragma omp simd
+            for (int s = 0; s < T; s++) row[s] = s <= t ? fast_expf(row[s] - mx) : 0.0f;
+            const float inv = 1.0f / sum_lanes(row, T);
+#pragma omp simd
+            for (int s = 0; s < T; s++) row[s] *= inv;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, C3, 0.0f,
+                    out + (size_t)b * T * C + h * hd, C);
+    }
+}
+
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH)
+{
+    const int hd = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)hd);
+#pragma omp parallel for schedule(static)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + (size_t)bh * T * T, *dy = dout + (size_t)b * T * C + h * hd;
+        float *ds = datt + (size_t)bh * T * T;
+        /* dv = p^T dy; dp = dy v^T (into ds) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dy, C, 0.0f, dv, C3);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, C3, 0.0f, ds, T);
+        /* Softmax backward with the score scale: ds = p (dp - sum_s p dp) / sqrt(hd); 0 wherever
+         * p is 0 (the masked keys). */
+        for (int t = 0; t < T; t++) {
+            const float *restrict pr = p + (size_t)t * T;
+            float *restrict dr = ds + (size_t)t * T;
+            const float pdp = dot_lanes(pr, dr, T);
+#pragma omp simd
+            for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - pdp) * scale;
+        }
+        /* dq = ds k; dk = ds^T q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, k, C3, 0.0f, dq, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, q, C3, 0.0f, dk, C3);
+    }
+}
+
+void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
+                        float temperature, int N, int V)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        if (targets[n] < 0) {
+            logp[n] = 0.0f;
+            if (entropy) entropy[n] = 0.0f;
+            continue;
+        }
+        const float *restrict l = logits + (size_t)n * V;
+        float *restrict p = probs + (size_t)n * V;
+        float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+        for (int v = 0; v < V; v++) {
+            p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
+            mx = p[v] > mx ? p[v] : mx;
+        }
+        const float zt = p[targets[n]] - mx;
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] = fast_expf(p[v] - mx);
+        /* Entropy = log S - sum_v e_v (z_v - max) / S, with e_v = exp(z_v - max), S = sum_v e_v;
+         * z_v - max recomputed exactly as above. */
+        float acc[16] = {0}, sum_ez = 0.0f;
+        int v = 0;
+        for (; v + 16 <= V; v += 16)
+            for (int j = 0; j < 16; j++) acc[j] += p[v + j] * (l[v + j] / temperature - mx);
+        sum_ez = reduce16(acc);
+        for (; v < V; v++) sum_ez += p[v] * (l[v] / temperature - mx);
+        const float S = sum_lanes(p, V), logS = logf(S), inv = 1.0f / S;
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] *= inv;
+        logp[n] = zt - logS;
+        if (entropy) entropy[n] = logS - sum_ez * inv;
+    }
+}
+
+void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
+                         float temperature, int N, int V)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        float *d = dlogits + (size_t)n * V;
+        if (targets[n] < 0) {
+            memset(d, 0, (size_t)V * sizeof *d);
+            continue;
+        }
+        const float *p = probs + (size_t)n * V;
+        const float g = dlogp[n] / temperature;
+#pragma omp simd
+        for (int v = 0; v < V; v++) d[v] = -g * p[v];
+        d[targets[n]] += g;
+    }
+}

@@ -1,0 +1,135 @@
+/* Private to models/: the transformer's kernels as forward/backward pairs, in llm.c's argument
+ * order (outputs, saved activations, inputs, sizes). Rows are tokens: N = B*T rows of width C.
+ *
+ * Gradient conventions: every backward ADDS into parameter gradients (dw, db, dg, ...), so that
+ * several backward passes may accumulate before an optimizer step. Activation gradients are
+ * written (overwritten) unless a comment says "accumulates": only layer norm's input gradient
+ * accumulates, because it lands on the residual stream, which already holds the gradient that
+ * flows around the block.
+ *
+ * Determinism: every kernel that runs on several OpenMP threads splits its *outputs* into fixed
+ * tiles that do not depend on the thread count, and each output element is computed by the same
+ * code whichever thread runs its tile; no kernel reduces across threads. So 1 and n threads give
+ * byte-identical results. */
+#ifndef SCALERL_LAYERS_H
+#define SCALERL_LAYERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LN_EPS 1e-5f
+
+/* Rows per sgemm call when a matmul over N rows is split across threads: a function of N only,
+ * never of the thread count (see README "Threads"). */
+int matmul_row_tile(int N);
+
+/* exp(x) for float, accurate to about 2 ulp, from + - * only (no libm call): inlined, so that the
+ * compiler vectorizes loops that use it, and a vector lane and the scalar tail give identical
+ * results. */
+static inline float fast_expf(float x)
+{
+    /* Clamp to the range where 2^k below is a normal float; exp(-87) ~ 1.6e-38 stands in for
+     * anything smaller and exp(88) ~ 1.7e38 for anything larger (no kernel needs more). */
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2; adding and subtracting 1.5 * 2^23
+     * rounds to the nearest integer in the current (nearest) rounding mode. */
+    const float shifter = 12582912.0f;
+    float k = (x * 1.44269504088896341f + shifter) - shifter;
+    /* ln2 split in two so that k * ln2_hi is exact and r keeps full precision. */
+    float r = x - k * 0.693145751953125f;
+    r = r - k * 1.428606765330187045e-06f;
+    /* Taylor series of exp(r) to degree 7: the next term is below 6e-9 relative for |r| <= ln2/2. */
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t bits = ((int32_t)k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+/* Rounds to the nearest bfloat16 (round to nearest, ties to even), kept in a float. NaN stays NaN,
+ * infinities stay infinite, values past the largest bfloat16 become infinite. */
+float bf16_round(float x);
+void bf16_round_array(float *out, const float *in, size_t n);
+
+/* out[n, :] = tok_emb[tokens[n], :] + pos_emb[pos[n], :]. pos NULL: pos[n] = n % T. */
+void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
+                   int N, int T, int C);
+/* Adds the rows of dout into the rows of the embeddings they were read from. */
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C);
+
+/* out = (x - mean) * rstd * g + b per row, rstd = 1 / sqrt(biased variance + LN_EPS). mean and
+ * rstd (N each) are saved for the backward; either may be NULL when no backward will follow. */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *g, const float *b,
+                       int N, int C);
+/* dinp accumulates; dg, db accumulate. */
+void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, const float *inp, const float *g,
+                        const float *mean, const float *rstd, int N, int C);
+
+/* Scratch for bfloat16 emulation of one matmul: room for the rounded input (N*IN floats) and the
+ * rounded weight (OUT*IN floats). NULL members when the matmul runs in FP32. */
+typedef struct {
+    float *inp;
+    float *w;
+} Bf16Scratch;
+
+/* out (N,OUT) = inp (N,IN) w^T + bias, w stored (OUT,IN); bias may be NULL. With bf (not NULL),
+ * inp and w are first rounded to bfloat16 into bf's buffers; accumulation stays FP32. */
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                    const Bf16Scratch *bf);
+/* dinp (N,IN) = dout w (written; dinp may be NULL), dw += dout^T inp, db += column sums of dout
+ * (db may be NULL). With bf, uses the same rounded inp and w as the forward (the rounding itself
+ * is passed straight through). */
+void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                     int N, int IN, int OUT, const Bf16Scratch *bf);
+
+/* GELU, tanh approximation (as GPT-2): gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
+ * computed as x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), which is the same function. */
+void gelu_forward(float *out, const float *inp, size_t n);
+/* dinp = dout * gelu'(inp), written. */
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* out = a + b. */
+void residual_forward(float *out, const float *a, const float *b, size_t n);
+
+/* Attention loops over keys run in whole blocks of this many (one 64-byte vector of floats), so
+ * key arrays are padded: n keys occupy attn_keys_padded(n) columns. */
+#define ATTN_KEY_BLOCK 16
+int attn_keys_padded(int n);
+
+/* One attention query, for the KV-cache decode: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
+ * s's component i) and values row-major (v[s*ldv + i]). Writes the attention probabilities
+ * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
+ * (head_dim) = sum_s p[s] v_s. kT must hold finite values up to column attn_keys_padded(n_keys)
+ * (ldk at least that). */
+void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
+                     int n_keys, int head_dim, float scale);
+
+/* Causal multi-head attention over B sequences of T tokens, through sgemm per (sequence, head).
+ * qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH channels. Writes out
+ * (N, C) and saves att (B, NH, T, T): row t holds the probabilities over keys 0..t, zeros after.
+ * Scores are scaled by 1/sqrt(C/NH). */
+void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
+/* dqkv (N, 3C) written; datt (B, NH, T, T) is scratch. */
+void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
+                        int T, int C, int NH);
+
+/* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
+ * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
+ * NULL, entropy[n] = -sum probs log probs; rows with target -1 get logp = entropy = 0. */
+void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
+                        float temperature, int N, int V);
+/* dlogits[n, v] = dlogp[n] (onehot(target) - probs[n, v]) / temperature, written; 0 for rows with
+ * target -1. */
+void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
+                         float temperature, int N, int V);
+
+#endif
