@@ -12,6 +12,8 @@ typedef struct {
 
 /* One line per command, in the order a new user meets them. */
 static const Command commands[] = {
+    {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
+    {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
     {NULL, NULL, NULL},
 };
 
