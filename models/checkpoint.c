@@ -122,6 +122,7 @@ static int deflate_chunk(Deflater *d, size_t n, int flush)
         d->z.next_out = d->out;
         d->z.avail_out = IO_CHUNK;
         zrc = deflate(&d->z, flush);
+        if (zrc == Z_STREAM_ERROR) return 2; /* inconsistent stream state; never loops on it */
         size_t have = IO_CHUNK - d->z.avail_out;
         if (have && fwrite(d->out, 1, have, d->f) != have) return 2;
         d->compressed_len += have;
