@@ -16,6 +16,8 @@ static const Command commands[] = {
     {"train", cmd_train, "RL-train a base model with a recipe; writes metrics.jsonl"},
     {"eval", cmd_eval, "validation pass rate of a checkpoint, with interval and pass@k"},
     {"sample", cmd_sample, "show validation prompts, sampled completions and rewards"},
+    {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
+    {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
     {NULL, NULL, NULL},
 };
 
