@@ -27,6 +27,9 @@ enum {
 };
 
 int tok_vocab_size(void);
+/* Names the character table ("chars-v1"); checkpoints record it so that a model is never
+ * decoded with another vocabulary. Changes whenever an id's character changes. */
+const char *tok_vocab_version(void);
 /* The character a token is written as in text (specials have their own characters, documented
  * in README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
 char tok_char(int id);
@@ -44,8 +47,9 @@ typedef struct {
     int family; /* index into the family table (task_family_name) */
     char prompt[TASK_PROMPT_MAX];
     char solution[TASK_SOLUTION_MAX]; /* scratchpad, end-of-thinking marker, answer; no EOS */
-    /* What the verifier needs. Arithmetic: the exact answer as decimal text. Countdown: the
-     * numbers and the target. */
+    /* What the verifier needs. Arithmetic: the exact answer as canonical decimal text.
+     * Countdown: the numbers and the target; answer holds one valid expression (the verifier
+     * accepts any expression that reaches the target). */
     char answer[48];
     int n_nums;
     long nums[8];
@@ -65,6 +69,10 @@ const char *task_spec_string(const TaskSpec *s);
 int task_max_prompt_tokens(const TaskSpec *s);
 int task_max_solution_tokens(const TaskSpec *s);
 const char *task_family_name(int family);
+/* How many distinct prompts the spec can produce: exact for the arithmetic families, an upper
+ * bound for countdown (not every tuple of numbers and target is solvable), summed over the
+ * parts of a mixture. split_new uses it to refuse validation sets too large for the space. */
+double task_space_size(const TaskSpec *s);
 
 /* Draws problem number `index` of the stream keyed by (seed, stream): a pure function. */
 void task_draw(const TaskSpec *s, uint64_t seed, uint64_t stream, uint64_t index, Problem *out);
