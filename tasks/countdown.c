@@ -1,7 +1,7 @@
 /* Countdown: reach a target from given numbers with + - *, each number used at most once.
  *
- *   prompt    ^3,7,25,50:175=           the numbers, ':', the target
- *   solution  50-25=25,3+25=28,7*28=196#...   one step per operation, then the expression
+ *   prompt    ^5,4,6,13:33=                  the numbers, ':', the target
+ *   solution  13-6=7,4*7=28,5+28=33#5+4*(13-6)   one step per operation, then the expression
  *
  * The generator draws the numbers and builds a random expression tree over all of them (random
  * pairs, random operators); the tree's value is the target. An attempt is thrown away when an

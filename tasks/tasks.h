@@ -6,6 +6,9 @@
  * the policy writes after the prompt; the verifier reads the answer after the last
  * end-of-thinking marker and returns 1 or 0.
  *
+ * After parsing, specs and splits are read-only: task_draw, task_verify, split_train_draw and
+ * split_is_val allocate nothing and may be called from many threads at once.
+ *
  * Error convention (as in ref/): 0 ok, 1 bad input, 2 I/O; a one-line message in err
  * (TASK_ERR_LEN bytes). */
 #ifndef SCALERL_TASKS_H
@@ -87,7 +90,9 @@ typedef struct TaskSplit TaskSplit;
 
 /* Builds the validation set: the first n_val distinct prompts of the validation stream of seed.
  * The training sampler below never serves one of them. Returns 1 with err if the spec's problem
- * space is too small to hold n_val distinct prompts and leave training prompts. */
+ * space is too small to hold n_val distinct prompts and leave training prompts (validation may
+ * take at most half of task_space_size), 2 when out of memory. The split keeps a pointer to s:
+ * keep s alive until split_free. */
 int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err);
 void split_free(TaskSplit *sp);
 int split_val_count(const TaskSplit *sp);

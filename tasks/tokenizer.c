@@ -54,6 +54,10 @@ int tok_id_of(unsigned char c)
 int tok_encode(const char *text, int *out, int max, char *err)
 {
     int n = 0;
+    if (!text) {
+        if (err) snprintf(err, TASK_ERR_LEN, "no text to encode (expected a 0-terminated string)");
+        return -1;
+    }
     for (size_t i = 0; text[i]; i++) {
         unsigned char c = (unsigned char)text[i];
         int id = tok_id_of(c);

@@ -702,25 +702,39 @@ static void test_countdown_bruteforce(void)
 {
     TaskSpec *s = parse_ok("countdown:n=3-4:nums=1-12:target=10-60");
     if (!s) return;
-    long mismatches = 0, checked = 0, unsolvable = 0;
+    long mismatches = 0, checked = 0, unsolvable = 0, reused = 0;
     char first[160] = "";
     for (int k = 0; k < 30; k++) {
         Problem p;
         task_draw(s, 9, 1, (uint64_t)k, &p);
+        /* With three numbers, a fourth item copies the first, so that expressions using a
+         * number more often than it is given are enumerated too (and must score 0). */
+        long items[BF_MAX];
+        int n_items = p.n_nums;
+        for (int i = 0; i < p.n_nums; i++) items[i] = p.nums[i];
+        if (n_items < BF_MAX) items[n_items++] = p.nums[0];
         BfTable t;
-        if (!bf_build(&t, p.nums, p.n_nums)) {
+        if (!bf_build(&t, items, n_items)) {
             CHECK(0, "countdown_bruteforce_build", "out of memory or table cap");
             bf_free(&t);
             break;
         }
         long solutions = 0;
-        for (unsigned mask = 1; mask < (1u << p.n_nums); mask++) {
+        for (unsigned mask = 1; mask < (1u << n_items); mask++) {
+            int allowed = 1; /* every value used at most as often as it is given */
+            for (int i = 0; i < n_items; i++) {
+                int used = 0, given = 0;
+                for (int j = 0; j < n_items; j++) used += (mask >> j & 1) && items[j] == items[i];
+                for (int j = 0; j < p.n_nums; j++) given += p.nums[j] == items[i];
+                allowed &= used <= given;
+            }
             for (int i = 0; i < t.count[mask]; i++) {
                 const BfExpr *e = &t.list[mask][i];
                 char text[48];
                 snprintf(text, sizeof text, "#%s$", e->s);
-                int want = e->v == p.target, got = verify_text(&p, text);
+                int want = allowed && e->v == p.target, got = verify_text(&p, text);
                 solutions += want;
+                reused += !allowed && e->v == p.target;
                 checked++;
                 if (got != want) {
                     mismatches++;
@@ -734,6 +748,7 @@ static void test_countdown_bruteforce(void)
     }
     CHECK(checked > 30000 && mismatches == 0, "countdown_verify_matches_bruteforce",
           "%ld of %ld expressions misjudged; first: %s", mismatches, checked, first);
+    CHECK(reused > 0, "countdown_bruteforce_covers_reuse", "no expression reached a target by reusing a number");
     CHECK(unsolvable == 0, "countdown_generated_solvable", "%ld of 30 instances have no solution", unsolvable);
     task_spec_free(s);
 
