@@ -12,6 +12,10 @@ typedef struct {
 
 /* One line per command, in the order a new user meets them. */
 static const Command commands[] = {
+    {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
+    {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
+    {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
+    {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
     {NULL, NULL, NULL},
 };
 
