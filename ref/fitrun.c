@@ -8,7 +8,7 @@
 #include "models/rng.h"
 
 /* Streams of the bootstrap's counter-based draws. */
-enum { STREAM_BOOT_RUNS = 0xB0071, STREAM_BOOT_POINTS = 0xB0072 };
+enum { STREAM_BOOT_RUNS = 0xB0071, STREAM_BOOT_POINTS = 0xB0072, STREAM_BOOT_R0 = 0xB0073 };
 
 int fit_settings_check(const FitSettings *s, char *err)
 {
@@ -158,7 +158,16 @@ static int draw_resample(RunData *const *runs, int k, const Pool *p, uint64_t se
         int j = k == 1 ? 0 : (int)(rng_uniform(seed, STREAM_BOOT_RUNS, (uint64_t)b, (uint64_t)m) * k);
         if (j >= k) j = k - 1;
         const RunData *r = runs[j];
-        *r0 += r->r0 / k;
+        /* R0 is one measurement too: redraw it from its own interval (read as a 95% normal
+         * interval), so that the intervals of A, B and Cmid carry its uncertainty. */
+        double r0_j = r->r0;
+        if (isfinite(r->r0_lo) && isfinite(r->r0_hi) && r->r0_hi > r->r0_lo) {
+            double u1 = rng_uniform(seed, STREAM_BOOT_R0, (uint64_t)b, 2 * (uint64_t)m);
+            double u2 = rng_uniform(seed, STREAM_BOOT_R0, (uint64_t)b, 2 * (uint64_t)m + 1);
+            double z = sqrt(-2 * log(u1 > 1e-300 ? u1 : 1e-300)) * cos(2 * M_PI * u2);
+            r0_j += z * (r->r0_hi - r->r0_lo) / (2 * 1.959964);
+        }
+        *r0 += r0_j / k;
         /* Indices of run j's fitted points, drawn uniformly with replacement. */
         int nf = p->n_fit[j];
         for (int t = 0; t < nf; t++) {

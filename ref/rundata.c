@@ -125,6 +125,11 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
     if (step == 0) {
         r->has_r0 = 1;
         r->r0 = y;
+        r->r0_lo = r->r0_hi = NAN;
+        if (jsonl_num(o, "pass_rate_lo", &lo) && jsonl_num(o, "pass_rate_hi", &hi) && isfinite(lo) && isfinite(hi)) {
+            r->r0_lo = lo;
+            r->r0_hi = hi;
+        }
         return 0;
     }
     if (!jsonl_num(o, xcol, &x)) {
@@ -208,6 +213,7 @@ int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)
         return 1;
     }
     strcpy(r->dir, dir);
+    r->r0_lo = r->r0_hi = NAN;
     base_name(dir, r->recipe, sizeof r->recipe);
     int rc = read_config(r, err);
     if (!rc) rc = read_metrics(r, xcol, err);

@@ -25,6 +25,7 @@ typedef struct {
     int n;
     int has_r0;     /* a step-0 eval row was found */
     double r0;      /* its pass rate */
+    double r0_lo, r0_hi; /* its interval; NaN when the row has none */
     int truncated;  /* a partial last line was ignored */
 } RunData;
 
