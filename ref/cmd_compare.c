@@ -19,7 +19,7 @@
 typedef struct {
     FitSettings fs;
     char baseline[OPT_STR_LEN];
-    int json;
+    long json;
     char out[OPT_STR_LEN];
     SpreadFloors floors;
 } CompareConfig;

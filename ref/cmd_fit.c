@@ -22,8 +22,8 @@ typedef struct {
     FitSettings fs;
     char predict[OPT_STR_LEN];
     double target;
-    int json;
-    int cutoffs;
+    long json;
+    long cutoffs;
     SpreadFloors floors;
 } FitConfig;
 

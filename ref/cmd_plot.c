@@ -17,7 +17,7 @@ typedef struct {
     char out[OPT_STR_LEN];
     int by;
     char title[OPT_STR_LEN];
-    int preview;
+    long preview;
 } PlotConfig;
 
 static const OptSpec plot_opts[] = {

@@ -10,7 +10,8 @@
  * observed pass rate up to 1 in steps of A_step) and Cmid (log-spaced from a decade below the
  * smallest x to two decades above the largest), the least-squares B for each grid point, the
  * smallest sum of squared residuals winning; then Levenberg-Marquardt refines A, B and Cmid (and
- * R0 when fitted) together. The least-squares B of a grid point is found on a fine log grid of B
+ * R0 when fitted) together; the refinement may take A below the best observed pass rate, which
+ * noise on a plateau requires, but never above max(1, best observed). The least-squares B of a grid point is found on a fine log grid of B
  * (0.05 to 50): for fixed Cmid and B the sum of squares is a quadratic in A and R0, so the whole
  * (A, Cmid, B) grid costs one pass over the points per (Cmid, B) pair. Work is in double
  * precision with log x centred on its mean. */

@@ -13,7 +13,9 @@
  *
  * Bootstrap (percentile intervals, 95%): each resample draws, with replacement, as many runs as
  * were pooled (only when there are several seeds), then within each drawn run as many of its
- * fitted points as it has; R0 is the mean step-0 pass rate of the drawn runs. Every draw is a
+ * fitted points as it has; R0 is the mean of the drawn runs' step-0 pass rates, each redrawn from
+ * its own interval (pass_rate_lo/_hi read as a 95% normal interval), since R0 is a measurement
+ * too and a fixed R0 would make the intervals of B and Cmid too narrow. Every draw is a
  * counter-based random number keyed by (boot_seed, resample, run, point), so intervals do not
  * depend on the thread count. */
 #ifndef SCALERL_FITRUN_H
@@ -35,7 +37,7 @@ typedef struct {
     double exclude_below; /* < 0: not given */
     double exclude_frac;  /* < 0: not given */
     double fit_until;     /* <= 0: fit every point */
-    int fit_r0;
+    long fit_r0;          /* OPT_INT fields are long */
     long boot;            /* resamples; 0: no intervals */
     long boot_seed;
 } FitSettings;
