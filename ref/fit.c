@@ -211,7 +211,7 @@ int sigmoid_fit(const double *x, const double *y, int n, const SigmoidFitOpts *o
     double r0_lo = ymin < 0 ? ymin : 0, r0_hi = ymax > 1 ? ymax : 1;
 
     GridBest gb;
-    grid_search(lx, y, n, o, lmin, lmax, ymax, A_hi, r0_lo, r0_hi, &gb, scratch);
+    grid_search(lx, y, n, o, lmin, lmax, ymin, A_hi, r0_lo, r0_hi, &gb, scratch);
 
     SigmoidCtx ctx = {lx, o->fit_r0, o->R0};
     LmProblem pb = {.np = P_COUNT, .max_iter = 300};

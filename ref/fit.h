@@ -6,8 +6,9 @@
  * compute axis (efficiency), Cmid the compute at which half of the gain A - R0 is reached, R0
  * the pass rate at C = 0 (given, from the step-0 eval, or fitted).
  *
- * The fit follows the paper's procedure with data-derived ranges: a grid over A (from the best
- * observed pass rate up to 1 in steps of A_step) and Cmid (log-spaced from a decade below the
+ * The fit follows the paper's procedure with data-derived ranges: a grid over A (up to 1 in steps
+ * of A_step, from the lowest observed pass rate rather than the paper's best observed one, so
+ * that a falling run fits too; on a rising run the best A lies above anyway) and Cmid (log-spaced from a decade below the
  * smallest x to two decades above the largest), the least-squares B for each grid point, the
  * smallest sum of squared residuals winning; then Levenberg-Marquardt refines A, B and Cmid (and
  * R0 when fitted) together; the refinement may take A below the best observed pass rate, which
