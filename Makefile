@@ -18,6 +18,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
 .PHONY: all test run bench sanitize clean deps
+.SECONDARY:
 all: scalerl
 
 # OpenBLAS and zlib headers: install them when we can, otherwise say the exact command.

@@ -6,6 +6,9 @@
  * the policy writes after the prompt; the verifier reads the answer after the last
  * end-of-thinking marker and returns 1 or 0.
  *
+ * After parsing, specs and splits are read-only: task_draw, task_verify, split_train_draw and
+ * split_is_val allocate nothing and may be called from many threads at once.
+ *
  * Error convention (as in ref/): 0 ok, 1 bad input, 2 I/O; a one-line message in err
  * (TASK_ERR_LEN bytes). */
 #ifndef SCALERL_TASKS_H
@@ -27,6 +30,9 @@ enum {
 };
 
 int tok_vocab_size(void);
+/* Names the character table ("chars-v1"); checkpoints record it so that a model is never
+ * decoded with another vocabulary. Changes whenever an id's character changes. */
+const char *tok_vocab_version(void);
 /* The character a token is written as in text (specials have their own characters, documented
  * in README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
 char tok_char(int id);
@@ -44,8 +50,9 @@ typedef struct {
     int family; /* index into the family table (task_family_name) */
     char prompt[TASK_PROMPT_MAX];
     char solution[TASK_SOLUTION_MAX]; /* scratchpad, end-of-thinking marker, answer; no EOS */
-    /* What the verifier needs. Arithmetic: the exact answer as decimal text. Countdown: the
-     * numbers and the target. */
+    /* What the verifier needs. Arithmetic: the exact answer as canonical decimal text.
+     * Countdown: the numbers and the target; answer holds one valid expression (the verifier
+     * accepts any expression that reaches the target). */
     char answer[48];
     int n_nums;
     long nums[8];
@@ -65,6 +72,10 @@ const char *task_spec_string(const TaskSpec *s);
 int task_max_prompt_tokens(const TaskSpec *s);
 int task_max_solution_tokens(const TaskSpec *s);
 const char *task_family_name(int family);
+/* How many distinct prompts the spec can produce: exact for the arithmetic families, an upper
+ * bound for countdown (not every tuple of numbers and target is solvable), summed over the
+ * parts of a mixture. split_new uses it to refuse validation sets too large for the space. */
+double task_space_size(const TaskSpec *s);
 
 /* Draws problem number `index` of the stream keyed by (seed, stream): a pure function. */
 void task_draw(const TaskSpec *s, uint64_t seed, uint64_t stream, uint64_t index, Problem *out);
@@ -79,7 +90,9 @@ typedef struct TaskSplit TaskSplit;
 
 /* Builds the validation set: the first n_val distinct prompts of the validation stream of seed.
  * The training sampler below never serves one of them. Returns 1 with err if the spec's problem
- * space is too small to hold n_val distinct prompts and leave training prompts. */
+ * space is too small to hold n_val distinct prompts and leave training prompts (validation may
+ * take at most half of task_space_size), 2 when out of memory. The split keeps a pointer to s:
+ * keep s alive until split_free. */
 int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err);
 void split_free(TaskSplit *sp);
 int split_val_count(const TaskSplit *sp);

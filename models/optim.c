@@ -1,0 +1,87 @@
+/* AdamW, global-norm clipping and the learning-rate schedule. Formulas in README.md, "Optimizer".
+ *
+ * Every loop is elementwise except the norm, whose reduction order is fixed (see NORM_CHUNKS), so
+ * results are byte-identical for any OpenMP thread count. */
+#include "models/optim.h"
+
+#include <math.h>
+
+/* The gradient is summed in this many contiguous chunks, a number that does not depend on the
+ * thread count: each chunk is summed sequentially in double, then the chunk sums are added in
+ * chunk order. 256 chunks keep any realistic core count busy. */
+#define NORM_CHUNKS 256
+/* Below this many floats a parallel region costs more than the loop it would split. */
+#define PARALLEL_MIN 32768
+
+double grad_global_norm(const Model *m)
+{
+    const size_t n = m->n_params;
+    const float *g = m->grads;
+    double chunk_sum[NORM_CHUNKS];
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+    for (int c = 0; c < NORM_CHUNKS; c++) {
+        size_t lo = n * (size_t)c / NORM_CHUNKS, hi = n * (size_t)(c + 1) / NORM_CHUNKS;
+        double s = 0.0;
+        for (size_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
+        chunk_sum[c] = s;
+    }
+    double total = 0.0;
+    for (int c = 0; c < NORM_CHUNKS; c++) total += chunk_sum[c];
+    return sqrt(total);
+}
+
+/* A non-finite norm is returned unclipped: scaling by max_norm/inf would turn the finite entries
+ * into zeros and the infinite ones into NaN, hiding the divergence the caller must see. */
+double grad_clip(Model *m, double max_norm)
+{
+    double norm = grad_global_norm(m);
+    if (max_norm > 0 && isfinite(norm) && norm > max_norm) {
+        const float scale = (float)(max_norm / norm);
+        const size_t n = m->n_params;
+        float *g = m->grads;
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
+        for (size_t i = 0; i < n; i++) g[i] *= scale;
+    }
+    return norm;
+}
+
+void adamw_step(Model *m, const AdamWConfig *c, double lr)
+{
+    m->adam_step++;
+    const double t = (double)m->adam_step;
+    const double b1 = c->beta1, b2 = c->beta2, eps = c->eps;
+    /* Bias correction: the moments start at zero, so early on they underestimate the gradient's
+     * mean and square by these factors. */
+    const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
+    const double step_size = lr / bc1, inv_sqrt_bc2 = 1.0 / sqrt(bc2);
+    float *p = m->params, *mom1 = m->adam_m, *mom2 = m->adam_v;
+    const float *g = m->grads;
+#pragma omp parallel if (m->n_params >= PARALLEL_MIN)
+    for (int k = 0; k < m->n_tensors; k++) {
+        const TensorInfo *ti = &m->tensors[k];
+        /* Decoupled decay (Loshchilov & Hutter): shrink the weight itself, not the gradient, and
+         * only on matrices and embeddings; biases and layer-norm gains are left alone. */
+        const double shrink = ti->decay ? 1.0 - lr * c->weight_decay : 1.0;
+        const size_t lo = ti->offset, hi = ti->offset + ti->size;
+#pragma omp for schedule(static)
+        for (size_t i = lo; i < hi; i++) {
+            double gi = g[i];
+            double mi = b1 * mom1[i] + (1.0 - b1) * gi;
+            double vi = b2 * mom2[i] + (1.0 - b2) * gi * gi;
+            mom1[i] = (float)mi;
+            mom2[i] = (float)vi;
+            p[i] = (float)(shrink * p[i] - step_size * mi / (sqrt(vi) * inv_sqrt_bc2 + eps));
+        }
+    }
+}
+
+double lr_at(long step, double lr, long warmup, long total_steps, LrShape shape, double min_lr)
+{
+    if (step < 0) step = 0;
+    if (step < warmup) return lr * (double)(step + 1) / (double)warmup;
+    if (shape == LR_CONSTANT) return lr;
+    if (step >= total_steps) return min_lr;
+    /* total_steps > step >= warmup here, so the span is at least 1. */
+    double progress = (double)(step - warmup) / (double)(total_steps - warmup);
+    return min_lr + 0.5 * (lr - min_lr) * (1.0 + cos(3.14159265358979323846 * progress));
+}

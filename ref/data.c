@@ -1,0 +1,132 @@
+#include "ref/data.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/rng.h"
+#include "ref/args.h"
+
+enum { STREAM_SHUFFLE = 0x5bf1 };
+
+struct DataSource {
+    const TaskSplit *split;
+    uint64_t seed;
+    long n;           /* pool size */
+    uint64_t *draw;   /* draw index of each pool entry */
+    long *order;      /* the current epoch's permutation of 0..n-1 */
+    long epoch, cursor;
+};
+
+/* Open-addressing set of 64-bit prompt keys, for the duplicate check while collecting. */
+static int set_insert(uint64_t *tab, size_t mask, uint64_t key)
+{
+    if (key == 0) key = 1; /* 0 marks an empty cell */
+    for (size_t i = key & mask;; i = (i + 1) & mask) {
+        if (tab[i] == key) return 0;
+        if (tab[i] == 0) {
+            tab[i] = key;
+            return 1;
+        }
+    }
+}
+
+static void shuffle_epoch(DataSource *d)
+{
+    for (long i = 0; i < d->n; i++) d->order[i] = i;
+    for (long i = d->n - 1; i > 0; i--) {
+        long j = (long)(rng_uniform(d->seed, STREAM_SHUFFLE, (uint64_t)d->epoch, (uint64_t)i) * (double)(i + 1));
+        long t = d->order[i];
+        d->order[i] = d->order[j];
+        d->order[j] = t;
+    }
+}
+
+DataSource *data_new(const TaskSplit *split, long pool_size, uint64_t seed, char *err)
+{
+    DataSource *d = calloc(1, sizeof *d);
+    size_t cap = 16;
+    while (cap < (size_t)pool_size * 2) cap <<= 1;
+    uint64_t *set = calloc(cap, sizeof *set);
+    if (!d || !set) goto oom;
+    d->split = split;
+    d->seed = seed;
+    d->draw = malloc((size_t)pool_size * sizeof *d->draw);
+    if (!d->draw) goto oom;
+    /* A run of this many draws without a new prompt means the space is exhausted (for a space of
+     * N prompts the chance of missing one of the last few after that many draws is negligible). */
+    const long patience = 200000;
+    Problem p;
+    long since_new = 0;
+    for (uint64_t idx = 0; d->n < pool_size && since_new < patience; idx++) {
+        split_train_draw(split, idx, &p);
+        if (set_insert(set, cap - 1, prompt_key(p.prompt))) {
+            d->draw[d->n++] = idx;
+            since_new = 0;
+        } else {
+            since_new++;
+        }
+    }
+    free(set);
+    set = NULL;
+    d->order = malloc((size_t)d->n * sizeof *d->order);
+    if (!d->order) goto oom;
+    shuffle_epoch(d);
+    return d;
+oom:
+    free(set);
+    data_free(d);
+    snprintf(err, ERR_LEN, "out of memory collecting %ld training prompts", pool_size);
+    return NULL;
+}
+
+void data_free(DataSource *d)
+{
+    if (!d) return;
+    free(d->draw);
+    free(d->order);
+    free(d);
+}
+
+long data_pool_size(const DataSource *d)
+{
+    return d->n;
+}
+
+long data_epoch(const DataSource *d)
+{
+    return d->epoch;
+}
+
+int data_next(DataSource *d, const PromptFilter *filter, Problem *out, uint64_t *key, char *err)
+{
+    /* At most two passes: the rest of this epoch and one whole epoch. */
+    for (long tried = 0; tried <= 2 * d->n; tried++) {
+        if (d->cursor >= d->n) {
+            d->epoch++;
+            d->cursor = 0;
+            shuffle_epoch(d);
+        }
+        long i = d->order[d->cursor++];
+        split_train_draw(d->split, d->draw[i], out);
+        uint64_t k = prompt_key(out->prompt);
+        if (filter && prompt_filter_is_retired(filter, k)) continue;
+        *key = k;
+        return 0;
+    }
+    snprintf(err, ERR_LEN, "every one of the %ld training prompts is retired by the prompt filter", d->n);
+    return 1;
+}
+
+void data_position(const DataSource *d, long *epoch, long *cursor)
+{
+    *epoch = d->epoch;
+    *cursor = d->cursor;
+}
+
+void data_seek(DataSource *d, long epoch, long cursor)
+{
+    d->epoch = epoch;
+    shuffle_epoch(d);
+    d->cursor = cursor;
+}

@@ -1,0 +1,280 @@
+#include "ref/rollout.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/rng.h"
+#include "ref/args.h"
+#include "ref/length_penalty.h"
+
+/* Streams of the counter-based generator used here (the caller's stream is for sampling). */
+enum { STREAM_BUDGET = 0xb0d6e7 };
+
+struct Generator {
+    GenConfig cfg;
+    DecodeState *ds;
+    Group *groups;          /* max_groups */
+    Completion *comp;       /* max_groups * G, group gi owns [gi*G, gi*G+G) */
+    int *tok_store, *ver_store;
+    float *logp_store;
+    unsigned char *forced_store;
+    int *queue;             /* FIFO of completion indices waiting for a slot (ring) */
+    int q_head, q_len, q_cap;
+    int *slot_comp;         /* completion in each slot, -1 free */
+    int n_active;
+    /* per-step scratch */
+    int *step_slots, *step_tokens, *step_comp;
+    float *logits;
+    char *text; /* decoded completion for the verifier */
+};
+
+int gen_max_new(const GenConfig *c)
+{
+    return c->length == LENGTH_INTERRUPT ? c->think_hi + 1 + c->answer_budget : c->think_hi + c->answer_budget;
+}
+
+int gen_config_check(const GenConfig *c, int max_prompt_tokens, char *err)
+{
+    if (c->G < 1 || c->max_groups < 1 || c->slots < 1 || c->think_lo < 1 || c->think_hi < c->think_lo ||
+        c->answer_budget < 1) {
+        snprintf(err, ERR_LEN, "internal: bad generator config");
+        return 1;
+    }
+    int need = max_prompt_tokens + gen_max_new(c);
+    if (need > c->mcfg.ctx) {
+        snprintf(err, ERR_LEN,
+                 "prompt (%d tokens) plus completion budget (%d) exceeds the model context ctx=%d: "
+                 "lower think_budget/answer_budget or use a model with a larger ctx",
+                 max_prompt_tokens, gen_max_new(c), c->mcfg.ctx);
+        return 1;
+    }
+    return 0;
+}
+
+Generator *gen_new(const GenConfig *cfg, char *err)
+{
+    Generator *g = calloc(1, sizeof *g);
+    if (!g) goto oom;
+    g->cfg = *cfg;
+    const int G = cfg->G, ctx = cfg->mcfg.ctx, V = cfg->mcfg.vocab;
+    const size_t nc = (size_t)cfg->max_groups * G;
+    g->ds = decode_new(&cfg->mcfg, cfg->slots, err);
+    if (!g->ds) {
+        free(g);
+        return NULL;
+    }
+    g->groups = calloc((size_t)cfg->max_groups, sizeof *g->groups);
+    g->comp = calloc(nc, sizeof *g->comp);
+    g->tok_store = malloc(nc * ctx * sizeof(int));
+    g->ver_store = malloc(nc * ctx * sizeof(int));
+    g->logp_store = malloc(nc * ctx * sizeof(float));
+    g->forced_store = malloc(nc * ctx);
+    g->q_cap = (int)nc;
+    g->queue = malloc(nc * sizeof(int));
+    g->slot_comp = malloc((size_t)cfg->slots * sizeof(int));
+    g->step_slots = malloc((size_t)cfg->slots * sizeof(int));
+    g->step_tokens = malloc((size_t)cfg->slots * sizeof(int));
+    g->step_comp = malloc((size_t)cfg->slots * sizeof(int));
+    g->logits = malloc((size_t)cfg->slots * V * sizeof(float));
+    g->text = malloc((size_t)ctx + 1);
+    if (!g->groups || !g->comp || !g->tok_store || !g->ver_store || !g->logp_store || !g->forced_store ||
+        !g->queue || !g->slot_comp || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
+        gen_free(g);
+        goto oom;
+    }
+    for (size_t i = 0; i < nc; i++) {
+        Completion *c = &g->comp[i];
+        c->tok = g->tok_store + i * ctx;
+        c->version = g->ver_store + i * ctx;
+        c->logp = g->logp_store + i * ctx;
+        c->forced = g->forced_store + i * ctx;
+    }
+    for (int gi = 0; gi < cfg->max_groups; gi++) g->groups[gi].c = g->comp + (size_t)gi * G;
+    for (int s = 0; s < cfg->slots; s++) g->slot_comp[s] = -1;
+    return g;
+oom:
+    snprintf(err, ERR_LEN, "out of memory creating the generator (%d groups of %d, %d slots)", cfg->max_groups,
+             cfg->G, cfg->slots);
+    return NULL;
+}
+
+void gen_free(Generator *g)
+{
+    if (!g) return;
+    decode_free(g->ds);
+    free(g->groups);
+    free(g->comp);
+    free(g->tok_store);
+    free(g->ver_store);
+    free(g->logp_store);
+    free(g->forced_store);
+    free(g->queue);
+    free(g->slot_comp);
+    free(g->step_slots);
+    free(g->step_tokens);
+    free(g->step_comp);
+    free(g->logits);
+    free(g->text);
+    free(g);
+}
+
+int gen_add_group(Generator *g, const Problem *p, uint64_t key, uint64_t prompt_key, long tag, char *err)
+{
+    int gi = -1;
+    for (int i = 0; i < g->cfg.max_groups; i++)
+        if (!g->groups[i].in_use) {
+            gi = i;
+            break;
+        }
+    if (gi < 0) {
+        snprintf(err, ERR_LEN, "internal: generator full (%d groups)", g->cfg.max_groups);
+        return -1;
+    }
+    Group *gr = &g->groups[gi];
+    const int G = g->cfg.G, ctx = g->cfg.mcfg.ctx;
+    int n_prompt = tok_encode(p->prompt, gr->c[0].tok, ctx, err);
+    if (n_prompt < 1) {
+        if (n_prompt == 0) snprintf(err, ERR_LEN, "empty prompt");
+        return -1;
+    }
+    if (n_prompt + gen_max_new(&g->cfg) > ctx) {
+        snprintf(err, ERR_LEN, "prompt '%s' (%d tokens) plus completion budget %d exceed ctx=%d", p->prompt,
+                 n_prompt, gen_max_new(&g->cfg), ctx);
+        return -1;
+    }
+    gr->prob = *p;
+    gr->key = key;
+    gr->prompt_key = prompt_key;
+    gr->tag = tag;
+    gr->n_done = 0;
+    gr->in_use = 1;
+    for (int j = 0; j < G; j++) {
+        Completion *c = &gr->c[j];
+        if (j > 0) memcpy(c->tok, gr->c[0].tok, (size_t)n_prompt * sizeof(int));
+        memset(c->forced, 0, (size_t)ctx);
+        c->n_prompt = c->n = n_prompt;
+        uint64_t ckey = key * (uint64_t)G + (uint64_t)j;
+        int span = g->cfg.think_hi - g->cfg.think_lo + 1;
+        c->think_budget = g->cfg.think_lo + (int)(rng_uniform(g->cfg.seed, STREAM_BUDGET, ckey, 0) * span);
+        c->think_end = -1;
+        c->interrupted = c->truncated = c->done = c->correct = 0;
+        c->reward = 0;
+        g->queue[(g->q_head + g->q_len) % g->q_cap] = gi * G + j;
+        g->q_len++;
+    }
+    return gi;
+}
+
+Group *gen_group(Generator *g, int gi)
+{
+    return &g->groups[gi];
+}
+
+void gen_release(Generator *g, int gi)
+{
+    g->groups[gi].in_use = 0;
+}
+
+int gen_busy(const Generator *g)
+{
+    return g->q_len + g->n_active;
+}
+
+static void finish(Generator *g, Completion *c, Group *gr)
+{
+    c->done = 1;
+    gr->n_done++;
+    size_t len = tok_decode(c->tok + c->n_prompt, c->n - c->n_prompt, g->text, (size_t)g->cfg.mcfg.ctx + 1);
+    c->correct = task_verify(&gr->prob, g->text, len);
+    c->reward = (float)c->correct;
+    if (g->cfg.length == LENGTH_PENALTY)
+        c->reward = length_penalized_reward(c->reward, c->n - c->n_prompt, gen_max_new(&g->cfg), g->cfg.penalty_cache);
+}
+
+/* Decides the token at position c->n: returns 1 and the token to sample (or force), or 0 when
+ * the completion must stop before it. */
+static int next_action(const Generator *g, const Completion *c, int *force)
+{
+    const int ctx = g->cfg.mcfg.ctx, produced = c->n - c->n_prompt;
+    *force = -1;
+    if (c->n >= ctx) return 0;
+    if (g->cfg.length == LENGTH_INTERRUPT) {
+        if (c->think_end < 0) {
+            if (produced >= c->think_budget) *force = TOK_THINK_END;
+            return 1;
+        }
+        return c->n - (c->think_end + 1) < g->cfg.answer_budget;
+    }
+    return produced < gen_max_new(&g->cfg);
+}
+
+int gen_step(Generator *g, const float *params, long version, double *flops)
+{
+    const int G = g->cfg.G, V = g->cfg.mcfg.vocab;
+    /* Refill free slots in FIFO order. */
+    for (int s = 0; s < g->cfg.slots && g->q_len > 0; s++) {
+        if (g->slot_comp[s] >= 0) continue;
+        g->slot_comp[s] = g->queue[g->q_head];
+        g->q_head = (g->q_head + 1) % g->q_cap;
+        g->q_len--;
+        g->n_active++;
+        decode_reset(g->ds, s);
+    }
+    int n = 0;
+    double f = 0;
+    for (int s = 0; s < g->cfg.slots; s++) {
+        int ci = g->slot_comp[s];
+        if (ci < 0) continue;
+        Completion *c = &g->comp[ci];
+        int pos = decode_pos(g->ds, s);
+        g->step_slots[n] = s;
+        g->step_tokens[n] = c->tok[pos];
+        g->step_comp[n] = ci;
+        f += model_flops_token(&g->cfg.mcfg, pos);
+        n++;
+    }
+    if (n == 0) return 0;
+    decode_step(g->ds, params, g->step_slots, g->step_tokens, n, g->cfg.prec, g->logits);
+    if (flops) *flops += f;
+    for (int i = 0; i < n; i++) {
+        const int s = g->step_slots[i], ci = g->step_comp[i];
+        Completion *c = &g->comp[ci];
+        Group *gr = &g->groups[ci / G];
+        if (decode_pos(g->ds, s) < c->n) continue; /* still reading the prompt */
+        int force;
+        int stop = !next_action(g, c, &force);
+        if (!stop) {
+            int p = c->n, t;
+            float lp = 0;
+            if (force >= 0) {
+                t = force;
+                c->forced[p] = 1;
+                c->interrupted = 1;
+            } else {
+                uint64_t ckey = gr->key * (uint64_t)G + (uint64_t)(ci % G);
+                double u = rng_uniform(g->cfg.seed, g->cfg.stream, ckey, (uint64_t)p);
+                t = sample_token(g->logits + (size_t)i * V, V, g->cfg.temperature, u, &lp);
+            }
+            c->tok[p] = t;
+            c->logp[p] = lp;
+            c->version[p] = (int)version;
+            c->n++;
+            if (t == TOK_THINK_END && c->think_end < 0) c->think_end = p;
+            if (t == TOK_EOS) stop = 1;
+            else {
+                int dummy;
+                stop = !next_action(g, c, &dummy);
+                c->truncated = stop;
+            }
+        } else {
+            c->truncated = 1;
+        }
+        if (stop) {
+            finish(g, c, gr);
+            g->slot_comp[s] = -1;
+            g->n_active--;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End to end through the command line: synth -> fit -> fit.json, plot, compare; the refusals
+# (exit 1, one line, nothing written); truncated and malformed metrics; byte-identical reruns.
+# JSON and SVG outputs are checked with python3's standard library (json, xml), an independent
+# parser.
+set -u
+cd "$(dirname "$0")/.."
+S=./scalerl
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+check() { # name, then a command that must succeed
+  local name=$1; shift
+  if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "command failed: $*"; fi
+}
+# refused NAME EXPECTED_SUBSTRING CMD...: exit 1, one line on stderr containing the substring.
+refused() {
+  local name=$1 want=$2; shift 2
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && printf '%s' "$err" | grep -q -- "$want"; then
+    pass "$name"
+  else
+    fail "$name" "exit $rc, stderr '$err' (wanted exit 1 and one line containing '$want')"
+  fi
+}
+pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
+
+# ---- synth and fit
+$S synth out="$T/a" A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=1 || fail "synth" "exit $?"
+check "synth writes metrics.jsonl and config.txt" test -s "$T/a/metrics.jsonl" -a -s "$T/a/config.txt"
+check "synth config has recipe= and seed=" grep -q '^recipe=synth$' "$T/a/config.txt"
+out=$($S fit "$T/a" predict=1e15,1e17 target=0.65 2>&1); rc=$?
+[ $rc -eq 0 ] && pass "fit exits 0" || fail "fit exits 0" "exit $rc: $out"
+check "fit.json written" test -s "$T/a/fit.json"
+check "fit.json has every contract field" pyjson "$T/a/fit.json" "
+keys='A B Cmid R0 A_lo A_hi B_lo B_hi Cmid_lo Cmid_hi r2 sse x points excluded powerlaw_A powerlaw_B powerlaw_D'.split()
+missing=[k for k in keys if k not in d]; assert not missing, missing"
+check "fit.json: A within 0.02, B within 15%, intervals around the estimates" pyjson "$T/a/fit.json" "
+assert abs(d['A']-0.7)<=0.02 and abs(d['B']-2)/2<=0.15, d
+assert d['A_lo']<=d['A']<=d['A_hi'] and d['B_lo']<=d['B']<=d['B_hi'] and d['Cmid_lo']<=d['Cmid']<=d['Cmid_hi']
+assert d['points']==36 and d['excluded']==4 and d['x']=='flops'"
+check "fit.json: forecasts and target" pyjson "$T/a/fit.json" "
+assert d['predict_x']==[1e15,1e17] and all(lo<=r<=hi for r,lo,hi in zip(d['predict_R'],d['predict_lo'],d['predict_hi']))
+assert d['target_reachable'] and d['target_x_lo']<=d['target_x']<=d['target_x_hi']"
+check "fit.json: cutoff sensitivity arrays" pyjson "$T/a/fit.json" "assert len(d['cutoff_A'])==6 and d['cutoff_frac'][0]==-1"
+check "text output shows the power law and its warning" grep -q "power law R = A - D\*C^-B.*warning" <<<"$out"
+check "text output shows A against the cutoff" grep -q "A against the early cutoff" <<<"$out"
+check "text output forecasts" grep -q "to reach 0.6500" <<<"$out"
+out=$($S fit "$T/a" target=0.9 cutoffs=0 boot=0 2>&1)
+check "a target above A is said to be above the ceiling" grep -q "above the fitted ceiling" <<<"$out"
+
+# fit_until: hold out the tail and score it
+$S fit "$T/a" fit_until=5e15 json=1 >"$T/until.jsonl" 2>&1 || fail "fit fit_until" "exit $?"
+check "fit_until: held-out points scored within 0.02" pyjson "$T/a/fit.json" "
+assert d['holdout']>0 and d['holdout_mae']<=0.02 and d['fit_until']==5e15, d['holdout_mae']"
+check "json=1 prints parseable lines" python3 -c "
+import json,sys
+rows=[json.loads(l) for l in open(sys.argv[1])]; assert rows and rows[0]['kind']=='run' and 'A' in rows[0]" "$T/until.jsonl"
+
+# determinism: same inputs, same bytes, whatever the thread count
+$S fit "$T/a" >/dev/null 2>&1; cp "$T/a/fit.json" "$T/fit1.json"
+OMP_NUM_THREADS=1 $S fit "$T/a" >/dev/null 2>&1; cp "$T/a/fit.json" "$T/fit2.json"
+OMP_NUM_THREADS=2 $S fit "$T/a" >/dev/null 2>&1
+check "fit.json byte-identical across reruns and thread counts" cmp -s "$T/fit1.json" "$T/fit2.json"
+check "fit.json byte-identical on 2 threads" cmp -s "$T/fit1.json" "$T/a/fit.json"
+
+# ---- refusals: exit 1, one line, no fit.json
+$S synth out="$T/few" n=3 >/dev/null
+refused "fit refuses fewer than 4 points" "need at least 4" $S fit "$T/few"
+check "no fit.json after a refusal" test ! -e "$T/few/fit.json"
+$S synth out="$T/flat" A=0.3 R0=0.3 noise=0 >/dev/null
+refused "fit refuses flat data" "flat" $S fit "$T/flat"
+refused "fit refuses a missing x column, naming it" "no numeric column 'gpu_hours'" $S fit "$T/a" x=gpu_hours
+refused "fit refuses an unknown key" "unknown key 'bogus'" $S fit "$T/a" bogus=1
+refused "fit refuses both exclusion keys" "at most one" $S fit "$T/a" exclude_below=1 exclude_frac=0.1
+refused "fit refuses boot=5" "at least 20" $S fit "$T/a" boot=5
+refused "fit refuses bad predict values" "predict" $S fit "$T/a" predict=1e15,abc
+refused "fit refuses no run directory" "no run directory" $S fit
+mkdir -p "$T/nan"; cp "$T/a/config.txt" "$T/nan/"
+sed 's/"step":7,\(.*\)"pass_rate":[^,]*,/"step":7,\1"pass_rate":null,/' "$T/a/metrics.jsonl" >"$T/nan/metrics.jsonl"
+refused "fit refuses a non-finite pass rate, naming the line" "metrics.jsonl:16: eval row without a finite number in 'pass_rate'" $S fit "$T/nan"
+mkdir -p "$T/bad"; cp "$T/a/metrics.jsonl" "$T/bad/"; sed -i '5s/.*/{"kind":"eval",oops}/' "$T/bad/metrics.jsonl"
+refused "fit refuses a malformed middle line, naming it" "metrics.jsonl:5: bad JSON" $S fit "$T/bad"
+check "no fit.json in the refused runs" test ! -e "$T/flat/fit.json" -a ! -e "$T/nan/fit.json" -a ! -e "$T/bad/fit.json"
+# several runs, one of them bad: nothing is written anywhere
+rm -f "$T/a/fit.json"
+refused "fit of a good and a bad run refuses" "need at least 4" $S fit "$T/a" "$T/few"
+check "and writes no fit.json for the good run either" test ! -e "$T/a/fit.json"
+err=$($S fit /nonexistent/run 2>&1); rc=$?
+[ $rc -eq 2 ] && pass "a missing run directory is an I/O error (exit 2)" || fail "missing run dir" "exit $rc: $err"
+
+# truncated last line: ignored with a note
+mkdir -p "$T/trunc"; cp "$T/a/metrics.jsonl" "$T/a/config.txt" "$T/trunc/"
+printf '{"kind":"eval","step":41,"flops":2e16,"pass_' >>"$T/trunc/metrics.jsonl"
+err=$($S fit "$T/trunc" boot=0 cutoffs=0 2>&1 >/dev/null); rc=$?
+[ $rc -eq 0 ] && grep -q "truncated last line" <<<"$err" && pass "a truncated last line is ignored with a note" \
+  || fail "truncated last line" "exit $rc, stderr '$err'"
+
+# ---- plot
+out=$($S plot "$T/a" "$T/trunc" out="$T/curve.svg" 2>/dev/null); rc=$?
+[ $rc -eq 0 ] && pass "plot exits 0" || fail "plot exits 0" "exit $rc"
+check "plot writes a well-formed SVG" python3 -c "
+import sys, xml.etree.ElementTree as ET
+r=ET.parse(sys.argv[1]).getroot(); assert r.tag.endswith('svg')
+ns='{http://www.w3.org/2000/svg}'
+paths=r.findall(ns+'path'); circles=r.findall(ns+'circle'); texts=[t.text or '' for t in r.iter(ns+'text')]
+assert any(p.get('stroke-dasharray') for p in paths), 'no dashed extrapolation'
+assert any(not p.get('stroke-dasharray') and p.get('fill')=='none' for p in paths), 'no solid fitted curve'
+assert len(circles)>=80, len(circles)
+assert any(t.startswith('A=0.') for t in texts), 'no asymptote label'
+assert any('1e14' in t for t in texts), 'no log axis labels'" "$T/curve.svg"
+check "plot prints a text preview with a legend" grep -q "(A=0\.[0-9]*)" <<<"$out"
+refused "plot refuses a missing x column" "no numeric column 'nope'" $S plot "$T/a" out="$T/none.svg" x=nope
+check "and writes no SVG" test ! -e "$T/none.svg"
+
+# ---- compare: hand-set A and B give the expected verdicts
+for s in 1 2; do
+  $S synth out="$T/cmp/scalerl-s$s" recipe=scalerl seed=$s noise=0.01 A=0.7 B=2 >/dev/null
+  $S synth out="$T/cmp/lowA-s$s" recipe=lowA seed=$((s + 10)) noise=0.01 A=0.6 B=2 >/dev/null
+  $S synth out="$T/cmp/steep-s$s" recipe=steep seed=$((s + 20)) noise=0.01 A=0.7 B=3.5 >/dev/null
+  $S synth out="$T/cmp/same-s$s" recipe=same seed=$((s + 30)) noise=0.01 A=0.7 B=2 >/dev/null
+done
+$S compare "$T/cmp" json=1 boot=40 out="$T/cmp.svg" >"$T/cmp.jsonl" 2>"$T/cmp.err" || fail "compare" "exit $?: $(cat "$T/cmp.err")"
+check "compare verdicts: lowA ceiling mover, steep efficiency shaper, same no effect" python3 -c "
+import json,sys
+v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
+assert v=={'scalerl':'baseline','lowA':'ceiling mover','steep':'efficiency shaper','same':'no effect'}, v" "$T/cmp.jsonl"
+check "compare draws every recipe on one SVG" python3 -c "
+import sys, xml.etree.ElementTree as ET
+r=ET.parse(sys.argv[1]).getroot(); ns='{http://www.w3.org/2000/svg}'
+texts=[t.text or '' for t in r.iter(ns+'text')]
+assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
+out=$($S compare "$T/cmp" boot=0 2>&1)
+check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
+refused "compare refuses a missing baseline, listing the recipes" "baseline recipe 'nope' not found" $S compare "$T/cmp" baseline=nope boot=0
+mkdir -p "$T/empty/sub"
+refused "compare refuses a directory without runs" "no run directories" $S compare "$T/empty" boot=0
+
+# fit on several runs: a recipe table sorted by A
+out=$($S fit "$T/cmp/scalerl-s1" "$T/cmp/scalerl-s2" "$T/cmp/same-s1" "$T/cmp/lowA-s1" boot=0 cutoffs=0 2>&1)
+check "fit of several runs prints recipes sorted by A" python3 -c "
+import sys
+lines=sys.stdin.read().split('\n'); i=[k for k,l in enumerate(lines) if l.startswith('recipes, sorted by A')][0]
+names=[lines[i+2+k].split()[0] for k in range(3)]
+As=[float(lines[i+2+k].split()[4]) for k in range(3)]
+assert As==sorted(As, reverse=True) and names[-1]=='lowA', (names, As)" <<<"$out"
+check "recipes within the spread are refitted at their mean A" grep -q "refitted at their mean A" <<<"$out"
