@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"sample", cmd_sample, "show validation prompts, sampled completions and rewards"},
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
     {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
+    {"logits", cmd_logits, "print a checkpoint's next-token logits at every position of a text (CSV)"},
     {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
