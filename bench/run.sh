@@ -17,8 +17,9 @@ if ! "$py" -c 'import torch' 2>/dev/null; then
   exit 0
 fi
 echo
-echo "== PyTorch $("$py" -c 'import torch; print(torch.__version__)') training step (forward + backward), same shapes"
-"$py" bench/torch_bench.py "$secs" >>"$out" || { echo "bench: torch_bench.py failed"; exit 1; }
+echo "== PyTorch $("$py" -c 'import torch; print(torch.__version__)') training step (forward, backward, clip, AdamW), same shapes"
+vocab=$(sed -n 's/^RESULT kind=config vocab=\([0-9]*\).*/\1/p' "$out")
+"$py" bench/torch_bench.py "$secs" "${vocab:-22}" >>"$out" || { echo "bench: torch_bench.py failed"; exit 1; }
 awk '
   /^RESULT/ {
     delete f

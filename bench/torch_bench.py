@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""The training step of bench/bench_model.c (forward + backward, no optimizer) in PyTorch, for
-the same shapes, on 1 and 2 threads. Prints one `RESULT kind=torch_train ...` line per
+"""The training step of bench/bench_model.c (forward, backward, gradient clipping, AdamW) in
+PyTorch, for the same shapes, on 1 and 2 threads. Prints one `RESULT kind=torch_train ...` line per
 measurement for bench/run.sh. The model is README.md's architecture in torch.nn (see
 tests/make_torch_ref.py for the checked version); float32, CPU.
 
-usage: /usr/bin/python3 bench/torch_bench.py [seconds_per_measurement]
+usage: /usr/bin/python3 bench/torch_bench.py [seconds_per_measurement [vocab]]
 """
 import math
 import sys
@@ -13,7 +13,8 @@ import time
 import torch
 import torch.nn as nn
 
-VOCAB, CTX, BATCH = 48, 64, 64
+CTX, BATCH = 64, 64
+VOCAB = int(sys.argv[2]) if len(sys.argv) > 2 else 22
 SHAPES = [(64, 2), (128, 4), (256, 4)]
 N_HEAD = 4
 
@@ -52,10 +53,12 @@ class GPT(nn.Module):
         return self.head(self.lnf(x))
 
 
-def step(model, tokens, targets):
-    model.zero_grad(set_to_none=False)
+def step(model, opt, tokens, targets):
+    opt.zero_grad(set_to_none=False)
     logp = torch.log_softmax(model(tokens), dim=-1).gather(-1, targets.unsqueeze(-1))
     logp.mean().backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
 
 
 def main():
@@ -63,15 +66,16 @@ def main():
     torch.manual_seed(0)
     for d, n_layer in SHAPES:
         model = GPT(d, n_layer)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), eps=1e-15, weight_decay=0.01)
         tokens = torch.randint(0, VOCAB, (BATCH, CTX))
         targets = torch.randint(0, VOCAB, (BATCH, CTX))
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            step(model, tokens, targets)
+            step(model, opt, tokens, targets)
             best, start, reps = float("inf"), time.perf_counter(), 0
             while reps < 3 or time.perf_counter() - start < seconds:
                 t0 = time.perf_counter()
-                step(model, tokens, targets)
+                step(model, opt, tokens, targets)
                 best = min(best, time.perf_counter() - t0)
                 reps += 1
             print(f"RESULT kind=torch_train d={d} L={n_layer} threads={threads} "

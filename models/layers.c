@@ -14,6 +14,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Below these sizes a kernel runs on the calling thread alone: waking a team costs microseconds
+ * (far more when another process holds a core), more than the work. Results do not depend on
+ * it: tiles are the same either way. */
+#define PAR_MIN_ELEMS 32768
+#define PAR_MIN_MACS (1 << 18)
+
 /* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
 #define ATTN_MAX_KEYS 4096
 
@@ -89,7 +95,7 @@ static float dot_lanes(const float *restrict a, const float *restrict b, int n)
 void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
                    int N, int T, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         const float *restrict te = tok_emb + (size_t)tokens[n] * C;
         const float *restrict pe = pos_emb + (size_t)(pos ? pos[n] : n % T) * C;
@@ -118,7 +124,7 @@ void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const i
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *g, const float *b,
                        int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         const float *restrict x = inp + (size_t)n * C;
         float *restrict o = out + (size_t)n * C;
@@ -139,7 +145,7 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                         const float *mean, const float *rstd, int N, int C)
 {
     const int n_col_tiles = (C + COL_TILE - 1) / COL_TILE;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= PAR_MIN_ELEMS)
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -211,10 +217,10 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
                     const Bf16Scratch *bf)
 {
     const int rt = matmul_row_tile(N), n_tiles = (N + rt - 1) / rt;
-    const float *wm = bf ? bf->w : w;
-#pragma omp parallel
+    const float *wm = bf && bf->w ? bf->w : w;
+#pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {
-        if (bf) {
+        if (bf && bf->w) {
 #pragma omp for schedule(static)
             for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
         }
@@ -246,12 +252,15 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
     const int dw_rows = dw_row_tile(OUT), n_dw = (OUT + dw_rows - 1) / dw_rows;
     const int rt = matmul_row_tile(N), n_rows = dinp ? (N + rt - 1) / rt : 0;
     const float *x = bf ? bf->inp : inp;
-    const float *wm = bf ? bf->w : w;
-#pragma omp parallel
+    const float *wm = bf && bf->w ? bf->w : w;
+#pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {
         if (bf) {
+            if (bf->w) {
 #pragma omp for schedule(static)
-            for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+                for (int o = 0; o < OUT; o++)
+                    bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+            }
 #pragma omp for schedule(static)
             for (int n = 0; n < N; n++)
                 bf16_round_array(bf->inp + (size_t)n * IN, inp + (size_t)n * IN, (size_t)IN);
@@ -294,7 +303,7 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 
 void gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -308,7 +317,7 @@ void gelu_forward(float *out, const float *inp, size_t n)
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -324,7 +333,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 
 void residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -391,7 +400,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
@@ -419,7 +428,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
@@ -447,7 +456,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
                         float temperature, int N, int V)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         if (targets[n] < 0) {
             logp[n] = 0.0f;
@@ -484,7 +493,7 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
 void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
                          float temperature, int N, int V)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
         if (targets[n] < 0) {

@@ -191,7 +191,7 @@ static void test_bad_inputs(void)
 static void test_threads_identical(void)
 {
     const ModelConfig cfg = {.vocab = 13, .ctx = 32, .d_model = 32, .n_layer = 2, .n_head = 4, .d_ff = 96};
-    enum { B = 24, T = 32, N = B * T };
+    enum { B = 40, T = 32, N = B * T };
     char err[MODEL_ERR_LEN];
     static int tok[N], tgt[N];
     static float w[N], lp1[N], lp2[N], en1[N], en2[N];
