@@ -2,11 +2,12 @@
  * cblas_sgemm on fixed row tiles; everything else is plain loops that the compiler vectorizes.
  *
  * Vectorization and determinism: the build is ISO C (no FMA contraction, no fast-math), so a
- * vector lane computes exactly what the scalar code would. Elementwise loops carry
- * `#pragma omp simd` (with -O2's cheap cost model GCC would otherwise leave most of them scalar);
- * it is never used with a reduction clause on sums, which would let the result depend on
- * alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums are explicit in the
- * code, so they are the same wherever and on whichever thread they run. */
+ * vector lane computes exactly what the scalar code would; where a fused multiply-add is wanted
+ * it is written (fmaf), and rounds once in either. Elementwise loops carry `#pragma omp simd`
+ * (with -O2's cheap cost model GCC would otherwise leave most of them scalar); its reduction
+ * clause is used only for maxima, which are exact in any order, never for sums, whose result
+ * would then depend on alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums
+ * and final tree are explicit in the code, so they are the same wherever they run. */
 #include "models/layers.h"
 
 #include <cblas.h>
@@ -59,8 +60,6 @@ void bf16_round_array(float *out, const float *in, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
 }
 
-/* Sum of x[0..n-1] in 16 interleaved partial sums, then those in a fixed order: vectorizable, and
- * the same result for the same n wherever it runs. */
 /* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
 static float reduce16(float acc[16])
 {
@@ -69,6 +68,8 @@ static float reduce16(float acc[16])
     return acc[0];
 }
 
+/* Sum of x[0..n-1] in 16 interleaved partial sums, then reduce16: vectorizable, and the same
+ * result for the same n wherever it runs. */
 static float sum_lanes(const float *restrict x, int n)
 {
     float acc[16] = {0};
@@ -165,10 +166,8 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                         a1[j] += dxh;
                         a2[j] += dxh * ((x[c + j] - m) * s);
                     }
-                for (int j = 0; j < 16; j++) {
-                    sum_dxhat += a1[j];
-                    sum_dxhat_xhat += a2[j];
-                }
+                sum_dxhat = reduce16(a1);
+                sum_dxhat_xhat = reduce16(a2);
                 for (; c < C; c++) {
                     float dxh = g[c] * d[c];
                     sum_dxhat += dxh;
@@ -246,7 +245,7 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IN, int OUT, const Bf16Scratch *bf)
 {
-    /* Work units: first the weight-gradient tiles (each sums over all N rows for DW_ROW_TILE output
+    /* Work units: first the weight-gradient blocks (each sums over all N rows for dw_rows output
      * rows, and does the bias for the same outputs), then the row tiles of the input gradient. The
      * two halves cost the same FLOPs; dynamic scheduling balances them. */
     const int dw_rows = dw_row_tile(OUT), n_dw = (OUT + dw_rows - 1) / dw_rows;
