@@ -148,12 +148,15 @@ static void test_skipped_and_accumulation(void)
     model_backward(&m, w);
     /* Exactly twice for tensors whose gradient is added once per backward (sgemm with beta 1,
      * gains, biases); the embeddings add row by row onto the running sum, so there the two
-     * passes associate differently: allowed 1e-6 relative (a few float ulps on sums of ~20). */
+     * passes associate differently, and sums that cancel (a position's gradient over the
+     * batch) lose relative precision: allowed 1e-6 of the embeddings' largest gradient, a few
+     * float ulps of the terms being added. */
     size_t off = 0, emb_end = m.tensors[1].offset + m.tensors[1].size;
-    double worst = 0.0;
+    double worst = 0.0, emb_scale = 0.0;
+    for (size_t i = 0; i < emb_end; i++) emb_scale = fmax(emb_scale, fabs(once[i]));
     for (size_t i = 0; i < m.n_params; i++) {
         double d = fabs((double)m.grads[i] - 2.0 * once[i]);
-        if (i >= emb_end ? d != 0.0 : d > 1e-6 * fabs(2.0 * once[i]) + 1e-12) off++;
+        if (i >= emb_end ? d != 0.0 : d > 1e-6 * emb_scale) off++;
         if (d > worst) worst = d;
     }
     CHECK(off == 0, "backward_accumulates", "%zu of %zu gradients are not twice one pass (worst %.3g)", off,
