@@ -19,7 +19,11 @@ fi
 echo
 echo "== PyTorch $("$py" -c 'import torch; print(torch.__version__)') training step (forward, backward, clip, AdamW), same shapes"
 vocab=$(sed -n 's/^RESULT kind=config vocab=\([0-9]*\).*/\1/p' "$out")
-"$py" bench/torch_bench.py "$secs" "${vocab:-22}" >>"$out" || { echo "bench: torch_bench.py failed"; exit 1; }
+# One process per thread count: OpenBLAS sizes its pool when it loads (see torch_bench.py).
+for th in 1 2; do
+  OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_bench.py "$secs" "${vocab:-22}" "$th" >>"$out" \
+    || { echo "bench: torch_bench.py failed"; exit 1; }
+done
 awk '
   /^RESULT/ {
     delete f

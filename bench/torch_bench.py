@@ -1,10 +1,14 @@
 #!/usr/bin/python3
 """The training step of bench/bench_model.c (forward, backward, gradient clipping, AdamW) in
-PyTorch, for the same shapes, on 1 and 2 threads. Prints one `RESULT kind=torch_train ...` line per
-measurement for bench/run.sh. The model is README.md's architecture in torch.nn (see
+PyTorch, for the same shapes, on a given number of threads. Prints one `RESULT kind=torch_train
+...` line per shape for bench/run.sh.
+
+Debian's torch does its matrix products in OpenBLAS, whose thread pool torch.set_num_threads does
+not control: bench/run.sh therefore starts one process per thread count with
+OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The model is README.md's architecture in torch.nn (see
 tests/make_torch_ref.py for the checked version); float32, CPU.
 
-usage: /usr/bin/python3 bench/torch_bench.py [seconds_per_measurement [vocab]]
+usage: OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_bench.py SECONDS VOCAB N
 """
 import math
 import sys
@@ -63,13 +67,14 @@ def step(model, opt, tokens, targets):
 
 def main():
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
+    thread_counts = [int(sys.argv[3])] if len(sys.argv) > 3 else [1, 2]
     torch.manual_seed(0)
     for d, n_layer in SHAPES:
         model = GPT(d, n_layer)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), eps=1e-15, weight_decay=0.01)
         tokens = torch.randint(0, VOCAB, (BATCH, CTX))
         targets = torch.randint(0, VOCAB, (BATCH, CTX))
-        for threads in (1, 2):
+        for threads in thread_counts:
             torch.set_num_threads(threads)
             step(model, opt, tokens, targets)
             best, start, reps = float("inf"), time.perf_counter(), 0
