@@ -52,6 +52,7 @@ static void *generator_main(void *arg)
             pthread_cond_broadcast(&p->cv_batch);
             break;
         }
+        if (t->exhausted) pthread_cond_broadcast(&p->cv_batch);
         if (gen_busy(t->gen) == 0) {
             pthread_cond_wait(&p->cv_gen, &p->mu);
             continue;
@@ -133,14 +134,16 @@ int pipeline_threads_loop(Trainer *t, char *err)
         double w0 = wall_seconds();
         pthread_mutex_lock(&p.mu);
         double busy0 = p.gen_busy_s;
-        while (!trainer_batch_ready(t, v) && !p.failed) pthread_cond_wait(&p.cv_batch, &p.mu);
-        int failed = p.failed;
+        while (!trainer_batch_ready(t, v) && !p.failed && !(t->exhausted && v >= t->admitted))
+            pthread_cond_wait(&p.cv_batch, &p.mu);
+        int failed = p.failed, exhausted = !trainer_batch_ready(t, v);
         pthread_mutex_unlock(&p.mu);
         if (failed) {
             snprintf(err, ERR_LEN, "%s", p.err);
             rc = 1;
             break;
         }
+        if (exhausted) break; /* every training prompt retired */
         double idle = wall_seconds() - w0;
         StepStats s;
         if ((rc = trainer_step(t, &s, err)) || (rc = check_bound(t, &s, err))) break;

@@ -45,14 +45,19 @@ void trainer_collect_finished(Trainer *t)
 int trainer_admit(Trainer *t, long limit, char *err)
 {
     if (limit > t->c->steps - 1) limit = t->c->steps - 1;
-    while (t->admitted <= limit) {
+    Problem *batch = t->draw_scratch;
+    uint64_t *keys = t->key_scratch;
+    while (t->admitted <= limit && !t->exhausted) {
         long b = t->admitted;
+        /* Draw the whole batch first, so that a batch is admitted whole or not at all. */
+        for (int j = 0; j < t->P; j++)
+            if (data_next(t->data, t->c->prompt_filter ? t->filter : NULL, &batch[j], &keys[j], err)) {
+                t->exhausted = 1;
+                return 0;
+            }
         t->batch_done[b % t->ring] = 0;
         for (int j = 0; j < t->P; j++) {
-            Problem p;
-            uint64_t pkey;
-            if (data_next(t->data, t->c->prompt_filter ? t->filter : NULL, &p, &pkey, err)) return 1;
-            int gi = gen_add_group(t->gen, &p, (uint64_t)(b * t->P + j), pkey, b, err);
+            int gi = gen_add_group(t->gen, &batch[j], (uint64_t)(b * t->P + j), keys[j], b, err);
             if (gi < 0) return 1;
             t->batch_gi[(b % t->ring) * t->P + j] = gi;
         }
@@ -112,6 +117,7 @@ static int run_eval(Trainer *t, long step, char *err)
     int rc = evaluate(t->m.params, &t->gc, t->split, (int)t->c->eval_n, (int)t->c->eval_samples, &r, err);
     if (rc) return rc;
     t->last_pass = r.pass_rate;
+    t->last_eval_step = step;
     jw_begin(&t->jw);
     jw_str(&t->jw, "kind", "eval");
     jw_int(&t->jw, "step", step);
@@ -242,6 +248,8 @@ static int setup(Trainer *t, const TrainConfig *c, char *err)
     t->batch_gi = malloc((size_t)t->ring * t->P * sizeof(int));
     t->batch_done = calloc((size_t)t->ring, sizeof(int));
     t->finished_scratch = malloc((size_t)gc->max_groups * sizeof(int));
+    t->draw_scratch = malloc((size_t)t->P * sizeof(Problem));
+    t->key_scratch = malloc((size_t)t->P * sizeof(uint64_t));
     t->reward = malloc(N * sizeof(float));
     t->adv = malloc(N * sizeof(float));
     t->kept = malloc(N);
@@ -258,7 +266,7 @@ static int setup(Trainer *t, const TrainConfig *c, char *err)
     t->rows_logp = malloc(ft * sizeof(float));
     t->rows_ent = malloc(ft * sizeof(float));
     t->rows_dlogp = malloc(ft * sizeof(float));
-    if (!t->batch_gi || !t->batch_done || !t->finished_scratch || !t->reward || !t->adv || !t->kept || !t->off || !t->row_comp || !t->f_logp ||
+    if (!t->batch_gi || !t->batch_done || !t->finished_scratch || !t->draw_scratch || !t->key_scratch || !t->reward || !t->adv || !t->kept || !t->off || !t->row_comp || !t->f_logp ||
         !t->f_logp_gen || !t->f_w || !t->f_dlogp || !t->f_row || !t->f_pos || !t->rows_tok || !t->rows_tgt ||
         !t->rows_logp || !t->rows_ent || !t->rows_dlogp || make_eval_steps(t)) {
         snprintf(err, ERR_LEN, "out of memory for a batch of %d completions", N);
@@ -282,6 +290,8 @@ static void teardown(Trainer *t)
     free(t->batch_gi);
     free(t->batch_done);
     free(t->finished_scratch);
+    free(t->draw_scratch);
+    free(t->key_scratch);
     free(t->reward);
     free(t->adv);
     free(t->kept);
@@ -337,6 +347,7 @@ static int deterministic_loop(Trainer *t, char *err)
     while (t->version < c->steps) {
         const long v = t->version;
         if ((rc = trainer_admit(t, trainer_admit_limit(t, v), err))) return rc;
+        if (v >= t->admitted) break; /* every training prompt retired */
         /* PPO rounds generate all their batches with the round's first version. */
         while (c->offpolicy == OFFPOLICY_PPO ? gen_busy(t->gen) > 0 : !trainer_batch_ready(t, v)) {
             if (gen_step(t->gen, t->m.params, v, &t->flops_gen) == 0) {
@@ -361,8 +372,13 @@ static int loop(Trainer *t, char *err)
     int rc = eval_due(t, 0, err);
     if (rc) return rc;
     progress_line(t, 0);
-    if (t->c->schedule == SCHEDULE_THREADS) return pipeline_threads_loop(t, err);
-    return deterministic_loop(t, err);
+    rc = t->c->schedule == SCHEDULE_THREADS ? pipeline_threads_loop(t, err) : deterministic_loop(t, err);
+    /* A run cut short by the prompt filter still ends with an eval of its final weights. */
+    if (!rc && t->version < t->c->steps && t->last_eval_step < t->version) {
+        if (t->progress) fprintf(stderr, "\nevery training prompt is retired: stopping at step %ld\n", t->version);
+        rc = run_eval(t, t->version, err);
+    }
+    return rc;
 }
 
 int train_run(const TrainConfig *c, char *err)
@@ -382,6 +398,7 @@ int train_run(const TrainConfig *c, char *err)
         row_times(&t);
         jw_int(&t.jw, "prompts_retired", prompt_filter_n_retired(t.filter));
         jw_int(&t.jw, "train_pool", data_pool_size(t.data));
+        if (t.version < c->steps) jw_str(&t.jw, "stopped", "every training prompt retired by the prompt filter");
         rc = jw_end(&t.jw, t.metrics, err) ? 2 : 0;
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);

@@ -47,6 +47,7 @@ typedef struct {
     int *batch_gi;   /* ring * P: generator group of each group of each admitted batch */
     int *batch_done; /* ring: groups of the batch whose completions all finished */
     long admitted;   /* batches admitted so far */
+    int exhausted;   /* the prompt filter retired every training prompt: no more batches */
     long version;    /* optimizer steps taken = version of the trainer's weights */
     double flops_gen, flops_train, wall0, cpu0;
     FILE *metrics;
@@ -55,6 +56,9 @@ typedef struct {
      * filter, batch_done, admitted and flops_gen; NULL in the deterministic schedule. */
     pthread_mutex_t *lock;
     int *finished_scratch; /* max_groups */
+    Problem *draw_scratch; /* P: a batch's prompts while it is admitted */
+    uint64_t *key_scratch; /* P */
+    long last_eval_step;
     /* step scratch (N completions, N * ctx flat tokens) */
     float *reward, *adv, *f_logp, *f_logp_gen, *f_w, *f_dlogp;
     unsigned char *kept;
@@ -70,7 +74,9 @@ typedef struct {
 
 /* The highest batch the generator may hold when the trainer's weights are at `version`. */
 long trainer_admit_limit(const Trainer *t, long version);
-/* Admits batches up to limit (and below steps): draws their prompts, queues their groups. */
+/* Admits batches up to limit (and below steps): draws their prompts, queues their groups. When
+ * the prompt filter has retired every training prompt, sets t->exhausted and admits no more
+ * (the run then ends after the batches already admitted). */
 int trainer_admit(Trainer *t, long limit, char *err);
 /* Moves the generator's finished groups into the per-batch counts. */
 void trainer_collect_finished(Trainer *t);
