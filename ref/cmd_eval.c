@@ -185,6 +185,8 @@ static int show_samples(const EvalConfig *c, EvalSetup *s, char *err)
             break;
         }
         while (gen_busy(g)) gen_step(g, s->m.params, 0, NULL);
+        int finished_group;
+        gen_take_finished(g, &finished_group, 1);
         Group *gr = gen_group(g, gi);
         printf("prompt   %s   (answer %s)\n", p->prompt, p->answer);
         for (int j = 0; j < c->samples; j++) {

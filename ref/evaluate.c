@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ref/args.h"
@@ -35,26 +36,25 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     for (int k = 1; k <= samples && r->n_pass_k < EVAL_MAX_PASS_K; k *= 2) r->pass_k[r->n_pass_k++] = k;
     double sum = 0, sumsq = 0, len = 0, interrupted = 0, truncated = 0;
     int next = 0, finished = 0, rc = 0;
-    int live[1024];
+    int *done_groups = NULL;
+    done_groups = malloc((size_t)gc.max_groups * sizeof(int));
+    if (!done_groups) {
+        snprintf(err, ERR_LEN, "out of memory");
+        rc = 2;
+        goto done;
+    }
     int n_live = 0;
     while (finished < n) {
-        while (next < n && n_live < gc.max_groups && n_live < (int)(sizeof live / sizeof live[0])) {
-            const Problem *p = split_val(split, next);
-            int gi = gen_add_group(g, p, (uint64_t)next, 0, next, err);
-            if (gi < 0) {
+        for (; next < n && n_live < gc.max_groups; next++, n_live++) {
+            if (gen_add_group(g, split_val(split, next), (uint64_t)next, 0, next, err) < 0) {
                 rc = 1;
                 goto done;
             }
-            live[n_live++] = gi;
-            next++;
         }
-        if (gen_step(g, params, 0, &r->gen_flops) == 0 && n_live == 0) break; /* nothing left: cannot happen */
-        for (int i = 0; i < n_live;) {
-            Group *gr = gen_group(g, live[i]);
-            if (gr->n_done < samples) {
-                i++;
-                continue;
-            }
+        gen_step(g, params, 0, &r->gen_flops);
+        int nd = gen_take_finished(g, done_groups, gc.max_groups);
+        for (int i = 0; i < nd; i++) {
+            Group *gr = gen_group(g, done_groups[i]);
             int c = 0;
             for (int j = 0; j < samples; j++) {
                 const Completion *cp = &gr->c[j];
@@ -67,8 +67,8 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
             sum += frac;
             sumsq += frac * frac;
             for (int k = 0; k < r->n_pass_k; k++) r->pass_at_k[k] += pass_at_k(samples, c, r->pass_k[k]);
-            gen_release(g, live[i]);
-            live[i] = live[--n_live];
+            gen_release(g, done_groups[i]);
+            n_live--;
             finished++;
         }
     }
@@ -85,6 +85,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->interrupt_frac = interrupted / ((double)n * samples);
     r->truncate_frac = truncated / ((double)n * samples);
 done:
+    free(done_groups);
     gen_free(g);
     return rc;
 }

@@ -22,6 +22,8 @@ struct Generator {
     int *queue;             /* FIFO of completion indices waiting for a slot (ring) */
     int q_head, q_len, q_cap;
     int *slot_comp;         /* completion in each slot, -1 free */
+    int *finished;          /* groups completed since the last gen_take_finished */
+    int n_finished;
     int n_active;
     /* per-step scratch */
     int *step_slots, *step_tokens, *step_comp;
@@ -73,13 +75,14 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->q_cap = (int)nc;
     g->queue = malloc(nc * sizeof(int));
     g->slot_comp = malloc((size_t)cfg->slots * sizeof(int));
+    g->finished = malloc((size_t)cfg->max_groups * sizeof(int));
     g->step_slots = malloc((size_t)cfg->slots * sizeof(int));
     g->step_tokens = malloc((size_t)cfg->slots * sizeof(int));
     g->step_comp = malloc((size_t)cfg->slots * sizeof(int));
     g->logits = malloc((size_t)cfg->slots * V * sizeof(float));
     g->text = malloc((size_t)ctx + 1);
     if (!g->groups || !g->comp || !g->tok_store || !g->ver_store || !g->logp_store || !g->forced_store ||
-        !g->queue || !g->slot_comp || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
+        !g->queue || !g->slot_comp || !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
         gen_free(g);
         goto oom;
     }
@@ -111,6 +114,7 @@ void gen_free(Generator *g)
     free(g->forced_store);
     free(g->queue);
     free(g->slot_comp);
+    free(g->finished);
     free(g->step_slots);
     free(g->step_tokens);
     free(g->step_comp);
@@ -176,6 +180,15 @@ void gen_release(Generator *g, int gi)
     g->groups[gi].in_use = 0;
 }
 
+int gen_take_finished(Generator *g, int *groups, int max)
+{
+    int n = g->n_finished < max ? g->n_finished : max;
+    memcpy(groups, g->finished, (size_t)n * sizeof(int));
+    memmove(g->finished, g->finished + n, (size_t)(g->n_finished - n) * sizeof(int));
+    g->n_finished -= n;
+    return n;
+}
+
 int gen_busy(const Generator *g)
 {
     return g->q_len + g->n_active;
@@ -184,7 +197,9 @@ int gen_busy(const Generator *g)
 static void finish(Generator *g, Completion *c, Group *gr)
 {
     c->done = 1;
-    gr->n_done++;
+    /* Callers drain the list with gen_take_finished; it holds every group at most once. */
+    if (++gr->n_done == g->cfg.G && g->n_finished < g->cfg.max_groups)
+        g->finished[g->n_finished++] = (int)(gr - g->groups);
     size_t len = tok_decode(c->tok + c->n_prompt, c->n - c->n_prompt, g->text, (size_t)g->cfg.mcfg.ctx + 1);
     c->correct = task_verify(&gr->prob, g->text, len);
     c->reward = (float)c->correct;

@@ -78,6 +78,9 @@ void gen_release(Generator *g, int gi);
  * (a model_layout buffer) as policy `version`. Returns the number of tokens fed (0: nothing to
  * do). Adds the forward FLOPs of those tokens to *flops. */
 int gen_step(Generator *g, const float *params, long version, double *flops);
+/* Moves up to max indices of groups whose G completions all finished (since the last call, in
+ * order of completion) into groups; returns how many. */
+int gen_take_finished(Generator *g, int *groups, int max);
 /* Completions queued or in flight. */
 int gen_busy(const Generator *g);
 int gen_config_check(const GenConfig *cfg, int max_prompt_tokens, char *err);

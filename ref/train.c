@@ -7,89 +7,57 @@
 #include <unistd.h>
 
 #include "models/checkpoint.h"
-#include "models/model.h"
-#include "models/optim.h"
-#include "ref/advantage.h"
-#include "ref/aggregate.h"
-#include "ref/data.h"
 #include "ref/evaluate.h"
-#include "ref/jsonl.h"
-#include "ref/loss.h"
-#include "ref/prompt_filter.h"
-#include "ref/rollout.h"
 #include "ref/runfiles.h"
+#include "ref/trainer.h"
 #include "ref/util.h"
 
 enum { STREAM_TRAIN_SAMPLE = 0x7a11, STREAM_EVAL_SAMPLE = 0xe7a1 };
-#define STALE_BINS 17 /* staleness histogram: 0..15, and 16 or more */
-
-typedef struct {
-    const TrainConfig *c;
-    Model m;
-    TaskSpec *spec;
-    TaskSplit *split;
-    DataSource *data;
-    PromptFilter *filter;
-    GenConfig gc;
-    Generator *gen;
-    LossParams lp;
-    AdamWConfig opt;
-    Precision train_prec;
-    int P, G, N, ring;
-    int *batch_gi; /* ring * P: generator group of each group of each admitted batch */
-    long admitted; /* batches admitted so far */
-    long version;  /* optimizer steps taken = version of the current weights */
-    double flops_gen, flops_train, wall0, cpu0;
-    FILE *metrics;
-    JsonWriter jw;
-    /* step scratch (N completions, N * ctx flat tokens) */
-    float *reward, *adv, *f_logp, *f_logp_gen, *f_w, *f_dlogp;
-    unsigned char *kept;
-    int *off, *f_row, *f_pos;
-    int *row_comp;
-    int *rows_tok, *rows_tgt;
-    float *rows_logp, *rows_ent, *rows_dlogp;
-    long *eval_steps;
-    int n_evals, next_eval;
-    double last_pass, last_step_reward;
-    int progress;
-} Trainer;
 
 /* ---- schedule ---- */
 
-static long admit_limit(const Trainer *t)
+long trainer_admit_limit(const Trainer *t, long version)
 {
     const TrainConfig *c = t->c;
     switch (c->offpolicy) {
-    case OFFPOLICY_PIPELINE: return t->version + c->k;
-    case OFFPOLICY_PPO: return (t->version / c->k) * c->k + c->k - 1;
-    default: return t->version;
+    case OFFPOLICY_PIPELINE: return version + c->k;
+    case OFFPOLICY_PPO: return (version / c->k) * c->k + c->k - 1;
+    default: return version;
     }
 }
 
-static Group *batch_group(Trainer *t, long b, int j)
+Group *trainer_batch_group(Trainer *t, long b, int j)
 {
     return gen_group(t->gen, t->batch_gi[(b % t->ring) * t->P + j]);
 }
 
-static int batch_complete(Trainer *t, long b)
+int trainer_batch_ready(const Trainer *t, long b)
 {
-    for (int j = 0; j < t->P; j++)
-        if (batch_group(t, b, j)->n_done < t->G) return 0;
-    return 1;
+    return b < t->admitted && t->batch_done[b % t->ring] == t->P;
 }
 
-static int admit_batches(Trainer *t, char *err)
+void trainer_collect_finished(Trainer *t)
 {
-    long limit = admit_limit(t);
+    int n = gen_take_finished(t->gen, t->finished_scratch, t->gc.max_groups);
+    for (int i = 0; i < n; i++) t->batch_done[gen_group(t->gen, t->finished_scratch[i])->tag % t->ring]++;
+}
+
+int trainer_admit(Trainer *t, long limit, char *err)
+{
     if (limit > t->c->steps - 1) limit = t->c->steps - 1;
-    while (t->admitted <= limit) {
+    Problem *batch = t->draw_scratch;
+    uint64_t *keys = t->key_scratch;
+    while (t->admitted <= limit && !t->exhausted) {
         long b = t->admitted;
+        /* Draw the whole batch first, so that a batch is admitted whole or not at all. */
+        for (int j = 0; j < t->P; j++)
+            if (data_next(t->data, t->c->prompt_filter ? t->filter : NULL, &batch[j], &keys[j], err)) {
+                t->exhausted = 1;
+                return 0;
+            }
+        t->batch_done[b % t->ring] = 0;
         for (int j = 0; j < t->P; j++) {
-            Problem p;
-            uint64_t pkey;
-            if (data_next(t->data, t->c->prompt_filter ? t->filter : NULL, &p, &pkey, err)) return 1;
-            int gi = gen_add_group(t->gen, &p, (uint64_t)(b * t->P + j), pkey, b, err);
+            int gi = gen_add_group(t->gen, &batch[j], (uint64_t)(b * t->P + j), keys[j], b, err);
             if (gi < 0) return 1;
             t->batch_gi[(b % t->ring) * t->P + j] = gi;
         }
@@ -128,6 +96,15 @@ static int make_eval_steps(Trainer *t)
 
 /* ---- metrics ---- */
 
+/* The generator's FLOPs so far (written by the generator thread under schedule=threads). */
+static double gen_flops(Trainer *t)
+{
+    if (t->lock) pthread_mutex_lock(t->lock);
+    double f = t->flops_gen;
+    if (t->lock) pthread_mutex_unlock(t->lock);
+    return f;
+}
+
 static void row_times(Trainer *t)
 {
     jw_num(&t->jw, "wall_s", wall_seconds() - t->wall0);
@@ -140,10 +117,11 @@ static int run_eval(Trainer *t, long step, char *err)
     int rc = evaluate(t->m.params, &t->gc, t->split, (int)t->c->eval_n, (int)t->c->eval_samples, &r, err);
     if (rc) return rc;
     t->last_pass = r.pass_rate;
+    t->last_eval_step = step;
     jw_begin(&t->jw);
     jw_str(&t->jw, "kind", "eval");
     jw_int(&t->jw, "step", step);
-    jw_num(&t->jw, "flops", t->flops_gen + t->flops_train);
+    jw_num(&t->jw, "flops", gen_flops(t) + t->flops_train);
     row_times(t);
     jw_num(&t->jw, "pass_rate", r.pass_rate);
     jw_num(&t->jw, "pass_rate_lo", r.pass_rate_lo);
@@ -167,128 +145,8 @@ static void progress_line(Trainer *t, long step)
     double el = wall_seconds() - t->wall0;
     double eta = step > 0 ? el / step * (t->c->steps - step) : 0;
     fprintf(stderr, "\rstep %ld/%ld  reward %.3f  pass %.3f  compute %.3g FLOP  %.0fs elapsed, ETA %.0fs   ", step,
-            t->c->steps, t->last_step_reward, t->last_pass, t->flops_gen + t->flops_train, el, eta);
+            t->c->steps, t->last_step_reward, t->last_pass, gen_flops(t) + t->flops_train, el, eta);
     if (step == t->c->steps) fputc('\n', stderr);
-}
-
-/* ---- one optimizer step ---- */
-
-typedef struct {
-    AdvStats adv;
-    LossStats loss;
-    double grad_norm, lr, entropy, len_mean, interrupt_frac, truncate_frac, stale_mean, flops;
-    long stale_max, retired_now, rows, tokens;
-    long stale_hist[STALE_BINS];
-} StepStats;
-
-/* Consumes batch t->version: rewards, filter, advantages, weights, the trainer's forward in FP32,
- * the loss, backward, clip, AdamW. */
-static int train_step(Trainer *t, StepStats *s, char *err)
-{
-    const TrainConfig *c = t->c;
-    const int P = t->P, G = t->G, N = t->N, ctx = t->m.cfg.ctx;
-    const long v = t->version;
-    memset(s, 0, sizeof *s);
-    /* Rewards, and every group recorded by the prompt filter before zero-variance filtering. */
-    double len = 0, intr = 0, trunc = 0;
-    for (int j = 0; j < P; j++) {
-        Group *gr = batch_group(t, v, j);
-        int n_pass = 0;
-        for (int q = 0; q < G; q++) {
-            const Completion *cp = &gr->c[q];
-            t->reward[j * G + q] = cp->reward;
-            n_pass += cp->correct;
-            len += cp->n - cp->n_prompt;
-            intr += cp->interrupted;
-            trunc += cp->truncated;
-        }
-        int retired = 0;
-        if (prompt_filter_record(t->filter, gr->prompt_key, n_pass, G, &retired, err)) return 2;
-        s->retired_now += retired;
-    }
-    s->len_mean = len / N;
-    s->interrupt_frac = intr / N;
-    s->truncate_frac = trunc / N;
-    advantages_compute(t->adv, t->kept, &s->adv, t->reward, P, G, (AdvNorm)c->adv_norm, (int)c->zero_var_filter);
-
-    /* Flatten the loss tokens (sampled completion tokens; forced ones are context only). */
-    int R = 0, T = 1;
-    t->off[0] = 0;
-    for (int i = 0; i < N; i++) {
-        const Completion *cp = &batch_group(t, v, i / G)->c[i % G];
-        int o = t->off[i];
-        int row = t->kept[i] && cp->n > cp->n_prompt ? R : -1;
-        for (int p = cp->n_prompt; p < cp->n; p++) {
-            if (cp->forced[p]) continue;
-            t->f_logp_gen[o] = cp->logp[p];
-            t->f_row[o] = row;
-            t->f_pos[o] = p;
-            o++;
-        }
-        t->off[i + 1] = o;
-        if (row >= 0 && o > t->off[i]) {
-            t->row_comp[R++] = i;
-            if (cp->n - 1 > T) T = cp->n - 1;
-        }
-    }
-    aggregation_weights(t->f_w, t->off, t->kept, P, G, (AggMode)c->agg);
-    s->rows = R;
-    s->lr = lr_at(v, c->lr, c->warmup, c->steps, LR_CONSTANT, 0.0);
-    if (R == 0) return 0; /* every group zero-variance: no signal, no update */
-
-    /* Rows for the trainer's forward: inputs tok[0..n-2], targets the next token at loss
-     * positions only. */
-    for (int r = 0; r < R; r++) {
-        const int i = t->row_comp[r];
-        const Completion *cp = &batch_group(t, v, i / G)->c[i % G];
-        int *tok = t->rows_tok + (size_t)r * T, *tgt = t->rows_tgt + (size_t)r * T;
-        for (int p = 0; p < T; p++) {
-            tok[p] = p < cp->n - 1 ? cp->tok[p] : TOK_PAD;
-            tgt[p] = -1;
-        }
-        for (int p = cp->n_prompt; p < cp->n; p++)
-            if (!cp->forced[p]) tgt[p - 1] = cp->tok[p];
-        for (int p = 0; p < cp->n - 1; p++) s->flops += 3.0 * model_flops_token(&t->m.cfg, p);
-    }
-    (void)ctx;
-    if (model_forward(&t->m, t->rows_tok, t->rows_tgt, R, T, (float)c->temperature, t->train_prec, t->rows_logp,
-                      t->rows_ent, err))
-        return 1;
-    double ent = 0, stale = 0;
-    long n_tok = 0;
-    for (int i = 0; i < N; i++) {
-        const Completion *cp = &batch_group(t, v, i / G)->c[i % G];
-        for (int o = t->off[i]; o < t->off[i + 1]; o++) {
-            if (t->f_row[o] < 0) {
-                t->f_logp[o] = t->f_logp_gen[o];
-                continue;
-            }
-            size_t at = (size_t)t->f_row[o] * T + t->f_pos[o] - 1;
-            t->f_logp[o] = t->rows_logp[at];
-            ent += t->rows_ent[at];
-            long st = v - cp->version[t->f_pos[o]];
-            stale += (double)st;
-            if (st > s->stale_max) s->stale_max = st;
-            s->stale_hist[st < STALE_BINS - 1 ? st : STALE_BINS - 1]++;
-            n_tok++;
-        }
-    }
-    s->tokens = n_tok;
-    s->entropy = n_tok ? ent / n_tok : 0;
-    s->stale_mean = n_tok ? stale / n_tok : 0;
-    loss_compute(t->f_dlogp, &s->loss, t->f_logp, t->f_logp_gen, t->f_w, t->adv, t->off, N, &t->lp);
-    memset(t->rows_dlogp, 0, (size_t)R * T * sizeof(float));
-    for (int o = 0; o < t->off[N]; o++)
-        if (t->f_row[o] >= 0) t->rows_dlogp[(size_t)t->f_row[o] * T + t->f_pos[o] - 1] = t->f_dlogp[o];
-    model_zero_grad(&t->m);
-    model_backward(&t->m, t->rows_dlogp);
-    s->grad_norm = grad_clip(&t->m, c->grad_clip);
-    if (!isfinite(s->grad_norm)) {
-        snprintf(err, ERR_LEN, "gradient norm is %g at step %ld: the run diverged (lower lr?)", s->grad_norm, v + 1);
-        return 1;
-    }
-    adamw_step(&t->m, &t->opt, s->lr);
-    return 0;
 }
 
 static int write_step_row(Trainer *t, const StepStats *s, char *err)
@@ -298,8 +156,9 @@ static int write_step_row(Trainer *t, const StepStats *s, char *err)
     jw_str(w, "kind", "step");
     jw_int(w, "step", t->version);
     jw_int(w, "version", t->version);
-    jw_num(w, "flops", t->flops_gen + t->flops_train);
-    jw_num(w, "flops_gen", t->flops_gen);
+    const double fg = gen_flops(t);
+    jw_num(w, "flops", fg + t->flops_train);
+    jw_num(w, "flops_gen", fg);
     jw_num(w, "flops_train", t->flops_train);
     row_times(t);
     jw_num(w, "reward", s->adv.reward_mean);
@@ -323,8 +182,13 @@ static int write_step_row(Trainer *t, const StepStats *s, char *err)
     jw_int(w, "stale_max", s->stale_max);
     double hist[STALE_BINS];
     int nb = (int)(t->c->k + 1 < STALE_BINS ? t->c->k + 1 : STALE_BINS);
+    if (s->stale_max >= nb) nb = STALE_BINS; /* cannot happen within the bound k; shown if it does */
     for (int b = 0; b < nb; b++) hist[b] = (double)s->stale_hist[b];
     jw_num_array(w, "stale_hist", hist, nb);
+    if (s->threaded) {
+        jw_num(w, "gen_util", s->gen_util);
+        jw_num(w, "trainer_idle_s", s->trainer_idle_s);
+    }
     return jw_end(w, t->metrics, err) ? 2 : (fflush(t->metrics) ? 2 : 0);
 }
 
@@ -382,6 +246,10 @@ static int setup(Trainer *t, const TrainConfig *c, char *err)
     const int N = t->N, ctx = t->m.cfg.ctx;
     const size_t ft = (size_t)N * ctx;
     t->batch_gi = malloc((size_t)t->ring * t->P * sizeof(int));
+    t->batch_done = calloc((size_t)t->ring, sizeof(int));
+    t->finished_scratch = malloc((size_t)gc->max_groups * sizeof(int));
+    t->draw_scratch = malloc((size_t)t->P * sizeof(Problem));
+    t->key_scratch = malloc((size_t)t->P * sizeof(uint64_t));
     t->reward = malloc(N * sizeof(float));
     t->adv = malloc(N * sizeof(float));
     t->kept = malloc(N);
@@ -398,7 +266,7 @@ static int setup(Trainer *t, const TrainConfig *c, char *err)
     t->rows_logp = malloc(ft * sizeof(float));
     t->rows_ent = malloc(ft * sizeof(float));
     t->rows_dlogp = malloc(ft * sizeof(float));
-    if (!t->batch_gi || !t->reward || !t->adv || !t->kept || !t->off || !t->row_comp || !t->f_logp ||
+    if (!t->batch_gi || !t->batch_done || !t->finished_scratch || !t->draw_scratch || !t->key_scratch || !t->reward || !t->adv || !t->kept || !t->off || !t->row_comp || !t->f_logp ||
         !t->f_logp_gen || !t->f_w || !t->f_dlogp || !t->f_row || !t->f_pos || !t->rows_tok || !t->rows_tgt ||
         !t->rows_logp || !t->rows_ent || !t->rows_dlogp || make_eval_steps(t)) {
         snprintf(err, ERR_LEN, "out of memory for a batch of %d completions", N);
@@ -420,6 +288,10 @@ static void teardown(Trainer *t)
     if (t->metrics) fclose(t->metrics);
     jw_free(&t->jw);
     free(t->batch_gi);
+    free(t->batch_done);
+    free(t->finished_scratch);
+    free(t->draw_scratch);
+    free(t->key_scratch);
     free(t->reward);
     free(t->adv);
     free(t->kept);
@@ -450,36 +322,63 @@ static int eval_due(Trainer *t, long step, char *err)
     return rc;
 }
 
-static int loop(Trainer *t, char *err)
+int trainer_finish_step(Trainer *t, const StepStats *s, char *err)
+{
+    const long v = t->version;
+    int rc;
+    t->flops_train += s->flops;
+    if (t->lock) pthread_mutex_lock(t->lock);
+    for (int j = 0; j < t->P; j++) gen_release(t->gen, t->batch_gi[(v % t->ring) * t->P + j]);
+    if (t->lock) pthread_mutex_unlock(t->lock);
+    t->version++;
+    t->last_step_reward = s->adv.reward_mean;
+    if ((rc = write_step_row(t, s, err))) return rc;
+    if ((rc = eval_due(t, t->version, err))) return rc;
+    progress_line(t, t->version);
+    return 0;
+}
+
+/* The deterministic schedule (train.h): (A) generate until batch v is ready, (B) `overlap` more
+ * decode steps with version v, (C) train on batch v and publish version v+1. */
+static int deterministic_loop(Trainer *t, char *err)
 {
     const TrainConfig *c = t->c;
     int rc;
-    if ((rc = eval_due(t, 0, err))) return rc;
-    progress_line(t, 0);
     while (t->version < c->steps) {
         const long v = t->version;
-        if ((rc = admit_batches(t, err))) return rc;
-        /* (A) the trainer waits for its batch; PPO rounds finish generating first. */
-        while (c->offpolicy == OFFPOLICY_PPO ? gen_busy(t->gen) > 0 : !batch_complete(t, v))
+        if ((rc = trainer_admit(t, trainer_admit_limit(t, v), err))) return rc;
+        if (v >= t->admitted) break; /* every training prompt retired */
+        /* PPO rounds generate all their batches with the round's first version. */
+        while (c->offpolicy == OFFPOLICY_PPO ? gen_busy(t->gen) > 0 : !trainer_batch_ready(t, v)) {
             if (gen_step(t->gen, t->m.params, v, &t->flops_gen) == 0) {
                 snprintf(err, ERR_LEN, "internal: batch %ld incomplete with nothing to generate", v);
                 return 1;
             }
-        /* (B) decode steps a concurrent generator takes during the trainer's step, with version v. */
+            trainer_collect_finished(t);
+        }
         if (c->offpolicy == OFFPOLICY_PIPELINE)
-            for (long i = 0; i < c->overlap && gen_busy(t->gen) > 0; i++)
+            for (long i = 0; i < c->overlap && gen_busy(t->gen) > 0; i++) {
                 gen_step(t->gen, t->m.params, v, &t->flops_gen);
+                trainer_collect_finished(t);
+            }
         StepStats s;
-        if ((rc = train_step(t, &s, err))) return rc;
-        t->flops_train += s.flops;
-        for (int j = 0; j < t->P; j++) gen_release(t->gen, t->batch_gi[(v % t->ring) * t->P + j]);
-        t->version++; /* (C) publish: the generator's next token uses the new weights */
-        t->last_step_reward = s.adv.reward_mean;
-        if ((rc = write_step_row(t, &s, err))) return rc;
-        if ((rc = eval_due(t, t->version, err))) return rc;
-        progress_line(t, t->version);
+        if ((rc = trainer_step(t, &s, err)) || (rc = trainer_finish_step(t, &s, err))) return rc;
     }
     return 0;
+}
+
+static int loop(Trainer *t, char *err)
+{
+    int rc = eval_due(t, 0, err);
+    if (rc) return rc;
+    progress_line(t, 0);
+    rc = t->c->schedule == SCHEDULE_THREADS ? pipeline_threads_loop(t, err) : deterministic_loop(t, err);
+    /* A run cut short by the prompt filter still ends with an eval of its final weights. */
+    if (!rc && t->version < t->c->steps && t->last_eval_step < t->version) {
+        if (t->progress) fprintf(stderr, "\nevery training prompt is retired: stopping at step %ld\n", t->version);
+        rc = run_eval(t, t->version, err);
+    }
+    return rc;
 }
 
 int train_run(const TrainConfig *c, char *err)
@@ -499,6 +398,7 @@ int train_run(const TrainConfig *c, char *err)
         row_times(&t);
         jw_int(&t.jw, "prompts_retired", prompt_filter_n_retired(t.filter));
         jw_int(&t.jw, "train_pool", data_pool_size(t.data));
+        if (t.version < c->steps) jw_str(&t.jw, "stopped", "every training prompt retired by the prompt filter");
         rc = jw_end(&t.jw, t.metrics, err) ? 2 : 0;
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);
