@@ -147,6 +147,7 @@ int pipeline_threads_loop(Trainer *t, char *err)
         double idle = wall_seconds() - w0;
         StepStats s;
         if ((rc = trainer_step(t, &s, err)) || (rc = check_bound(t, &s, err))) break;
+        trainer_release_batch(t);
         publish(&p, v + 1);
         pthread_mutex_lock(&p.mu);
         double busy = p.gen_busy_s - busy0;

@@ -180,8 +180,11 @@ static int write_step_row(Trainer *t, const StepStats *s, char *err)
     jw_int(w, "tokens", s->tokens);
     jw_num(w, "stale_mean", s->stale_mean);
     jw_int(w, "stale_max", s->stale_max);
+    jw_num(w, "multi_version_frac", s->rows ? (double)s->multi_version / s->rows : 0);
     double hist[STALE_BINS];
-    int nb = (int)(t->c->k + 1 < STALE_BINS ? t->c->k + 1 : STALE_BINS);
+    /* One bin per staleness the schedule allows: sync 0, ppo 0..k-1, pipeline 0..k. */
+    long bound = t->c->offpolicy == OFFPOLICY_PIPELINE ? t->c->k : t->c->offpolicy == OFFPOLICY_PPO ? t->c->k - 1 : 0;
+    int nb = (int)(bound + 1 < STALE_BINS ? bound + 1 : STALE_BINS);
     if (s->stale_max >= nb) nb = STALE_BINS; /* cannot happen within the bound k; shown if it does */
     for (int b = 0; b < nb; b++) hist[b] = (double)s->stale_hist[b];
     jw_num_array(w, "stale_hist", hist, nb);
@@ -322,14 +325,18 @@ static int eval_due(Trainer *t, long step, char *err)
     return rc;
 }
 
-int trainer_finish_step(Trainer *t, const StepStats *s, char *err)
+void trainer_release_batch(Trainer *t)
 {
     const long v = t->version;
-    int rc;
-    t->flops_train += s->flops;
     if (t->lock) pthread_mutex_lock(t->lock);
     for (int j = 0; j < t->P; j++) gen_release(t->gen, t->batch_gi[(v % t->ring) * t->P + j]);
     if (t->lock) pthread_mutex_unlock(t->lock);
+}
+
+int trainer_finish_step(Trainer *t, const StepStats *s, char *err)
+{
+    int rc;
+    t->flops_train += s->flops;
     t->version++;
     t->last_step_reward = s->adv.reward_mean;
     if ((rc = write_step_row(t, s, err))) return rc;
@@ -362,7 +369,9 @@ static int deterministic_loop(Trainer *t, char *err)
                 trainer_collect_finished(t);
             }
         StepStats s;
-        if ((rc = trainer_step(t, &s, err)) || (rc = trainer_finish_step(t, &s, err))) return rc;
+        if ((rc = trainer_step(t, &s, err))) return rc;
+        trainer_release_batch(t);
+        if ((rc = trainer_finish_step(t, &s, err))) return rc;
     }
     return 0;
 }

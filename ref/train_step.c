@@ -102,6 +102,10 @@ int trainer_step(Trainer *t, StepStats *s, char *err)
             s->stale_hist[st < STALE_BINS - 1 ? st : STALE_BINS - 1]++;
             n_tok++;
         }
+        /* Versions only grow along a completion: it spans several iff its ends differ. */
+        int first = t->off[i], last = t->off[i + 1] - 1;
+        if (last > first && t->f_row[first] >= 0 && cp->version[t->f_pos[first]] != cp->version[t->f_pos[last]])
+            s->multi_version++;
     }
     s->tokens = n_tok;
     s->entropy = n_tok ? ent / n_tok : 0;

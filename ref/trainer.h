@@ -24,6 +24,7 @@ typedef struct {
     LossStats loss;
     double grad_norm, lr, entropy, len_mean, interrupt_frac, truncate_frac, stale_mean, flops;
     long stale_max, retired_now, rows, tokens;
+    long multi_version; /* trained completions whose tokens come from two or more policy versions */
     long stale_hist[STALE_BINS];
     /* schedule=threads only (timing-dependent, so not part of the deterministic metrics) */
     int threaded;
@@ -84,7 +85,10 @@ int trainer_batch_ready(const Trainer *t, long b);
 Group *trainer_batch_group(Trainer *t, long b, int j);
 /* One optimizer step on batch t->version (train_step.c). */
 int trainer_step(Trainer *t, StepStats *s, char *err);
-/* After a step: frees the batch, advances the version, writes the step row, evaluates when due
+/* Frees the groups of batch t->version once the step has consumed them (before the new weights
+ * are published, so the generator's admission finds room). */
+void trainer_release_batch(Trainer *t);
+/* After a step: advances the version, writes the step row, evaluates when due
  * and prints progress. */
 int trainer_finish_step(Trainer *t, const StepStats *s, char *err);
 

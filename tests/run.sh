@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test binary given as an argument and every tests/test_*.sh script, counts the
+# Runs every test binary given as an argument and every tests/test_*.sh script (or, with
+# --only, just the scripts named), counts the
 # PASS/FAIL lines they print, and ends with "N passed, N failed". A test program that exits
 # nonzero or dies without printing FAIL still counts as one failure, so a crash is never silent.
 set -u
@@ -23,6 +24,14 @@ run_one() {
   printf '%-28s %4d passed %3d failed  (%ds)\n' "$name" "$p" "$f" "$((end - start))"
   passed=$((passed + p)); failed=$((failed + f))
 }
+if [ "${1:-}" = "--only" ]; then
+  # `run.sh --only SCRIPT...`: just those shell tests (make sanitize).
+  shift
+  for sh in "$@"; do run_one "$(basename "$sh")" bash "$sh"; done
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+fi
 for bin in "$@"; do run_one "$(basename "$bin")" "$bin"; done
 for sh in tests/test_*.sh; do
   [ -e "$sh" ] || continue
