@@ -22,6 +22,7 @@ static const Command commands[] = {
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
+    {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
     {NULL, NULL, NULL},
 };
 
