@@ -22,7 +22,8 @@ struct DecodeState {
     float *v;  /* (L, slots, ctx, C) */
     /* Scratch for up to `slots` rows of one step. */
     int *row_pos;
-    float *x, *x2, *ln, *qkv, *atty, *proj, *fch, *fch_gelu, *att, *bf_inp, *bf_w;
+    float *x, *x2, *ln, *qkv, *atty, *proj, *fch, *fch_gelu, *att, *bf_inp;
+    float *bf_params; /* the weights rounded to bfloat16 for one step (parameter layout) */
     float *mem; /* the one allocation behind every float array above */
 };
 
@@ -46,15 +47,16 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
     s->cfg = *cfg;
     s->slots = slots;
     const size_t S = (size_t)slots, C = (size_t)cfg->d_model, F = (size_t)cfg->d_ff, L = (size_t)cfg->n_layer,
-                 P = (size_t)attn_keys_padded(cfg->ctx), V = (size_t)cfg->vocab, NH = (size_t)cfg->n_head;
+                 P = (size_t)attn_keys_padded(cfg->ctx), NH = (size_t)cfg->n_head;
     const size_t wide = C > F ? C : F;
-    size_t wrows = 3 * C > F ? 3 * C : F;
-    wrows = wrows > V ? wrows : V;
+    TensorInfo tensors[MODEL_MAX_TENSORS];
+    int n_tensors;
+    const size_t n_params = model_layout(cfg, tensors, &n_tensors);
     const size_t sizes[] = {
         L * S * C * P, L * S * P * C,                  /* kT, v */
         S * C, S * C, S * C, S * 3 * C, S * C, S * C, /* x, x2, ln, qkv, atty, proj */
         S * F, S * F, S * NH * P,                      /* fch, fch_gelu, att */
-        S * wide, wrows * wide,                        /* bf_inp, bf_w */
+        S * wide, n_params,                            /* bf_inp, bf_params */
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += round16(sizes[i]);
@@ -71,7 +73,7 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
      * position, which must hold finite values (zeros, or an earlier sequence's keys). */
     memset(s->mem, 0, total * sizeof(float));
     float **fields[] = {&s->kT, &s->v, &s->x, &s->x2, &s->ln, &s->qkv, &s->atty, &s->proj,
-                        &s->fch, &s->fch_gelu, &s->att, &s->bf_inp, &s->bf_w};
+                        &s->fch, &s->fch_gelu, &s->att, &s->bf_inp, &s->bf_params};
     size_t off = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         *fields[i] = s->mem + off;
@@ -99,63 +101,104 @@ int decode_pos(const DecodeState *s, int slot)
     return s->pos[slot];
 }
 
-/* Writes row i's key and value into its slot's cache at its position, then attends to the cache. */
-static void cache_attention(DecodeState *s, int l, const int *slots, int n)
+/* Rows r0 .. r0+n-1 of a step: writes each row's key and value into its slot's cache at its
+ * position, then attends to that slot's cache. */
+static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int n)
 {
     const ModelConfig *c = &s->cfg;
     const int C = c->d_model, NH = c->n_head, hd = C / NH, P = attn_keys_padded(c->ctx);
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
-    for (int ih = 0; ih < n * NH; ih++) {
-        const int i = ih / NH, h = ih % NH, slot = slots[i], pos = s->row_pos[i];
-        const size_t ls = (size_t)l * s->slots + (size_t)slot;
-        float *kT = s->kT + (ls * NH + h) * hd * P;
-        float *v = s->v + ls * P * C;
-        const float *row = s->qkv + (size_t)i * 3 * C;
-        for (int d = 0; d < hd; d++) {
-            kT[(size_t)d * P + pos] = row[C + h * hd + d];
-            v[(size_t)pos * C + h * hd + d] = row[2 * C + h * hd + d];
+    for (int i = r0; i < r0 + n; i++)
+        for (int h = 0; h < NH; h++) {
+            const int slot = slots[i], pos = s->row_pos[i];
+            const size_t ls = (size_t)l * s->slots + (size_t)slot;
+            float *kT = s->kT + (ls * NH + h) * hd * P;
+            float *v = s->v + ls * P * C;
+            const float *row = s->qkv + (size_t)i * 3 * C;
+            for (int d = 0; d < hd; d++) {
+                kT[(size_t)d * P + pos] = row[C + h * hd + d];
+                v[(size_t)pos * C + h * hd + d] = row[2 * C + h * hd + d];
+            }
+            attention_query(s->atty + (size_t)i * C + h * hd, s->att + ((size_t)i * NH + h) * P, row + h * hd, kT, P,
+                            v + h * hd, C, pos + 1, hd, scale);
         }
-        attention_query(s->atty + (size_t)i * C + h * hd, s->att + (size_t)ih * P, row + h * hd, kT, P,
-                        v + h * hd, C, pos + 1, hd, scale);
+}
+
+/* The whole network for rows r0 .. r0+n-1 of a step. Rows are independent in decoding (each
+ * attends only to its own slot), so a chunk of rows goes through every layer on one thread. */
+static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots, const int *tokens, int r0, int n,
+                        Precision prec, float *logits)
+{
+    const ModelConfig *c = &s->cfg;
+    const int C = c->d_model, F = c->d_ff, V = c->vocab;
+    const size_t wide = (size_t)(C > F ? C : F);
+    /* Weights were rounded once for the step; only this chunk's inputs are rounded here. */
+    const Bf16Scratch bf = {s->bf_inp + (size_t)r0 * wide, NULL};
+    const Bf16Scratch *bf_body = prec.bf16_matmul ? &bf : NULL;
+    const Bf16Scratch *bf_head = prec.bf16_head ? &bf : NULL;
+    float *x = s->x + (size_t)r0 * C, *other = s->x2 + (size_t)r0 * C, *ln = s->ln + (size_t)r0 * C;
+    float *qkv = s->qkv + (size_t)r0 * 3 * C, *atty = s->atty + (size_t)r0 * C, *proj = s->proj + (size_t)r0 * C;
+    float *fch = s->fch + (size_t)r0 * F, *fch_gelu = s->fch_gelu + (size_t)r0 * F;
+
+    embed_forward(x, tokens + r0, s->row_pos + r0, p->tok_emb, p->pos_emb, n, 1, C);
+    for (int l = 0; l < c->n_layer; l++) {
+        layernorm_forward(ln, NULL, NULL, x, p->ln1_g + l * C, p->ln1_b + l * C, n, C);
+        matmul_forward(qkv, ln, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, n, C, 3 * C, bf_body);
+        cache_attention(s, l, slots, r0, n);
+        matmul_forward(proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, n, C, C, bf_body);
+        residual_forward(other, x, proj, (size_t)n * C);
+        float *t = x;
+        x = other;
+        other = t;
+        layernorm_forward(ln, NULL, NULL, x, p->ln2_g + l * C, p->ln2_b + l * C, n, C);
+        matmul_forward(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body);
+        gelu_forward(fch_gelu, fch, (size_t)n * F);
+        matmul_forward(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body);
+        residual_forward(other, x, proj, (size_t)n * C);
+        t = x;
+        x = other;
+        other = t;
+    }
+    layernorm_forward(ln, NULL, NULL, x, p->lnf_g, p->lnf_b, n, C);
+    float *out = logits + (size_t)r0 * V;
+    matmul_forward(out, ln, p->head_w, NULL, n, C, V, bf_head);
+    if (prec.bf16_head) bf16_round_array(out, out, (size_t)n * V);
+}
+
+/* Points the views of the matmul weights that prec rounds at bfloat16 copies made in s->bf_params
+ * (same layout as params); the other views keep pointing into params. */
+static void round_weights(DecodeState *s, Precision prec, ParamTensors *p)
+{
+    ParamTensors r;
+    model_views(&s->cfg, s->bf_params, &r);
+    const float *src[5] = {p->qkv_w, p->attn_out_w, p->mlp_in_w, p->mlp_out_w, p->head_w};
+    float *dst[5] = {r.qkv_w, r.attn_out_w, r.mlp_in_w, r.mlp_out_w, r.head_w};
+    float **view[5] = {&p->qkv_w, &p->attn_out_w, &p->mlp_in_w, &p->mlp_out_w, &p->head_w};
+    const size_t C = (size_t)s->cfg.d_model, F = (size_t)s->cfg.d_ff, L = (size_t)s->cfg.n_layer;
+    const size_t size[5] = {L * 3 * C * C, L * C * C, L * F * C, L * C * F, (size_t)s->cfg.vocab * C};
+    for (int k = 0; k < 5; k++) {
+        if (k < 4 ? !prec.bf16_matmul : !prec.bf16_head) continue;
+        bf16_round_array(dst[k], src[k], size[k]);
+        *view[k] = dst[k];
     }
 }
 
 void decode_step(DecodeState *s, const float *params, const int *slots, const int *tokens, int n,
                  Precision prec, float *logits)
 {
-    const ModelConfig *c = &s->cfg;
-    const int C = c->d_model, F = c->d_ff, V = c->vocab;
     ParamTensors p;
-    model_views(c, (float *)params, &p); /* read only: the views are never written through */
-    const Bf16Scratch bf = {s->bf_inp, s->bf_w};
-    const Bf16Scratch *bf_body = prec.bf16_matmul ? &bf : NULL;
-    const Bf16Scratch *bf_head = prec.bf16_head ? &bf : NULL;
+    model_views(&s->cfg, (float *)params, &p); /* read only: the views are never written through */
+    if (prec.bf16_matmul || prec.bf16_head) round_weights(s, prec, &p);
     for (int i = 0; i < n; i++) s->row_pos[i] = s->pos[slots[i]];
-
-    float *x = s->x, *other = s->x2;
-    embed_forward(x, tokens, s->row_pos, p.tok_emb, p.pos_emb, n, 1, C);
-    for (int l = 0; l < c->n_layer; l++) {
-        layernorm_forward(s->ln, NULL, NULL, x, p.ln1_g + l * C, p.ln1_b + l * C, n, C);
-        matmul_forward(s->qkv, s->ln, p.qkv_w + (size_t)l * 3 * C * C, p.qkv_b + l * 3 * C, n, C, 3 * C, bf_body);
-        cache_attention(s, l, slots, n);
-        matmul_forward(s->proj, s->atty, p.attn_out_w + (size_t)l * C * C, p.attn_out_b + l * C, n, C, C, bf_body);
-        residual_forward(other, x, s->proj, (size_t)n * C);
-        float *t = x;
-        x = other;
-        other = t;
-        layernorm_forward(s->ln, NULL, NULL, x, p.ln2_g + l * C, p.ln2_b + l * C, n, C);
-        matmul_forward(s->fch, s->ln, p.mlp_in_w + (size_t)l * F * C, p.mlp_in_b + l * F, n, C, F, bf_body);
-        gelu_forward(s->fch_gelu, s->fch, (size_t)n * F);
-        matmul_forward(s->proj, s->fch_gelu, p.mlp_out_w + (size_t)l * C * F, p.mlp_out_b + l * C, n, F, C, bf_body);
-        residual_forward(other, x, s->proj, (size_t)n * C);
-        t = x;
-        x = other;
-        other = t;
+    /* Chunks of rows fixed by n alone, each through the whole network on one thread: one fork and
+     * join per step instead of one per kernel, and a row's result never depends on the thread
+     * count. With a single chunk, the kernels inside may still use threads themselves. */
+    const int chunk = matmul_row_tile(n), n_chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(dynamic, 1) if (n_chunks > 1)
+    for (int k = 0; k < n_chunks; k++) {
+        const int r0 = k * chunk;
+        decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
     }
-    layernorm_forward(s->ln, NULL, NULL, x, p.lnf_g, p.lnf_b, n, C);
-    matmul_forward(logits, s->ln, p.head_w, NULL, n, C, V, bf_head);
-    if (prec.bf16_head) bf16_round_array(logits, logits, (size_t)n * V);
     for (int i = 0; i < n; i++) s->pos[slots[i]]++;
 }
 

@@ -2,17 +2,24 @@
  * cblas_sgemm on fixed row tiles; everything else is plain loops that the compiler vectorizes.
  *
  * Vectorization and determinism: the build is ISO C (no FMA contraction, no fast-math), so a
- * vector lane computes exactly what the scalar code would. Elementwise loops carry
- * `#pragma omp simd` (with -O2's cheap cost model GCC would otherwise leave most of them scalar);
- * it is never used with a reduction clause on sums, which would let the result depend on
- * alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums are explicit in the
- * code, so they are the same wherever and on whichever thread they run. */
+ * vector lane computes exactly what the scalar code would; where a fused multiply-add is wanted
+ * it is written (fmaf), and rounds once in either. Elementwise loops carry `#pragma omp simd`
+ * (with -O2's cheap cost model GCC would otherwise leave most of them scalar); its reduction
+ * clause is used only for maxima, which are exact in any order, never for sums, whose result
+ * would then depend on alignment. Sums go through sum_lanes/dot_lanes, whose 16 partial sums
+ * and final tree are explicit in the code, so they are the same wherever they run. */
 #include "models/layers.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* Below these sizes a kernel runs on the calling thread alone: waking a team costs microseconds
+ * (far more when another process holds a core), more than the work. Results do not depend on
+ * it: tiles are the same either way. */
+#define PAR_MIN_ELEMS 32768
+#define PAR_MIN_MACS (1 << 18)
 
 /* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
 #define ATTN_MAX_KEYS 4096
@@ -53,8 +60,6 @@ void bf16_round_array(float *out, const float *in, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
 }
 
-/* Sum of x[0..n-1] in 16 interleaved partial sums, then those in a fixed order: vectorizable, and
- * the same result for the same n wherever it runs. */
 /* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
 static float reduce16(float acc[16])
 {
@@ -63,6 +68,8 @@ static float reduce16(float acc[16])
     return acc[0];
 }
 
+/* Sum of x[0..n-1] in 16 interleaved partial sums, then reduce16: vectorizable, and the same
+ * result for the same n wherever it runs. */
 static float sum_lanes(const float *restrict x, int n)
 {
     float acc[16] = {0};
@@ -89,7 +96,7 @@ static float dot_lanes(const float *restrict a, const float *restrict b, int n)
 void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
                    int N, int T, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         const float *restrict te = tok_emb + (size_t)tokens[n] * C;
         const float *restrict pe = pos_emb + (size_t)(pos ? pos[n] : n % T) * C;
@@ -118,7 +125,7 @@ void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const i
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *g, const float *b,
                        int N, int C)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         const float *restrict x = inp + (size_t)n * C;
         float *restrict o = out + (size_t)n * C;
@@ -139,7 +146,7 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                         const float *mean, const float *rstd, int N, int C)
 {
     const int n_col_tiles = (C + COL_TILE - 1) / COL_TILE;
-#pragma omp parallel
+#pragma omp parallel if ((size_t)N * C >= PAR_MIN_ELEMS)
     {
 #pragma omp for schedule(static)
         for (int n = 0; n < N; n++) {
@@ -159,10 +166,8 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                         a1[j] += dxh;
                         a2[j] += dxh * ((x[c + j] - m) * s);
                     }
-                for (int j = 0; j < 16; j++) {
-                    sum_dxhat += a1[j];
-                    sum_dxhat_xhat += a2[j];
-                }
+                sum_dxhat = reduce16(a1);
+                sum_dxhat_xhat = reduce16(a2);
                 for (; c < C; c++) {
                     float dxh = g[c] * d[c];
                     sum_dxhat += dxh;
@@ -211,10 +216,10 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
                     const Bf16Scratch *bf)
 {
     const int rt = matmul_row_tile(N), n_tiles = (N + rt - 1) / rt;
-    const float *wm = bf ? bf->w : w;
-#pragma omp parallel
+    const float *wm = bf && bf->w ? bf->w : w;
+#pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {
-        if (bf) {
+        if (bf && bf->w) {
 #pragma omp for schedule(static)
             for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
         }
@@ -240,18 +245,21 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IN, int OUT, const Bf16Scratch *bf)
 {
-    /* Work units: first the weight-gradient tiles (each sums over all N rows for DW_ROW_TILE output
+    /* Work units: first the weight-gradient blocks (each sums over all N rows for dw_rows output
      * rows, and does the bias for the same outputs), then the row tiles of the input gradient. The
      * two halves cost the same FLOPs; dynamic scheduling balances them. */
     const int dw_rows = dw_row_tile(OUT), n_dw = (OUT + dw_rows - 1) / dw_rows;
     const int rt = matmul_row_tile(N), n_rows = dinp ? (N + rt - 1) / rt : 0;
     const float *x = bf ? bf->inp : inp;
-    const float *wm = bf ? bf->w : w;
-#pragma omp parallel
+    const float *wm = bf && bf->w ? bf->w : w;
+#pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {
         if (bf) {
+            if (bf->w) {
 #pragma omp for schedule(static)
-            for (int o = 0; o < OUT; o++) bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+                for (int o = 0; o < OUT; o++)
+                    bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
+            }
 #pragma omp for schedule(static)
             for (int n = 0; n < N; n++)
                 bf16_round_array(bf->inp + (size_t)n * IN, inp + (size_t)n * IN, (size_t)IN);
@@ -294,7 +302,7 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 
 void gelu_forward(float *out, const float *inp, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -308,7 +316,7 @@ void gelu_forward(float *out, const float *inp, size_t n)
 
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -324,7 +332,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 
 void residual_forward(float *out, const float *a, const float *b, size_t n)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
 #pragma omp simd
@@ -335,38 +343,51 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
 void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
                      int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
 {
-    /* Scores with the keys transposed, so the inner loop runs over keys, contiguous; it runs over
-     * whole blocks of ATTN_KEY_BLOCK keys (past n_keys the columns are finite and the results
-     * unused), which keeps the vector loops free of scalar remainders. Each score is summed over
-     * the head dimension in order. */
+    /* Decoding reads every cached key and value once per step, so this is latency-bound: sums
+     * run in four interleaved accumulators (combined in a fixed order at the end) so that four
+     * fused multiply-adds are in flight, and keys go K at a time (one vector). fmaf rounds once,
+     * identically in vector and scalar code. */
+    enum { K = ATTN_KEY_BLOCK };
     const int nb = attn_keys_padded(n_keys);
-#pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] = 0.0f;
-    for (int i = 0; i < head_dim; i++) {
-        const float qi = q[i];
-        const float *restrict k = kT + (size_t)i * ldk;
-#pragma omp simd
-        for (int s = 0; s < nb; s++) p[s] += qi * k[s];
+    /* Scores, with the keys transposed: a block of K keys is one contiguous vector per head
+     * dimension. Past n_keys the columns are finite and the results unused. */
+    for (int s0 = 0; s0 < nb; s0 += K) {
+        float acc[4][K] = {{0}};
+        const float *restrict k = kT + s0;
+        int i = 0;
+        for (; i + 4 <= head_dim; i += 4)
+            for (int a = 0; a < 4; a++)
+                for (int j = 0; j < K; j++) acc[a][j] = fmaf(q[i + a], k[(size_t)(i + a) * ldk + j], acc[a][j]);
+        for (; i < head_dim; i++)
+            for (int j = 0; j < K; j++) acc[0][j] = fmaf(q[i], k[(size_t)i * ldk + j], acc[0][j]);
+        for (int j = 0; j < K; j++) p[s0 + j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) * scale;
     }
     /* The maximum is exact in any order, so a vector reduction is safe here. */
     float mx = -INFINITY;
 #pragma omp simd reduction(max : mx)
-    for (int s = 0; s < nb; s++) {
-        p[s] *= scale;
-        mx = s < n_keys && p[s] > mx ? p[s] : mx;
-    }
+    for (int s = 0; s < n_keys; s++) mx = p[s] > mx ? p[s] : mx;
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
     const float inv = 1.0f / sum_lanes(p, nb);
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] *= inv;
-#pragma omp simd
-    for (int i = 0; i < head_dim; i++) y[i] = 0.0f;
-    for (int s = 0; s < n_keys; s++) {
-        const float ps = p[s];
-        const float *restrict vs = v + (size_t)s * ldv;
-#pragma omp simd
-        for (int i = 0; i < head_dim; i++) y[i] += ps * vs[i];
+    /* y = sum_s p[s] v_s, K head dimensions at a time (then the rest one by one). */
+    int i0 = 0;
+    for (; i0 + K <= head_dim; i0 += K) {
+        float acc[4][K] = {{0}};
+        const float *restrict vb = v + i0;
+        int s = 0;
+        for (; s + 4 <= n_keys; s += 4)
+            for (int a = 0; a < 4; a++)
+                for (int j = 0; j < K; j++) acc[a][j] = fmaf(p[s + a], vb[(size_t)(s + a) * ldv + j], acc[a][j]);
+        for (; s < n_keys; s++)
+            for (int j = 0; j < K; j++) acc[0][j] = fmaf(p[s], vb[(size_t)s * ldv + j], acc[0][j]);
+        for (int j = 0; j < K; j++) y[i0 + j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+    }
+    for (int i = i0; i < head_dim; i++) {
+        float acc = 0.0f;
+        for (int s = 0; s < n_keys; s++) acc = fmaf(p[s], v[(size_t)s * ldv + i], acc);
+        y[i] = acc;
     }
 }
 
@@ -378,7 +399,7 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
@@ -406,7 +427,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
@@ -434,7 +455,7 @@ void attention_backward(float *dqkv, float *datt, const float *dout, const float
 void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
                         float temperature, int N, int V)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         if (targets[n] < 0) {
             logp[n] = 0.0f;
@@ -471,7 +492,7 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
 void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
                          float temperature, int N, int V)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
         if (targets[n] < 0) {

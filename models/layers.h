@@ -75,7 +75,8 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
                         const float *mean, const float *rstd, int N, int C);
 
 /* Scratch for bfloat16 emulation of one matmul: room for the rounded input (N*IN floats) and the
- * rounded weight (OUT*IN floats). NULL members when the matmul runs in FP32. */
+ * rounded weight (OUT*IN floats). w NULL: the weight passed is already rounded (the KV-cache
+ * decode rounds all weights once per step). */
 typedef struct {
     float *inp;
     float *w;

@@ -102,7 +102,8 @@ void model_zero_grad(Model *m);
  * Writes logp[b*T + t] = log softmax(logits / temperature)[target] (0 where skipped), computed in
  * FP32 (bfloat16-emulated when prec.bf16_head), and, if entropy is not NULL, the entropy of that
  * distribution at each scored position (0 where skipped). Keeps what model_backward needs.
- * Returns 0, or 1 with err when B*T or T is out of range or a token id is invalid. */
+ * Returns 0, 1 with err when B*T or T is out of range, a token or target id is invalid or the
+ * temperature is not a finite value > 0, or 2 with err when the activations cannot be allocated. */
 int model_forward(Model *m, const int *tokens, const int *targets, int B, int T, float temperature,
                   Precision prec, float *logp, float *entropy, char *err);
 

@@ -66,8 +66,10 @@ void report_curve_json(JsonWriter *w, const CurveFit *c, const FitSettings *s)
     jw_bool(w, "A_at_bound", c->sig.A_at_bound);
     if (s->fit_until > 0) jw_num(w, "fit_until", s->fit_until);
     else jw_null(w, "fit_until");
+    if (s->fit_until_frac > 0) jw_num(w, "fit_until_frac", s->fit_until_frac);
     num_or_null(w, "holdout_mae", c->holdout > 0, c->hold_mae);
     num_or_null(w, "holdout_max", c->holdout > 0, c->hold_max);
+    num_or_null(w, "holdout_last_error", c->holdout > 0, c->hold_last);
     num_or_null(w, "powerlaw_A", c->has_pl, c->pl.p.A);
     num_or_null(w, "powerlaw_B", c->has_pl, c->pl.p.B);
     num_or_null(w, "powerlaw_D", c->has_pl, c->pl.p.D);
@@ -98,8 +100,10 @@ void report_curve_text(FILE *f, const CurveFit *c, const FitSettings *s)
         fprintf(f, "  power law R = A - D*C^-B on the same points: A %.4f, B %.4g, D %.4g, r2 %.5f%s%s\n", c->pl.p.A,
                 c->pl.p.B, c->pl.p.D, c->pl.r2, c->pl_warning[0] ? "; warning: " : "", c->pl_warning);
     if (c->holdout > 0)
-        fprintf(f, "  beyond fit_until=%.4g: %d points, predicted vs observed mean |error| %.4f, max %.4f\n",
-                s->fit_until, c->holdout, c->hold_mae, c->hold_max);
+        fprintf(f,
+                "  held out beyond the fitted window: %d points, predicted vs observed mean |error| %.4f, max %.4f, "
+                "at the last point %+.4f\n",
+                c->holdout, c->hold_mae, c->hold_max, c->hold_last);
 }
 
 void report_cutoffs_text(FILE *f, const CutoffRow *rows, const char *xname)

@@ -17,6 +17,11 @@ int fit_settings_check(const FitSettings *s, char *err)
                  s->exclude_below, s->exclude_frac);
         return 1;
     }
+    if (s->fit_until > 0 && s->fit_until_frac > 0) {
+        snprintf(err, ERR_LEN, "fit_until=%g and fit_until_frac=%g both given: expected at most one", s->fit_until,
+                 s->fit_until_frac);
+        return 1;
+    }
     if (s->boot > 0 && s->boot < FIT_MIN_BOOT) {
         snprintf(err, ERR_LEN, "bad value %ld for 'boot': expected 0 (no intervals) or at least %d", s->boot,
                  FIT_MIN_BOOT);
@@ -33,9 +38,10 @@ void fit_window(const RunData *r, const FitSettings *s, unsigned char *role, int
                 int *n_late)
 {
     int in_window = 0;
-    double x_end = 0;
+    double x_end = 0, until = s->fit_until;
+    if (s->fit_until_frac > 0 && r->n > 0) until = s->fit_until_frac * r->pts[r->n - 1].x; /* sorted by x */
     for (int i = 0; i < r->n; i++) {
-        int late = s->fit_until > 0 && r->pts[i].x > s->fit_until;
+        int late = until > 0 && r->pts[i].x > until;
         role[i] = late ? ROLE_LATE : ROLE_FIT;
         if (!late) {
             in_window++;
@@ -275,6 +281,11 @@ static void holdout_errors(RunData *const *runs, int k, const Pool *p, CurveFit 
     }
     out->hold_mae = n ? sum / n : NAN;
     out->hold_max = n ? mx : NAN;
+    /* The last point of the first run: the paper's check is the forecast at the end of the budget. */
+    const RunData *r0 = runs[0];
+    out->hold_last = r0->n && p->role[0][r0->n - 1] == ROLE_LATE
+                         ? sigmoid_at(&out->sig.p, r0->pts[r0->n - 1].x) - r0->pts[r0->n - 1].y
+                         : NAN;
 }
 
 int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *fix_A, long boot, CurveFit *out,
@@ -282,7 +293,7 @@ int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *f
 {
     memset(out, 0, sizeof *out);
     out->k = k;
-    out->hold_mae = out->hold_max = NAN;
+    out->hold_mae = out->hold_max = out->hold_last = NAN;
     Pool p;
     int rc = pool_build(runs, k, s, &p, out, err);
     if (rc) {

@@ -37,6 +37,7 @@ typedef struct {
     double exclude_below; /* < 0: not given */
     double exclude_frac;  /* < 0: not given */
     double fit_until;     /* <= 0: fit every point */
+    double fit_until_frac; /* <= 0: not given; else fit_until = this fraction of the run's last x */
     long fit_r0;          /* OPT_INT fields are long */
     long boot;            /* resamples; 0: no intervals */
     long boot_seed;
@@ -53,6 +54,8 @@ typedef struct {
      "drop points with x below this fraction of the last fitted x (-1: the default rule, see README)"},   \
     {"fit_until", OPT_FLOAT, offsetof(Type, member.fit_until), "0", 0, 1e300, NULL,                       \
      "fit only points with x <= this and score the prediction on the rest (0: fit all)"},                 \
+    {"fit_until_frac", OPT_FLOAT, offsetof(Type, member.fit_until_frac), "0", 0, 1, NULL,                 \
+     "like fit_until, as a fraction of each run's last x (0.5: the paper's half-budget check)"},          \
     {"fit_r0", OPT_INT, offsetof(Type, member.fit_r0), "0", 0, 1, NULL,                                   \
      "1: fit R0 instead of taking the step-0 pass rate"},                                                 \
     {"boot", OPT_INT, offsetof(Type, member.boot), "200", 0, 100000, NULL,                                \
@@ -80,6 +83,7 @@ typedef struct {
     double x_min, x_max;  /* fitted range */
     double y_best;        /* best fitted pass rate */
     double hold_mae, hold_max; /* prediction error beyond fit_until (NaN without hold-out) */
+    double hold_last;          /* predicted minus observed at the last point, when it is held out */
     int boot_ok;          /* resamples that gave a fit */
     Sigmoid *boot;        /* their parameters */
     int has_ci;           /* boot_ok >= FIT_MIN_BOOT */

@@ -16,13 +16,14 @@ static const Command commands[] = {
     {"train", cmd_train, "RL-train a base model with a recipe; writes metrics.jsonl"},
     {"eval", cmd_eval, "validation pass rate of a checkpoint, with interval and pass@k"},
     {"sample", cmd_sample, "show validation prompts, sampled completions and rewards"},
-    {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
-    {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
-    {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
     {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
+    {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
+    {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
+    {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
+    {"logits", cmd_logits, "print a checkpoint's next-token logits at every position of a text (CSV)"},
     {NULL, NULL, NULL},
 };
 

@@ -360,10 +360,47 @@ static void test_generate_bad_requests(void)
     model_free(&m);
 }
 
+/* Many rows in one step (so the step splits into several chunks of rows), ragged positions:
+ * the logits are byte-identical on 1 and 2 threads, in FP32 and in bf16. */
+static void test_decode_threads_identical(void)
+{
+    Model m;
+    make_model(&m, 6);
+    enum { N = 150, V = 11, STEPS = 5 };
+    char err[MODEL_ERR_LEN];
+    static float out[2][2][N * V];
+    for (int k = 0; k < 2; k++) {
+        const Precision prec = {k, k};
+        for (int th = 1; th <= 2; th++) {
+            model_set_threads(th);
+            DecodeState *s = decode_new(&m.cfg, N, err);
+            int slots[N], toks[N];
+            for (int i = 0; i < N; i++) slots[i] = N - 1 - i;
+            for (int step = 0; step < STEPS; step++) {
+                /* Row i joins at step i % STEPS, so positions differ across rows. */
+                int n = 0;
+                for (int i = 0; i < N; i++)
+                    if (i % STEPS <= step) {
+                        slots[n] = i;
+                        toks[n++] = (i * 3 + step) % V;
+                    }
+                decode_step(s, m.params, slots, toks, n, prec, out[k][th - 1]);
+            }
+            decode_free(s);
+        }
+        CHECK(memcmp(out[k][0], out[k][1], sizeof out[k][0]) == 0,
+              k ? "decode_threads_1_vs_2_identical_bf16" : "decode_threads_1_vs_2_identical",
+              "decode logits differ between 1 and 2 threads");
+    }
+    model_set_threads(2);
+    model_free(&m);
+}
+
 int main(void)
 {
     model_set_threads(2);
     test_decode_matches_forward();
+    test_decode_threads_identical();
     test_entropy();
     test_sample_token();
     test_generate();

@@ -148,12 +148,15 @@ static void test_skipped_and_accumulation(void)
     model_backward(&m, w);
     /* Exactly twice for tensors whose gradient is added once per backward (sgemm with beta 1,
      * gains, biases); the embeddings add row by row onto the running sum, so there the two
-     * passes associate differently: allowed 1e-6 relative (a few float ulps on sums of ~20). */
+     * passes associate differently, and sums that cancel (a position's gradient over the
+     * batch) lose relative precision: allowed 1e-6 of the embeddings' largest gradient, a few
+     * float ulps of the terms being added. */
     size_t off = 0, emb_end = m.tensors[1].offset + m.tensors[1].size;
-    double worst = 0.0;
+    double worst = 0.0, emb_scale = 0.0;
+    for (size_t i = 0; i < emb_end; i++) emb_scale = fmax(emb_scale, fabs(once[i]));
     for (size_t i = 0; i < m.n_params; i++) {
         double d = fabs((double)m.grads[i] - 2.0 * once[i]);
-        if (i >= emb_end ? d != 0.0 : d > 1e-6 * fabs(2.0 * once[i]) + 1e-12) off++;
+        if (i >= emb_end ? d != 0.0 : d > 1e-6 * emb_scale) off++;
         if (d > worst) worst = d;
     }
     CHECK(off == 0, "backward_accumulates", "%zu of %zu gradients are not twice one pass (worst %.3g)", off,
@@ -191,7 +194,7 @@ static void test_bad_inputs(void)
 static void test_threads_identical(void)
 {
     const ModelConfig cfg = {.vocab = 13, .ctx = 32, .d_model = 32, .n_layer = 2, .n_head = 4, .d_ff = 96};
-    enum { B = 24, T = 32, N = B * T };
+    enum { B = 40, T = 32, N = B * T };
     char err[MODEL_ERR_LEN];
     static int tok[N], tgt[N];
     static float w[N], lp1[N], lp2[N], en1[N], en2[N];

@@ -1,0 +1,210 @@
+/* Throughput of the transformer core: training steps (forward + backward) and batched decoding,
+ * as tokens/s and GFLOP/s, against the sgemm peak measured in the same run. Run by bench/run.sh
+ * (`make bench`); `build/bench/bench_model [seconds_per_measurement]` alone works too.
+ *
+ * Output: human-readable lines, plus one `RESULT key=value ...` line per measurement for
+ * bench/run.sh to join with the PyTorch figures. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/decode.h"
+#include "models/model.h"
+#include "models/optim.h"
+#include "ref/util.h"
+#include "tasks/tasks.h"
+
+#define BENCH_CTX 64
+#define BENCH_BATCH 64
+
+/* Seconds per call of fn: after one warm-up call, at least 3 calls and at least `seconds` in all;
+ * the fastest call counts, because on a shared machine other processes only ever add time. */
+typedef void (*BenchFn)(void *ctx);
+static double time_it(BenchFn fn, void *ctx, double seconds)
+{
+    fn(ctx);
+    double best = 1e300, t_start = wall_seconds();
+    for (int reps = 0; reps < 3 || wall_seconds() - t_start < seconds; reps++) {
+        double t0 = wall_seconds();
+        fn(ctx);
+        double t = wall_seconds() - t0;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
+typedef struct {
+    int n;
+    float *a, *b, *c;
+} Sgemm;
+
+static void run_sgemm(void *p)
+{
+    Sgemm *s = p;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->n, s->n, s->n, 1.0f, s->a, s->n, s->b, s->n, 0.0f, s->c,
+                s->n);
+}
+
+/* GFLOP/s of one large square sgemm on `threads` OpenBLAS threads. */
+static double sgemm_peak(int threads, double seconds)
+{
+    Sgemm s = {1536, NULL, NULL, NULL};
+    size_t nn = (size_t)s.n * s.n;
+    s.a = malloc(nn * sizeof(float));
+    s.b = malloc(nn * sizeof(float));
+    s.c = malloc(nn * sizeof(float));
+    if (!s.a || !s.b || !s.c) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < nn; i++) {
+        s.a[i] = (float)(i % 13) * 0.01f;
+        s.b[i] = (float)(i % 7) * 0.01f;
+    }
+    openblas_set_num_threads(threads);
+    double t = time_it(run_sgemm, &s, seconds);
+    openblas_set_num_threads(1);
+    free(s.a);
+    free(s.b);
+    free(s.c);
+    return 2.0 * s.n * (double)s.n * s.n / t / 1e9;
+}
+
+typedef struct {
+    Model m;
+    int B, T;
+    int *tokens, *targets;
+    float *logp, *dlogp;
+} Train;
+
+/* One training step as the trainer takes it: forward, backward, clipping, AdamW (the recipe's
+ * eps 1e-15 and weight decay 0.01; a learning rate small enough to keep the model sane). */
+static void run_train(void *p)
+{
+    Train *t = p;
+    char err[MODEL_ERR_LEN];
+    const AdamWConfig adam = {0.9, 0.95, 1e-15, 0.01};
+    model_zero_grad(&t->m);
+    if (model_forward(&t->m, t->tokens, t->targets, t->B, t->T, 1.0f, (Precision){0, 0}, t->logp, NULL, err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    model_backward(&t->m, t->dlogp);
+    grad_clip(&t->m, 1.0);
+    adamw_step(&t->m, &adam, 1e-5);
+}
+
+typedef struct {
+    const Model *m;
+    GenerateRequest req;
+} Gen;
+
+static void run_generate(void *p)
+{
+    Gen *g = p;
+    char err[MODEL_ERR_LEN];
+    if (model_generate(g->m, &g->req, err)) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    if (!(seconds > 0.0) || seconds > 60.0) {
+        fprintf(stderr, "bench_model: bad seconds per measurement '%s': expected a number in (0, 60]\n", argv[1]);
+        return 1;
+    }
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    printf("OPENBLAS_CORETYPE=%s (OpenBLAS kernel: %s)\n", coretype ? coretype : "(unset)",
+           openblas_get_corename());
+    const int vocab = tok_vocab_size();
+    printf("vocab %d (the task tokenizer's), ctx %d, n_head 4, d_ff 4 d_model, batch %d sequences x %d tokens\n",
+           vocab, BENCH_CTX, BENCH_BATCH, BENCH_CTX);
+    printf("train = forward + backward + grad clip + AdamW; decode = model_generate (KV cache, sampling), "
+           "%d sequences to the context end\n", BENCH_BATCH);
+    printf("RESULT kind=config vocab=%d ctx=%d batch=%d\n", vocab, BENCH_CTX, BENCH_BATCH);
+    double peak[3] = {0};
+    for (int th = 1; th <= 2; th++) {
+        peak[th] = sgemm_peak(th, seconds);
+        printf("sgemm 1536^3 peak, %d thread%s: %.1f GFLOP/s\n", th, th > 1 ? "s" : "", peak[th]);
+        printf("RESULT kind=peak threads=%d gflops=%.2f\n", th, peak[th]);
+    }
+    const int shapes[3][2] = {{64, 2}, {128, 4}, {256, 4}};
+    printf("\n%-22s %7s %12s %9s %7s\n", "measurement", "threads", "tokens/s", "GFLOP/s", "%peak");
+    for (int si = 0; si < 3; si++) {
+        const ModelConfig cfg = {.vocab = vocab, .ctx = BENCH_CTX, .d_model = shapes[si][0],
+                                 .n_layer = shapes[si][1], .n_head = 4, .d_ff = 4 * shapes[si][0]};
+        char err[MODEL_ERR_LEN];
+        Train tr = {.B = BENCH_BATCH, .T = BENCH_CTX};
+        if (model_create(&tr.m, &cfg, 1, err)) {
+            fprintf(stderr, "bench: %s\n", err);
+            return 1;
+        }
+        const int N = tr.B * tr.T;
+        tr.tokens = malloc((size_t)N * sizeof(int));
+        tr.targets = malloc((size_t)N * sizeof(int));
+        tr.logp = malloc((size_t)N * sizeof(float));
+        tr.dlogp = malloc((size_t)N * sizeof(float));
+        for (int n = 0; n < N; n++) {
+            tr.tokens[n] = (n * 7 + 3) % vocab;
+            tr.targets[n] = (n * 5 + 1) % vocab;
+            tr.dlogp[n] = 1.0f / (float)N;
+        }
+        double fwd_flops = 0.0; /* forward FLOPs of one batch */
+        for (int t = 0; t < tr.T; t++) fwd_flops += tr.B * model_flops_token(&cfg, t);
+
+        const int B = BENCH_BATCH, max_new = BENCH_CTX - 1;
+        int *prompt = malloc((size_t)B * sizeof(int)), *plen = malloc((size_t)B * sizeof(int));
+        const int **prompts = malloc((size_t)B * sizeof(int *));
+        uint64_t *ids = malloc((size_t)B * sizeof(uint64_t));
+        Gen g = {.m = &tr.m};
+        g.req = (GenerateRequest){.n = B, .prompts = prompts, .prompt_len = plen, .seq_ids = ids,
+                                  .max_new = max_new, .stop_token = -1, .temperature = 1.0f, .seed = 1,
+                                  .stream = 1, .out_tokens = malloc((size_t)B * max_new * sizeof(int)),
+                                  .out_logp = malloc((size_t)B * max_new * sizeof(float)),
+                                  .out_len = malloc((size_t)B * sizeof(int))};
+        for (int i = 0; i < B; i++) {
+            prompt[i] = i % vocab;
+            prompts[i] = &prompt[i];
+            plen[i] = 1;
+            ids[i] = (uint64_t)i;
+        }
+        /* Every sequence samples max_new tokens: the 1-token prompt and all samples but the last go
+         * through the model, positions 0 .. ctx-2. */
+        const double gen_tokens = (double)B * max_new;
+        double gen_flops = 0.0;
+        for (int t = 0; t < max_new; t++) gen_flops += B * model_flops_token(&cfg, t);
+        for (int th = 1; th <= 2; th++) {
+            model_set_threads(th);
+            char label[64];
+            double t = time_it(run_train, &tr, seconds);
+            double gf = 3.0 * fwd_flops / t / 1e9;
+            snprintf(label, sizeof label, "train d%d L%d", cfg.d_model, cfg.n_layer);
+            printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, N / t, gf, 100.0 * gf / peak[th]);
+            printf("RESULT kind=train d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f\n", cfg.d_model, cfg.n_layer,
+                   th, N / t, gf);
+            t = time_it(run_generate, &g, seconds);
+            gf = gen_flops / t / 1e9;
+            snprintf(label, sizeof label, "decode d%d L%d", cfg.d_model, cfg.n_layer);
+            printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, gen_tokens / t, gf, 100.0 * gf / peak[th]);
+            printf("RESULT kind=decode d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f\n", cfg.d_model,
+                   cfg.n_layer, th, gen_tokens / t, gf);
+        }
+        free(prompt);
+        free(plen);
+        free(prompts);
+        free(ids);
+        free(g.req.out_tokens);
+        free(g.req.out_logp);
+        free(g.req.out_len);
+        free(tr.tokens);
+        free(tr.targets);
+        free(tr.logp);
+        free(tr.dlogp);
+        model_free(&tr.m);
+    }
+    return 0;
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make bench`: throughput of the transformer core (bench/bench_model.c), then, when Debian's
+# python3-torch is installed, the same training step in PyTorch and the ratio C / PyTorch.
+# SECONDS_PER_MEASUREMENT (default 1.5) trades run time for stability; the whole run takes about
+# a minute on 2 cores.
+set -u
+cd "$(dirname "$0")/.."
+secs=${SECONDS_PER_MEASUREMENT:-1.5}
+out=$(mktemp) || exit 2
+trap 'rm -f "$out"' EXIT
+echo "== bench_model (C): tokens/s, GFLOP/s (model_flops_token; training = 3 x forward), % of sgemm peak"
+build/bench/bench_model "$secs" | tee "$out" | grep -v '^RESULT' || exit 1
+
+py=${PYTHON:-/usr/bin/python3}
+if ! "$py" -c 'import torch' 2>/dev/null; then
+  echo "== PyTorch: not available ($py cannot import torch); skipped"
+  exit 0
+fi
+echo
+echo "== PyTorch $("$py" -c 'import torch; print(torch.__version__)') training step (forward, backward, clip, AdamW), same shapes"
+vocab=$(sed -n 's/^RESULT kind=config vocab=\([0-9]*\).*/\1/p' "$out")
+# One process per thread count: OpenBLAS sizes its pool when it loads (see torch_bench.py).
+for th in 1 2; do
+  OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_bench.py "$secs" "${vocab:-22}" "$th" >>"$out" \
+    || { echo "bench: torch_bench.py failed"; exit 1; }
+done
+awk '
+  /^RESULT/ {
+    delete f
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+    key = f["d"] " " f["L"] " " f["threads"]
+    if (f["kind"] == "train") c[key] = f["tokens_per_s"]
+    if (f["kind"] == "torch_train") { t[key] = f["tokens_per_s"]; order[++n] = key }
+  }
+  END {
+    printf "%-14s %7s %12s %12s %8s\n", "train shape", "threads", "C tok/s", "torch tok/s", "C/torch"
+    for (i = 1; i <= n; i++) {
+      k = order[i]; split(k, p, " ")
+      printf "d%-3s L%-8s %7s %12.0f %12.0f %8.2f\n", p[1], p[2], p[3], c[k], t[k], (t[k] > 0 ? c[k] / t[k] : 0)
+    }
+  }' "$out"
