@@ -19,6 +19,7 @@ static const Command commands[] = {
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
+    {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
     {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
     {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},

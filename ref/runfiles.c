@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/checkpoint.h"
 #include "ref/util.h"
@@ -28,6 +29,17 @@ int load_base_model(const char *path, Model *m, char *err)
                  path, want, tok_vocab_size(), m->cfg.vocab);
         model_free(m);
         return 1;
+    }
+    return 0;
+}
+
+int remove_run_checkpoint(const char *dir, char *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/final.ckpt", dir);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(err, ERR_LEN, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
+        return 2;
     }
     return 0;
 }

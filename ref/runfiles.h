@@ -13,6 +13,9 @@
 int load_base_model(const char *path, Model *m, char *err);
 /* The metadata line naming this program's tokenizer, e.g. "tokenizer=chars-v1". */
 void tokenizer_meta(char *buf, size_t n);
+/* Removes DIR/final.ckpt left by an earlier run in DIR, so that final.ckpt (written last) exists
+ * only once this run has finished: `scalerl sweep` relies on it. 0 or 2. */
+int remove_run_checkpoint(const char *dir, char *err);
 /* DIR/config.txt, atomically. */
 int write_run_config(const TrainConfig *c, char *err);
 /* DIR/metrics.jsonl, truncated, for appending rows. */

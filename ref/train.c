@@ -395,6 +395,7 @@ int train_run(const TrainConfig *c, char *err)
     Trainer t;
     int rc = setup(&t, c, err);
     if (!rc) rc = mkdir_p(c->out, err);
+    if (!rc) rc = remove_run_checkpoint(c->out, err);
     if (!rc) rc = write_run_config(c, err);
     if (!rc) rc = open_metrics(c->out, &t.metrics, err);
     if (!rc) rc = loop(&t, err);
