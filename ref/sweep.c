@@ -109,6 +109,22 @@ static char *filter_config(const char *text)
     return out;
 }
 
+char *run_config_text(const TrainConfig *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    recipe_write(c, f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    char *out = filter_config(text);
+    free(text);
+    return out;
+}
+
 /* The whole file as a string (malloc'd), or NULL when it cannot be read. */
 static char *read_text(const char *path)
 {
@@ -168,20 +184,10 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
         snprintf(err, ERR_LEN, "base='%s': no such file (expected a checkpoint from scalerl pretrain)", c.base);
         return 1;
     }
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
+    if (!(r->config = run_config_text(&c))) {
         snprintf(err, ERR_LEN, "out of memory resolving run %s", r->name);
         return 2;
     }
-    recipe_write(&c, f);
-    if (fclose(f) != 0 || !(r->config = filter_config(text))) {
-        free(text);
-        snprintf(err, ERR_LEN, "out of memory resolving run %s", r->name);
-        return 2;
-    }
-    free(text);
     r->argv = calloc((size_t)ta->n + 1, sizeof *r->argv);
     if (!r->argv) {
         snprintf(err, ERR_LEN, "out of memory resolving run %s", r->name);
@@ -303,10 +309,15 @@ static void describe_difference(const char *have, const char *want, char *why, s
 
 RunState sweep_run_state(const SweepRun *r, char *why, size_t n)
 {
+    return run_dir_state(r->dir, r->config, why, n);
+}
+
+RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
+{
     char cfg[OPT_STR_LEN + 64], met[OPT_STR_LEN + 64], ckpt[OPT_STR_LEN + 64];
-    snprintf(cfg, sizeof cfg, "%s/config.txt", r->dir);
-    snprintf(met, sizeof met, "%s/metrics.jsonl", r->dir);
-    snprintf(ckpt, sizeof ckpt, "%s/final.ckpt", r->dir);
+    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
+    snprintf(met, sizeof met, "%s/metrics.jsonl", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/final.ckpt", dir);
     char *text = read_text(cfg);
     if (!text) {
         int any = file_exists(met);
@@ -320,8 +331,8 @@ RunState sweep_run_state(const SweepRun *r, char *why, size_t n)
         return RUN_INCOMPLETE;
     }
     RunState s = RUN_FINISHED;
-    if (strcmp(have, r->config) != 0) {
-        describe_difference(have, r->config, why, n);
+    if (strcmp(have, want) != 0) {
+        describe_difference(have, want, why, n);
         s = RUN_STALE;
     } else if (!has_run_row(met)) {
         snprintf(why, n, "metrics.jsonl has no final run row");

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "ref/args.h"
+#include "ref/recipe.h"
 
 #define SWEEP_MAX_RECIPES 64
 #define SWEEP_MAX_SEEDS 10000
@@ -58,6 +59,10 @@ typedef enum {
 
 /* The state of r's directory; why (n bytes) gets a short reason for anything not finished. */
 RunState sweep_run_state(const SweepRun *r, char *why, size_t n);
+/* The same for any run directory, against the config text it must hold (run_config_text). */
+RunState run_dir_state(const char *dir, const char *want_config, char *why, size_t n);
+/* c as config.txt text without the lines that do not change results (malloc'd; NULL: OOM). */
+char *run_config_text(const TrainConfig *c);
 const char *sweep_state_name(RunState s);
 /* Removes the files whose presence marks progress (final.ckpt, metrics.jsonl, config.txt), so
  * that a restarted run starts from nothing. 0 or 2. */
