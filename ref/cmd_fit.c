@@ -24,6 +24,7 @@ typedef struct {
     double target;
     long json;
     long cutoffs;
+    long save;
     SpreadFloors floors;
 } FitConfig;
 
@@ -36,6 +37,8 @@ static const OptSpec fit_opts[] = {
     {"json", OPT_INT, offsetof(FitConfig, json), "0", 0, 1, NULL, "1: JSON lines on stdout instead of tables"},
     {"cutoffs", OPT_INT, offsetof(FitConfig, cutoffs), "1", 0, 1, NULL,
      "1: show how A moves with the early cutoff"},
+    {"save", OPT_INT, offsetof(FitConfig, save), "1", 0, 1, NULL,
+     "1: write RUN_DIR/fit.json; 0: only print (e.g. a fit_until check beside the saved fit)"},
     {"floor_A", OPT_FLOAT, offsetof(FitConfig, floors.A), "0.02", 0, 1, NULL,
      "smallest seed spread assumed for A (absolute)"},
     {"floor_B", OPT_FLOAT, offsetof(FitConfig, floors.B), "0.1", 0, 10, NULL,
@@ -377,7 +380,7 @@ int cmd_fit(int argc, char **argv)
                     a.pos[i]);
     }
     if (!rc) rc = run_fits(&j, &c, pred, n_pred, err);
-    for (int i = 0; i < j.n_runs && !rc; i++) rc = write_fit_json(&j.runs[i], &j.an[i], &c, pred, n_pred, err);
+    for (int i = 0; i < j.n_runs && !rc && c.save; i++) rc = write_fit_json(&j.runs[i], &j.an[i], &c, pred, n_pred, err);
     if (!rc) {
         if (c.json) rc = print_json(&j, &c, pred, n_pred, err);
         else print_text(&j, &c, pred, n_pred);
