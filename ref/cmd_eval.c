@@ -27,7 +27,7 @@ typedef struct {
 /* Shared keys; `eval` and `sample` differ in the defaults of n and samples. */
 #define EVAL_COMMON_OPTS                                                                                           \
     {"ckpt", OPT_STR, F(ckpt), NULL, 0, 0, NULL, "checkpoint"},                                                     \
-        {"task", OPT_STR, F(task), "add:digits=2", 0, 0, NULL, "task spec"},                                       \
+        {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec"},                                       \
         {"temperature", OPT_FLOAT, F(temperature), "1", 0, 10, NULL, "sampling temperature (0: greedy)"},          \
         {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "sampling seed"},                                           \
         {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed (as in train)"},                    \

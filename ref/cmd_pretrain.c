@@ -14,6 +14,7 @@
 #include "ref/args.h"
 #include "ref/commands.h"
 #include "ref/evaluate.h"
+#include "ref/recipe.h"
 #include "ref/runfiles.h"
 #include "ref/util.h"
 #include "tasks/tasks.h"
@@ -27,7 +28,7 @@ typedef struct {
 
 #define F(field) offsetof(PretrainConfig, field)
 static const OptSpec pretrain_opts[] = {
-    {"task", OPT_STR, F(task), "add:digits=2", 0, 0, NULL, "task spec of the worked solutions"},
+    {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec of the worked solutions"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "checkpoint to write"},
     {"d_model", OPT_INT, F(d_model), "64", 8, 4096, NULL, "residual width"},
     {"n_layer", OPT_INT, F(n_layer), "2", 1, 64, NULL, "layers"},

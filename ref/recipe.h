@@ -9,6 +9,10 @@
 
 #include "ref/args.h"
 
+/* The default task of pretrain, train, eval and sample: one place, so that a base model made with
+ * defaults is made for the RL run made with defaults. */
+#define DEFAULT_TASK "add:digits=2"
+
 typedef enum { OFFPOLICY_SYNC = 0, OFFPOLICY_PPO = 1, OFFPOLICY_PIPELINE = 2 } OffPolicy;
 #define OFFPOLICY_CHOICES "sync|ppo|pipeline"
 typedef enum { SCHEDULE_DETERMINISTIC = 0, SCHEDULE_THREADS = 1 } Schedule;
