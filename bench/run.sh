@@ -6,10 +6,32 @@
 set -u
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_MEASUREMENT:-1.5}
+DEFAULT_STEPS=${RL_BENCH_STEPS:-60}
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 echo "== bench_model (C): tokens/s, GFLOP/s (model_flops_token; training = 3 x forward), % of sgemm peak"
 build/bench/bench_model "$secs" | tee "$out" | grep -v '^RESULT' || exit 1
+
+echo
+echo "== RL steps/s by schedule (scalerl train, $DEFAULT_STEPS steps of 32 prompts x 8 completions, threads=2)"
+rl=$(mktemp -d) || exit 2
+trap 'rm -f "$out"; rm -rf "$rl"' EXIT
+./scalerl pretrain out="$rl/base.ckpt" tokens=60000 eval_samples=0 progress=0 >/dev/null || { echo "bench: pretrain failed"; exit 1; }
+printf "%-28s %10s %12s\n" "schedule" "steps/s" "vs sync"
+sync_rate=
+for sched in "sync:offpolicy=sync" "ppo-8:offpolicy=ppo k=8" "pipeline-8 deterministic:offpolicy=pipeline k=8" \
+             "pipeline-8 threads:offpolicy=pipeline k=8 schedule=threads"; do
+  name=${sched%%:*}; keys=${sched#*:}
+  ./scalerl train base="$rl/base.ckpt" out="$rl/run" steps=$DEFAULT_STEPS eval_every=100000 eval_n=50 eval_samples=1 \
+      threads=2 progress=0 $keys >/dev/null || { echo "bench: train ($name) failed"; exit 1; }
+  # Steps per second over the second half of the run: no eval falls there, and a pipeline's head
+  # start (batches generated before its first step) is spent by then.
+  half=$((DEFAULT_STEPS / 2))
+  rate=$(grep '"kind":"step"' "$rl/run/metrics.jsonl" | sed -n "${half}p;\$p" | sed -E 's/.*"wall_s":([0-9.e+-]+).*/\1/' |
+         awk -v n=$((DEFAULT_STEPS - half)) 'NR==1{a=$1} NR==2{printf "%.2f", n/($1-a)}')
+  [ -n "$sync_rate" ] || sync_rate=$rate
+  printf "%-28s %10s %12.2f\n" "$name" "$rate" "$(awk -v a="$rate" -v b="$sync_rate" 'BEGIN{print a/b}')"
+done
 
 py=${PYTHON:-/usr/bin/python3}
 if ! "$py" -c 'import torch' 2>/dev/null; then
