@@ -57,8 +57,8 @@ test: scalerl $(TEST_BIN)
 bench: scalerl $(BENCH_BIN)
 	@bench/run.sh
 
-run: scalerl
-	./scalerl --help
+run: $(BIN)
+	@ref/make_run.sh
 
 # ThreadSanitizer build of the threaded pipeline, exercised by the pipeline test. libgomp is not
 # instrumented, so OpenMP runs with one thread per team there (threads=1: the generator thread and
