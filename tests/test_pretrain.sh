@@ -6,6 +6,10 @@
 # seed gives the same checkpoint bytes, so the threshold cannot flake. Also the metadata the RL
 # trainer relies on, and bad input refused with one line and no file written.
 set -u
+# The two-thread runs below check determinism, not speed. On a loaded machine libgomp's default
+# spin-waiting makes a 2-thread run of these tiny models up to ~400x slower (measured 50 s against
+# 0.13 s with one thread); passive waiting changes no result, only the wall time.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 S=./scalerl
 T=$(mktemp -d /tmp/scalerl-test-pretrain-XXXXXX) || { echo "FAIL pretrain setup: mktemp"; exit 1; }
 trap 'rm -rf "$T"' EXIT

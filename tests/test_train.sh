@@ -12,6 +12,10 @@
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
 # No Python: fields are read with sed and awk.
 set -u
+# The two-thread runs below check determinism, not speed. On a loaded machine libgomp's default
+# spin-waiting makes a 2-thread run of these tiny models up to ~400x slower (measured 50 s against
+# 0.13 s with one thread); passive waiting changes no result, only the wall time.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 S=./scalerl
 T=$(mktemp -d /tmp/scalerl-test-train-XXXXXX) || { echo "FAIL train setup: mktemp"; exit 1; }
 trap 'rm -rf "$T"' EXIT
@@ -169,6 +173,16 @@ kl_max=$(sed -n 's/.*"mismatch_kl":\([^,}]*\).*/\1/p' "$T/f32/metrics.jsonl" | s
 kl_min=$(grep -v '"tokens":0,' "$T/s/metrics.jsonl" | sed -n 's/.*"mismatch_kl":\([^,}]*\).*/\1/p' | sort -g | head -n 1)
 check "mismatch_kl: below 1e-9 on every step with an fp32 generator, sync (max ${kl_max:-none})" awk_true "${kl_max:-1} < 1e-9"
 check "mismatch_kl: above 1e-7 on every step that trained with the bf16 generator, sync (min ${kl_min:-none})" awk_true "${kl_min:-0} > 1e-7"
+
+# Interruption in the trainer's rows: with a thinking budget of 2-3 (scratchpads are 2-5 tokens)
+# many completions are interrupted, and none is longer than 3 + marker + answer_budget 4.
+train "$T/int" $SMALL offpolicy=sync think_budget=2-3 threads=1
+i_min=$(sed -n 's/.*"interrupt_frac":\([^,}]*\).*/\1/p' "$T/int/metrics.jsonl" | sort -g | head -n 1)
+i_rows=$(grep -c '"interrupt_frac":' "$T/int/metrics.jsonl")
+l_max=$(sed -n 's/.*"len_mean":\([^,}]*\).*/\1/p' "$T/int/metrics.jsonl" | sort -g | tail -n 1)
+check "interruption: interrupt_frac > 0.2 in all $i_rows step and eval rows with think_budget=2-3 (min ${i_min:-none})" \
+  awk_true "$i_rows == 9 && ${i_min:-0} > 0.2"
+check "interruption: and len_mean <= 8 in every row (max ${l_max:-none})" awk_true "${l_max:-99} <= 8"
 
 # The run's checkpoint evaluates, with `scalerl eval` and the run's generator keys, to its last
 # eval row (same sampling seed and stream; slots only move log-probs by float rounding).
