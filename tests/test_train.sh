@@ -8,6 +8,8 @@
 #     _s, flops cumulative and increasing, flops = flops_gen + flops_train, staleness within k;
 #   - every key validated (type, range, accepted values named in a one-line error, exit 1);
 #   - recipe=list lists every preset, and every preset resolves;
+#   - also: pipeline k=0 is sync exactly, mismatch_kl ~0 for an FP32 generator and not for bf16,
+#     interruption in the trainer's rows, final.ckpt re-evaluates to the last eval row;
 #   - learning: a short run of the scalerl recipe raises the validation pass rate by at least 0.08
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
 # No Python: fields are read with sed and awk.
