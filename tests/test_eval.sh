@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# `scalerl eval` and `scalerl sample` end to end, run from the repo root, on a small base model
+# pretrained here (add:digits=1-2, pass rate about 0.3: right and wrong answers both occur).
+# eval: the text report has every field (pass rate, 95% interval, pass@k, mean length,
+# interruption rate), json=1 is one flat JSON object with the same numbers, n and samples are
+# respected, results are deterministic and match `scalerl pretrain`'s own evaluation for the same
+# generator settings. sample: n prompts, `samples` completions each, rewards that agree with the
+# completions shown. Both refuse a missing, non-scalerl or foreign-vocabulary checkpoint with one
+# line. No Python: the JSON checks are a grep regex and awk.
+set -u
+S=./scalerl
+T=$(mktemp -d /tmp/scalerl-test-eval-XXXXXX) || { echo "FAIL eval setup: mktemp"; exit 1; }
+trap 'rm -rf "$T"' EXIT
+
+check() { # name, then a command that must succeed
+  local name=$1; shift
+  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
+}
+# expect_error NAME CODE WORD... -- ARGS...: exit code CODE, exactly one line on stderr containing
+# every WORD, nothing on stdout.
+expect_error() {
+  local name=$1 code=$2; shift 2
+  local words=()
+  while [ "$1" != "--" ]; do words+=("$1"); shift; done
+  shift
+  "$S" "$@" >"$T/out" 2>"$T/err"
+  local rc=$? lines ok=1 w
+  lines=$(wc -l <"$T/err")
+  for w in "${words[@]}"; do grep -qF -- "$w" "$T/err" || ok=0; done
+  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ "$ok" -eq 1 ] && [ ! -s "$T/out" ]; then
+    echo "PASS $name"
+  else
+    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '${words[*]}'): $(head -c 300 "$T/err")"
+  fi
+}
+jget() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; } # FILE KEY: a top-level value
+awk_true() { awk "BEGIN { exit !($1) }"; }             # a numeric condition
+# A flat JSON object: string keys, values numbers, strings, null or booleans.
+NUM='-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?'
+STR='"([^"\\]|\\.)*"'
+VAL="($NUM|$STR|null|true|false)"
+JSON_OBJ="^\{($STR:$VAL(,$STR:$VAL)*)?\}\$"
+
+MODEL="d_model=32 ctx=32 batch=32 threads=1"
+KEYS="task=add:digits=1-2 eval_n=200 threads=1"
+"$S" pretrain out="$T/base.ckpt" task=add:digits=1-2 $MODEL tokens=160000 eval_n=200 eval_samples=2 \
+  >"$T/pre" 2>&1 || { echo "FAIL eval setup: pretrain failed: $(tail -n 2 "$T/pre")"; exit 1; }
+
+# ---- eval, text ----
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 >"$T/text" 2>"$T/err"
+check "eval exits 0 with nothing on stderr" [ $? -eq 0 -a ! -s "$T/err" ]
+check "eval text: pass rate, 95% interval, prompts x samples" \
+  grep -qE '^pass rate [0-9.]+  95% interval \[[0-9.]+, [0-9.]+\]  \(37 prompts x 3 samples' "$T/text"
+check "eval text: pass@1 and pass@2 for 3 samples, no pass@4" \
+  bash -c "grep -qE '^pass@1 +[0-9.]+$' '$T/text' && grep -qE '^pass@2 +[0-9.]+$' '$T/text' && ! grep -q 'pass@4' '$T/text'"
+check "eval text: mean completion length and interruption rate" \
+  grep -qE '^mean completion length [0-9.]+ tokens, interrupted [0-9.]+' "$T/text"
+rate=$(sed -n 's/^pass rate \([0-9.]*\) .*/\1/p' "$T/text")
+lo=$(sed -n 's/.*interval \[\([0-9.]*\),.*/\1/p' "$T/text")
+hi=$(sed -n 's/.*interval \[[0-9.]*, \([0-9.]*\)\].*/\1/p' "$T/text")
+check "eval text: lo <= pass rate <= hi, a nonzero rate and width" awk_true "$lo <= $rate && $rate <= $hi && $rate > 0 && $hi > $lo"
+
+# ---- eval, json ----
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 json=1 >"$T/json" 2>"$T/err"
+check "eval json=1 exits 0" [ $? -eq 0 -a ! -s "$T/err" ]
+check "eval json=1 prints exactly one line" [ "$(wc -l <"$T/json")" -eq 1 ]
+check "eval json=1 is one flat JSON object" grep -qE "$JSON_OBJ" "$T/json"
+missing=""
+for k in n samples pass_rate pass_rate_lo pass_rate_hi pass_at_1 pass_at_2 len_mean interrupt_frac truncate_frac; do
+  [ -n "$(jget "$T/json" "$k")" ] || missing="$missing $k"
+done
+check "eval json=1 has every field (missing:${missing:- none})" [ -z "$missing" ]
+check "eval json=1 respects n=37 and samples=3" [ "$(jget "$T/json" n)" = 37 -a "$(jget "$T/json" samples)" = 3 ]
+jr=$(jget "$T/json" pass_rate)
+# Every prompt scores a multiple of 1/3, so 111 x pass_rate counts the correct completions: an
+# integer up to the rounding of one division (1e-6 is far above double rounding, far below 1).
+check "eval json: pass_rate x n x samples is a whole number of correct completions" \
+  awk_true "($jr * 111) - int($jr * 111 + 0.5) < 1e-6 && int($jr * 111 + 0.5) - ($jr * 111) < 1e-6"
+check "eval json and text report the same pass rate (text to 4 decimals)" awk_true "($jr - $rate)^2 < 0.00005^2"
+check "eval json: pass@1 equals the pass rate (unbiased estimator at k=1)" \
+  awk_true "($(jget "$T/json" pass_at_1) - $jr)^2 < 1e-20"
+check "eval json: pass@2 >= pass@1" awk_true "$(jget "$T/json" pass_at_2) >= $(jget "$T/json" pass_at_1)"
+
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 json=1 >"$T/json2" 2>&1
+check "eval is deterministic (same keys, same bytes)" cmp -s "$T/json" "$T/json2"
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 json=1 seed=2 >"$T/json3" 2>&1
+check "eval with another seed samples other completions" bash -c "! cmp -s '$T/json' '$T/json3'"
+
+# A thinking budget of 2-3 is shorter than most scratchpads (2 to 5 tokens): many completions are
+# interrupted, and none is longer than budget + marker + answer budget.
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=50 samples=2 think_budget=2-3 answer_budget=4 json=1 >"$T/jint" 2>&1
+check "eval json: interruption rate > 0.3 with a thinking budget of 2-3" awk_true "$(jget "$T/jint" interrupt_frac) > 0.3"
+check "eval json: mean length <= 3 + 1 + 4 under that budget" awk_true "$(jget "$T/jint" len_mean) <= 8"
+
+# pretrain evaluates with an FP32 generator, length=none and a budget of the longest solution (10
+# tokens for add:digits=1-2); eval with those keys must print the same pass rate.
+pre_rate=$(sed -n 's/^validation pass rate \([0-9.]*\) .*/\1/p' "$T/pre")
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=200 samples=2 length=none think_budget=10 answer_budget=1 gen_precision=fp32 \
+  >"$T/same" 2>&1
+check "eval reproduces pretrain's validation pass rate ($pre_rate) with the same generator" \
+  grep -q "^pass rate $pre_rate " "$T/same"
+
+# ---- sample ----
+"$S" sample ckpt="$T/base.ckpt" $KEYS n=4 samples=2 think_budget=16 answer_budget=4 >"$T/samp" 2>"$T/err"
+check "sample exits 0" [ $? -eq 0 -a ! -s "$T/err" ]
+check "sample shows n=4 prompts" [ "$(grep -cE '^prompt   \^[0-9+]+=   \(answer -?[0-9]+\)$' "$T/samp")" -eq 4 ]
+check "sample shows samples=2 completions per prompt" [ "$(grep -cE '^  sample [01] +reward (0|1)( \(interrupted\))?  ' "$T/samp")" -eq 8 ]
+# The reward shown must be what the verifier gives the completion shown: the answer after the last
+# '#' (up to the first '$') equals the prompt's answer. add never needs PAD or BOS in an answer.
+bad=$(awk '/^prompt/ { ans = $0; sub(/.*\(answer /, "", ans); sub(/\)$/, "", ans); next }
+           /^  sample/ { r = $4; c = $NF; if (index(c, "$")) c = substr(c, 1, index(c, "$") - 1)
+                         ok = 0; if (match(c, /#[^#]*$/)) ok = (substr(c, RSTART + 1) == ans && c !~ /[_^]/)
+                         if (ok != r) n++ }
+           END { print n + 0 }' "$T/samp")
+check "sample: every reward shown agrees with its completion's answer ($bad disagree)" [ "$bad" -eq 0 ]
+check "sample: at least one correct completion among them" grep -qE 'reward 1' "$T/samp"
+
+# ---- errors ----
+expect_error "eval refuses a missing checkpoint (exit 2, names it)" 2 "$T/none.ckpt" -- eval ckpt="$T/none.ckpt"
+echo "not a model" >"$T/junk.ckpt"
+expect_error "eval refuses a file that is not a checkpoint" 1 "junk.ckpt" "not a scalerl checkpoint" -- eval ckpt="$T/junk.ckpt"
+"$S" init out="$T/v30.ckpt" vocab=30 d_model=32 ctx=32 >/dev/null 2>&1
+expect_error "eval refuses a checkpoint of another vocabulary" 1 "v30.ckpt" "tokenizer" -- eval ckpt="$T/v30.ckpt"
+expect_error "sample refuses a missing checkpoint" 2 "$T/none.ckpt" -- sample ckpt="$T/none.ckpt"
+expect_error "sample refuses a foreign checkpoint" 1 "tokenizer" -- sample ckpt="$T/v30.ckpt"
+expect_error "eval refuses n > eval_n, naming both" 1 "n=300" "eval_n=200" -- eval ckpt="$T/base.ckpt" $KEYS n=300
+expect_error "eval refuses budgets beyond the model context" 1 "ctx=32" -- eval ckpt="$T/base.ckpt" $KEYS n=5
+expect_error "eval refuses a bad length choice, listing the choices" 1 "'length'" "interrupt|penalty|none" -- \
+  eval ckpt="$T/base.ckpt" length=short
+expect_error "eval refuses an unknown key" 1 "'samplez'" -- eval ckpt="$T/base.ckpt" samplez=3
+expect_error "eval requires ckpt" 1 "ckpt" -- eval n=3
