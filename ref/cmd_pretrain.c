@@ -1,6 +1,7 @@
 /* scalerl pretrain: the base model. Supervised next-token training on prompt + worked solution +
  * EOS, with the loss on the completion only, from the task's training stream (never a
  * validation prompt of the same task, data_seed and eval_n). */
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -104,6 +105,16 @@ static int pretrain(const PretrainConfig *c, char *err)
     Batch b = {0};
     int rc;
     model_set_threads((int)c->threads);
+    /* Refuse an unwritable destination now, not after minutes of training. */
+    char probe[OPT_STR_LEN + 32];
+    snprintf(probe, sizeof probe, "%s.probe.%ld", c->out, (long)getpid());
+    FILE *pf = fopen(probe, "wb");
+    if (!pf) {
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", c->out, strerror(errno));
+        return 2;
+    }
+    fclose(pf);
+    remove(probe);
     if ((rc = task_spec_parse(c->task, &spec, err))) return rc;
     if ((rc = split_new(spec, (uint64_t)c->data_seed, (int)c->eval_n, &split, err))) goto done;
     ModelConfig mc = {tok_vocab_size(), (int)c->ctx, (int)c->d_model, (int)c->n_layer, (int)c->n_head,

@@ -18,19 +18,6 @@ struct DataSource {
     long epoch, cursor;
 };
 
-/* Open-addressing set of 64-bit prompt keys, for the duplicate check while collecting. */
-static int set_insert(uint64_t *tab, size_t mask, uint64_t key)
-{
-    if (key == 0) key = 1; /* 0 marks an empty cell */
-    for (size_t i = key & mask;; i = (i + 1) & mask) {
-        if (tab[i] == key) return 0;
-        if (tab[i] == 0) {
-            tab[i] = key;
-            return 1;
-        }
-    }
-}
-
 static void shuffle_epoch(DataSource *d)
 {
     for (long i = 0; i < d->n; i++) d->order[i] = i;
@@ -45,38 +32,22 @@ static void shuffle_epoch(DataSource *d)
 DataSource *data_new(const TaskSplit *split, long pool_size, uint64_t seed, char *err)
 {
     DataSource *d = calloc(1, sizeof *d);
-    size_t cap = 16;
-    while (cap < (size_t)pool_size * 2) cap <<= 1;
-    uint64_t *set = calloc(cap, sizeof *set);
-    if (!d || !set) goto oom;
+    if (!d) goto oom;
     d->split = split;
     d->seed = seed;
+    d->n = pool_size;
     d->draw = malloc((size_t)pool_size * sizeof *d->draw);
-    if (!d->draw) goto oom;
-    /* A run of this many draws without a new prompt means the space is exhausted (for a space of
-     * N prompts the chance of missing one of the last few after that many draws is negligible). */
-    const long patience = 200000;
-    Problem p;
-    long since_new = 0;
-    for (uint64_t idx = 0; d->n < pool_size && since_new < patience; idx++) {
-        split_train_draw(split, idx, &p);
-        if (set_insert(set, cap - 1, prompt_key(p.prompt))) {
-            d->draw[d->n++] = idx;
-            since_new = 0;
-        } else {
-            since_new++;
-        }
-    }
-    free(set);
-    set = NULL;
-    d->order = malloc((size_t)d->n * sizeof *d->order);
-    if (!d->order) goto oom;
+    d->order = malloc((size_t)pool_size * sizeof *d->order);
+    if (!d->draw || !d->order) goto oom;
+    /* The pool is the first pool_size training draws, repeats included, so that it follows the
+     * task's distribution (a pool of distinct prompts would over-weight the larger parts of a
+     * mixture such as add:digits=1-2, whose 1-digit part has only 100 prompts). */
+    for (long i = 0; i < pool_size; i++) d->draw[i] = (uint64_t)i;
     shuffle_epoch(d);
     return d;
 oom:
-    free(set);
     data_free(d);
-    snprintf(err, ERR_LEN, "out of memory collecting %ld training prompts", pool_size);
+    snprintf(err, ERR_LEN, "out of memory for a pool of %ld training prompts", pool_size);
     return NULL;
 }
 

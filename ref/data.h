@@ -1,7 +1,9 @@
-/* The training prompts: a finite pool of distinct training problems (drawn from the task's
- * training stream, which never yields a validation prompt), served in epochs, each epoch a fresh
- * permutation, skipping prompts that No-Positive-Resampling retired. The pool stores draw indices
- * only; a problem is re-drawn when served (task draws are pure functions). */
+/* The training prompts: a finite pool, the first pool_size draws of the task's training stream
+ * (which never yields a validation prompt), served in epochs, each epoch a fresh permutation,
+ * skipping prompts that No-Positive-Resampling retired. The pool follows the task's distribution,
+ * repeats included (a small task space repeats prompts within an epoch, as a dataset with
+ * duplicates would). It stores draw indices only; a problem is re-drawn when served (task draws
+ * are pure functions). */
 #ifndef SCALERL_DATA_H
 #define SCALERL_DATA_H
 
@@ -12,8 +14,7 @@
 
 typedef struct DataSource DataSource;
 
-/* Collects up to pool_size distinct training prompts; fewer when the task's space is smaller (it
- * stops once a long run of draws brings nothing new). NULL with err on failure. */
+/* The pool of the first pool_size training draws. NULL with err on failure. */
 DataSource *data_new(const TaskSplit *split, long pool_size, uint64_t seed, char *err);
 void data_free(DataSource *d);
 long data_pool_size(const DataSource *d);

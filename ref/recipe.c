@@ -51,7 +51,7 @@ static const OptSpec train_opts[] = {
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: validation set and training pool"},
     {"steps", OPT_INT, F(steps), "2000", 1, 1e9, NULL, "optimizer steps"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
-    {"train_pool", OPT_INT, F(train_pool), "100000", 1, 1e8, NULL, "distinct training prompts (fewer if the task has fewer)"},
+    {"train_pool", OPT_INT, F(train_pool), "100000", 1, 1e8, NULL, "training prompts: the first N draws of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "50", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},
     {"eval_n", OPT_INT, F(eval_n), "1000", 1, 1000000, NULL, "validation prompts"},
     {"eval_samples", OPT_INT, F(eval_samples), "4", 1, 1024, NULL, "completions per validation prompt"},

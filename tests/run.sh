@@ -5,6 +5,9 @@
 # nonzero or dies without printing FAIL still counts as one failure, so a crash is never silent.
 set -u
 cd "$(dirname "$0")/.."
+# libgomp's default busy-waiting makes 2-thread runs of tiny models crawl when the 2 cores are
+# shared with other work; passive waiting changes no result, only the waiting.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 passed=0; failed=0
 run_one() {
   local name=$1; shift
