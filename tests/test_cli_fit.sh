@@ -3,29 +3,8 @@
 # (exit 1, one line, nothing written); truncated and malformed metrics; byte-identical reruns.
 # JSON and SVG outputs are checked with python3's standard library (json, xml), an independent
 # parser.
-set -u
-cd "$(dirname "$0")/.."
-S=./scalerl
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@" >/dev/null 2>&1; then pass "$name"; else fail "$name" "command failed: $*"; fi
-}
-# refused NAME EXPECTED_SUBSTRING CMD...: exit 1, one line on stderr containing the substring.
-refused() {
-  local name=$1 want=$2; shift 2
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && printf '%s' "$err" | grep -q -- "$want"; then
-    pass "$name"
-  else
-    fail "$name" "exit $rc, stderr '$err' (wanted exit 1 and one line containing '$want')"
-  fi
-}
 pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 
 # ---- synth and fit
@@ -69,25 +48,25 @@ check "fit.json byte-identical on 2 threads" cmp -s "$T/fit1.json" "$T/a/fit.jso
 
 # ---- refusals: exit 1, one line, no fit.json
 $S synth out="$T/few" n=3 >/dev/null
-refused "fit refuses fewer than 4 points" "need at least 4" $S fit "$T/few"
+expect_error "fit refuses fewer than 4 points" 1 "need at least 4" -- fit "$T/few"
 check "no fit.json after a refusal" test ! -e "$T/few/fit.json"
 $S synth out="$T/flat" A=0.3 R0=0.3 noise=0 >/dev/null
-refused "fit refuses flat data" "flat" $S fit "$T/flat"
-refused "fit refuses a missing x column, naming it" "no numeric column 'gpu_hours'" $S fit "$T/a" x=gpu_hours
-refused "fit refuses an unknown key" "unknown key 'bogus'" $S fit "$T/a" bogus=1
-refused "fit refuses both exclusion keys" "at most one" $S fit "$T/a" exclude_below=1 exclude_frac=0.1
-refused "fit refuses boot=5" "at least 20" $S fit "$T/a" boot=5
-refused "fit refuses bad predict values" "predict" $S fit "$T/a" predict=1e15,abc
-refused "fit refuses no run directory" "no run directory" $S fit
+expect_error "fit refuses flat data" 1 "flat" -- fit "$T/flat"
+expect_error "fit refuses a missing x column, naming it" 1 "no numeric column 'gpu_hours'" -- fit "$T/a" x=gpu_hours
+expect_error "fit refuses an unknown key" 1 "unknown key 'bogus'" -- fit "$T/a" bogus=1
+expect_error "fit refuses both exclusion keys" 1 "at most one" -- fit "$T/a" exclude_below=1 exclude_frac=0.1
+expect_error "fit refuses boot=5" 1 "at least 20" -- fit "$T/a" boot=5
+expect_error "fit refuses bad predict values" 1 "predict" -- fit "$T/a" predict=1e15,abc
+expect_error "fit refuses no run directory" 1 "no run directory" -- fit
 mkdir -p "$T/nan"; cp "$T/a/config.txt" "$T/nan/"
 sed 's/"step":7,\(.*\)"pass_rate":[^,]*,/"step":7,\1"pass_rate":null,/' "$T/a/metrics.jsonl" >"$T/nan/metrics.jsonl"
-refused "fit refuses a non-finite pass rate, naming the line" "metrics.jsonl:16: eval row without a finite number in 'pass_rate'" $S fit "$T/nan"
+expect_error "fit refuses a non-finite pass rate, naming the line" 1 "metrics.jsonl:16: eval row without a finite number in 'pass_rate'" -- fit "$T/nan"
 mkdir -p "$T/bad"; cp "$T/a/metrics.jsonl" "$T/bad/"; sed -i '5s/.*/{"kind":"eval",oops}/' "$T/bad/metrics.jsonl"
-refused "fit refuses a malformed middle line, naming it" "metrics.jsonl:5: bad JSON" $S fit "$T/bad"
+expect_error "fit refuses a malformed middle line, naming it" 1 "metrics.jsonl:5: bad JSON" -- fit "$T/bad"
 check "no fit.json in the refused runs" test ! -e "$T/flat/fit.json" -a ! -e "$T/nan/fit.json" -a ! -e "$T/bad/fit.json"
 # several runs, one of them bad: nothing is written anywhere
 rm -f "$T/a/fit.json"
-refused "fit of a good and a bad run refuses" "need at least 4" $S fit "$T/a" "$T/few"
+expect_error "fit of a good and a bad run refuses" 1 "need at least 4" -- fit "$T/a" "$T/few"
 check "and writes no fit.json for the good run either" test ! -e "$T/a/fit.json"
 err=$($S fit /nonexistent/run 2>&1); rc=$?
 [ $rc -eq 2 ] && pass "a missing run directory is an I/O error (exit 2)" || fail "missing run dir" "exit $rc: $err"
@@ -113,7 +92,7 @@ assert len(circles)>=80, len(circles)
 assert any(t.startswith('A=0.') for t in texts), 'no asymptote label'
 assert any('1e14' in t for t in texts), 'no log axis labels'" "$T/curve.svg"
 check "plot prints a text preview with a legend" grep -q "(A=0\.[0-9]*)" <<<"$out"
-refused "plot refuses a missing x column" "no numeric column 'nope'" $S plot "$T/a" out="$T/none.svg" x=nope
+expect_error "plot refuses a missing x column" 1 "no numeric column 'nope'" -- plot "$T/a" out="$T/none.svg" x=nope
 check "and writes no SVG" test ! -e "$T/none.svg"
 
 # ---- compare: hand-set A and B give the expected verdicts
@@ -135,9 +114,9 @@ texts=[t.text or '' for t in r.iter(ns+'text')]
 assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
 out=$($S compare "$T/cmp" boot=0 2>&1)
 check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
-refused "compare refuses a missing baseline, listing the recipes" "baseline recipe 'nope' not found" $S compare "$T/cmp" baseline=nope boot=0
+expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseline recipe 'nope' not found" -- compare "$T/cmp" baseline=nope boot=0
 mkdir -p "$T/empty/sub"
-refused "compare refuses a directory without runs" "no run directories" $S compare "$T/empty" boot=0
+expect_error "compare refuses a directory without runs" 1 "no run directories" -- compare "$T/empty" boot=0
 
 # fit on several runs: a recipe table sorted by A
 out=$($S fit "$T/cmp/scalerl-s1" "$T/cmp/scalerl-s2" "$T/cmp/same-s1" "$T/cmp/lowA-s1" boot=0 cutoffs=0 2>&1)

@@ -3,27 +3,7 @@
 # rounding visible but small, agreement with an independent numpy forward pass written from
 # README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
 # one line and the right exit code. The numpy check is skipped (and not counted) without numpy.
-set -u
-S=./scalerl
-T=$(mktemp -d /tmp/scalerl-test-logits-XXXXXX) || { echo "FAIL logits setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
-
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
-}
-
-expect_error() { # NAME CODE WORD -- ARGS...: exit CODE, one stderr line containing WORD, no stdout
-  local name=$1 code=$2 word=$3; shift 4
-  "$S" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$word" "$T/err" && [ ! -s "$T/out" ]; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '$word'): $(head -c 300 "$T/err")"
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 "$S" init out="$T/m.ckpt" d_model=32 n_layer=2 n_head=4 ctx=16 seed=3 >/dev/null 2>&1 \
   || { echo "FAIL logits setup: scalerl init failed"; exit 1; }
@@ -49,10 +29,7 @@ check "bf16 logits differ from fp32 by a little" awk -F, '
 check "no BOS is added: a text without ^ starts at its first character" \
   bash -c "[ \"\$(sed -n 2p '$T/d.csv' | cut -d, -f1-2)\" = '0,1' ]"
 
-PY=""
-for p in /usr/bin/python3 python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
-done
+PY=$(numpy_python)
 if [ -n "$PY" ] && "$S" dump ckpt="$T/m.ckpt" out="$T/d" >/dev/null 2>&1; then
   "$PY" - "$T/d" "$T/a.csv" <<'PYEOF'
 import csv, json, math, os, sys

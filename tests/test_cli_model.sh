@@ -4,29 +4,7 @@
 # checkpoint that an independent Python reader of the documented format (README.md, "Checkpoint
 # format") decodes to the same numbers, and bad input refused with one line and the right exit
 # code. The numpy checks are skipped (and not counted) when no python3 with numpy is found.
-set -u
-S=./scalerl
-T=$(mktemp -d /tmp/scalerl-test-cli-XXXXXX) || { echo "FAIL cli setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
-
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
-}
-
-# expect_error NAME CODE WORD -- ARGS...: exit code CODE, exactly one line on stderr containing
-# WORD, nothing on stdout.
-expect_error() {
-  local name=$1 code=$2 word=$3; shift 4
-  "$S" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines
-  lines=$(wc -l <"$T/err")
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q -- "$word" "$T/err" && [ ! -s "$T/out" ]; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '$word'): $(head -c 300 "$T/err")"
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 # ---- init ----
 "$S" init out="$T/m.ckpt" d_model=32 n_layer=2 n_head=4 ctx=16 seed=5 >"$T/out" 2>"$T/err"
@@ -49,10 +27,7 @@ check "dump writes config.json" grep -q '"d_model": 32' "$T/d/sub/config.json"
 check "dump writes the metadata with the tokenizer's identity" grep -q '^tokenizer=' "$T/d/sub/meta.txt"
 check "dump leaves no temporary files" [ "$(ls "$T/d/sub" | grep -c tmp)" -eq 0 ]
 
-PY=""
-for p in /usr/bin/python3 python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
-done
+PY=$(numpy_python)
 if [ -n "$PY" ]; then
   "$PY" - "$T/m.ckpt" "$T/d/sub" <<'EOF'
 import json, math, os, struct, sys, zlib

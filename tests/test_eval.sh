@@ -7,44 +7,16 @@
 # generator settings. sample: n prompts, `samples` completions each, rewards that agree with the
 # completions shown. Both refuse a missing, non-scalerl or foreign-vocabulary checkpoint with one
 # line. No Python: the JSON checks are a grep regex and awk.
-set -u
-S=./scalerl
-T=$(mktemp -d /tmp/scalerl-test-eval-XXXXXX) || { echo "FAIL eval setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
-}
-# expect_error NAME CODE WORD... -- ARGS...: exit code CODE, exactly one line on stderr containing
-# every WORD, nothing on stdout.
-expect_error() {
-  local name=$1 code=$2; shift 2
-  local words=()
-  while [ "$1" != "--" ]; do words+=("$1"); shift; done
-  shift
-  "$S" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines ok=1 w
-  lines=$(wc -l <"$T/err")
-  for w in "${words[@]}"; do grep -qF -- "$w" "$T/err" || ok=0; done
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ "$ok" -eq 1 ] && [ ! -s "$T/out" ]; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '${words[*]}'): $(head -c 300 "$T/err")"
-  fi
-}
-jget() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; } # FILE KEY: a top-level value
-awk_true() { awk "BEGIN { exit !($1) }"; }             # a numeric condition
 # A flat JSON object: string keys, values numbers, strings, null or booleans.
 NUM='-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?'
 STR='"([^"\\]|\\.)*"'
 VAL="($NUM|$STR|null|true|false)"
 JSON_OBJ="^\{($STR:$VAL(,$STR:$VAL)*)?\}\$"
 
-MODEL="d_model=32 ctx=32 batch=32 threads=1"
 KEYS="task=add:digits=1-2 eval_n=200 threads=1"
-"$S" pretrain out="$T/base.ckpt" task=add:digits=1-2 $MODEL tokens=160000 eval_n=200 eval_samples=2 \
-  >"$T/pre" 2>&1 || { echo "FAIL eval setup: pretrain failed: $(tail -n 2 "$T/pre")"; exit 1; }
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=200 eval_samples=2
 
 # ---- eval, text ----
 "$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 >"$T/text" 2>"$T/err"

@@ -5,36 +5,7 @@
 # initialization (0 on 400 completions) to above 0.5 (measured 0.81). Deterministic: the same
 # seed gives the same checkpoint bytes, so the threshold cannot flake. Also the metadata the RL
 # trainer relies on, and bad input refused with one line and no file written.
-set -u
-# The two-thread runs below check determinism, not speed. On a loaded machine libgomp's default
-# spin-waiting makes a 2-thread run of these tiny models up to ~400x slower (measured 50 s against
-# 0.13 s with one thread); passive waiting changes no result, only the wall time.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-S=./scalerl
-T=$(mktemp -d /tmp/scalerl-test-pretrain-XXXXXX) || { echo "FAIL pretrain setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
-
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
-}
-# expect_error NAME CODE WORD... -- ARGS...: exit code CODE, one stderr line containing every WORD.
-expect_error() {
-  local name=$1 code=$2; shift 2
-  local words=()
-  while [ "$1" != "--" ]; do words+=("$1"); shift; done
-  shift
-  "$S" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines ok=1 w
-  lines=$(wc -l <"$T/err")
-  for w in "${words[@]}"; do grep -qF -- "$w" "$T/err" || ok=0; done
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ "$ok" -eq 1 ] && [ ! -s "$T/out" ]; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '${words[*]}'): $(head -c 300 "$T/err")"
-  fi
-}
-awk_true() { awk "BEGIN { exit !($1) }"; }
+. "$(dirname "$0")/lib.sh"
 
 TASK=add:digits=1-2
 MODEL="d_model=32 ctx=32 batch=32"
@@ -45,7 +16,7 @@ THRESHOLD=0.5
 "$S" init out="$T/init.ckpt" d_model=32 ctx=32 seed=1 >/dev/null 2>&1
 "$S" eval ckpt="$T/init.ckpt" task=$TASK eval_n=200 n=200 samples=2 length=none think_budget=10 answer_budget=1 \
   gen_precision=fp32 threads=1 json=1 >"$T/init.json" 2>&1
-r0=$(sed -n 's/.*"pass_rate":\([^,}]*\).*/\1/p' "$T/init.json")
+r0=$(jget "$T/init.json" pass_rate)
 check "random initialization passes at most 1% ($r0)" awk_true "${r0:-1} <= 0.01"
 
 # After: the smoke test.

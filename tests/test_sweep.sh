@@ -5,35 +5,8 @@
 # and a stale one taken over; failures are reported without stopping the others; bad keys are
 # refused before anything is written; print=commands lines run as-is in bash. Run contents are
 # checked with python3 (json), independently of the C reader.
-set -u
-cd "$(dirname "$0")/.."
-S=$PWD/scalerl
-T=$(mktemp -d)
-BG=()
-cleanup() {
-  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-  rm -rf "$T"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1: $2"; }
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  local out
-  if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "command failed: $* ${out:0:400}"; fi
-}
-# refused NAME EXPECTED_SUBSTRING CMD...: exit 1, one line on stderr containing the substring.
-refused() {
-  local name=$1 want=$2; shift 2
-  local err rc
-  err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] && printf '%s' "$err" | grep -q -- "$want"; then
-    pass "$name"
-  else
-    fail "$name" "exit $rc, stderr '$err' (wanted exit 1 and one line containing '$want')"
-  fi
-}
 count() { grep -c -- "$1" "$2" || true; } # lines of file $2 matching $1
 
 # runs_complete DIR STEPS NAME...: each run has final.ckpt, its config's recipe and seed, exactly
@@ -58,7 +31,7 @@ EOF
 mtimes() { stat -c '%n %y' "$1"/*/metrics.jsonl "$1"/*/final.ckpt; }
 GRID=(scalerl-s1 grpo-s1 scalerl-s2 grpo-s2) # seed-major order
 
-$S pretrain out="$T/b.ckpt" tokens=2000 eval_samples=0 threads=1 >/dev/null 2>&1 || fail "pretrain" "exit $?"
+pretrain_base "$T/b.ckpt" tokens=2000 eval_samples=0 threads=1
 # threads=1 where given: OpenMP threads on a loaded 2-core machine can be many times slower.
 K=(base="$T/b.ckpt" eval_n=50 eval_samples=1 prompts_per_step=4 gens_per_prompt=2 eval_every=1)
 
@@ -157,21 +130,21 @@ check "a train that fails: counted in the summary" grep -q "1 of 1 runs failed" 
 
 # ---- bad keys: one line, exit 1, nothing written
 Z="$T/z"
-refused "recipes required" "needs recipes=" $S sweep out="$Z" "${K[@]}"
-refused "out required" "needs out=" $S sweep recipes=scalerl "${K[@]}"
-refused "unknown recipe" "unknown recipe 'nope'" $S sweep recipes=scalerl,nope out="$Z" "${K[@]}"
-refused "recipe twice" "appears twice" $S sweep recipes=grpo,grpo out="$Z" "${K[@]}"
-refused "empty recipe name" "without empty ones" $S sweep recipes=grpo, out="$Z" "${K[@]}"
-refused "seeds=0" "seeds='0'" $S sweep recipes=grpo seeds=0 out="$Z" "${K[@]}"
-refused "seeds=x" "seeds='x'" $S sweep recipes=grpo seeds=x out="$Z" "${K[@]}"
-refused "seeds=3-1" "seeds='3-1'" $S sweep recipes=grpo seeds=3-1 out="$Z" "${K[@]}"
-refused "jobs=0" "'jobs'" $S sweep recipes=grpo jobs=0 out="$Z" "${K[@]}"
-refused "print=bogus" "'print'" $S sweep recipes=grpo print=bogus out="$Z" "${K[@]}"
-refused "seed= is per run" "seed= is set per run" $S sweep recipes=grpo seed=3 out="$Z" "${K[@]}"
-refused "unknown key" "unknown key 'foo'" $S sweep recipes=grpo foo=1 out="$Z" "${K[@]}"
-refused "bad train value" "'steps'" $S sweep recipes=grpo steps=0 out="$Z" "${K[@]}"
-refused "missing base" "no such file" $S sweep recipes=grpo out="$Z" base="$T/none.ckpt"
-refused "positional argument" "unexpected argument" $S sweep recipes=grpo out="$Z" "${K[@]}" extra
+expect_error "recipes required" 1 "needs recipes=" -- sweep out="$Z" "${K[@]}"
+expect_error "out required" 1 "needs out=" -- sweep recipes=scalerl "${K[@]}"
+expect_error "unknown recipe" 1 "unknown recipe 'nope'" -- sweep recipes=scalerl,nope out="$Z" "${K[@]}"
+expect_error "recipe twice" 1 "appears twice" -- sweep recipes=grpo,grpo out="$Z" "${K[@]}"
+expect_error "empty recipe name" 1 "without empty ones" -- sweep recipes=grpo, out="$Z" "${K[@]}"
+expect_error "seeds=0" 1 "seeds='0'" -- sweep recipes=grpo seeds=0 out="$Z" "${K[@]}"
+expect_error "seeds=x" 1 "seeds='x'" -- sweep recipes=grpo seeds=x out="$Z" "${K[@]}"
+expect_error "seeds=3-1" 1 "seeds='3-1'" -- sweep recipes=grpo seeds=3-1 out="$Z" "${K[@]}"
+expect_error "jobs=0" 1 "'jobs'" -- sweep recipes=grpo jobs=0 out="$Z" "${K[@]}"
+expect_error "print=bogus" 1 "'print'" -- sweep recipes=grpo print=bogus out="$Z" "${K[@]}"
+expect_error "seed= is per run" 1 "seed= is set per run" -- sweep recipes=grpo seed=3 out="$Z" "${K[@]}"
+expect_error "unknown key" 1 "unknown key 'foo'" -- sweep recipes=grpo foo=1 out="$Z" "${K[@]}"
+expect_error "bad train value" 1 "'steps'" -- sweep recipes=grpo steps=0 out="$Z" "${K[@]}"
+expect_error "missing base" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt"
+expect_error "positional argument" 1 "unexpected argument" -- sweep recipes=grpo out="$Z" "${K[@]}" extra
 check "refusals wrote nothing" test ! -e "$Z"
 
 # ---- print=commands: stable, seed-major, runs as-is in bash (a path with a space and a quote)

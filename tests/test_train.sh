@@ -13,48 +13,9 @@
 #   - learning: a short run of the scalerl recipe raises the validation pass rate by at least 0.08
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
 # No Python: fields are read with sed and awk.
-set -u
-# The two-thread runs below check determinism, not speed. On a loaded machine libgomp's default
-# spin-waiting makes a 2-thread run of these tiny models up to ~400x slower (measured 50 s against
-# 0.13 s with one thread); passive waiting changes no result, only the wall time.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-S=./scalerl
-T=$(mktemp -d /tmp/scalerl-test-train-XXXXXX) || { echo "FAIL train setup: mktemp"; exit 1; }
-trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
 
-check() { # name, then a command that must succeed
-  local name=$1; shift
-  if "$@"; then echo "PASS $name"; else echo "FAIL $name: '$*' failed"; fi
-}
-# expect_error NAME CODE WORD... -- ARGS...: exit code CODE, one stderr line containing every WORD,
-# nothing on stdout.
-expect_error() {
-  local name=$1 code=$2; shift 2
-  local words=()
-  while [ "$1" != "--" ]; do words+=("$1"); shift; done
-  shift
-  "$S" "$@" >"$T/out" 2>"$T/err"
-  local rc=$? lines ok=1 w
-  lines=$(wc -l <"$T/err")
-  for w in "${words[@]}"; do grep -qF -- "$w" "$T/err" || ok=0; done
-  if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ "$ok" -eq 1 ] && [ ! -s "$T/out" ]; then
-    echo "PASS $name"
-  else
-    echo "FAIL $name: exit $rc (want $code), $lines stderr lines (want 1 containing '${words[*]}'): $(head -c 300 "$T/err")"
-  fi
-}
-awk_true() { awk "BEGIN { exit !($1) }"; }
-# The metrics without timing: every field whose name ends in _s removed.
-strip_s() { sed -E 's/"[a-z0-9_]*_s":[^,}]*,?//g; s/,}/}/g' "$1"; }
-# train DIR KEY=VALUE...: runs quietly; on failure says why once.
-train() {
-  local dir=$1; shift
-  "$S" train out="$dir" "$@" >"$T/train.out" 2>"$T/train.err" || {
-    echo "FAIL train run $(basename "$dir"): $(head -c 300 "$T/train.err")"; return 1; }
-}
-
-"$S" pretrain out="$T/base.ckpt" task=add:digits=1-2 d_model=32 ctx=32 batch=32 tokens=160000 eval_n=400 \
-  eval_samples=0 threads=1 >"$T/pre" 2>&1 || { echo "FAIL train setup: pretrain: $(tail -n 2 "$T/pre")"; exit 1; }
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 BASE="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4"
 SMALL="$BASE steps=6 prompts_per_step=8 gens_per_prompt=4 eval_every=3 eval_schedule=linear warmup=2 lr=3e-4"
 
@@ -170,18 +131,18 @@ check "schedule: pipeline k=0 gives the sync run's metrics" \
 # mismatch_kl: an FP32 generator on-policy matches the FP32 trainer to float rounding; the bf16
 # generator does not (measured ~1e-5 per token).
 train "$T/f32" $SMALL offpolicy=sync gen_precision=fp32 threads=1
-kl_max=$(sed -n 's/.*"mismatch_kl":\([^,}]*\).*/\1/p' "$T/f32/metrics.jsonl" | sort -g | tail -n 1)
+kl_max=$(jget "$T/f32/metrics.jsonl" mismatch_kl | sort -g | tail -n 1)
 # (steps whose groups were all zero-variance train on no token and report 0: left out)
-kl_min=$(grep -v '"tokens":0,' "$T/s/metrics.jsonl" | sed -n 's/.*"mismatch_kl":\([^,}]*\).*/\1/p' | sort -g | head -n 1)
+kl_min=$(grep -v '"tokens":0,' "$T/s/metrics.jsonl" | jget - mismatch_kl | sort -g | head -n 1)
 check "mismatch_kl: below 1e-9 on every step with an fp32 generator, sync (max ${kl_max:-none})" awk_true "${kl_max:-1} < 1e-9"
 check "mismatch_kl: above 1e-7 on every step that trained with the bf16 generator, sync (min ${kl_min:-none})" awk_true "${kl_min:-0} > 1e-7"
 
 # Interruption in the trainer's rows: with a thinking budget of 2-3 (scratchpads are 2-5 tokens)
 # many completions are interrupted, and none is longer than 3 + marker + answer_budget 4.
 train "$T/int" $SMALL offpolicy=sync think_budget=2-3 threads=1
-i_min=$(sed -n 's/.*"interrupt_frac":\([^,}]*\).*/\1/p' "$T/int/metrics.jsonl" | sort -g | head -n 1)
+i_min=$(jget "$T/int/metrics.jsonl" interrupt_frac | sort -g | head -n 1)
 i_rows=$(grep -c '"interrupt_frac":' "$T/int/metrics.jsonl")
-l_max=$(sed -n 's/.*"len_mean":\([^,}]*\).*/\1/p' "$T/int/metrics.jsonl" | sort -g | tail -n 1)
+l_max=$(jget "$T/int/metrics.jsonl" len_mean | sort -g | tail -n 1)
 check "interruption: interrupt_frac > 0.2 in all $i_rows step and eval rows with think_budget=2-3 (min ${i_min:-none})" \
   awk_true "$i_rows == 9 && ${i_min:-0} > 0.2"
 check "interruption: and len_mean <= 8 in every row (max ${l_max:-none})" awk_true "${l_max:-99} <= 8"
@@ -190,7 +151,7 @@ check "interruption: and len_mean <= 8 in every row (max ${l_max:-none})" awk_tr
 # eval row (same sampling seed and stream; slots only move log-probs by float rounding).
 "$S" eval ckpt="$T/s/final.ckpt" task=add:digits=1-2 eval_n=40 n=40 samples=2 think_budget=12-16 answer_budget=4 \
   threads=1 json=1 >"$T/ev.json" 2>&1
-last_eval=$(grep '"kind":"eval"' "$T/s/metrics.jsonl" | tail -n 1 | sed -n 's/.*"pass_rate":\([^,}]*\).*/\1/p')
+last_eval=$(grep '"kind":"eval"' "$T/s/metrics.jsonl" | tail -n 1 | jget - pass_rate)
 check "final.ckpt: scalerl eval reproduces the last eval row's pass rate ($last_eval)" \
   grep -q "\"pass_rate\":$last_eval," "$T/ev.json"
 
@@ -202,11 +163,8 @@ bad_type="" bad_range="" n=0
 while read -r key type rest; do
   case $key in recipe|base|out|task) continue ;; esac
   n=$((n + 1))
-  "$S" train base="$T/base.ckpt" out="$T/never" "$key=zz" >/dev/null 2>"$T/err"; rc=$?
   want=expected; case $type in *"|"*) want=$type ;; esac
-  if [ $rc -ne 1 ] || [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -qF "'$key'" "$T/err" || ! grep -qF -- "$want" "$T/err"; then
-    bad_type="$bad_type $key"
-  fi
+  refuses 1 "'$key'" "$want" -- train base="$T/base.ckpt" out="$T/never" "$key=zz" || bad_type="$bad_type $key"
   range=$(printf '%s\n' "$rest" | awk '{print $1}')
   case $type in
     integer) v=$(( ${range#*..} + 1 )) ;;
@@ -214,10 +172,8 @@ while read -r key type rest; do
     N) v=5000 ;; # think_budget: N or LO-HI within 1..4096
     *) continue ;;
   esac
-  "$S" train base="$T/base.ckpt" out="$T/never" "$key=$v" >/dev/null 2>"$T/err"; rc=$?
-  if [ $rc -ne 1 ] || [ "$(wc -l <"$T/err")" -ne 1 ] || ! grep -qF "'$key'" "$T/err" || ! grep -qE '\[|<=' "$T/err"; then
+  refuses 1 "'$key'" -- train base="$T/base.ckpt" out="$T/never" "$key=$v" && grep -qE '\[|<=' "$T/refusal.err" ||
     bad_range="$bad_range $key=$v"
-  fi
 done <"$T/keys"
 check "keys: every one of $n non-text keys refuses a wrong type, naming it and its choices/range (bad:${bad_type:- none})" \
   [ -z "$bad_type" -a "$n" -ge 40 ]
@@ -255,8 +211,7 @@ check "recipe=list lists every preset the resolver knows ($known)" [ "$listed" =
 check "recipe=list includes the paper's baselines and leave-one-out recipes" [ "$listed" = "$paper" ]
 bad=""
 for r in $listed; do
-  "$S" train $BASE out="$T/never" recipe="$r" zzz=1 2>"$T/err" >/dev/null
-  grep -q "unknown key 'zzz'" "$T/err" || bad="$bad $r"
+  refuses 1 "unknown key 'zzz'" -- train $BASE out="$T/never" recipe="$r" zzz=1 || bad="$bad $r"
 done
 check "every listed preset resolves to a valid config (bad:${bad:- none})" [ -z "$bad" ]
 

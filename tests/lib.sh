@@ -1,0 +1,101 @@
+# What every shell test (tests/test_*.sh) shares; each sources it first thing:
+#   . "$(dirname "$0")/lib.sh"
+# It moves to the repo root, sets S (the scalerl binary, as an absolute path) and T (a scratch
+# directory removed on exit, together with the background processes listed in BG), and defines
+# the helpers that print the "PASS name" / "FAIL name: why" lines tests/run.sh counts. Named
+# lib.sh, not test_*.sh, so that run.sh does not run it as a test.
+set -u
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || { echo "FAIL $(basename "$0") setup: cannot cd to the repo root"; exit 1; }
+# Set-up failures are reported under the test's short name: tests/test_eval.sh -> eval.
+TEST_NAME=$(basename "$0" .sh)
+TEST_NAME=${TEST_NAME#test_}
+# make sanitize points SCALERL_BIN at an instrumented build. Absolute, so that it survives a cd
+# and equals the path scalerl reports for itself (sweep's print=commands).
+S=${SCALERL_BIN:-./scalerl}
+case $S in /*) ;; *) S=$PWD/${S#./} ;; esac
+# The two-thread runs check determinism, not speed. On a loaded machine libgomp's default
+# spin-waiting makes a 2-thread run of these tiny models up to ~400x slower (measured 50 s against
+# 0.13 s with one thread); passive waiting changes no result, only the wall time.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/scalerl-test-$TEST_NAME-XXXXXX") || { echo "FAIL $TEST_NAME setup: mktemp"; exit 1; }
+BG=() # pids of background processes a test starts, stopped on exit if still running
+cleanup() {
+  local p
+  for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+# check NAME CMD...: PASS when CMD succeeds, else FAIL naming the command and the start of its
+# output (folded onto the one FAIL line, so that nothing it prints is counted by run.sh).
+check() {
+  local name=$1; shift
+  local out
+  if out=$("$@" 2>&1); then
+    pass "$name"
+  else
+    out=${out//$'\n'/ }
+    fail "$name" "'$*' failed${out:+: ${out:0:300}}"
+  fi
+}
+
+# refuses CODE WORD... -- ARGS...: true when `scalerl ARGS` exits with CODE, prints nothing on
+# stdout and exactly one line on stderr, containing every WORD (fixed strings). That line is left
+# in $T/refusal.err; what did not match, in REFUSAL_WHY.
+refuses() {
+  local code=$1; shift
+  local words=()
+  while [ "$1" != "--" ]; do words+=("$1"); shift; done
+  shift
+  "$S" "$@" >"$T/refusal.out" 2>"$T/refusal.err"
+  local rc=$? lines ok=1 w
+  lines=$(wc -l <"$T/refusal.err")
+  for w in "${words[@]}"; do grep -qF -- "$w" "$T/refusal.err" || ok=0; done
+  [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && [ "$ok" -eq 1 ] && [ ! -s "$T/refusal.out" ] && return 0
+  REFUSAL_WHY="exit $rc (want $code), $lines stderr lines (want 1 containing '${words[*]}')"
+  [ -s "$T/refusal.out" ] && REFUSAL_WHY="$REFUSAL_WHY, output on stdout"
+  REFUSAL_WHY="$REFUSAL_WHY: $(head -c 300 "$T/refusal.err")"
+  return 1
+}
+
+# expect_error NAME CODE WORD... -- ARGS...: refuses, as a PASS/FAIL line.
+expect_error() {
+  local name=$1; shift
+  if refuses "$@"; then pass "$name"; else fail "$name" "$REFUSAL_WHY"; fi
+}
+
+awk_true() { awk "BEGIN { exit !($1) }"; }              # a numeric condition, e.g. "$x > 0.5"
+jget() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; } # FILE KEY: KEY's value on each JSON line (FILE - : stdin)
+# The metrics without timing: every field whose name ends in _s removed.
+strip_s() { sed -E 's/"[a-z0-9_]*_s":[^,}]*,?//g; s/,}/}/g' "$1"; }
+
+# The small base model the end-to-end tests of RL start from (2 layers, d_model 32, add:digits=1-2,
+# a few seconds on one core); each test adds its eval keys.
+SMALL_BASE="task=add:digits=1-2 d_model=32 ctx=32 batch=32 tokens=160000 threads=1"
+# pretrain_base CKPT KEY=VALUE...: pretrains a test's base model, its report in $T/pre. Nothing
+# else in the test can run without it, so a failure ends the test.
+pretrain_base() {
+  local ckpt=$1; shift
+  "$S" pretrain out="$ckpt" "$@" >"$T/pre" 2>&1 ||
+    { fail "$TEST_NAME setup" "pretrain failed: $(tail -n 2 "$T/pre" | tr '\n' ' ')"; exit 1; }
+}
+
+# train DIR KEY=VALUE...: one quiet RL run into DIR; a failure says why, once.
+train() {
+  local dir=$1; shift
+  "$S" train out="$dir" "$@" >"$T/train.out" 2>"$T/train.err" ||
+    { fail "train run $(basename "$dir")" "$(head -c 300 "$T/train.err")"; return 1; }
+}
+
+# numpy_python: prints a python3 that imports numpy, or nothing (the numpy checks are then
+# skipped, with a NOTE line).
+numpy_python() {
+  local p
+  for p in /usr/bin/python3 python3; do
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then echo "$p"; return; fi
+  done
+}
