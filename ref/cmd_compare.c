@@ -218,23 +218,20 @@ static int write_svg(const CompareJob *j, const CompareConfig *c, char *err)
 
 int cmd_compare(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "compare",
+        "usage: scalerl compare DIR [baseline=scalerl] [json=1] [out=F.svg] [key=value ...]\n\n"
+        "Finds every run directory (holding metrics.jsonl) under DIR, groups runs by recipe,\n"
+        "fits each recipe and calls it a ceiling mover, an efficiency shaper or no effect\n"
+        "against the baseline. See README, \"Comparing recipes\".\n",
+        compare_opts, CMD_POSITIONAL, NULL};
     char err[ERR_LEN];
     Args a;
     CompareConfig c;
-    int rc = args_parse(&a, "compare", argc, argv, err);
-    if (rc) return report_error("compare", rc, err);
-    if (a.help) {
-        printf("usage: scalerl compare DIR [baseline=scalerl] [json=1] [out=F.svg] [key=value ...]\n\n"
-               "Finds every run directory (holding metrics.jsonl) under DIR, groups runs by recipe,\n"
-               "fits each recipe and calls it a ceiling mover, an efficiency shaper or no effect\n"
-               "against the baseline. See README, \"Comparing recipes\".\n\nkeys:\n");
-        opts_help(compare_opts, stdout);
-        return 0;
-    }
+    int rc;
     memset(&c, 0, sizeof c);
-    if ((rc = opts_apply(compare_opts, &c, &a, err)) || (rc = args_check_unused(&a, err)) ||
-        (rc = fit_settings_check(&c.fs, err)))
-        return report_error("compare", rc, err);
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
+    if ((rc = fit_settings_check(&c.fs, err))) return report_error("compare", rc, err);
     if (a.n_pos != 1) {
         snprintf(err, ERR_LEN, "expected one directory, got %d (usage: scalerl compare DIR [key=value ...])", a.n_pos);
         return report_error("compare", 1, err);

@@ -79,25 +79,17 @@ static int dump(const DumpOptions *o, char *err)
 
 int cmd_dump(int argc, char **argv)
 {
-    const char *cmd = "dump";
+    static const CommandSpec spec = {
+        "dump",
+        "usage: scalerl dump ckpt=FILE out=DIR\n\n"
+        "Writes every tensor of the checkpoint as DIR/NAME.npy (float32, C order), the model config\n"
+        "as DIR/config.json and the checkpoint's metadata text as DIR/meta.txt.\n",
+        dump_specs, 0, NULL};
     char err[ERR_LEN];
     Args a;
-    int rc = args_parse(&a, cmd, argc, argv, err);
-    if (rc) return report_error(cmd, rc, err);
-    if (a.help) {
-        printf("usage: scalerl dump ckpt=FILE out=DIR\n"
-               "Writes every tensor of the checkpoint as DIR/NAME.npy (float32, C order), the model config\n"
-               "as DIR/config.json and the checkpoint's metadata text as DIR/meta.txt.\n\n");
-        opts_help(dump_specs, stdout);
-        return 0;
-    }
     DumpOptions o;
-    if ((rc = opts_apply(dump_specs, &o, &a, err)) || (rc = args_check_unused(&a, err)))
-        return report_error(cmd, rc, err);
-    if (a.n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%.80s' (expected key=value)", a.pos[0]);
-        return report_error(cmd, 1, err);
-    }
+    int rc;
+    if (!command_args(&spec, &a, &o, argc, argv, &rc)) return rc;
     rc = dump(&o, err);
-    return rc ? report_error(cmd, rc, err) : 0;
+    return rc ? report_error(spec.name, rc, err) : 0;
 }

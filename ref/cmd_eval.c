@@ -130,37 +130,19 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
     return rc;
 }
 
-/* Parses keys for `name` with table `opts`; prints help when asked (returns -1 then). */
-static int parse(const char *name, const OptSpec *opts, const char *usage, int argc, char **argv, EvalConfig *c,
-                 char *err)
-{
-    Args a;
-    int rc = args_parse(&a, name, argc, argv, err);
-    if (rc) return rc;
-    if (a.help) {
-        printf("%s\nkeys:\n", usage);
-        opts_help(opts, stdout);
-        return -1;
-    }
-    memset(c, 0, sizeof *c);
-    if ((rc = opts_apply(opts, c, &a, err)) || (rc = args_check_unused(&a, err))) return rc;
-    if (a.n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%s' (expected key=value)", a.pos[0]);
-        return 1;
-    }
-    return 0;
-}
-
 int cmd_eval(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "eval",
+        "usage: scalerl eval ckpt=F [task=SPEC] [n=1000] [samples=16] [temperature=1] [json=1]\n\n"
+        "Validation pass rate with a 95% interval, pass@k, completion length, interruption rate.\n",
+        eval_opts, 0, NULL};
     char err[ERR_LEN];
+    Args a;
     EvalConfig c;
-    int rc = parse("eval", eval_opts,
-                   "usage: scalerl eval ckpt=F [task=SPEC] [n=1000] [samples=16] [temperature=1] [json=1]\n\n"
-                   "Validation pass rate with a 95% interval, pass@k, completion length, interruption rate.",
-                   argc, argv, &c, err);
-    if (rc < 0) return 0;
-    if (rc) return report_error("eval", rc, err);
+    int rc;
+    memset(&c, 0, sizeof c);
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
     EvalResult r;
     if (!(rc = setup(&c, &s, err)) && !(rc = evaluate(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples, &r, err)))
@@ -202,14 +184,16 @@ static int show_samples(const EvalConfig *c, EvalSetup *s, char *err)
 
 int cmd_sample(int argc, char **argv)
 {
+    static const CommandSpec spec = {"sample",
+                                     "usage: scalerl sample ckpt=F [task=SPEC] [n=5] [samples=1]\n\n"
+                                     "Shows validation prompts, sampled completions and their rewards.\n",
+                                     sample_opts, 0, NULL};
     char err[ERR_LEN];
+    Args a;
     EvalConfig c;
-    int rc = parse("sample", sample_opts,
-                   "usage: scalerl sample ckpt=F [task=SPEC] [n=5] [samples=1]\n\n"
-                   "Shows validation prompts, sampled completions and their rewards.",
-                   argc, argv, &c, err);
-    if (rc < 0) return 0;
-    if (rc) return report_error("sample", rc, err);
+    int rc;
+    memset(&c, 0, sizeof c);
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
     if (!(rc = setup(&c, &s, err))) rc = show_samples(&c, &s, err);
     teardown(&s);

@@ -342,23 +342,20 @@ static int print_json(const FitJob *j, const FitConfig *c, const double *pred, i
 
 int cmd_fit(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "fit",
+        "usage: scalerl fit RUN_DIR... [key=value ...]\n\n"
+        "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) to the eval rows of each run (and of each\n"
+        "recipe's seeds pooled), with bootstrap intervals and a power law beside it; writes\n"
+        "RUN_DIR/fit.json. See README, \"Fitting curves\".\n",
+        fit_opts, CMD_POSITIONAL, NULL};
     char err[ERR_LEN];
     Args a;
     FitConfig c;
-    int rc = args_parse(&a, "fit", argc, argv, err);
-    if (rc) return report_error("fit", rc, err);
-    if (a.help) {
-        printf("usage: scalerl fit RUN_DIR... [key=value ...]\n\n"
-               "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) to the eval rows of each run (and of each\n"
-               "recipe's seeds pooled), with bootstrap intervals and a power law beside it; writes\n"
-               "RUN_DIR/fit.json. See README, \"Fitting curves\".\n\nkeys:\n");
-        opts_help(fit_opts, stdout);
-        return 0;
-    }
+    int rc;
     memset(&c, 0, sizeof c);
-    if ((rc = opts_apply(fit_opts, &c, &a, err)) || (rc = args_check_unused(&a, err)) ||
-        (rc = fit_settings_check(&c.fs, err)))
-        return report_error("fit", rc, err);
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
+    if ((rc = fit_settings_check(&c.fs, err))) return report_error("fit", rc, err);
     double pred[MAX_PREDICT];
     int n_pred;
     if ((rc = parse_predict(c.predict, pred, &n_pred, err))) return report_error("fit", rc, err);

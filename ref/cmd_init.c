@@ -38,21 +38,14 @@ int cmd_init(int argc, char **argv)
         {"d_ff", OPT_INT, offsetof(InitOptions, d_ff), "0", 0, 16384, NULL, "MLP hidden width; 0 means 4*d_model"},
         {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
     };
+    const CommandSpec spec = {cmd,
+                              "usage: scalerl init out=FILE [key=value ...]\n\n"
+                              "Writes a freshly initialized model (GPT-2 initialization from seed) as a checkpoint.\n",
+                              specs, 0, NULL};
     Args a;
-    int rc = args_parse(&a, cmd, argc, argv, err);
-    if (rc) return report_error(cmd, rc, err);
-    if (a.help) {
-        printf("usage: scalerl init out=FILE [key=value ...]\n"
-               "Writes a freshly initialized model (GPT-2 initialization from seed) as a checkpoint.\n\n");
-        opts_help(specs, stdout);
-        return 0;
-    }
     InitOptions o;
-    if ((rc = opts_apply(specs, &o, &a, err)) || (rc = args_check_unused(&a, err))) return report_error(cmd, rc, err);
-    if (a.n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%.80s' (expected key=value)", a.pos[0]);
-        return report_error(cmd, 1, err);
-    }
+    int rc;
+    if (!command_args(&spec, &a, &o, argc, argv, &rc)) return rc;
     /* model_config_check bounds the product: 4 * 4096 is within d_ff's limit today. */
     const long d_ff = o.d_ff ? o.d_ff : 4 * o.d_model;
     ModelConfig cfg = {(int)o.vocab, (int)o.ctx, (int)o.d_model, (int)o.n_layer, (int)o.n_head, (int)d_ff};

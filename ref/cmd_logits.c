@@ -105,27 +105,19 @@ out:
 
 int cmd_logits(int argc, char **argv)
 {
-    const char *cmd = "logits";
+    static const CommandSpec spec = {
+        "logits",
+        "usage: scalerl logits ckpt=FILE text=TEXT [precision=fp32|bf16|bf16_head]\n\n"
+        "Prints CSV: a header (pos, token, then the name of every vocabulary entry), then one row per\n"
+        "position of TEXT with the next-token logits there (before any temperature). TEXT is encoded\n"
+        "as written: no BOS is added, so start it with ^ to match what the model sees in training.\n",
+        logits_specs, 0, NULL};
     char err[ERR_LEN];
     Args a;
-    int rc = args_parse(&a, cmd, argc, argv, err);
-    if (rc) return report_error(cmd, rc, err);
-    if (a.help) {
-        printf("usage: scalerl logits ckpt=FILE text=TEXT [precision=fp32|bf16|bf16_head]\n"
-               "Prints CSV: a header (pos, token, then the name of every vocabulary entry), then one row per\n"
-               "position of TEXT with the next-token logits there (before any temperature). TEXT is encoded\n"
-               "as written: no BOS is added, so start it with ^ to match what the model sees in training.\n\n");
-        opts_help(logits_specs, stdout);
-        return 0;
-    }
     LogitsOptions o;
-    if ((rc = opts_apply(logits_specs, &o, &a, err)) || (rc = args_check_unused(&a, err)))
-        return report_error(cmd, rc, err);
-    if (a.n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%.80s' (expected key=value)", a.pos[0]);
-        return report_error(cmd, 1, err);
-    }
+    int rc;
+    if (!command_args(&spec, &a, &o, argc, argv, &rc)) return rc;
     model_set_threads(1); /* one sequence, one token at a time: nothing to share between threads */
     rc = print_logits(&o, err);
-    return rc ? report_error(cmd, rc, err) : 0;
+    return rc ? report_error(spec.name, rc, err) : 0;
 }

@@ -133,23 +133,20 @@ oom:
 
 int cmd_plot(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "plot",
+        "usage: scalerl plot RUN_DIR... [out=curve.svg] [key=value ...]\n\n"
+        "Draws each run's eval points (filled: fitted, hollow: excluded or held out) with their\n"
+        "intervals, the fitted sigmoid (solid over the fitted range, dashed beyond, shaded 95%\n"
+        "bootstrap band) and its ceiling A, as a self-contained SVG; prints a text preview.\n",
+        plot_opts, CMD_POSITIONAL, NULL};
     char err[ERR_LEN];
     Args a;
     PlotConfig c;
-    int rc = args_parse(&a, "plot", argc, argv, err);
-    if (rc) return report_error("plot", rc, err);
-    if (a.help) {
-        printf("usage: scalerl plot RUN_DIR... [out=curve.svg] [key=value ...]\n\n"
-               "Draws each run's eval points (filled: fitted, hollow: excluded or held out) with their\n"
-               "intervals, the fitted sigmoid (solid over the fitted range, dashed beyond, shaded 95%%\n"
-               "bootstrap band) and its ceiling A, as a self-contained SVG; prints a text preview.\n\nkeys:\n");
-        opts_help(plot_opts, stdout);
-        return 0;
-    }
+    int rc;
     memset(&c, 0, sizeof c);
-    if ((rc = opts_apply(plot_opts, &c, &a, err)) || (rc = args_check_unused(&a, err)) ||
-        (rc = fit_settings_check(&c.fs, err)))
-        return report_error("plot", rc, err);
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
+    if ((rc = fit_settings_check(&c.fs, err))) return report_error("plot", rc, err);
     if (a.n_pos == 0) return report_error("plot", 1, "no run directory given (usage: scalerl plot RUN_DIR... out=F.svg)");
     PlotJob j = {0};
     if (!(j.runs = calloc((size_t)a.n_pos, sizeof *j.runs))) return report_error("plot", 2, "out of memory");

@@ -197,19 +197,16 @@ done:
 
 int cmd_pretrain(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "pretrain",
+        "usage: scalerl pretrain out=CKPT [task=SPEC] [tokens=N] [model keys] ...\n\n"
+        "Supervised training on worked solutions (loss on the completion only): the base model.\n",
+        pretrain_opts, 0, NULL};
     char err[ERR_LEN];
     Args a;
     PretrainConfig c;
-    int rc = args_parse(&a, "pretrain", argc, argv, err);
-    if (rc) return report_error("pretrain", rc, err);
-    if (a.help) {
-        printf("usage: scalerl pretrain out=CKPT [task=SPEC] [tokens=N] [model keys] ...\n\n"
-               "Supervised training on worked solutions (loss on the completion only): the base model.\n\nkeys:\n");
-        opts_help(pretrain_opts, stdout);
-        return 0;
-    }
-    if ((rc = opts_apply(pretrain_opts, &c, &a, err)) || (rc = args_check_unused(&a, err)))
-        return report_error("pretrain", rc, err);
+    int rc;
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     if ((rc = pretrain(&c, err))) return report_error("pretrain", rc, err);
     return 0;
 }

@@ -35,16 +35,6 @@ static const OptSpec sweep_opts[] = {
 };
 #undef F
 
-static void usage(void)
-{
-    printf("usage: scalerl sweep recipes=A,B,... out=DIR [seeds=N] [jobs=J] [print=MODE] [train key=value ...]\n\n"
-           "Runs `scalerl train` for every recipe and seed, into DIR/<recipe>-s<seed>/ (what\n"
-           "`scalerl compare DIR` reads). Finished runs (same config, final row and final.ckpt present)\n"
-           "are skipped, anything else restarted from scratch; each run's output goes to its train.log.\n"
-           "Every other key=value (base=, task=, steps=, ...) goes to every run.\n\nkeys:\n");
-    opts_help(sweep_opts, stdout);
-}
-
 /* The absolute path of this program, so that subprocesses and printed commands run the very
  * binary the user ran. */
 static int own_executable(char *buf, size_t n, char *err)
@@ -87,19 +77,19 @@ static int print_grid(const SweepGrid *g, const char *exe, int mode)
 
 static int sweep_main(Args *a, int argc, char **argv, char *err)
 {
+    /* The keys outside sweep_opts are train's: sweep_grid_build checks them and hands them to every run. */
+    static const CommandSpec spec = {
+        "sweep",
+        "usage: scalerl sweep recipes=A,B,... out=DIR [seeds=N] [jobs=J] [print=MODE] [train key=value ...]\n\n"
+        "Runs `scalerl train` for every recipe and seed, into DIR/<recipe>-s<seed>/ (what\n"
+        "`scalerl compare DIR` reads). Finished runs (same config, final row and final.ckpt present)\n"
+        "are skipped, anything else restarted from scratch; each run's output goes to its train.log.\n"
+        "Every other key=value (base=, task=, steps=, ...) goes to every run.\n",
+        sweep_opts, CMD_MORE_KEYS, NULL};
     char exe[4096];
-    int rc = args_parse(a, "sweep", argc, argv, err);
-    if (rc) return report_error("sweep", rc, err);
-    if (a->help) {
-        usage();
-        return 0;
-    }
-    if (a->n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%s' (expected key=value)", a->pos[0]);
-        return report_error("sweep", 1, err);
-    }
     SweepConfig c;
-    if ((rc = opts_apply(sweep_opts, &c, a, err))) return report_error("sweep", rc, err);
+    int rc;
+    if (!command_args(&spec, a, &c, argc, argv, &rc)) return rc;
     SweepGrid g;
     if ((rc = sweep_grid_build(&g, c.recipes, c.seeds, c.out, a, err))) return report_error("sweep", rc, err);
     if ((rc = own_executable(exe, sizeof exe, err))) {

@@ -125,25 +125,18 @@ static int write_config(const SynthConfig *c, const char *path, char *err)
 
 int cmd_synth(int argc, char **argv)
 {
+    static const CommandSpec spec = {
+        "synth",
+        "usage: scalerl synth out=DIR [key=value ...]\n\n"
+        "Writes DIR/metrics.jsonl with eval rows on R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B)\n"
+        "plus Gaussian noise, and DIR/config.txt, for validating the fitter.\n",
+        synth_opts, 0, "the directory is out=DIR"};
     char err[ERR_LEN];
     Args a;
     SynthConfig c;
-    int rc = args_parse(&a, "synth", argc, argv, err);
-    if (rc) return report_error("synth", rc, err);
-    if (a.help) {
-        printf("usage: scalerl synth out=DIR [key=value ...]\n\n"
-               "Writes DIR/metrics.jsonl with eval rows on R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B)\n"
-               "plus Gaussian noise, and DIR/config.txt, for validating the fitter.\n\nkeys:\n");
-        opts_help(synth_opts, stdout);
-        return 0;
-    }
+    int rc;
     memset(&c, 0, sizeof c);
-    if ((rc = opts_apply(synth_opts, &c, &a, err)) || (rc = args_check_unused(&a, err)))
-        return report_error("synth", rc, err);
-    if (a.n_pos) {
-        snprintf(err, ERR_LEN, "unexpected argument '%s' (expected key=value; the directory is out=DIR)", a.pos[0]);
-        return report_error("synth", 1, err);
-    }
+    if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     if (c.c_lo == 0) c.c_lo = c.Cmid / 100;
     if (c.c_hi == 0) c.c_hi = c.Cmid * 100;
     if (!(c.c_lo < c.c_hi) || !isfinite(c.c_lo) || !isfinite(c.c_hi)) {

@@ -12,18 +12,18 @@
 
 int cmd_train(int argc, char **argv)
 {
+    /* The keys resolve through the recipe preset (recipe_resolve), not straight from the table. */
+    const CommandSpec spec = {
+        "train",
+        "usage: scalerl train base=CKPT out=DIR [recipe=NAME] [key=value ...] [--config FILE]\n\n"
+        "RL of a base model on a task; writes DIR/config.txt, DIR/metrics.jsonl, DIR/final.ckpt.\n"
+        "Keys resolve as: defaults < recipe preset < --config FILE < command line.\n"
+        "recipe=list prints the presets. skip_done=1 leaves a finished run of the same config alone.\n",
+        train_options(), CMD_OWN_KEYS, NULL};
     char err[ERR_LEN];
     Args a;
-    int rc = args_parse(&a, "train", argc, argv, err);
-    if (rc) return report_error("train", rc, err);
-    if (a.help) {
-        printf("usage: scalerl train base=CKPT out=DIR [recipe=NAME] [key=value ...] [--config FILE]\n\n"
-               "RL of a base model on a task; writes DIR/config.txt, DIR/metrics.jsonl, DIR/final.ckpt.\n"
-               "Keys resolve as: defaults < recipe preset < --config FILE < command line.\n"
-               "recipe=list prints the presets. skip_done=1 leaves a finished run of the same config alone.\n\nkeys:\n");
-        opts_help(train_options(), stdout);
-        return 0;
-    }
+    int rc;
+    if (!command_args(&spec, &a, NULL, argc, argv, &rc)) return rc;
     const char *r = args_get(&a, "recipe");
     if (r && strcmp(r, "list") == 0) {
         recipe_list(stdout);
@@ -45,10 +45,6 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, "scalerl train: %s is a finished run of this config; skipping (skip_done=1)\n", c.out);
             return 0;
         }
-    }
-    if (a.n_pos > 0) {
-        snprintf(err, ERR_LEN, "unexpected argument '%s' (expected key=value)", a.pos[0]);
-        return report_error("train", 1, err);
     }
     if ((rc = train_run(&c, err))) return report_error("train", rc, err);
     return 0;

@@ -58,6 +58,9 @@ expect_error "fit refuses both exclusion keys" 1 "at most one" -- fit "$T/a" exc
 expect_error "fit refuses boot=5" 1 "at least 20" -- fit "$T/a" boot=5
 expect_error "fit refuses bad predict values" 1 "predict" -- fit "$T/a" predict=1e15,abc
 expect_error "fit refuses no run directory" 1 "no run directory" -- fit
+expect_error "synth refuses a directory not given as out=, saying so" 1 "unexpected argument" "the directory is out=DIR" -- \
+  synth out="$T/never" "$T/few"
+check "and writes nothing" test ! -e "$T/never"
 mkdir -p "$T/nan"; cp "$T/a/config.txt" "$T/nan/"
 sed 's/"step":7,\(.*\)"pass_rate":[^,]*,/"step":7,\1"pass_rate":null,/' "$T/a/metrics.jsonl" >"$T/nan/metrics.jsonl"
 expect_error "fit refuses a non-finite pass rate, naming the line" 1 "metrics.jsonl:16: eval row without a finite number in 'pass_rate'" -- fit "$T/nan"

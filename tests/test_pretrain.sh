@@ -58,6 +58,8 @@ expect_error "pretrain refuses tokens=0 with the accepted range" 1 "'tokens'" "[
 expect_error "pretrain refuses a bad task spec" 1 "mul" -- pretrain out="$T/x.ckpt" task=mull:digits=2
 expect_error "pretrain refuses an unknown key" 1 "'token'" -- pretrain out="$T/x.ckpt" token=5
 expect_error "pretrain requires out" 1 "out" -- pretrain tokens=100
+expect_error "pretrain refuses a word that is not key=value" 1 "unexpected argument 'extra'" -- \
+  pretrain out="$T/x.ckpt" $MODEL tokens=100 eval_samples=0 extra
 check "no checkpoint is written on bad input" [ ! -e "$T/x.ckpt" ]
 expect_error "pretrain reports an unwritable output (exit 2)" 2 "$T/no/such/dir" -- \
   pretrain out="$T/no/such/dir/x.ckpt" $MODEL tokens=100 eval_samples=0

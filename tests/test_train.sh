@@ -186,6 +186,8 @@ expect_error "keys: a float where an integer belongs" 1 "'steps'" "integer" -- t
 expect_error "keys: NaN is refused" 1 "'temperature'" -- train $BASE out="$T/never" temperature=nan
 expect_error "keys: an inverted range" 1 "'think_budget'" "LO <= HI" -- train $BASE out="$T/never" think_budget=9-3
 expect_error "keys: unknown key, named" 1 "'lr_warmup'" -- train $BASE out="$T/never" lr_warmup=5
+expect_error "keys: a word that is not key=value is refused" 1 "unexpected argument 'extra'" -- \
+  train $BASE out="$T/never" extra
 expect_error "keys: unknown recipe lists the presets" 1 "'grpoo'" "scalerl|grpo|dapo" -- train $BASE out="$T/never" recipe=grpoo
 expect_error "keys: ppo needs k >= 1" 1 "k=0" -- train $BASE out="$T/never" offpolicy=ppo k=0
 expect_error "keys: group advantages need 2 completions" 1 "gens_per_prompt=1" -- train $BASE out="$T/never" gens_per_prompt=1
