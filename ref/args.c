@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ref/util.h"
+
 static int find_key(const Args *a, const char *key)
 {
     for (int i = a->n - 1; i >= 0; i--)
@@ -53,14 +55,6 @@ static int split_pair(const char *word, char *key, const char **val)
     return 1;
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = 0;
-    return s;
-}
-
 static int load_config_file(Args *a, const char *path, char *err)
 {
     FILE *f = fopen(path, "r");
@@ -77,7 +71,7 @@ static int load_config_file(Args *a, const char *path, char *err)
             rc = 1;
             break;
         }
-        char *s = trim(line);
+        char *s = trim_space(line);
         if (*s == 0 || *s == '#') continue;
         char key[ARGS_KEY_LEN];
         const char *val;

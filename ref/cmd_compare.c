@@ -1,7 +1,6 @@
 /* scalerl compare: every run directory under DIR grouped by recipe, each recipe fitted (seeds
  * pooled, intervals resampling seeds and points) and classified against a baseline recipe as a
  * ceiling mover, an efficiency shaper or no effect (definitions in ref/fitgroup.h). */
-#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -30,12 +29,7 @@ static const OptSpec compare_opts[] = {
      "recipe the others are compared against"},
     {"json", OPT_INT, offsetof(CompareConfig, json), "0", 0, 1, NULL, "1: JSON lines on stdout instead of a table"},
     {"out", OPT_STR, offsetof(CompareConfig, out), "", 0, 0, NULL, "SVG file with every recipe's curve (empty: none)"},
-    {"floor_A", OPT_FLOAT, offsetof(CompareConfig, floors.A), "0.02", 0, 1, NULL,
-     "smallest seed spread assumed for A (absolute)"},
-    {"floor_B", OPT_FLOAT, offsetof(CompareConfig, floors.B), "0.1", 0, 10, NULL,
-     "smallest seed spread assumed for B (relative)"},
-    {"floor_cmid", OPT_FLOAT, offsetof(CompareConfig, floors.cmid), "0.1", 0, 10, NULL,
-     "smallest seed spread assumed for Cmid (decades)"},
+    SPREAD_FLOORS_OPTS(CompareConfig, floors),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -72,13 +66,8 @@ static int load_and_fit(CompareJob *j, const char *root, const CompareConfig *c,
     int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
     if (rc) return rc;
     if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
-    for (int i = 0; i < j->n_dirs; i++) {
-        if ((rc = rundata_load(&j->runs[i], j->dirs[i], c->fs.x, err))) return rc;
-        j->n_runs++;
-        if (j->runs[i].truncated)
-            fprintf(stderr, "scalerl compare: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
-                    j->dirs[i]);
-    }
+    if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, c->fs.x, "compare", &j->n_runs, err)))
+        return rc;
     if ((rc = groups_build(j->runs, j->n_runs, &j->groups, &j->ng, err))) return rc;
     for (int g = 0; g < j->ng; g++)
         if ((rc = group_fit(&j->groups[g], &c->fs, c->fs.boot, err))) return rc;
@@ -246,10 +235,7 @@ int cmd_compare(int argc, char **argv)
             if (c.out[0]) printf("wrote %s\n", c.out);
         }
     }
-    if (!rc && fflush(stdout) != 0) {
-        snprintf(err, ERR_LEN, "cannot write to stdout: %s", strerror(errno));
-        rc = 2;
-    }
+    if (!rc) rc = flush_stdout(err);
     job_free(&j);
     return rc ? report_error("compare", rc, err) : 0;
 }

@@ -22,16 +22,6 @@ static const OptSpec dump_specs[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static int join(char *buf, size_t cap, const char *dir, const char *name, char *err)
-{
-    int n = snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) {
-        snprintf(err, ERR_LEN, "path too long: '%.100s/%s'", dir, name);
-        return 1;
-    }
-    return 0;
-}
-
 static int write_config_json(const char *path, const Model *m, char *err)
 {
     AtomicFile af;
@@ -65,12 +55,12 @@ static int dump(const DumpOptions *o, char *err)
         const TensorInfo *t = &m.tensors[k];
         char file[64];
         snprintf(file, sizeof file, "%s.npy", t->name);
-        rc = join(path, sizeof path, o->out, file, err);
+        rc = path_join(path, sizeof path, o->out, file, err);
         if (!rc) rc = npy_write_f32(path, m.params + t->offset, t->ndim, t->shape, err);
     }
-    if (!rc) rc = join(path, sizeof path, o->out, "config.json", err);
+    if (!rc) rc = path_join(path, sizeof path, o->out, "config.json", err);
     if (!rc) rc = write_config_json(path, &m, err);
-    if (!rc) rc = join(path, sizeof path, o->out, "meta.txt", err);
+    if (!rc) rc = path_join(path, sizeof path, o->out, "meta.txt", err);
     if (!rc) rc = write_text(path, meta, err);
     if (!rc) printf("wrote %d tensors, config.json and meta.txt to %s\n", m.n_tensors, o->out);
     model_free(&m);

@@ -39,12 +39,7 @@ static const OptSpec fit_opts[] = {
      "1: show how A moves with the early cutoff"},
     {"save", OPT_INT, offsetof(FitConfig, save), "1", 0, 1, NULL,
      "1: write RUN_DIR/fit.json; 0: only print (e.g. a fit_until check beside the saved fit)"},
-    {"floor_A", OPT_FLOAT, offsetof(FitConfig, floors.A), "0.02", 0, 1, NULL,
-     "smallest seed spread assumed for A (absolute)"},
-    {"floor_B", OPT_FLOAT, offsetof(FitConfig, floors.B), "0.1", 0, 10, NULL,
-     "smallest seed spread assumed for B (relative)"},
-    {"floor_cmid", OPT_FLOAT, offsetof(FitConfig, floors.cmid), "0.1", 0, 10, NULL,
-     "smallest seed spread assumed for Cmid (decades)"},
+    SPREAD_FLOORS_OPTS(FitConfig, floors),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -369,23 +364,14 @@ int cmd_fit(int argc, char **argv)
         job_free(&j);
         return report_error("fit", 2, "out of memory");
     }
-    for (int i = 0; i < a.n_pos && !rc; i++) {
-        rc = rundata_load(&j.runs[i], a.pos[i], c.fs.x, err);
-        if (!rc) j.n_runs++;
-        if (!rc && j.runs[i].truncated)
-            fprintf(stderr, "scalerl fit: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
-                    a.pos[i]);
-    }
+    rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, "fit", &j.n_runs, err);
     if (!rc) rc = run_fits(&j, &c, pred, n_pred, err);
     for (int i = 0; i < j.n_runs && !rc && c.save; i++) rc = write_fit_json(&j.runs[i], &j.an[i], &c, pred, n_pred, err);
     if (!rc) {
         if (c.json) rc = print_json(&j, &c, pred, n_pred, err);
         else print_text(&j, &c, pred, n_pred);
     }
-    if (!rc && fflush(stdout) != 0) {
-        snprintf(err, ERR_LEN, "cannot write to stdout: %s", strerror(errno));
-        rc = 2;
-    }
+    if (!rc) rc = flush_stdout(err);
     job_free(&j);
     return rc ? report_error("fit", rc, err) : 0;
 }

@@ -1,6 +1,5 @@
 /* scalerl plot: runs' eval points and fitted curves as one SVG, plus a text preview on stdout.
  * A run that cannot be fitted (too few points, flat) is drawn without a curve, with a note. */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,22 +149,13 @@ int cmd_plot(int argc, char **argv)
     if (a.n_pos == 0) return report_error("plot", 1, "no run directory given (usage: scalerl plot RUN_DIR... out=F.svg)");
     PlotJob j = {0};
     if (!(j.runs = calloc((size_t)a.n_pos, sizeof *j.runs))) return report_error("plot", 2, "out of memory");
-    for (int i = 0; i < a.n_pos && !rc; i++) {
-        rc = rundata_load(&j.runs[i], a.pos[i], c.fs.x, err);
-        if (!rc) j.n_runs++;
-        if (!rc && j.runs[i].truncated)
-            fprintf(stderr, "scalerl plot: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
-                    a.pos[i]);
-    }
+    rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, "plot", &j.n_runs, err);
     if (!rc) rc = build_series(&j, &c, err);
     if (!rc) rc = plot_svg(c.out, j.series, j.n_series, c.fs.x, c.title, err);
     if (!rc && c.preview) {
         plot_text(stdout, j.series, j.n_series, c.fs.x, 72, 18);
         printf("wrote %s\n", c.out);
-        if (fflush(stdout) != 0) {
-            snprintf(err, ERR_LEN, "cannot write to stdout: %s", strerror(errno));
-            rc = 2;
-        }
+        rc = flush_stdout(err);
     }
     job_free(&j);
     return rc ? report_error("plot", rc, err) : 0;

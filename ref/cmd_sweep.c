@@ -49,7 +49,7 @@ static int own_executable(char *buf, size_t n, char *err)
     return 0;
 }
 
-static int print_grid(const SweepGrid *g, const char *exe, int mode)
+static int print_grid(const SweepGrid *g, const char *exe, int mode, char *err)
 {
     char why[256];
     int counts[RUN_FINISHED + 1] = {0};
@@ -68,11 +68,7 @@ static int print_grid(const SweepGrid *g, const char *exe, int mode)
     if (mode == PRINT_STATUS)
         fprintf(stderr, "sweep: %d runs: %d finished, %d incomplete, %d stale, %d absent\n", g->n,
                 counts[RUN_FINISHED], counts[RUN_INCOMPLETE], counts[RUN_STALE], counts[RUN_ABSENT]);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "scalerl sweep: cannot write to stdout: %s\n", strerror(errno));
-        return 2;
-    }
-    return 0;
+    return flush_stdout(err);
 }
 
 static int sweep_main(Args *a, int argc, char **argv, char *err)
@@ -96,10 +92,8 @@ static int sweep_main(Args *a, int argc, char **argv, char *err)
         sweep_grid_free(&g);
         return report_error("sweep", rc, err);
     }
-    if (c.print != PRINT_NONE)
-        rc = print_grid(&g, exe, c.print);
-    else if ((rc = sweep_execute(&g, exe, (int)c.jobs, err)))
-        report_error("sweep", rc, err);
+    rc = c.print != PRINT_NONE ? print_grid(&g, exe, c.print, err) : sweep_execute(&g, exe, (int)c.jobs, err);
+    if (rc) report_error("sweep", rc, err);
     sweep_grid_free(&g);
     return rc;
 }

@@ -24,9 +24,16 @@ typedef struct {
     double A, B, cmid; /* A absolute, B relative (0.1 = 10%), Cmid in decades */
 } SpreadFloors;
 
-#define FLOOR_A 0.02
-#define FLOOR_B 0.10
-#define FLOOR_CMID 0.1
+/* OptSpec entries for the floors, for a command config struct `Type` holding a SpreadFloors
+ * named `member` (fit and compare take the same keys); the defaults are the floors argued for
+ * at the top of this file. */
+#define SPREAD_FLOORS_OPTS(Type, member)                                                                   \
+    {"floor_A", OPT_FLOAT, offsetof(Type, member.A), "0.02", 0, 1, NULL,                                  \
+     "smallest seed spread assumed for A (absolute)"},                                                    \
+    {"floor_B", OPT_FLOAT, offsetof(Type, member.B), "0.1", 0, 10, NULL,                                  \
+     "smallest seed spread assumed for B (relative)"},                                                    \
+    {"floor_cmid", OPT_FLOAT, offsetof(Type, member.cmid), "0.1", 0, 10, NULL,                            \
+     "smallest seed spread assumed for Cmid (decades)"}
 
 typedef struct {
     char recipe[128];

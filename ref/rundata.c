@@ -10,17 +10,9 @@
 #include <sys/stat.h>
 
 #include "ref/jsonl.h"
+#include "ref/util.h"
 
 #define FIND_MAX_DEPTH 8
-
-static int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
-{
-    if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) {
-        snprintf(err, ERR_LEN, "path too long: '%.100s/%.100s'", dir, name);
-        return 1;
-    }
-    return 0;
-}
 
 /* The last component of dir, ignoring trailing slashes. */
 static void base_name(const char *dir, char *out, size_t n)
@@ -30,14 +22,6 @@ static void base_name(const char *dir, char *out, size_t n)
     size_t start = len;
     while (start > 0 && dir[start - 1] != '/') start--;
     snprintf(out, n, "%.*s", (int)(len - start), dir + start);
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = 0;
-    return s;
 }
 
 /* recipe= and seed= from config.txt; an absent file leaves the defaults. */
@@ -54,7 +38,7 @@ static int read_config(RunData *r, char *err)
     char line[2048];
     int rc = 0;
     while (fgets(line, sizeof line, f)) {
-        char *s = trim(line);
+        char *s = trim_space(line);
         if (strncmp(s, "recipe=", 7) == 0 && s[7]) {
             snprintf(r->recipe, sizeof r->recipe, "%s", s + 7);
         } else if (strncmp(s, "seed=", 5) == 0) {
@@ -219,6 +203,21 @@ int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)
     if (!rc) rc = read_metrics(r, xcol, err);
     if (rc) rundata_free(r);
     return rc;
+}
+
+int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *cmd, int *n_loaded,
+                     char *err)
+{
+    *n_loaded = 0;
+    for (int i = 0; i < n; i++) {
+        int rc = rundata_load(&runs[i], dirs[i], xcol, err);
+        if (rc) return rc;
+        (*n_loaded)++;
+        if (runs[i].truncated)
+            fprintf(stderr, "scalerl %s: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
+                    cmd, dirs[i]);
+    }
+    return 0;
 }
 
 void rundata_free(RunData *r)

@@ -33,6 +33,11 @@ typedef struct {
  * what was expected) or 2 (I/O). On failure nothing needs freeing. */
 int rundata_load(RunData *r, const char *dir, const char *xcol, char *err);
 void rundata_free(RunData *r);
+/* Loads runs[i] from dirs[i] for i < n, stopping at the first failure; *n_loaded counts the runs
+ * loaded (to free). A run whose partial last line was ignored gets a note on stderr
+ * ("scalerl CMD: note: ..."). */
+int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *cmd, int *n_loaded,
+                     char *err);
 
 /* Every directory at or under root holding a metrics.jsonl (not descending into run
  * directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */

@@ -301,15 +301,22 @@ static const char *stop_signal_name(int sig)
     return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
 }
 
+/* The signals that stop a sweep, plus SIGCHLD (a run ended) when with_child: one definition for
+ * the set blocked at the start and the sets waited for, which must agree. */
+static void sweep_signals(sigset_t *set, int with_child)
+{
+    sigemptyset(set);
+    if (with_child) sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
 static int schedule(Sweep *s, int jobs, char *err)
 {
     const SweepGrid *g = s->g;
     sigset_t waitset;
-    sigemptyset(&waitset);
-    sigaddset(&waitset, SIGCHLD);
-    sigaddset(&waitset, SIGINT);
-    sigaddset(&waitset, SIGTERM);
-    sigaddset(&waitset, SIGHUP);
+    sweep_signals(&waitset, 1);
     for (;;) {
         int pending = 0, busy = 0;
         for (int i = 0; i < g->n && s->running < jobs; i++)
@@ -386,11 +393,7 @@ int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err)
             g->n, g->n_recipes, g->n_seeds, earlier, s.to_run, at_once, s.threads_word[0] ? ", " : "",
             s.threads_word);
     sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGCHLD);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGHUP);
+    sweep_signals(&block, 1);
     struct sigaction sa, old_sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_child;
@@ -405,10 +408,7 @@ int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err)
     struct timespec now = {0, 0};
     siginfo_t info;
     sigset_t stops;
-    sigemptyset(&stops);
-    sigaddset(&stops, SIGINT);
-    sigaddset(&stops, SIGTERM);
-    sigaddset(&stops, SIGHUP);
+    sweep_signals(&stops, 0);
     int late = rc ? -1 : sigtimedwait(&stops, &info, &now);
     if (late > 0) {
         snprintf(err, ERR_LEN, "interrupted by %s", stop_signal_name(late));

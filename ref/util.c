@@ -1,5 +1,6 @@
 #include "ref/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,6 +86,32 @@ int file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
+{
+    if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s/%.100s'", dir, name);
+        return 1;
+    }
+    return 0;
+}
+
+char *trim_space(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    return s;
+}
+
+int flush_stdout(char *err)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        snprintf(err, ERR_LEN, "cannot write to stdout: %s", strerror(errno));
+        return 2;
+    }
+    return 0;
 }
 
 double wall_seconds(void)

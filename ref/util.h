@@ -2,6 +2,7 @@
 #ifndef SCALERL_UTIL_H
 #define SCALERL_UTIL_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "ref/args.h"
@@ -23,6 +24,15 @@ void atomic_abort(AtomicFile *af);
 /* Creates dir and its parents (like mkdir -p). Returns 0 or 2. */
 int mkdir_p(const char *dir, char *err);
 int file_exists(const char *path);
+/* "dir/name" into out (n bytes). Returns 0, or 1 with err when it does not fit. */
+int path_join(char *out, size_t n, const char *dir, const char *name, char *err);
+
+/* s without leading and trailing white space (the end is cut in place). */
+char *trim_space(char *s);
+
+/* Flushes stdout and checks it for write errors, so that a full disk or a closed pipe is an
+ * error rather than a silently cut report. Returns 0 or 2. */
+int flush_stdout(char *err);
 
 double wall_seconds(void); /* monotonic */
 double cpu_seconds(void);  /* CPU time of the whole process, all threads */

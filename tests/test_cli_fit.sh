@@ -73,6 +73,9 @@ expect_error "fit of a good and a bad run refuses" 1 "need at least 4" -- fit "$
 check "and writes no fit.json for the good run either" test ! -e "$T/a/fit.json"
 err=$($S fit /nonexistent/run 2>&1); rc=$?
 [ $rc -eq 2 ] && pass "a missing run directory is an I/O error (exit 2)" || fail "missing run dir" "exit $rc: $err"
+err=$($S fit "$T/a" save=0 boot=0 cutoffs=0 2>&1 >/dev/full); rc=$?
+[ $rc -eq 2 ] && grep -q "^scalerl fit: cannot write to stdout" <<<"$err" && pass "a report that cannot be written is an I/O error (exit 2)" \
+  || fail "stdout write error" "exit $rc: $err"
 
 # truncated last line: ignored with a note
 mkdir -p "$T/trunc"; cp "$T/a/metrics.jsonl" "$T/a/config.txt" "$T/trunc/"

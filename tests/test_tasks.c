@@ -29,6 +29,23 @@ static int verify_text(const Problem *p, const char *text)
     return task_verify(p, text, strlen(text));
 }
 
+/* A completion and the reward the verifier must give it; why names the check. */
+typedef struct {
+    const char *text;
+    int want;
+    const char *why;
+} VerifyCase;
+
+static void check_verify_cases(const Problem *p, const VerifyCase *cases, size_t n, const char *prefix)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s %s", prefix, cases[i].why);
+        int got = verify_text(p, cases[i].text);
+        CHECK(got == cases[i].want, name, "'%s' scored %d, want %d", cases[i].text, got, cases[i].want);
+    }
+}
+
 static int family_index(const char *name)
 {
     for (int i = 0; i < 64; i++)
@@ -538,11 +555,7 @@ static void test_verifier(void)
         CHECK(0, "verifier_setup", "example problems not found");
         return;
     }
-    struct {
-        const char *text;
-        int want;
-        const char *why;
-    } cases[] = {
+    const VerifyCase cases[] = {
         {"12,13#132$", 1, "full solution"},
         {"#132", 1, "answer only, no EOS"},
         {"#132$", 1, "answer only"},
@@ -572,12 +585,7 @@ static void test_verifier(void)
         {"#99999999999999999999999", 0, "beyond 64 bits"},
         {"#18446744073709551748", 0, "132 + 2^64"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char name[96];
-        snprintf(name, sizeof name, "verify %s", cases[i].why);
-        int got = verify_text(&p, cases[i].text);
-        CHECK(got == cases[i].want, name, "'%s' scored %d, want %d", cases[i].text, got, cases[i].want);
-    }
+    check_verify_cases(&p, cases, sizeof cases / sizeof cases[0], "verify");
 
     /* NUL inside the given length, and a completion cut by len (the buffer holds exactly len
      * bytes, so an over-read would show under -fsanitize=address). */
@@ -755,11 +763,7 @@ static void test_countdown_bruteforce(void)
     /* Hand cases on 2, 3, 4, 4 -> 14: precedence, multiset use, malformed input. */
     const long nums[4] = {2, 3, 4, 4};
     Problem p = countdown_problem(nums, 4, 14);
-    struct {
-        const char *text;
-        int want;
-        const char *why;
-    } cases[] = {
+    const VerifyCase cases[] = {
         {"#2+3*4", 1, "precedence"},
         {"#(2+3)*4", 0, "parentheses change value (20)"},
         {"#4*4-2", 1, "duplicate number used twice when given twice"},
@@ -782,12 +786,7 @@ static void test_countdown_bruteforce(void)
         {"#", 0, "empty"},
         {"#99999999999999999999*2", 0, "literal overflow"},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char name[96];
-        snprintf(name, sizeof name, "countdown_verify %s", cases[i].why);
-        int got = verify_text(&p, cases[i].text);
-        CHECK(got == cases[i].want, name, "'%s' scored %d, want %d", cases[i].text, got, cases[i].want);
-    }
+    check_verify_cases(&p, cases, sizeof cases / sizeof cases[0], "countdown_verify");
     /* Subtraction binds left to right: 10-(3+2) is 5, 10-3+2 is 9. */
     const long small[3] = {10, 3, 2};
     Problem m = countdown_problem(small, 3, 5);
