@@ -289,12 +289,22 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
     return 1;
 }
 
-int opts_apply(const OptSpec *specs, void *cfg, Args *a, char *err)
+int opts_set_defaults(const OptSpec *specs, void *cfg, char *err)
+{
+    for (const OptSpec *s = specs; s->key; s++) {
+        if (!s->def) continue;
+        int rc = opts_set_value(s, cfg, s->def, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int opts_apply_given(const OptSpec *specs, void *cfg, Args *a, char *err)
 {
     for (const OptSpec *s = specs; s->key; s++) {
         const char *val = args_get(a, s->key);
-        if (!val) val = s->def;
         if (!val) {
+            if (s->def) continue;
             snprintf(err, ERR_LEN, "'%s' needs %s=... (%s)", a->cmd, s->key, s->help);
             return 1;
         }
@@ -302,6 +312,12 @@ int opts_apply(const OptSpec *specs, void *cfg, Args *a, char *err)
         if (rc) return rc;
     }
     return 0;
+}
+
+int opts_apply(const OptSpec *specs, void *cfg, Args *a, char *err)
+{
+    int rc = opts_set_defaults(specs, cfg, err);
+    return rc ? rc : opts_apply_given(specs, cfg, a, err);
 }
 
 const OptSpec *opts_find(const OptSpec *specs, const char *key)

@@ -64,8 +64,14 @@ typedef struct {
     const char *help;
 } OptSpec;
 
-/* Fills cfg from defaults and Args for every spec (terminated by a {NULL} entry). */
+/* Fills cfg from defaults and Args for every spec (terminated by a {NULL} entry):
+ * opts_set_defaults, then opts_apply_given. */
 int opts_apply(const OptSpec *specs, void *cfg, Args *a, char *err);
+/* Sets every spec that has a default to it. */
+int opts_set_defaults(const OptSpec *specs, void *cfg, char *err);
+/* Sets the keys given in a over what cfg holds (defaults, a preset), in table order; a required
+ * key (def NULL) not given is an error naming it. */
+int opts_apply_given(const OptSpec *specs, void *cfg, Args *a, char *err);
 /* Parses one value into cfg, validating it; used by opts_apply. */
 int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err);
 /* Writes every option as key=value lines (replayable with --config). */

@@ -156,26 +156,12 @@ int recipe_resolve(TrainConfig *c, Args *a, char *err)
         snprintf(err, ERR_LEN, "unknown recipe '%s': expected one of %s (or list)", name, names);
         return 1;
     }
-    /* Defaults for every key first (the required ones are checked below), then the preset, then
-     * the user's keys. */
-    for (const OptSpec *s = train_opts; s->key; s++) {
-        if (!s->def) continue;
-        int rc = opts_set_value(s, c, s->def, err);
-        if (rc) return rc;
-    }
-    int rc = apply_preset(p, c, err);
+    /* Defaults for every key first (the required ones are checked with the user's), then the
+     * preset, then the user's keys. */
+    int rc = opts_set_defaults(train_opts, c, err);
+    if (!rc) rc = apply_preset(p, c, err);
+    if (!rc) rc = opts_apply_given(train_opts, c, a, err);
     if (rc) return rc;
-    for (const OptSpec *s = train_opts; s->key; s++) {
-        const char *val = args_get(a, s->key);
-        if (!val) {
-            if (!s->def) {
-                snprintf(err, ERR_LEN, "'%s' needs %s=... (%s)", a->cmd, s->key, s->help);
-                return 1;
-            }
-            continue;
-        }
-        if ((rc = opts_set_value(s, c, val, err))) return rc;
-    }
     /* The clip range defaults to the loss's own (dapo 0.2/0.26, grpo 0.2/0.2) unless the preset
      * or the user set it. */
     LossParams lp;

@@ -195,9 +195,33 @@ static void test_more_and_own_keys(void)
           "exit %d err '%s'", o.exit_code, o.err);
 }
 
+/* The two halves of opts_apply, as recipe_resolve uses them with a preset in between. */
+static void test_defaults_then_given(void)
+{
+    static Args a;
+    char err[ERR_LEN] = "";
+    DemoConfig c;
+    memset(&c, 0, sizeof c);
+    int rc = opts_set_defaults(demo_opts, &c, err);
+    CHECK(rc == 0 && c.n == 3 && c.name[0] == 0, "opts_set_defaults sets the defaults and leaves required keys",
+          "rc %d n %ld name '%s'", rc, c.n, c.name);
+    c.n = 8; /* a preset's value */
+    char *words[] = {"name=y"};
+    rc = args_parse(&a, "demo", 1, words, err);
+    if (!rc) rc = opts_apply_given(demo_opts, &c, &a, err);
+    CHECK(rc == 0 && c.n == 8 && strcmp(c.name, "y") == 0, "opts_apply_given sets only the keys given",
+          "rc %d n %ld name '%s' err '%s'", rc, c.n, c.name, err);
+    char *none[] = {"n=2"};
+    rc = args_parse(&a, "demo", 1, none, err);
+    if (!rc) rc = opts_apply_given(demo_opts, &c, &a, err);
+    CHECK(rc == 1 && strcmp(err, "'demo' needs name=... (a required name)") == 0,
+          "opts_apply_given: a required key not given is an error", "rc %d err '%s'", rc, err);
+}
+
 int main(void)
 {
     test_keys();
+    test_defaults_then_given();
     test_help();
     test_positional();
     test_more_and_own_keys();
