@@ -33,8 +33,8 @@ typedef struct {
         {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed (as in train)"},                    \
         {"eval_n", OPT_INT, F(eval_n), "1000", 1, 1000000, NULL, "size of the validation set (as in train)"},      \
         {"length", OPT_CHOICE, F(length), "interrupt", 0, 0, LENGTH_CHOICES, "length control"},                   \
-        {"think_budget", OPT_RANGE, F(think_budget), "24-32", 1, 4096, NULL, "thinking tokens before interruption"}, \
-        {"answer_budget", OPT_INT, F(answer_budget), "8", 1, 4096, NULL, "tokens after the marker"},              \
+        {"think_budget", OPT_RANGE, F(think_budget), DEFAULT_THINK_BUDGET, 1, 4096, NULL, "thinking tokens before interruption"}, \
+        {"answer_budget", OPT_INT, F(answer_budget), DEFAULT_ANSWER_BUDGET, 1, 4096, NULL, "tokens after the marker"},              \
         {"gen_precision", OPT_CHOICE, F(gen_precision), "bf16", 0, 0, PREC_CHOICES, "generator matmul precision"}, \
         {"head", OPT_CHOICE, F(head), "fp32", 0, 0, PREC_CHOICES, "LM head precision"},                           \
         {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"}

@@ -96,7 +96,7 @@ expect_error "eval refuses a checkpoint of another vocabulary" 1 "v30.ckpt" "tok
 expect_error "sample refuses a missing checkpoint" 2 "$T/none.ckpt" -- sample ckpt="$T/none.ckpt"
 expect_error "sample refuses a foreign checkpoint" 1 "tokenizer" -- sample ckpt="$T/v30.ckpt"
 expect_error "eval refuses n > eval_n, naming both" 1 "n=300" "eval_n=200" -- eval ckpt="$T/base.ckpt" $KEYS n=300
-expect_error "eval refuses budgets beyond the model context" 1 "ctx=32" -- eval ckpt="$T/base.ckpt" $KEYS n=5
+expect_error "eval refuses budgets beyond the model context" 1 "ctx=32" -- eval ckpt="$T/base.ckpt" $KEYS n=5 think_budget=24-32 answer_budget=8
 expect_error "eval refuses a bad length choice, listing the choices" 1 "'length'" "interrupt|penalty|none" -- \
   eval ckpt="$T/base.ckpt" length=short
 expect_error "eval refuses an unknown key" 1 "'samplez'" -- eval ckpt="$T/base.ckpt" samplez=3
