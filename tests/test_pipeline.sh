@@ -7,8 +7,8 @@
 # and with one thread per OpenMP team only the pipeline's own threads remain.
 THREADS=${SCALERL_TEST_THREADS:-2}
 
-pretrain_base "$T/base.ckpt" tokens=60000 eval_samples=0 progress=0 threads=$THREADS
-COMMON="base=$T/base.ckpt steps=12 prompts_per_step=4 gens_per_prompt=4 eval_every=6 eval_n=50 eval_samples=1 progress=0 threads=$THREADS"
+pretrain_base "$T/base.ckpt" task=add:digits=2 tokens=60000 eval_samples=0 progress=0 threads=$THREADS
+COMMON="base=$T/base.ckpt task=add:digits=2 think_budget=6-8 lr=3e-4 steps=12 prompts_per_step=4 gens_per_prompt=4 eval_every=6 eval_n=50 eval_samples=1 progress=0 threads=$THREADS"
 # Largest stale_max over the step rows.
 max_stale() { grep -o '"stale_max":[0-9]*' "$1" | cut -d: -f2 | sort -n | tail -1; }
 
