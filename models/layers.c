@@ -60,12 +60,15 @@ void bf16_round_array(float *out, const float *in, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
 }
 
-/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
-static float reduce16(float acc[16])
+/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16): halves,
+ * then quarters, eighths and the last pair. Written out, so that it stays in registers (as a loop
+ * over the array, GCC went through memory at every step). */
+static inline float reduce16(const float acc[16])
 {
-    for (int w = 8; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
-    return acc[0];
+    const float b0 = acc[0] + acc[8], b1 = acc[1] + acc[9], b2 = acc[2] + acc[10], b3 = acc[3] + acc[11];
+    const float b4 = acc[4] + acc[12], b5 = acc[5] + acc[13], b6 = acc[6] + acc[14], b7 = acc[7] + acc[15];
+    const float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
+    return (c0 + c2) + (c1 + c3);
 }
 
 /* Sum of x[0..n-1] in 16 interleaved partial sums, then reduce16: vectorizable, and the same
@@ -79,6 +82,26 @@ static float sum_lanes(const float *restrict x, int n)
     float s = reduce16(acc);
     for (; i < n; i++) s += x[i];
     return s;
+}
+
+static inline float max2(float a, float b)
+{
+    return b > a ? b : a;
+}
+
+/* max(x[0..n-1]), -INFINITY for n = 0. The maximum is exact in any order; the 16 lanes and the
+ * written-out tree only keep it in registers (OpenMP's max reduction went through memory). */
+static float max_lanes(const float *restrict x, int n)
+{
+    float m[16];
+    for (int j = 0; j < 16; j++) m[j] = -INFINITY;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) m[j] = max2(m[j], x[i + j]);
+    for (int j = 0; i + j < n; j++) m[j] = max2(m[j], x[i + j]);
+    const float b0 = max2(m[0], m[8]), b1 = max2(m[1], m[9]), b2 = max2(m[2], m[10]), b3 = max2(m[3], m[11]);
+    const float b4 = max2(m[4], m[12]), b5 = max2(m[5], m[13]), b6 = max2(m[6], m[14]), b7 = max2(m[7], m[15]);
+    return max2(max2(max2(b0, b4), max2(b2, b6)), max2(max2(b1, b5), max2(b3, b7)));
 }
 
 /* sum_i a[i] * b[i], in the same lane order as sum_lanes. */
@@ -106,14 +129,15 @@ void embed_forward(float *out, const int *tokens, const int *pos, const float *t
     }
 }
 
-void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C)
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, const int *pos, int N,
+                    int T, int C)
 {
     /* Rows scatter into shared embedding rows, so this stays on one thread: it is O(N*C) adds,
      * negligible next to the matmuls, and its order (row by row) is then fixed. */
     for (int n = 0; n < N; n++) {
         const float *restrict d = dout + (size_t)n * C;
         float *restrict dt = dtok_emb + (size_t)tokens[n] * C;
-        float *restrict dp = dpos_emb + (size_t)(n % T) * C;
+        float *restrict dp = dpos_emb + (size_t)(pos ? pos[n] : n % T) * C;
 #pragma omp simd
         for (int c = 0; c < C; c++) {
             dt[c] += d[c];
@@ -340,115 +364,203 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
     }
 }
 
+/* out[s] = scale * sum_i q[i] kT[i*ldk + s] for s < nb (a multiple of ATTN_KEY_BLOCK): a block of
+ * keys is one contiguous vector per dimension. Sums run in four interleaved accumulators
+ * (combined in a fixed order) so that four fused multiply-adds are in flight; written as four
+ * separate arrays, each one vector, which GCC keeps in registers (a 2-D accumulator array went
+ * through memory at every step). fmaf rounds once, identically in vector and scalar code. */
+static void scores_transposed(float *restrict out, const float *restrict q, const float *restrict kT, int ldk,
+                              int nb, int dim, float scale)
+{
+    enum { K = ATTN_KEY_BLOCK };
+    for (int s0 = 0; s0 < nb; s0 += K) {
+        const float *restrict k = kT + s0;
+        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
+        int i = 0;
+        for (; i + 4 <= dim; i += 4) {
+            const float *restrict k0 = k + (size_t)i * ldk, *restrict k1 = k0 + ldk, *restrict k2 = k1 + ldk,
+                                  *restrict k3 = k2 + ldk;
+            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k0[j], a0[j]);
+            for (int j = 0; j < K; j++) a1[j] = fmaf(q[i + 1], k1[j], a1[j]);
+            for (int j = 0; j < K; j++) a2[j] = fmaf(q[i + 2], k2[j], a2[j]);
+            for (int j = 0; j < K; j++) a3[j] = fmaf(q[i + 3], k3[j], a3[j]);
+        }
+        for (; i < dim; i++)
+            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k[(size_t)i * ldk + j], a0[j]);
+        for (int j = 0; j < K; j++) out[s0 + j] = ((a0[j] + a1[j]) + (a2[j] + a3[j])) * scale;
+    }
+}
+
+/* y[i] = sum_{s<n} w[s] rows[s*ld + i] for i < dim, ATTN_KEY_BLOCK columns at a time (then the
+ * rest one by one), with the accumulators of scores_transposed. */
+static void weighted_rows(float *restrict y, const float *restrict w, const float *restrict rows, int ld, int n,
+                          int dim)
+{
+    enum { K = ATTN_KEY_BLOCK };
+    int i0 = 0;
+    for (; i0 + K <= dim; i0 += K) {
+        const float *restrict r = rows + i0;
+        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
+        int s = 0;
+        for (; s + 4 <= n; s += 4) {
+            const float *restrict r0 = r + (size_t)s * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld,
+                                  *restrict r3 = r2 + ld;
+            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r0[j], a0[j]);
+            for (int j = 0; j < K; j++) a1[j] = fmaf(w[s + 1], r1[j], a1[j]);
+            for (int j = 0; j < K; j++) a2[j] = fmaf(w[s + 2], r2[j], a2[j]);
+            for (int j = 0; j < K; j++) a3[j] = fmaf(w[s + 3], r3[j], a3[j]);
+        }
+        for (; s < n; s++)
+            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r[(size_t)s * ld + j], a0[j]);
+        for (int j = 0; j < K; j++) y[i0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+    }
+    for (int i = i0; i < dim; i++) {
+        float acc = 0.0f;
+        for (int s = 0; s < n; s++) acc = fmaf(w[s], rows[(size_t)s * ld + i], acc);
+        y[i] = acc;
+    }
+}
+
 void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
                      int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
 {
-    /* Decoding reads every cached key and value once per step, so this is latency-bound: sums
-     * run in four interleaved accumulators (combined in a fixed order at the end) so that four
-     * fused multiply-adds are in flight, and keys go K at a time (one vector). fmaf rounds once,
-     * identically in vector and scalar code. */
-    enum { K = ATTN_KEY_BLOCK };
     const int nb = attn_keys_padded(n_keys);
-    /* Scores, with the keys transposed: a block of K keys is one contiguous vector per head
-     * dimension. Past n_keys the columns are finite and the results unused. */
-    for (int s0 = 0; s0 < nb; s0 += K) {
-        float acc[4][K] = {{0}};
-        const float *restrict k = kT + s0;
-        int i = 0;
-        for (; i + 4 <= head_dim; i += 4)
-            for (int a = 0; a < 4; a++)
-                for (int j = 0; j < K; j++) acc[a][j] = fmaf(q[i + a], k[(size_t)(i + a) * ldk + j], acc[a][j]);
-        for (; i < head_dim; i++)
-            for (int j = 0; j < K; j++) acc[0][j] = fmaf(q[i], k[(size_t)i * ldk + j], acc[0][j]);
-        for (int j = 0; j < K; j++) p[s0 + j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) * scale;
-    }
-    /* The maximum is exact in any order, so a vector reduction is safe here. */
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int s = 0; s < n_keys; s++) mx = p[s] > mx ? p[s] : mx;
+    /* Past n_keys the columns are finite and the results unused. */
+    scores_transposed(p, q, kT, ldk, nb, head_dim, scale);
+    /* Whole blocks, the keys past n_keys masked out. */
+#pragma omp simd
+    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? p[s] : -INFINITY;
+    const float mx = max_lanes(p, nb);
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
     const float inv = 1.0f / sum_lanes(p, nb);
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] *= inv;
-    /* y = sum_s p[s] v_s, K head dimensions at a time (then the rest one by one). */
-    int i0 = 0;
-    for (; i0 + K <= head_dim; i0 += K) {
-        float acc[4][K] = {{0}};
-        const float *restrict vb = v + i0;
-        int s = 0;
-        for (; s + 4 <= n_keys; s += 4)
-            for (int a = 0; a < 4; a++)
-                for (int j = 0; j < K; j++) acc[a][j] = fmaf(p[s + a], vb[(size_t)(s + a) * ldv + j], acc[a][j]);
-        for (; s < n_keys; s++)
-            for (int j = 0; j < K; j++) acc[0][j] = fmaf(p[s], vb[(size_t)s * ldv + j], acc[0][j]);
-        for (int j = 0; j < K; j++) y[i0 + j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
-    }
-    for (int i = i0; i < head_dim; i++) {
-        float acc = 0.0f;
-        for (int s = 0; s < n_keys; s++) acc = fmaf(p[s], v[(size_t)s * ldv + i], acc);
-        y[i] = acc;
+    weighted_rows(y, p, v, ldv, n_keys, head_dim);
+}
+
+size_t attn_scratch_offset(const SeqLayout *sl, int b, int C)
+{
+    /* Sequence b needs C x attn_keys_padded(T_b) <= C x (T_b + ATTN_KEY_BLOCK - 1) floats. */
+    return ((size_t)sl->row[b] + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)b) * (size_t)C;
+}
+
+size_t attn_scratch_size(const SeqLayout *sl, int C)
+{
+    return attn_scratch_offset(sl, sl->B, C);
+}
+
+/* Work below which attention stays on the calling thread: about T^2 C multiply-adds per sequence. */
+static size_t attn_work(const SeqLayout *sl, int C)
+{
+    const size_t N = (size_t)sl->row[sl->B];
+    return sl->B ? N * N / (size_t)sl->B * (size_t)C : 0;
+}
+
+/* Asks for rows [r0, r1) of width `width` floats (row stride ld) to be brought into cache: the
+ * attention kernels work sequence by sequence on a few columns of wide rows, a pattern the
+ * hardware prefetchers do not follow, so each one requests the next sequence's rows itself. */
+static void prefetch_rows(const float *base, int r0, int r1, int width, int ld)
+{
+#if defined(__GNUC__)
+    for (int r = r0; r < r1; r++)
+        for (int c = 0; c < width; c += 16) __builtin_prefetch(base + (size_t)r * ld + c);
+#else
+    (void)base, (void)r0, (void)r1, (void)width, (void)ld;
+#endif
+}
+
+/* dst (dim, ldt) = the first T rows of src (row stride lds, dim columns) transposed, zeros in
+ * columns T .. ldt-1. */
+static void transpose_head(float *restrict dst, int ldt, const float *restrict src, int lds, int T, int dim)
+{
+    for (int i = 0; i < dim; i++) {
+        float *restrict d = dst + (size_t)i * ldt;
+        for (int s = 0; s < T; s++) d[s] = src[(size_t)s * lds + i];
+        for (int s = T; s < ldt; s++) d[s] = 0.0f;
     }
 }
 
-/* Per (sequence, head): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows
- * (row stride 3C), so every product below reads them in place through sgemm's leading
- * dimensions. The full T x T score matrix is computed and the causal mask applied in the softmax:
- * computing the masked half costs less than the many short loops that would avoid it. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+/* Per sequence, head by head (a sequence's qkv rows are then read from memory once for all its
+ * heads): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows (row stride 3C).
+ * Keys are transposed once into kT, then every position is one attention_query over its keys
+ * 0..t: the masked half of the score matrix is never computed. */
+void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH)
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-        float *p = att + (size_t)bh * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C3, k, C3, 0.0f, p, T);
-        for (int t = 0; t < T; t++) {
-            float *restrict row = p + (size_t)t * T;
-            float mx = -INFINITY;
-            /* The maximum is exact in any order, so a vector reduction is safe here. */
-#pragma omp simd reduction(max : mx)
-            for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
-#pragma omp simd
-            for (int s = 0; s < T; s++) row[s] = s <= t ? fast_expf(row[s] - mx) : 0.0f;
-            const float inv = 1.0f / sum_lanes(row, T);
-#pragma omp simd
-            for (int s = 0; s < T; s++) row[s] *= inv;
+#pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int b = 0; b < sl->B; b++) {
+        const int r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
+        if (b + 1 < sl->B) prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)r0 * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+            float *kTh = kT + attn_scratch_offset(sl, b, C) + (size_t)h * hd * Tp;
+            float *p = att + sl->att[b] + (size_t)h * T * Tp;
+            transpose_head(kTh, Tp, k, C3, T, hd);
+            for (int t = 0; t < T; t++) {
+                float *restrict row = p + (size_t)t * Tp;
+                attention_query(out + (size_t)(r0 + t) * C + h * hd, row, q + (size_t)t * C3, kTh, Tp, v, C3,
+                                t + 1, hd, scale);
+                for (int s = attn_keys_padded(t + 1); s < Tp; s++) row[s] = 0.0f;
+            }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, C3, 0.0f,
-                    out + (size_t)b * T * C + h * hd, C);
     }
 }
 
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int C, int NH)
+/* Per (sequence, head), position by position, over keys 0..t only (in blocks of ATTN_KEY_BLOCK;
+ * p and hence ds are 0 past t):
+ *   dp_s = dy_t . v_s, ds_s = p_s (dp_s - sum_s' p_s' dp_s') / sqrt(hd), dq_t = sum_s ds_s k_s,
+ *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated transposed (over t in order), then
+ *   written back into dqkv's rows. */
+void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, const float *dout, const float *qkv,
+                        const float *att, const SeqLayout *sl, int C, int NH)
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
-        const float *p = att + (size_t)bh * T * T, *dy = dout + (size_t)b * T * C + h * hd;
-        float *ds = datt + (size_t)bh * T * T;
-        /* dv = p^T dy; dp = dy v^T (into ds) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dy, C, 0.0f, dv, C3);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, C3, 0.0f, ds, T);
-        /* Softmax backward with the score scale: ds = p (dp - sum_s p dp) / sqrt(hd); 0 wherever
-         * p is 0 (the masked keys). */
-        for (int t = 0; t < T; t++) {
-            const float *restrict pr = p + (size_t)t * T;
-            float *restrict dr = ds + (size_t)t * T;
-            const float pdp = dot_lanes(pr, dr, T);
-#pragma omp simd
-            for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - pdp) * scale;
+#pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int bh = 0; bh < sl->B * NH; bh++) {
+        /* Heads inner: a sequence's rows stay in cache for all its heads. */
+        const int b = bh / NH, h = bh % NH, r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
+        if (h == 0 && b + 1 < sl->B) {
+            prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
+            prefetch_rows(dout, sl->row[b + 1], sl->row[b + 2], C, C);
+            prefetch_rows(dqkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
         }
-        /* dq = ds k; dk = ds^T q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, k, C3, 0.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, q, C3, 0.0f, dk, C3);
+        const float *q = qkv + (size_t)r0 * C3 + h * hd, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + (size_t)r0 * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + sl->att[b] + (size_t)h * T * Tp;
+        const size_t off = attn_scratch_offset(sl, b, C) + (size_t)h * hd * Tp;
+        float *restrict vTh = vT + off, *restrict dkTh = dkT + off, *restrict dvTh = dvT + off;
+        transpose_head(vTh, Tp, v, C3, T, hd);
+        memset(dkTh, 0, (size_t)hd * Tp * sizeof *dkTh);
+        memset(dvTh, 0, (size_t)hd * Tp * sizeof *dvTh);
+        float ds[ATTN_MAX_KEYS];
+        for (int t = 0; t < T; t++) {
+            const int nb = attn_keys_padded(t + 1);
+            const float *restrict pr = p + (size_t)t * Tp;
+            const float *restrict dy = dout + (size_t)(r0 + t) * C + h * hd;
+            const float *restrict qt = q + (size_t)t * C3;
+            scores_transposed(ds, dy, vTh, Tp, nb, hd, 1.0f);
+            const float pdp = dot_lanes(pr, ds, nb);
+#pragma omp simd
+            for (int s = 0; s < nb; s++) ds[s] = pr[s] * (ds[s] - pdp) * scale;
+            for (int i = 0; i < hd; i++) {
+                float *restrict dvr = dvTh + (size_t)i * Tp, *restrict dkr = dkTh + (size_t)i * Tp;
+                const float dyi = dy[i], qi = qt[i];
+#pragma omp simd
+                for (int s = 0; s < nb; s++) {
+                    dvr[s] = fmaf(dyi, pr[s], dvr[s]);
+                    dkr[s] = fmaf(qi, ds[s], dkr[s]);
+                }
+            }
+            weighted_rows(dq + (size_t)t * C3, ds, k, C3, t + 1, hd);
+        }
+        for (int s = 0; s < T; s++)
+            for (int i = 0; i < hd; i++) {
+                dk[(size_t)s * C3 + i] = dkTh[(size_t)i * Tp + s];
+                dv[(size_t)s * C3 + i] = dvTh[(size_t)i * Tp + s];
+            }
     }
 }
 
@@ -464,12 +576,9 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
         }
         const float *restrict l = logits + (size_t)n * V;
         float *restrict p = probs + (size_t)n * V;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int v = 0; v < V; v++) {
-            p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
-            mx = p[v] > mx ? p[v] : mx;
-        }
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
+        const float mx = max_lanes(p, V);
         const float zt = p[targets[n]] - mx;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] = fast_expf(p[v] - mx);

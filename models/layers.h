@@ -63,8 +63,10 @@ void bf16_round_array(float *out, const float *in, size_t n);
 /* out[n, :] = tok_emb[tokens[n], :] + pos_emb[pos[n], :]. pos NULL: pos[n] = n % T. */
 void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
                    int N, int T, int C);
-/* Adds the rows of dout into the rows of the embeddings they were read from. */
-void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C);
+/* Adds the rows of dout into the rows of the embeddings they were read from (pos as in
+ * embed_forward). */
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, const int *pos, int N,
+                    int T, int C);
 
 /* out = (x - mean) * rstd * g + b per row, rstd = 1 / sqrt(biased variance + LN_EPS). mean and
  * rstd (N each) are saved for the backward; either may be NULL when no backward will follow. */
@@ -114,14 +116,30 @@ int attn_keys_padded(int n);
 void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
                      int n_keys, int head_dim, float scale);
 
-/* Causal multi-head attention over B sequences of T tokens, through sgemm per (sequence, head).
- * qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH channels. Writes out
- * (N, C) and saves att (B, NH, T, T): row t holds the probabilities over keys 0..t, zeros after.
- * Scores are scaled by 1/sqrt(C/NH). */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-/* dqkv (N, 3C) written; datt (B, NH, T, T) is scratch. */
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int C, int NH);
+/* A batch of sequences packed back to back, as the training forward keeps it: sequence b is rows
+ * row[b] .. row[b+1]-1 (its positions 0, 1, ...; a sequence may be empty), and its attention
+ * probabilities start at float att[b] of a layer's buffer: NH blocks, one per head, of T_b rows
+ * by attn_keys_padded(T_b) columns (T_b = row[b+1] - row[b]). */
+typedef struct {
+    int B;
+    const int *row;    /* (B + 1) */
+    const size_t *att; /* (B + 1) */
+} SeqLayout;
+
+/* Floats of transposed-head scratch that attention_forward and attention_backward need per
+ * buffer: sequence b's region starts at attn_scratch_offset(sl, b, C). */
+size_t attn_scratch_size(const SeqLayout *sl, int C);
+size_t attn_scratch_offset(const SeqLayout *sl, int b, int C);
+
+/* Causal multi-head attention over the sequences of sl, per (sequence, head) one attention_query
+ * per position (so the training forward and the KV-cache decode compute each score and
+ * probability alike). qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH
+ * channels. Writes out (N, C) and saves att (sl's layout): row t holds the probabilities over keys
+ * 0..t, zeros after. Scores are scaled by 1/sqrt(C/NH). kT is scratch (attn_scratch_size). */
+void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH);
+/* dqkv (N, 3C) written. vT, dkT, dvT are scratch (attn_scratch_size each). */
+void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, const float *dout, const float *qkv,
+                        const float *att, const SeqLayout *sl, int C, int NH);
 
 /* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
  * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
