@@ -16,10 +16,12 @@ struct DecodeState {
     ModelConfig cfg;
     int slots;
     int *pos; /* (slots) next position of each slot */
-    /* The cache: keys transposed per head so that scoring a query runs over contiguous keys, as in
-     * the training forward; values row-major. */
-    float *kT; /* (L, slots, NH, C/NH, ctxp), ctxp = attn_keys_padded(ctx) */
-    float *v;  /* (L, slots, ctx, C) */
+    /* The cache, per (layer, slot) one contiguous region for keys and one for values, so that a
+     * step reads each sequence's cache as a few sequential runs. Keys are transposed in blocks of
+     * ATTN_KEY_BLOCK positions (a block of keys is one contiguous vector per channel, the layout
+     * attention_query scores against); values row-major. */
+    float *kT; /* (L, slots, ctxp / ATTN_KEY_BLOCK, C, ATTN_KEY_BLOCK), ctxp = attn_keys_padded(ctx) */
+    float *v;  /* (L, slots, ctxp, C) */
     /* Scratch for up to `slots` rows of one step. */
     int *row_pos;
     float *x, *x2, *ln, *qkv, *atty, *proj, *fch, *fch_gelu, *att, *bf_inp;
@@ -101,27 +103,44 @@ int decode_pos(const DecodeState *s, int slot)
     return s->pos[slot];
 }
 
+/* Asks for the cache lines a row will read (its keys and values up to pos) to be brought in:
+ * rows of a step belong to unrelated sequences, a jump the hardware prefetchers do not follow. */
+static void prefetch_cache(const float *kT, const float *v, int pos, int C)
+{
+#if defined(__GNUC__)
+    const size_t kend = (size_t)attn_keys_padded(pos + 1) * C, vend = (size_t)(pos + 1) * C;
+    for (size_t i = 0; i < kend; i += 16) __builtin_prefetch(kT + i);
+    for (size_t i = 0; i < vend; i += 16) __builtin_prefetch(v + i);
+#else
+    (void)kT, (void)v, (void)pos, (void)C;
+#endif
+}
+
 /* Rows r0 .. r0+n-1 of a step: writes each row's key and value into its slot's cache at its
  * position, then attends to that slot's cache. */
 static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int n)
 {
+    enum { K = ATTN_KEY_BLOCK };
     const ModelConfig *c = &s->cfg;
     const int C = c->d_model, NH = c->n_head, hd = C / NH, P = attn_keys_padded(c->ctx);
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int i = r0; i < r0 + n; i++)
-        for (int h = 0; h < NH; h++) {
-            const int slot = slots[i], pos = s->row_pos[i];
-            const size_t ls = (size_t)l * s->slots + (size_t)slot;
-            float *kT = s->kT + (ls * NH + h) * hd * P;
-            float *v = s->v + ls * P * C;
-            const float *row = s->qkv + (size_t)i * 3 * C;
-            for (int d = 0; d < hd; d++) {
-                kT[(size_t)d * P + pos] = row[C + h * hd + d];
-                v[(size_t)pos * C + h * hd + d] = row[2 * C + h * hd + d];
-            }
-            attention_query(s->atty + (size_t)i * C + h * hd, s->att + ((size_t)i * NH + h) * P, row + h * hd, kT, P,
-                            v + h * hd, C, pos + 1, hd, scale);
+    const size_t kblk = (size_t)K * C;
+    for (int i = r0; i < r0 + n; i++) {
+        const int slot = slots[i], pos = s->row_pos[i];
+        const size_t ls = (size_t)l * s->slots + (size_t)slot;
+        float *kT = s->kT + ls * P * C, *v = s->v + ls * P * C;
+        if (i + 1 < r0 + n) {
+            const size_t next = (size_t)l * s->slots + (size_t)slots[i + 1];
+            prefetch_cache(s->kT + next * P * C, s->v + next * P * C, s->row_pos[i + 1], C);
         }
+        const float *row = s->qkv + (size_t)i * 3 * C;
+        float *kb = kT + (size_t)(pos / K) * kblk + pos % K;
+        for (int ch = 0; ch < C; ch++) kb[(size_t)ch * K] = row[C + ch];
+        memcpy(v + (size_t)pos * C, row + 2 * C, (size_t)C * sizeof *v);
+        for (int h = 0; h < NH; h++)
+            attention_query(s->atty + (size_t)i * C + h * hd, s->att + ((size_t)i * NH + h) * P, row + h * hd,
+                            kT + (size_t)h * hd * K, K, kblk, v + h * hd, C, pos + 1, hd, scale);
+    }
 }
 
 /* The whole network for rows r0 .. r0+n-1 of a step. Rows are independent in decoding (each

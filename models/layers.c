@@ -364,17 +364,18 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
     }
 }
 
-/* out[s] = scale * sum_i q[i] kT[i*ldk + s] for s < nb (a multiple of ATTN_KEY_BLOCK): a block of
- * keys is one contiguous vector per dimension. Sums run in four interleaved accumulators
+/* out[s] = scale * sum_i q[i] k_s[i] for s < nb (a multiple of ATTN_KEY_BLOCK), the keys given
+ * transposed in blocks of ATTN_KEY_BLOCK: component i of key s is kT[(s / K) * kblk + i * ldk +
+ * s % K], so a block of keys is one contiguous vector per dimension. Sums run in four interleaved accumulators
  * (combined in a fixed order) so that four fused multiply-adds are in flight; written as four
  * separate arrays, each one vector, which GCC keeps in registers (a 2-D accumulator array went
  * through memory at every step). fmaf rounds once, identically in vector and scalar code. */
 static void scores_transposed(float *restrict out, const float *restrict q, const float *restrict kT, int ldk,
-                              int nb, int dim, float scale)
+                              size_t kblk, int nb, int dim, float scale)
 {
     enum { K = ATTN_KEY_BLOCK };
     for (int s0 = 0; s0 < nb; s0 += K) {
-        const float *restrict k = kT + s0;
+        const float *restrict k = kT + (size_t)(s0 / K) * kblk;
         float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
         int i = 0;
         for (; i + 4 <= dim; i += 4) {
@@ -422,11 +423,11 @@ static void weighted_rows(float *restrict y, const float *restrict w, const floa
 }
 
 void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
-                     int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
+                     int ldk, size_t kblk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
 {
     const int nb = attn_keys_padded(n_keys);
     /* Past n_keys the columns are finite and the results unused. */
-    scores_transposed(p, q, kT, ldk, nb, head_dim, scale);
+    scores_transposed(p, q, kT, ldk, kblk, nb, head_dim, scale);
     /* Whole blocks, the keys past n_keys masked out. */
 #pragma omp simd
     for (int s = 0; s < nb; s++) p[s] = s < n_keys ? p[s] : -INFINITY;
@@ -500,7 +501,7 @@ void attention_forward(float *out, float *att, float *kT, const float *qkv, cons
             transpose_head(kTh, Tp, k, C3, T, hd);
             for (int t = 0; t < T; t++) {
                 float *restrict row = p + (size_t)t * Tp;
-                attention_query(out + (size_t)(r0 + t) * C + h * hd, row, q + (size_t)t * C3, kTh, Tp, v, C3,
+                attention_query(out + (size_t)(r0 + t) * C + h * hd, row, q + (size_t)t * C3, kTh, Tp, ATTN_KEY_BLOCK, v, C3,
                                 t + 1, hd, scale);
                 for (int s = attn_keys_padded(t + 1); s < Tp; s++) row[s] = 0.0f;
             }
@@ -541,7 +542,7 @@ void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, const fl
             const float *restrict pr = p + (size_t)t * Tp;
             const float *restrict dy = dout + (size_t)(r0 + t) * C + h * hd;
             const float *restrict qt = q + (size_t)t * C3;
-            scores_transposed(ds, dy, vTh, Tp, nb, hd, 1.0f);
+            scores_transposed(ds, dy, vTh, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
             const float pdp = dot_lanes(pr, ds, nb);
 #pragma omp simd
             for (int s = 0; s < nb; s++) ds[s] = pr[s] * (ds[s] - pdp) * scale;

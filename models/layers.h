@@ -108,13 +108,15 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 #define ATTN_KEY_BLOCK 16
 int attn_keys_padded(int n);
 
-/* One attention query, for the KV-cache decode: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
- * s's component i) and values row-major (v[s*ldv + i]). Writes the attention probabilities
+/* One attention query: q (head_dim) against n_keys keys, given transposed in blocks of
+ * ATTN_KEY_BLOCK keys (component i of key s is kT[(s / ATTN_KEY_BLOCK) * kblk + i * ldk +
+ * s % ATTN_KEY_BLOCK]), and values row-major (v[s*ldv + i]). Writes the attention probabilities
  * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
- * (head_dim) = sum_s p[s] v_s. kT must hold finite values up to column attn_keys_padded(n_keys)
- * (ldk at least that). */
-void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
-                     int n_keys, int head_dim, float scale);
+ * (head_dim) = sum_s p[s] v_s. kT must hold finite values for every key up to
+ * attn_keys_padded(n_keys). Transposed keys of one sequence in a plain (head_dim, ld) matrix are
+ * ldk = ld, kblk = ATTN_KEY_BLOCK. */
+void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, size_t kblk, const float *v,
+                     int ldv, int n_keys, int head_dim, float scale);
 
 /* A batch of sequences packed back to back, as the training forward keeps it: sequence b is rows
  * row[b] .. row[b+1]-1 (its positions 0, 1, ...; a sequence may be empty), and its attention
