@@ -137,9 +137,8 @@ static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int
         float *kb = kT + (size_t)(pos / K) * kblk + pos % K;
         for (int ch = 0; ch < C; ch++) kb[(size_t)ch * K] = row[C + ch];
         memcpy(v + (size_t)pos * C, row + 2 * C, (size_t)C * sizeof *v);
-        for (int h = 0; h < NH; h++)
-            attention_query(s->atty + (size_t)i * C + h * hd, s->att + ((size_t)i * NH + h) * P, row + h * hd,
-                            kT + (size_t)h * hd * K, K, kblk, v + h * hd, C, pos + 1, hd, scale);
+        attention_query(s->atty + (size_t)i * C, s->att + (size_t)i * NH * P, (size_t)P, row, kT, K, kblk,
+                        (size_t)hd * K, v, C, pos + 1, NH, hd, scale);
     }
 }
 

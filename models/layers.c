@@ -422,22 +422,39 @@ static void weighted_rows(float *restrict y, const float *restrict w, const floa
     }
 }
 
-void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
-                     int ldk, size_t kblk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
+void attention_query(float *y, float *p, size_t ldp, const float *q, const float *kT, int ldk, size_t kblk,
+                     size_t khead, const float *v, int ldv, int n_keys, int n_heads, int head_dim, float scale)
 {
+    /* Phase by phase over the heads rather than head by head: each phase is a short chain of
+     * dependent steps (reductions, the exponential), and the heads' chains are independent, so
+     * the processor overlaps them when they sit next to each other. */
+    enum { MAX_HEADS = 256 }; /* model_config_check's limit */
     const int nb = attn_keys_padded(n_keys);
-    /* Past n_keys the columns are finite and the results unused. */
-    scores_transposed(p, q, kT, ldk, kblk, nb, head_dim, scale);
-    /* Whole blocks, the keys past n_keys masked out. */
+    float scale_h[MAX_HEADS];
+    for (int h = 0; h < n_heads; h++)
+        scores_transposed(p + h * ldp, q + (size_t)h * head_dim, kT + h * khead, ldk, kblk, nb, head_dim, scale);
+    /* Past n_keys the scores are finite and unused: masked out of the maximum. */
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
 #pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? p[s] : -INFINITY;
-    const float mx = max_lanes(p, nb);
+        for (int s = 0; s < nb; s++) ph[s] = s < n_keys ? ph[s] : -INFINITY;
+        scale_h[h] = max_lanes(ph, nb);
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
+        const float mx = scale_h[h];
 #pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
-    const float inv = 1.0f / sum_lanes(p, nb);
+        for (int s = 0; s < nb; s++) ph[s] = s < n_keys ? fast_expf(ph[s] - mx) : 0.0f;
+    }
+    for (int h = 0; h < n_heads; h++) scale_h[h] = 1.0f / sum_lanes(p + h * ldp, nb);
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
+        const float inv = scale_h[h];
 #pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] *= inv;
-    weighted_rows(y, p, v, ldv, n_keys, head_dim);
+        for (int s = 0; s < nb; s++) ph[s] *= inv;
+    }
+    for (int h = 0; h < n_heads; h++)
+        weighted_rows(y + (size_t)h * head_dim, p + h * ldp, v + (size_t)h * head_dim, ldv, n_keys, head_dim);
 }
 
 size_t attn_scratch_offset(const SeqLayout *sl, int b, int C)
@@ -482,10 +499,10 @@ static void transpose_head(float *restrict dst, int ldt, const float *restrict s
     }
 }
 
-/* Per sequence, head by head (a sequence's qkv rows are then read from memory once for all its
- * heads): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows (row stride 3C).
- * Keys are transposed once into kT, then every position is one attention_query over its keys
- * 0..t: the masked half of the score matrix is never computed. */
+/* Per sequence: the heads' q, k, v are hd-wide column blocks of the sequence's qkv rows (row
+ * stride 3C). Keys are transposed once into kT (head by head, (hd, Tp) each), then every position
+ * is one attention_query over its keys 0..t for all heads: the masked half of the score matrix is
+ * never computed. */
 void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH)
 {
     const int hd = C / NH, C3 = 3 * C;
@@ -494,17 +511,15 @@ void attention_forward(float *out, float *att, float *kT, const float *qkv, cons
     for (int b = 0; b < sl->B; b++) {
         const int r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
         if (b + 1 < sl->B) prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
-        for (int h = 0; h < NH; h++) {
-            const float *q = qkv + (size_t)r0 * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-            float *kTh = kT + attn_scratch_offset(sl, b, C) + (size_t)h * hd * Tp;
-            float *p = att + sl->att[b] + (size_t)h * T * Tp;
-            transpose_head(kTh, Tp, k, C3, T, hd);
-            for (int t = 0; t < T; t++) {
-                float *restrict row = p + (size_t)t * Tp;
-                attention_query(out + (size_t)(r0 + t) * C + h * hd, row, q + (size_t)t * C3, kTh, Tp, ATTN_KEY_BLOCK, v, C3,
-                                t + 1, hd, scale);
-                for (int s = attn_keys_padded(t + 1); s < Tp; s++) row[s] = 0.0f;
-            }
+        const float *q = qkv + (size_t)r0 * C3, *k = q + C, *v = q + 2 * C;
+        float *kTs = kT + attn_scratch_offset(sl, b, C), *p = att + sl->att[b];
+        for (int h = 0; h < NH; h++) transpose_head(kTs + (size_t)h * hd * Tp, Tp, k + h * hd, C3, T, hd);
+        for (int t = 0; t < T; t++) {
+            float *pt = p + (size_t)t * Tp;
+            attention_query(out + (size_t)(r0 + t) * C, pt, (size_t)T * Tp, q + (size_t)t * C3, kTs, Tp,
+                            ATTN_KEY_BLOCK, (size_t)hd * Tp, v, C3, t + 1, NH, hd, scale);
+            for (int h = 0; h < NH; h++)
+                for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * T * Tp + s] = 0.0f;
         }
     }
 }

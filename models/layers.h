@@ -108,15 +108,16 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 #define ATTN_KEY_BLOCK 16
 int attn_keys_padded(int n);
 
-/* One attention query: q (head_dim) against n_keys keys, given transposed in blocks of
- * ATTN_KEY_BLOCK keys (component i of key s is kT[(s / ATTN_KEY_BLOCK) * kblk + i * ldk +
- * s % ATTN_KEY_BLOCK]), and values row-major (v[s*ldv + i]). Writes the attention probabilities
- * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
- * (head_dim) = sum_s p[s] v_s. kT must hold finite values for every key up to
- * attn_keys_padded(n_keys). Transposed keys of one sequence in a plain (head_dim, ld) matrix are
- * ldk = ld, kblk = ATTN_KEY_BLOCK. */
-void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, size_t kblk, const float *v,
-                     int ldv, int n_keys, int head_dim, float scale);
+/* One attention query per head for one position: head h's query q + h*head_dim against n_keys
+ * keys, given transposed in blocks of ATTN_KEY_BLOCK keys (component i of key s of head h is
+ * kT[h*khead + (s / ATTN_KEY_BLOCK) * kblk + i * ldk + s % ATTN_KEY_BLOCK]), and values
+ * row-major (v[s*ldv + h*head_dim + i]). Writes head h's attention probabilities
+ * p[h*ldp + s] = softmax_s(scale * q.k_s) for s < n_keys, zeros up to attn_keys_padded(n_keys),
+ * and y[h*head_dim + i] = sum_s p[h*ldp + s] v_s. kT must hold finite values for every key up to
+ * attn_keys_padded(n_keys). One sequence's transposed keys in a plain (head_dim, ld) matrix per
+ * head are ldk = ld, kblk = ATTN_KEY_BLOCK, khead = head_dim * ld. */
+void attention_query(float *y, float *p, size_t ldp, const float *q, const float *kT, int ldk, size_t kblk,
+                     size_t khead, const float *v, int ldv, int n_keys, int n_heads, int head_dim, float scale);
 
 /* A batch of sequences packed back to back, as the training forward keeps it: sequence b is rows
  * row[b] .. row[b+1]-1 (its positions 0, 1, ...; a sequence may be empty), and its attention
