@@ -61,7 +61,7 @@ struct ModelActs {
     float *d_atty; /* (N, C) */
     float *d_fch;  /* (N, F) */
     float *d_logits; /* (N, V) */
-    float *attn_t[3]; /* (attn_scratch_size) each: transposed heads for attention */
+    float *attn_t[4]; /* (attn_scratch_size) each: transposed heads and score rows for attention */
     float *bf_inp; /* (N, max(C, F)) matmul input rounded to bfloat16 */
     float *bf_w;   /* (max(3C, F, V) * max(C, F)) weight rounded to bfloat16 */
 };

@@ -103,19 +103,6 @@ int decode_pos(const DecodeState *s, int slot)
     return s->pos[slot];
 }
 
-/* Asks for the cache lines a row will read (its keys and values up to pos) to be brought in:
- * rows of a step belong to unrelated sequences, a jump the hardware prefetchers do not follow. */
-static void prefetch_cache(const float *kT, const float *v, int pos, int C)
-{
-#if defined(__GNUC__)
-    const size_t kend = (size_t)attn_keys_padded(pos + 1) * C, vend = (size_t)(pos + 1) * C;
-    for (size_t i = 0; i < kend; i += 16) __builtin_prefetch(kT + i);
-    for (size_t i = 0; i < vend; i += 16) __builtin_prefetch(v + i);
-#else
-    (void)kT, (void)v, (void)pos, (void)C;
-#endif
-}
-
 /* Rows r0 .. r0+n-1 of a step: writes each row's key and value into its slot's cache at its
  * position, then attends to that slot's cache. */
 static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int n)
@@ -129,10 +116,6 @@ static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int
         const int slot = slots[i], pos = s->row_pos[i];
         const size_t ls = (size_t)l * s->slots + (size_t)slot;
         float *kT = s->kT + ls * P * C, *v = s->v + ls * P * C;
-        if (i + 1 < r0 + n) {
-            const size_t next = (size_t)l * s->slots + (size_t)slots[i + 1];
-            prefetch_cache(s->kT + next * P * C, s->v + next * P * C, s->row_pos[i + 1], C);
-        }
         const float *row = s->qkv + (size_t)i * 3 * C;
         float *kb = kT + (size_t)(pos / K) * kblk + pos % K;
         for (int ch = 0; ch < C; ch++) kb[(size_t)ch * K] = row[C + ch];

@@ -73,7 +73,7 @@ static size_t acts_layout(ModelActs *a, const ModelConfig *c, int B, int N_rows,
     a->d_fch = carve(&cv, N * F);
     a->d_logits = carve(&cv, N * V);
     /* attn_scratch_size for this batch, which needs the sequence table: bounded by its formula. */
-    for (int k = 0; k < 3; k++) a->attn_t[k] = carve(&cv, (N + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)B) * C);
+    for (int k = 0; k < 4; k++) a->attn_t[k] = carve(&cv, (N + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)B) * C);
     a->bf_inp = carve(&cv, N * max_sz(C, F));
     a->bf_w = carve(&cv, max_sz(max_sz(3 * C, F), V) * max_sz(C, F));
     return cv.used;
@@ -261,8 +261,8 @@ void model_backward(Model *m, const float *dlogp)
         /* Attention block: res_mid = x + attn_out(attention(qkv(ln1(x)))). */
         matmul_backward(a->d_atty, g->attn_out_w + (size_t)l * C * C, g->attn_out_b + l * C, a->d_res,
                         a->atty + lNC, p->attn_out_w + (size_t)l * C * C, N, C, C, bf_body);
-        attention_backward(a->d_qkv, a->attn_t[0], a->attn_t[1], a->attn_t[2], a->d_atty, a->qkv + 3 * lNC,
-                           a->att + l * a->att_size, &a->seq, C, NH);
+        attention_backward(a->d_qkv, a->attn_t[0], a->attn_t[1], a->attn_t[2], a->attn_t[3], a->d_atty,
+                           a->qkv + 3 * lNC, a->att + l * a->att_size, &a->seq, C, NH);
         matmul_backward(a->d_ln, g->qkv_w + (size_t)l * 3 * C * C, g->qkv_b + l * 3 * C, a->d_qkv, a->ln1 + lNC,
                         p->qkv_w + (size_t)l * 3 * C * C, N, C, 3 * C, bf_body);
         layernorm_backward(a->d_res, g->ln1_g + l * C, g->ln1_b + l * C, a->d_ln, x, p->ln1_g + l * C,

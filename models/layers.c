@@ -21,9 +21,6 @@
 #define PAR_MIN_ELEMS 32768
 #define PAR_MIN_MACS (1 << 18)
 
-/* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
-#define ATTN_MAX_KEYS 4096
-
 int attn_keys_padded(int n)
 {
     return (n + ATTN_KEY_BLOCK - 1) / ATTN_KEY_BLOCK * ATTN_KEY_BLOCK;
@@ -524,59 +521,66 @@ void attention_forward(float *out, float *att, float *kT, const float *qkv, cons
     }
 }
 
-/* Per (sequence, head), position by position, over keys 0..t only (in blocks of ATTN_KEY_BLOCK;
- * p and hence ds are 0 past t):
+/* Per sequence, position by position, over keys 0..t only (in blocks of ATTN_KEY_BLOCK; p and
+ * hence ds are 0 past t), each step for all heads (phase by phase, as in attention_query):
  *   dp_s = dy_t . v_s, ds_s = p_s (dp_s - sum_s' p_s' dp_s') / sqrt(hd), dq_t = sum_s ds_s k_s,
  *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated transposed (over t in order), then
  *   written back into dqkv's rows. */
-void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, const float *dout, const float *qkv,
-                        const float *att, const SeqLayout *sl, int C, int NH)
+void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, float *dsb, const float *dout,
+                        const float *qkv, const float *att, const SeqLayout *sl, int C, int NH)
 {
+    enum { MAX_HEADS = 256 }; /* model_config_check's limit */
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
 #pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
-    for (int bh = 0; bh < sl->B * NH; bh++) {
-        /* Heads inner: a sequence's rows stay in cache for all its heads. */
-        const int b = bh / NH, h = bh % NH, r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
-        if (h == 0 && b + 1 < sl->B) {
+    for (int b = 0; b < sl->B; b++) {
+        const int r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
+        if (b + 1 < sl->B) {
             prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
             prefetch_rows(dout, sl->row[b + 1], sl->row[b + 2], C, C);
             prefetch_rows(dqkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
         }
-        const float *q = qkv + (size_t)r0 * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-        float *dq = dqkv + (size_t)r0 * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
-        const float *p = att + sl->att[b] + (size_t)h * T * Tp;
-        const size_t off = attn_scratch_offset(sl, b, C) + (size_t)h * hd * Tp;
-        float *restrict vTh = vT + off, *restrict dkTh = dkT + off, *restrict dvTh = dvT + off;
-        transpose_head(vTh, Tp, v, C3, T, hd);
-        memset(dkTh, 0, (size_t)hd * Tp * sizeof *dkTh);
-        memset(dvTh, 0, (size_t)hd * Tp * sizeof *dvTh);
-        float ds[ATTN_MAX_KEYS];
+        const float *q = qkv + (size_t)r0 * C3, *k = q + C, *v = q + 2 * C;
+        float *dq = dqkv + (size_t)r0 * C3, *dk = dq + C, *dv = dq + 2 * C;
+        const float *p = att + sl->att[b];
+        const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp, ps = (size_t)T * Tp;
+        /* Per head h: vT, dkT, dvT are (hd, Tp) at h*hs; ds is one row of Tp at h*Tp. */
+        float *vTs = vT + off, *dkTs = dkT + off, *dvTs = dvT + off, *ds = dsb + off;
+        for (int h = 0; h < NH; h++) transpose_head(vTs + h * hs, Tp, v + h * hd, C3, T, hd);
+        memset(dkTs, 0, (size_t)C * Tp * sizeof *dkTs);
+        memset(dvTs, 0, (size_t)C * Tp * sizeof *dvTs);
+        float pdp[MAX_HEADS];
         for (int t = 0; t < T; t++) {
             const int nb = attn_keys_padded(t + 1);
-            const float *restrict pr = p + (size_t)t * Tp;
-            const float *restrict dy = dout + (size_t)(r0 + t) * C + h * hd;
-            const float *restrict qt = q + (size_t)t * C3;
-            scores_transposed(ds, dy, vTh, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
-            const float pdp = dot_lanes(pr, ds, nb);
+            const float *dy = dout + (size_t)(r0 + t) * C, *qt = q + (size_t)t * C3;
+            for (int h = 0; h < NH; h++)
+                scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vTs + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
+            for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(p + h * ps + (size_t)t * Tp, ds + (size_t)h * Tp, nb);
+            for (int h = 0; h < NH; h++) {
+                const float *restrict pr = p + h * ps + (size_t)t * Tp;
+                float *restrict dsh = ds + (size_t)h * Tp;
+                const float c = pdp[h];
 #pragma omp simd
-            for (int s = 0; s < nb; s++) ds[s] = pr[s] * (ds[s] - pdp) * scale;
-            for (int i = 0; i < hd; i++) {
-                float *restrict dvr = dvTh + (size_t)i * Tp, *restrict dkr = dkTh + (size_t)i * Tp;
-                const float dyi = dy[i], qi = qt[i];
+                for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
+                for (int i = 0; i < hd; i++) {
+                    float *restrict dvr = dvTs + h * hs + (size_t)i * Tp, *restrict dkr = dkTs + h * hs + (size_t)i * Tp;
+                    const float dyi = dy[h * hd + i], qi = qt[h * hd + i];
 #pragma omp simd
-                for (int s = 0; s < nb; s++) {
-                    dvr[s] = fmaf(dyi, pr[s], dvr[s]);
-                    dkr[s] = fmaf(qi, ds[s], dkr[s]);
+                    for (int s = 0; s < nb; s++) {
+                        dvr[s] = fmaf(dyi, pr[s], dvr[s]);
+                        dkr[s] = fmaf(qi, dsh[s], dkr[s]);
+                    }
                 }
             }
-            weighted_rows(dq + (size_t)t * C3, ds, k, C3, t + 1, hd);
+            for (int h = 0; h < NH; h++)
+                weighted_rows(dq + (size_t)t * C3 + h * hd, ds + (size_t)h * Tp, k + h * hd, C3, t + 1, hd);
         }
         for (int s = 0; s < T; s++)
-            for (int i = 0; i < hd; i++) {
-                dk[(size_t)s * C3 + i] = dkTh[(size_t)i * Tp + s];
-                dv[(size_t)s * C3 + i] = dvTh[(size_t)i * Tp + s];
-            }
+            for (int h = 0; h < NH; h++)
+                for (int i = 0; i < hd; i++) {
+                    dk[(size_t)s * C3 + h * hd + i] = dkTs[h * hs + (size_t)i * Tp + s];
+                    dv[(size_t)s * C3 + h * hd + i] = dvTs[h * hs + (size_t)i * Tp + s];
+                }
     }
 }
 

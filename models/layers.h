@@ -140,9 +140,9 @@ size_t attn_scratch_offset(const SeqLayout *sl, int b, int C);
  * channels. Writes out (N, C) and saves att (sl's layout): row t holds the probabilities over keys
  * 0..t, zeros after. Scores are scaled by 1/sqrt(C/NH). kT is scratch (attn_scratch_size). */
 void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH);
-/* dqkv (N, 3C) written. vT, dkT, dvT are scratch (attn_scratch_size each). */
-void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, const float *dout, const float *qkv,
-                        const float *att, const SeqLayout *sl, int C, int NH);
+/* dqkv (N, 3C) written. vT, dkT, dvT, ds are scratch (attn_scratch_size each). */
+void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, float *ds, const float *dout,
+                        const float *qkv, const float *att, const SeqLayout *sl, int C, int NH);
 
 /* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
  * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
