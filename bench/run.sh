@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: throughput of the transformer core (bench/bench_model.c), then, when Debian's
+# `make bench`: throughput of the transformer core (bench/bench_model.c), one RL step of the
+# reference workload by phase (bench/bench_rl_step.c), RL steps/s by schedule, then, when Debian's
 # python3-torch is installed, the same training step in PyTorch and the ratio C / PyTorch.
 # SECONDS_PER_MEASUREMENT (default 1.5) trades run time for stability; the whole run takes about
 # a minute on 2 cores.
@@ -11,6 +12,10 @@ out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 echo "== bench_model (C): tokens/s, GFLOP/s (model_flops_token; training = 3 x forward), % of sgemm peak"
 build/bench/bench_model "$secs" | tee "$out" | grep -v '^RESULT' || exit 1
+
+echo
+echo "== One RL step of the reference workload by phase (bench_rl_step; fastest of repeated runs)"
+build/bench/bench_rl_step "$secs" 1 2 | grep -v '^RESULT' || exit 1
 
 echo
 echo "== RL steps/s by schedule (scalerl train, $DEFAULT_STEPS steps of 32 prompts x 8 completions, threads=2)"
