@@ -103,6 +103,20 @@ int decode_pos(const DecodeState *s, int slot)
     return s->pos[slot];
 }
 
+void decode_fork(DecodeState *s, int dst, int src)
+{
+    const int pos = s->pos[src], C = s->cfg.d_model, P = attn_keys_padded(s->cfg.ctx);
+    /* Whole key blocks up to the one holding position pos - 1 (their columns past it are finite,
+     * as attention_query needs), and the value rows before pos. */
+    const size_t k_floats = (size_t)attn_keys_padded(pos) * C, v_floats = (size_t)pos * C;
+    for (int l = 0; l < s->cfg.n_layer; l++) {
+        const size_t from = ((size_t)l * s->slots + (size_t)src) * P * C, to = ((size_t)l * s->slots + (size_t)dst) * P * C;
+        memcpy(s->kT + to, s->kT + from, k_floats * sizeof *s->kT);
+        memcpy(s->v + to, s->v + from, v_floats * sizeof *s->v);
+    }
+    s->pos[dst] = pos;
+}
+
 /* Rows r0 .. r0+n-1 of a step: writes each row's key and value into its slot's cache at its
  * position, then attends to that slot's cache. */
 static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int n)
