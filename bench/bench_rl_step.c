@@ -1,11 +1,10 @@
 /* Where the model time of one RL step goes, at the shapes of the reference workload (`scalerl
  * train task=sum:terms=3:digits=2 prompts_per_step=48 gens_per_prompt=16` on the default
- * d_model 64, 2-layer model): the generator decodes 768 completions of ~10 tokens after a
- * 10-token prompt in emulated bf16; the trainer runs its FP32 forward and backward over the ~70%
- * of them in groups with a reward signal, rows padded to the longest (T = 23, mean length ~19).
- *
- * The generator's loop is the rollout's (one decode_step per position over all sequences, a
- * kept cache), without its bookkeeping.
+ * d_model 64, 2-layer model): the generator (ref/rollout.c, as the trainer runs it) samples 48
+ * groups of 16 completions of the task's 10-token prompts in emulated bf16, ~10 tokens each
+ * (thinking cut at 8..11 tokens, 4 answer tokens: the untrained model would otherwise ramble);
+ * the trainer runs its FP32 forward and backward over the ~70% of them in groups with a reward
+ * signal, rows padded to the longest (T = 23, mean length ~19).
  *
  * Usage: build/bench/bench_rl_step [seconds_per_measurement [threads...]]
  * Prints milliseconds per phase (the fastest of several repetitions: on a shared machine other
@@ -16,10 +15,12 @@
 #include "models/decode.h"
 #include "models/model.h"
 #include "models/rng.h"
+#include "ref/args.h"
+#include "ref/rollout.h"
 #include "ref/util.h"
 #include "tasks/tasks.h"
 
-enum { N_COMPLETIONS = 768, PROMPT_LEN = 10, NEW_TOKENS = 10, TRAIN_ROWS = 544, TRAIN_T = 23 };
+enum { GROUPS = 48, GROUP_SIZE = 16, PROMPT_LEN = 10, TRAIN_ROWS = 544, TRAIN_T = 23 };
 
 typedef void (*BenchFn)(void *ctx);
 
@@ -44,32 +45,32 @@ static void die(const char *what, const char *err)
     exit(1);
 }
 
-/* The generator's loop as ref/rollout.c runs it on one batch: a kept KV cache, one decode_step
- * over every sequence per position (prompt tokens fed one by one), a sample after the prompt. */
+/* One batch through a kept generator, as the trainer's: GROUPS groups queued, decode steps until
+ * all are done, the groups released. Returns the mean completion length. */
 typedef struct {
     const Model *m;
-    DecodeState *ds;
-    int *prompts; /* (N_COMPLETIONS, PROMPT_LEN) */
-    int *slots, *fed, *out;
-    float *logits;
+    Generator *gen;
+    const TaskSplit *split;
+    double mean_len;
 } Gen;
 
 static void run_generate(void *p)
 {
     Gen *g = p;
-    const int V = g->m->cfg.vocab;
-    for (int i = 0; i < N_COMPLETIONS; i++) decode_reset(g->ds, i);
-    for (int pos = 0; pos < PROMPT_LEN + NEW_TOKENS - 1; pos++) {
-        for (int i = 0; i < N_COMPLETIONS; i++)
-            g->fed[i] = pos < PROMPT_LEN ? g->prompts[i * PROMPT_LEN + pos] : g->out[i];
-        decode_step(g->ds, g->m->params, g->slots, g->fed, N_COMPLETIONS, (Precision){1, 0}, g->logits);
-        if (pos < PROMPT_LEN - 1) continue;
-        for (int i = 0; i < N_COMPLETIONS; i++) {
-            float lp;
-            g->out[i] = sample_token(g->logits + (size_t)i * V, V, 1.0f, rng_uniform(1, 1, (uint64_t)i, (uint64_t)pos),
-                                     &lp);
-        }
+    char err[ERR_LEN];
+    for (int j = 0; j < GROUPS; j++)
+        if (gen_add_group(g->gen, split_val(g->split, j), (uint64_t)j, 0, 0, err) < 0) die("generator", err);
+    double flops = 0.0;
+    while (gen_busy(g->gen) > 0) gen_step(g->gen, g->m->params, 0, &flops);
+    int done[GROUPS];
+    const int n = gen_take_finished(g->gen, done, GROUPS);
+    long len = 0;
+    for (int i = 0; i < n; i++) {
+        const Group *gr = gen_group(g->gen, done[i]);
+        for (int q = 0; q < GROUP_SIZE; q++) len += gr->c[q].n - gr->c[q].n_prompt;
+        gen_release(g->gen, done[i]);
     }
+    g->mean_len = (double)len / (GROUPS * GROUP_SIZE);
 }
 
 typedef struct {
@@ -120,28 +121,25 @@ int main(int argc, char **argv)
     if (model_create(&m, &cfg, 1, err)) die("model", err);
     const int V = cfg.vocab;
 
-    /* Generation: every completion runs its prompt and NEW_TOKENS samples (no stop token, so all
-     * have the same length, as the mean completion of the workload). */
-    Gen g = {.m = &m, .ds = decode_new(&cfg, N_COMPLETIONS, err),
-             .prompts = malloc((size_t)N_COMPLETIONS * PROMPT_LEN * sizeof(int)),
-             .slots = malloc((size_t)N_COMPLETIONS * sizeof(int)), .fed = malloc((size_t)N_COMPLETIONS * sizeof(int)),
-             .out = malloc((size_t)N_COMPLETIONS * sizeof(int)),
-             .logits = malloc((size_t)N_COMPLETIONS * V * sizeof(float))};
-    if (!g.ds) die("decode state", err);
+    TaskSpec *spec;
+    TaskSplit *split;
+    char terr[ERR_LEN];
+    if (task_spec_parse("sum:terms=3:digits=2", &spec, terr) || split_new(spec, 1, GROUPS, &split, terr))
+        die("task", terr);
+    const GenConfig gc = {.mcfg = cfg, .G = GROUP_SIZE, .max_groups = GROUPS, .slots = GROUPS * GROUP_SIZE,
+                          .temperature = 1.0f, .prec = {1, 0}, .seed = 1, .stream = 1, .length = LENGTH_INTERRUPT,
+                          .think_lo = 8, .think_hi = 11, .answer_budget = 4, .penalty_cache = 0};
+    Gen g = {.m = &m, .gen = gen_new(&gc, terr), .split = split};
+    if (!g.gen) die("generator", terr);
+    run_generate(&g);
     /* Training rows: a prompt of PROMPT_LEN tokens, then a completion; the row's n - 1 inputs are
      * 16..22 tokens (mean 19), padded to TRAIN_T; targets at completion positions only. */
     const size_t NT = (size_t)TRAIN_ROWS * TRAIN_T;
     Train tr = {.m = &m, .tokens = malloc(NT * sizeof(int)), .targets = malloc(NT * sizeof(int)),
                 .logp = malloc(NT * sizeof(float)), .ent = malloc(NT * sizeof(float)),
                 .dlogp = malloc(NT * sizeof(float))};
-    if (!g.prompts || !g.slots || !g.fed || !g.out || !g.logits || !tr.tokens || !tr.targets || !tr.logp || !tr.ent || !tr.dlogp)
+    if (!tr.tokens || !tr.targets || !tr.logp || !tr.ent || !tr.dlogp)
         die("setup", "out of memory");
-    for (int i = 0; i < N_COMPLETIONS; i++) {
-        g.slots[i] = i;
-        for (int t = 0; t < PROMPT_LEN; t++)
-            g.prompts[i * PROMPT_LEN + t] =
-                t == 0 ? 1 : 4 + (int)(rng_u64(7, 1, (uint64_t)i, (uint64_t)t) % (uint64_t)(V - 4));
-    }
     long scored = 0;
     for (int r = 0; r < TRAIN_ROWS; r++) {
         const int len = 16 + (int)(rng_u64(7, 2, (uint64_t)r, 0) % 7);
@@ -153,9 +151,9 @@ int main(int argc, char **argv)
             scored += tr.targets[at] >= 0;
         }
     }
-    printf("RL step shapes: generate %d x (%d prompt + %d new) tokens, bf16 body; train %d rows x T=%d "
-           "(%ld scored), FP32\n",
-           N_COMPLETIONS, PROMPT_LEN, NEW_TOKENS, TRAIN_ROWS, TRAIN_T, scored);
+    printf("RL step shapes: generate %d x %d completions (10-token prompts, %.1f new tokens), bf16 body; "
+           "train %d rows x T=%d (%ld scored), FP32\n",
+           GROUPS, GROUP_SIZE, g.mean_len, TRAIN_ROWS, TRAIN_T, scored);
     printf("%7s %12s %12s %12s %12s\n", "threads", "generate ms", "forward ms", "backward ms", "total ms");
     for (int k = 0; k < n_threads; k++) {
         model_set_threads(threads[k]);
@@ -167,12 +165,9 @@ int main(int argc, char **argv)
         printf("RESULT kind=rl_step threads=%d generate_ms=%.2f forward_ms=%.2f backward_ms=%.2f\n", threads[k],
                1e3 * tg, 1e3 * tf, 1e3 * tb);
     }
-    decode_free(g.ds);
-    free(g.prompts);
-    free(g.slots);
-    free(g.fed);
-    free(g.out);
-    free(g.logits);
+    gen_free(g.gen);
+    split_free(split);
+    task_spec_free(spec);
     free(tr.tokens);
     free(tr.targets);
     free(tr.logp);
