@@ -454,116 +454,121 @@ void attention_query(float *y, float *p, size_t ldp, const float *q, const float
         weighted_rows(y + (size_t)h * head_dim, p + h * ldp, v + (size_t)h * head_dim, ldv, n_keys, head_dim);
 }
 
-size_t attn_scratch_offset(const SeqLayout *sl, int b, int C)
+/* Scratch of sequence b in each of the attention scratch buffers: C x attn_keys_padded(T_b) <=
+ * C x (T_b + ATTN_KEY_BLOCK - 1) floats. */
+static size_t attn_scratch_offset(const SeqLayout *sl, int b, int C)
 {
-    /* Sequence b needs C x attn_keys_padded(T_b) <= C x (T_b + ATTN_KEY_BLOCK - 1) floats. */
-    return ((size_t)sl->row[b] + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)b) * (size_t)C;
+    return ((size_t)sl->path_off[b] + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)b) * (size_t)C;
 }
+
+enum { ATTN_SCRATCH_BUFFERS = 5 };
 
 size_t attn_scratch_size(const SeqLayout *sl, int C)
 {
-    return attn_scratch_offset(sl, sl->B, C);
+    return ATTN_SCRATCH_BUFFERS * attn_scratch_offset(sl, sl->B, C);
 }
 
 /* Work below which attention stays on the calling thread: about T^2 C multiply-adds per sequence. */
 static size_t attn_work(const SeqLayout *sl, int C)
 {
-    const size_t N = (size_t)sl->row[sl->B];
+    const size_t N = (size_t)sl->path_off[sl->B];
     return sl->B ? N * N / (size_t)sl->B * (size_t)C : 0;
 }
 
-/* Asks for rows [r0, r1) of width `width` floats (row stride ld) to be brought into cache: the
- * attention kernels work sequence by sequence on a few columns of wide rows, a pattern the
- * hardware prefetchers do not follow, so each one requests the next sequence's rows itself. */
-static void prefetch_rows(const float *base, int r0, int r1, int width, int ld)
+/* Gathers the k (part 1) or v (part 2) channels of the rows on a sequence's path (T positions):
+ * transposed, dst[c*ldt + s] for s < T and zeros up to ldt (head h's (C/NH, ldt) block is then at
+ * h * C/NH * ldt); or as rows, dst[s*C + c]. */
+static void gather_transposed(float *restrict dst, int ldt, const float *restrict qkv, const int *path, int T,
+                              int part, int C)
 {
-#if defined(__GNUC__)
-    for (int r = r0; r < r1; r++)
-        for (int c = 0; c < width; c += 16) __builtin_prefetch(base + (size_t)r * ld + c);
-#else
-    (void)base, (void)r0, (void)r1, (void)width, (void)ld;
-#endif
-}
-
-/* dst (dim, ldt) = the first T rows of src (row stride lds, dim columns) transposed, zeros in
- * columns T .. ldt-1. */
-static void transpose_head(float *restrict dst, int ldt, const float *restrict src, int lds, int T, int dim)
-{
-    for (int i = 0; i < dim; i++) {
-        float *restrict d = dst + (size_t)i * ldt;
-        for (int s = 0; s < T; s++) d[s] = src[(size_t)s * lds + i];
-        for (int s = T; s < ldt; s++) d[s] = 0.0f;
+    const int C3 = 3 * C;
+    for (int s = 0; s < T; s++) {
+        const float *restrict src = qkv + (size_t)path[s] * C3 + (size_t)part * C;
+        for (int c = 0; c < C; c++) dst[(size_t)c * ldt + s] = src[c];
     }
+    for (int c = 0; c < C; c++)
+        for (int s = T; s < ldt; s++) dst[(size_t)c * ldt + s] = 0.0f;
 }
 
-/* Per sequence: the heads' q, k, v are hd-wide column blocks of the sequence's qkv rows (row
- * stride 3C). Keys are transposed once into kT (head by head, (hd, Tp) each), then every position
- * is one attention_query over its keys 0..t for all heads: the masked half of the score matrix is
- * never computed. */
-void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH)
+static void gather_rows(float *restrict dst, const float *restrict qkv, const int *path, int T, int part, int C)
+{
+    for (int s = 0; s < T; s++)
+        memcpy(dst + (size_t)s * C, qkv + (size_t)path[s] * 3 * C + (size_t)part * C, (size_t)C * sizeof *dst);
+}
+
+/* Per sequence: its path's keys gathered transposed (per head a (hd, Tp) block), its values as
+ * rows; then each own position is one attention_query over keys 0..t for all heads: the masked
+ * half of the score matrix is never computed, nor a row another sequence owns. */
+void attention_forward(float *out, float *att, float *scratch, const float *qkv, const SeqLayout *sl, int C, int NH)
 {
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
+    const size_t U = attn_scratch_offset(sl, sl->B, C);
 #pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
     for (int b = 0; b < sl->B; b++) {
-        const int r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
-        if (b + 1 < sl->B) prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
-        const float *q = qkv + (size_t)r0 * C3, *k = q + C, *v = q + 2 * C;
-        float *kTs = kT + attn_scratch_offset(sl, b, C), *p = att + sl->att[b];
-        for (int h = 0; h < NH; h++) transpose_head(kTs + (size_t)h * hd * Tp, Tp, k + h * hd, C3, T, hd);
-        for (int t = 0; t < T; t++) {
-            float *pt = p + (size_t)t * Tp;
-            attention_query(out + (size_t)(r0 + t) * C, pt, (size_t)T * Tp, q + (size_t)t * C3, kTs, Tp,
-                            ATTN_KEY_BLOCK, (size_t)hd * Tp, v, C3, t + 1, NH, hd, scale);
+        const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+        if (o >= T) continue;
+        const int Tp = attn_keys_padded(T);
+        float *kT = scratch + attn_scratch_offset(sl, b, C), *vr = kT + U;
+        gather_transposed(kT, Tp, qkv, path, T, 1, C);
+        gather_rows(vr, qkv, path, T, 2, C);
+        float *p = att + sl->att[b];
+        const size_t ldp = (size_t)(T - o) * Tp;
+        for (int t = o; t < T; t++) {
+            const int r = path[t];
+            float *pt = p + (size_t)(t - o) * Tp;
+            attention_query(out + (size_t)r * C, pt, ldp, qkv + (size_t)r * C3, kT, Tp, ATTN_KEY_BLOCK,
+                            (size_t)hd * Tp, vr, C, t + 1, NH, hd, scale);
             for (int h = 0; h < NH; h++)
-                for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * T * Tp + s] = 0.0f;
+                for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * ldp + s] = 0.0f;
         }
     }
 }
 
-/* Per sequence, position by position, over keys 0..t only (in blocks of ATTN_KEY_BLOCK; p and
- * hence ds are 0 past t), each step for all heads (phase by phase, as in attention_query):
+/* Pass 1, per sequence, position by position over its own positions, keys 0..t only (in blocks of
+ * ATTN_KEY_BLOCK; p and hence ds are 0 past t), each step for all heads (phase by phase, as in
+ * attention_query):
  *   dp_s = dy_t . v_s, ds_s = p_s (dp_s - sum_s' p_s' dp_s') / sqrt(hd), dq_t = sum_s ds_s k_s,
- *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated transposed (over t in order), then
- *   written back into dqkv's rows. */
-void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, float *dsb, const float *dout,
-                        const float *qkv, const float *att, const SeqLayout *sl, int C, int NH)
+ *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated transposed over the sequence's path.
+ * Pass 2 adds every sequence's dk, dv into the rows of its path, sequence by sequence, split over
+ * column tiles (so no two threads write one row's channel, and each sum has a fixed order). */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const SeqLayout *sl, int C, int NH)
 {
-    enum { MAX_HEADS = 256 }; /* model_config_check's limit */
+    enum { MAX_HEADS = 256, COLS = 16 }; /* model_config_check's limit; one cache line of floats */
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
+    const size_t U = attn_scratch_offset(sl, sl->B, C);
 #pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
     for (int b = 0; b < sl->B; b++) {
-        const int r0 = sl->row[b], T = sl->row[b + 1] - r0, Tp = attn_keys_padded(T);
-        if (b + 1 < sl->B) {
-            prefetch_rows(qkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
-            prefetch_rows(dout, sl->row[b + 1], sl->row[b + 2], C, C);
-            prefetch_rows(dqkv, sl->row[b + 1], sl->row[b + 2], C3, C3);
-        }
-        const float *q = qkv + (size_t)r0 * C3, *k = q + C, *v = q + 2 * C;
-        float *dq = dqkv + (size_t)r0 * C3, *dk = dq + C, *dv = dq + 2 * C;
+        const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+        const int Tp = attn_keys_padded(T);
+        const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp;
+        /* Per head h: vT, dkT, dvT are (hd, Tp) at h*hs (so (C, Tp) in all); kr is the path's
+         * keys as rows; ds is one row of Tp per head. */
+        float *vT = scratch + off, *kr = vT + U, *dkT = kr + U, *dvT = dkT + U, *ds = dvT + U;
+        memset(dkT, 0, (size_t)C * Tp * sizeof *dkT);
+        memset(dvT, 0, (size_t)C * Tp * sizeof *dvT);
+        if (o >= T) continue;
+        gather_transposed(vT, Tp, qkv, path, T, 2, C);
+        gather_rows(kr, qkv, path, T, 1, C);
         const float *p = att + sl->att[b];
-        const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp, ps = (size_t)T * Tp;
-        /* Per head h: vT, dkT, dvT are (hd, Tp) at h*hs; ds is one row of Tp at h*Tp. */
-        float *vTs = vT + off, *dkTs = dkT + off, *dvTs = dvT + off, *ds = dsb + off;
-        for (int h = 0; h < NH; h++) transpose_head(vTs + h * hs, Tp, v + h * hd, C3, T, hd);
-        memset(dkTs, 0, (size_t)C * Tp * sizeof *dkTs);
-        memset(dvTs, 0, (size_t)C * Tp * sizeof *dvTs);
+        const size_t ps = (size_t)(T - o) * Tp;
         float pdp[MAX_HEADS];
-        for (int t = 0; t < T; t++) {
-            const int nb = attn_keys_padded(t + 1);
-            const float *dy = dout + (size_t)(r0 + t) * C, *qt = q + (size_t)t * C3;
+        for (int t = o; t < T; t++) {
+            const int nb = attn_keys_padded(t + 1), r = path[t];
+            const float *dy = dout + (size_t)r * C, *qt = qkv + (size_t)r * C3, *pt = p + (size_t)(t - o) * Tp;
             for (int h = 0; h < NH; h++)
-                scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vTs + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
-            for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(p + h * ps + (size_t)t * Tp, ds + (size_t)h * Tp, nb);
+                scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vT + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
+            for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(pt + h * ps, ds + (size_t)h * Tp, nb);
             for (int h = 0; h < NH; h++) {
-                const float *restrict pr = p + h * ps + (size_t)t * Tp;
+                const float *restrict pr = pt + h * ps;
                 float *restrict dsh = ds + (size_t)h * Tp;
                 const float c = pdp[h];
 #pragma omp simd
                 for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
                 for (int i = 0; i < hd; i++) {
-                    float *restrict dvr = dvTs + h * hs + (size_t)i * Tp, *restrict dkr = dkTs + h * hs + (size_t)i * Tp;
+                    float *restrict dvr = dvT + h * hs + (size_t)i * Tp, *restrict dkr = dkT + h * hs + (size_t)i * Tp;
                     const float dyi = dy[h * hd + i], qi = qt[h * hd + i];
 #pragma omp simd
                     for (int s = 0; s < nb; s++) {
@@ -573,33 +578,43 @@ void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, float *d
                 }
             }
             for (int h = 0; h < NH; h++)
-                weighted_rows(dq + (size_t)t * C3 + h * hd, ds + (size_t)h * Tp, k + h * hd, C3, t + 1, hd);
+                weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
         }
-        for (int s = 0; s < T; s++)
-            for (int h = 0; h < NH; h++)
-                for (int i = 0; i < hd; i++) {
-                    dk[(size_t)s * C3 + h * hd + i] = dkTs[h * hs + (size_t)i * Tp + s];
-                    dv[(size_t)s * C3 + h * hd + i] = dvTs[h * hs + (size_t)i * Tp + s];
+    }
+    const int n_tiles = (2 * C + COLS - 1) / COLS;
+#pragma omp parallel for schedule(static) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int tile = 0; tile < n_tiles; tile++) {
+        const int c0 = tile * COLS, c1 = c0 + COLS < 2 * C ? c0 + COLS : 2 * C;
+        /* Rows first zeroed where they appear, then summed into, both in path order. */
+        for (int pass = 0; pass < 2; pass++)
+            for (int b = 0; b < sl->B; b++) {
+                const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
+                const int Tp = attn_keys_padded(T);
+                const float *dkT = scratch + attn_scratch_offset(sl, b, C) + 2 * U, *dvT = dkT + U;
+                for (int s = 0; s < T; s++) {
+                    float *restrict dst = dqkv + (size_t)path[s] * C3 + C;
+                    if (pass == 0) {
+                        for (int c = c0; c < c1; c++) dst[c] = 0.0f;
+                        continue;
+                    }
+                    for (int c = c0; c < c1; c++)
+                        dst[c] += c < C ? dkT[(size_t)c * Tp + s] : dvT[(size_t)(c - C) * Tp + s];
                 }
+            }
     }
 }
 
-void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
-                        float temperature, int N, int V)
+void logsoftmax_forward(float *probs, float *zmax, float *logsum, float *entropy, const float *logits,
+                        const int *scored, float temperature, int N, int V)
 {
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
-        if (targets[n] < 0) {
-            logp[n] = 0.0f;
-            if (entropy) entropy[n] = 0.0f;
-            continue;
-        }
+        if (!scored[n]) continue;
         const float *restrict l = logits + (size_t)n * V;
         float *restrict p = probs + (size_t)n * V;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
         const float mx = max_lanes(p, V);
-        const float zt = p[targets[n]] - mx;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] = fast_expf(p[v] - mx);
         /* Entropy = log S - sum_v e_v (z_v - max) / S, with e_v = exp(z_v - max), S = sum_v e_v;
@@ -613,25 +628,24 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
         const float S = sum_lanes(p, V), logS = logf(S), inv = 1.0f / S;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] *= inv;
-        logp[n] = zt - logS;
+        zmax[n] = mx;
+        logsum[n] = logS;
         if (entropy) entropy[n] = logS - sum_ez * inv;
     }
 }
 
-void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
-                         float temperature, int N, int V)
+void logsoftmax_backward(float *dlogits, const float *probs, const int *scored, const float *gsum, int N, int V)
 {
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
-        if (targets[n] < 0) {
+        if (!scored[n]) {
             memset(d, 0, (size_t)V * sizeof *d);
             continue;
         }
         const float *p = probs + (size_t)n * V;
-        const float g = dlogp[n] / temperature;
+        const float g = gsum[n];
 #pragma omp simd
         for (int v = 0; v < V; v++) d[v] = -g * p[v];
-        d[targets[n]] += g;
     }
 }

@@ -119,39 +119,46 @@ int attn_keys_padded(int n);
 void attention_query(float *y, float *p, size_t ldp, const float *q, const float *kT, int ldk, size_t kblk,
                      size_t khead, const float *v, int ldv, int n_keys, int n_heads, int head_dim, float scale);
 
-/* A batch of sequences packed back to back, as the training forward keeps it: sequence b is rows
- * row[b] .. row[b+1]-1 (its positions 0, 1, ...; a sequence may be empty), and its attention
- * probabilities start at float att[b] of a layer's buffer: NH blocks, one per head, of T_b rows
- * by attn_keys_padded(T_b) columns (T_b = row[b+1] - row[b]). */
+/* A batch of sequences sharing rows, as the training forward keeps it. Rows are distinct prefixes:
+ * position t of sequence b is row path[path_off[b] + t], and two sequences whose tokens agree up
+ * to position t have the same row there (causal attention makes its activations the same). The
+ * rows of sequence b from position own[b] on are its own (no earlier sequence has them), the ones
+ * before are an earlier sequence's; a sequence may be empty or have no position of its own. Its
+ * attention probabilities (own positions only) start at float att[b] of a layer's buffer: NH
+ * blocks, one per head, of (T_b - own[b]) rows by attn_keys_padded(T_b) columns, T_b =
+ * path_off[b+1] - path_off[b]. */
 typedef struct {
     int B;
-    const int *row;    /* (B + 1) */
-    const size_t *att; /* (B + 1) */
+    const int *path_off; /* (B + 1) */
+    const int *path;     /* (path_off[B]) */
+    const int *own;      /* (B) */
+    const size_t *att;   /* (B + 1) */
 } SeqLayout;
 
-/* Floats of transposed-head scratch that attention_forward and attention_backward need per
- * buffer: sequence b's region starts at attn_scratch_offset(sl, b, C). */
+/* Floats of scratch that attention_forward and attention_backward need. */
 size_t attn_scratch_size(const SeqLayout *sl, int C);
-size_t attn_scratch_offset(const SeqLayout *sl, int b, int C);
 
-/* Causal multi-head attention over the sequences of sl, per (sequence, head) one attention_query
- * per position (so the training forward and the KV-cache decode compute each score and
- * probability alike). qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH
- * channels. Writes out (N, C) and saves att (sl's layout): row t holds the probabilities over keys
- * 0..t, zeros after. Scores are scaled by 1/sqrt(C/NH). kT is scratch (attn_scratch_size). */
-void attention_forward(float *out, float *att, float *kT, const float *qkv, const SeqLayout *sl, int C, int NH);
-/* dqkv (N, 3C) written. vT, dkT, dvT, ds are scratch (attn_scratch_size each). */
-void attention_backward(float *dqkv, float *vT, float *dkT, float *dvT, float *ds, const float *dout,
-                        const float *qkv, const float *att, const SeqLayout *sl, int C, int NH);
+/* Causal multi-head attention over the sequences of sl: for each sequence, every position of its
+ * own attends to the rows of its path up to it, through one attention_query for all heads (so the
+ * training forward and the KV-cache decode compute each score and probability alike). qkv (N, 3C):
+ * per row q, then k, then v, each split into NH heads of C/NH channels. Writes out (N, C), every
+ * row once (by the sequence that owns it), and saves att (sl's layout): row t holds the
+ * probabilities over keys 0..t, zeros after. Scores are scaled by 1/sqrt(C/NH). */
+void attention_forward(float *out, float *att, float *scratch, const float *qkv, const SeqLayout *sl, int C,
+                       int NH);
+/* dqkv (N, 3C) written: q's part by the row's owner, k's and v's parts summed over every sequence
+ * whose path holds the row, in sequence order. */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const SeqLayout *sl, int C, int NH);
 
-/* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
- * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
- * NULL, entropy[n] = -sum probs log probs; rows with target -1 get logp = entropy = 0. */
-void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
-                        float temperature, int N, int V);
-/* dlogits[n, v] = dlogp[n] (onehot(target) - probs[n, v]) / temperature, written; 0 for rows with
- * target -1. */
-void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
-                         float temperature, int N, int V);
+/* Softmax of logits / temperature for the rows with scored[n] != 0: writes probs (N,V) (saved for
+ * the backward), zmax[n] = max_v logits[n,v] / temperature, logsum[n] = log sum_v exp(z_v - zmax)
+ * (so that log probs[n, v] = (logits[n,v] / temperature - zmax[n]) - logsum[n]) and, if entropy is
+ * not NULL, entropy[n] = -sum probs log probs. Other rows are left alone. */
+void logsoftmax_forward(float *probs, float *zmax, float *logsum, float *entropy, const float *logits,
+                        const int *scored, float temperature, int N, int V);
+/* dlogits[n, v] = -gsum[n] probs[n, v] for scored rows, 0 for the others, written; the caller
+ * then adds each scored target's g at its target (d log p_t / d z = onehot(t) - probs). */
+void logsoftmax_backward(float *dlogits, const float *probs, const int *scored, const float *gsum, int N, int V);
 
 #endif

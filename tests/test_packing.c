@@ -1,8 +1,10 @@
-/* The training forward packs its (B, T) grid: each sequence keeps its positions up to its last
- * scored one, rows are packed back to back, attention runs per sequence on its own length. Here:
- * a padded batch scores like its sequences run one by one, with the same gradient; whatever
- * follows a sequence's last target (tokens, dlogp) has no effect at all; a batch with nothing to
- * score gives zeros and no gradient. */
+/* The training forward computes its (B, T) grid as a tree of rows: each sequence keeps its
+ * positions up to its last scored one, and a position whose tokens up to it equal an earlier
+ * sequence's is that sequence's row (attention then runs per sequence over its path of rows).
+ * Here: a padded batch with shared prefixes (a common prompt, a sequence repeated with other
+ * targets, one that is a prefix of another) scores like its sequences run one by one, with the
+ * same gradient; whatever follows a sequence's last target (tokens, dlogp) has no effect at all;
+ * a batch with nothing to score gives zeros and no gradient. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,10 +15,14 @@
 #include "tests/test.h"
 
 static const ModelConfig CFG = {.vocab = 9, .ctx = 40, .d_model = 24, .n_layer = 2, .n_head = 3, .d_ff = 40};
-enum { B = 4, T = 37 };
+enum { B = 6, T = 37 };
 /* Kept length of each sequence (1 + its last target), 0: nothing scored. 37 and 20 span three
  * and two key blocks of the attention kernels. */
-static const int KEPT[B] = {20, 0, 37, 5};
+static const int KEPT[B] = {20, 0, 37, 5, 37, 12};
+/* Sequence b's tokens agree with sequence SHARE_WITH[b]'s (-1: none) up to position SHARED[b]:
+ * 2 and 3 share a prompt with 0, 4 repeats 2 (every row borrowed, other targets), 5 is a prefix
+ * of 0 (other targets on the same rows). */
+static const int SHARE_WITH[B] = {-1, -1, 0, 0, 2, 0}, SHARED[B] = {0, 0, 6, 4, 37, 12};
 
 /* Weights far from the tiny GPT-2 initialization, so that attention is far from uniform. */
 static void make_model(Model *m, uint64_t seed)
@@ -43,7 +49,9 @@ static void make_batch(Batch *x, int tail)
             const int n = b * T + t;
             const uint64_t r = rng_u64(4, (uint64_t)b, (uint64_t)t, 0);
             const int kept = t < KEPT[b];
-            x->tok[n] = kept ? (int)(r % (uint64_t)CFG.vocab) : tail;
+            x->tok[n] = !kept ? tail
+                        : t < SHARED[b] ? x->tok[SHARE_WITH[b] * T + t]
+                                        : (int)(r % (uint64_t)CFG.vocab);
             x->tgt[n] = kept && (t == KEPT[b] - 1 || r % 3 == 0) ? (int)((r >> 8) % (uint64_t)CFG.vocab) : -1;
             x->dlogp[n] = (float)(2.0 * rng_uniform(4, 1, (uint64_t)n, 0) - 1.0);
         }
@@ -89,11 +97,12 @@ static void test_padded_matches_alone(void)
             worst_ent = fmax(worst_ent, fabs((double)en - ent[b * T + t]));
         }
     }
-    /* The two runs multiply differently shaped blocks (OpenBLAS rounds a row differently with the
-     * rows around it): measured 5e-7 in logp (|logp| ~ 2), 2e-7 in entropy and 5e-7 relative
-     * in gradients (L2 over the whole buffer); 1e-5 leaves a margin of 20x. A
-     * packing error (a row at the wrong position, a sequence attending past its start) moves
-     * logp by O(0.1). */
+    /* The two runs multiply differently shaped blocks (OpenBLAS may round a row differently with
+     * the rows around it) and sum shared rows' gradients in another order: measured up to 5e-7
+     * in logp (|logp| ~ 2) and entropy over versions of this test, 3e-7 relative in gradients
+     * (L2 over the whole buffer); 1e-5 leaves a margin of 20x. A packing or sharing error (a row
+     * at the wrong position, a target scored on the wrong row, a shared row's gradient counted
+     * once) moves logp by O(0.1) or gradients by O(10%). */
     CHECK(worst_lp <= 1e-5 && worst_ent <= 1e-5, "padded_batch_logp_matches_alone",
           "max |logp diff| %.3g, |entropy diff| %.3g > 1e-5", worst_lp, worst_ent);
     CHECK(zeros_ok, "unscored_sequence_gives_zeros", "a sequence with no target got a nonzero logp or entropy");
