@@ -22,11 +22,16 @@ struct Generator {
     int *queue;             /* FIFO of completion indices waiting for a slot (ring) */
     int q_head, q_len, q_cap;
     int *slot_comp;         /* completion in each slot, -1 free */
-    /* Completions of one group that start in the same step read the same prompt in lockstep:
-     * only the first (the lead) is fed, and the others copy its cache (decode_fork) when the
-     * prompt ends. slot_lead[s] is the lead's slot while slot s waits so, else -1. */
+    /* Completions of one group that start in the same step read the same prompt, and as long as
+     * they then sample the same tokens they stay in the same state: only one of them (the lead)
+     * is fed, the others (its followers) sample their own tokens from its logits, and one that
+     * samples another token takes a copy of the lead's cache (decode_fork), or follows the first
+     * follower that sampled that same token. slot_lead[s]: the lead of follower s, else -1; a
+     * lead's slot is always below its followers'. */
     int *slot_lead;
-    int *slot_row; /* per-step scratch: row of the step's logits each slot continues from, -1 none */
+    /* per-step scratch, -1 when unused: the row of the step's logits of each fed slot; per lead,
+     * the followers that left it in this step with distinct tokens (a chain) */
+    int *slot_row, *split_head, *split_next;
     int *finished;          /* groups completed since the last gen_take_finished */
     int n_finished;
     int n_active;
@@ -82,6 +87,8 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->slot_comp = malloc((size_t)cfg->slots * sizeof(int));
     g->slot_lead = malloc((size_t)cfg->slots * sizeof(int));
     g->slot_row = malloc((size_t)cfg->slots * sizeof(int));
+    g->split_head = malloc((size_t)cfg->slots * sizeof(int));
+    g->split_next = malloc((size_t)cfg->slots * sizeof(int));
     g->finished = malloc((size_t)cfg->max_groups * sizeof(int));
     g->step_slots = malloc((size_t)cfg->slots * sizeof(int));
     g->step_tokens = malloc((size_t)cfg->slots * sizeof(int));
@@ -89,7 +96,7 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->logits = malloc((size_t)cfg->slots * V * sizeof(float));
     g->text = malloc((size_t)ctx + 1);
     if (!g->groups || !g->comp || !g->tok_store || !g->ver_store || !g->logp_store || !g->forced_store ||
-        !g->queue || !g->slot_comp || !g->slot_lead || !g->slot_row || !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
+        !g->queue || !g->slot_comp || !g->slot_lead || !g->slot_row || !g->split_head || !g->split_next || !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
         gen_free(g);
         goto oom;
     }
@@ -101,7 +108,8 @@ Generator *gen_new(const GenConfig *cfg, char *err)
         c->forced = g->forced_store + i * ctx;
     }
     for (int gi = 0; gi < cfg->max_groups; gi++) g->groups[gi].c = g->comp + (size_t)gi * G;
-    for (int s = 0; s < cfg->slots; s++) g->slot_comp[s] = g->slot_lead[s] = g->slot_row[s] = -1;
+    for (int s = 0; s < cfg->slots; s++)
+        g->slot_comp[s] = g->slot_lead[s] = g->slot_row[s] = g->split_head[s] = g->split_next[s] = -1;
     return g;
 oom:
     snprintf(err, ERR_LEN, "out of memory creating the generator (%d groups of %d, %d slots)", cfg->max_groups,
@@ -123,6 +131,8 @@ void gen_free(Generator *g)
     free(g->slot_comp);
     free(g->slot_lead);
     free(g->slot_row);
+    free(g->split_head);
+    free(g->split_next);
     free(g->finished);
     free(g->step_slots);
     free(g->step_tokens);
@@ -302,7 +312,7 @@ int gen_step(Generator *g, const float *params, long version, double *flops)
         int ci = g->slot_comp[s];
         if (ci < 0) continue;
         fed++;
-        if (g->slot_lead[s] >= 0) { /* reads its prompt through its lead */
+        if (g->slot_lead[s] >= 0) { /* in its lead's state: fed through it */
             f += model_flops_token(&g->cfg.mcfg, decode_pos(g->ds, g->slot_lead[s]));
             continue;
         }
@@ -317,26 +327,36 @@ int gen_step(Generator *g, const float *params, long version, double *flops)
     if (n == 0) return 0;
     decode_step(g->ds, params, g->step_slots, g->step_tokens, n, g->cfg.prec, g->logits);
     if (flops) *flops += f;
-    /* A lead at the end of its prompt: the completions that shared it take its cache and sample
-     * their own first token from the same logits. Then every slot in order, as if all were fed. */
-    for (int i = 0; i < n; i++) {
-        const int s = g->step_slots[i];
-        const Completion *c = &g->comp[g->step_comp[i]];
-        g->slot_row[s] = i;
-        if (decode_pos(g->ds, s) != c->n_prompt || c->n != c->n_prompt) continue; /* not at its prompt's end */
-        for (int f2 = s + 1; f2 < g->cfg.slots; f2++)
-            if (g->slot_lead[f2] == s) {
-                decode_fork(g->ds, f2, s);
-                g->slot_lead[f2] = -1;
-                g->slot_row[f2] = i;
-            }
-    }
+    /* Every slot in order, as if all were fed: a follower samples from its lead's logits (the
+     * lead, in a lower slot, has already taken its own token), then keeps following it if both
+     * go on with the same token, else goes its own way (see slot_lead). */
+    for (int i = 0; i < n; i++) g->slot_row[g->step_slots[i]] = i;
     for (int s = 0; s < g->cfg.slots; s++) {
-        const int i = g->slot_row[s], ci = g->slot_comp[s];
-        if (i < 0) continue;
-        g->slot_row[s] = -1;
-        if (decode_pos(g->ds, s) < g->comp[ci].n) continue; /* still reading the prompt */
-        advance(g, s, ci, g->logits + (size_t)i * V, version);
+        const int ci = g->slot_comp[s], lead = g->slot_lead[s];
+        if (ci < 0) continue;
+        const int from = lead >= 0 ? lead : s;
+        if (decode_pos(g->ds, from) < g->comp[ci].n) continue; /* still reading the prompt */
+        advance(g, s, ci, g->logits + (size_t)g->slot_row[from] * V, version);
+        if (lead < 0) continue;
+        if (g->slot_comp[s] < 0) { /* finished */
+            g->slot_lead[s] = -1;
+            continue;
+        }
+        const Completion *c = &g->comp[ci];
+        const int tok = c->tok[c->n - 1], lc = g->slot_comp[lead];
+        if (lc >= 0 && g->comp[lc].tok[g->comp[lc].n - 1] == tok) continue; /* same state as its lead */
+        int other = g->split_head[lead];
+        while (other >= 0 && g->comp[g->slot_comp[other]].tok[g->comp[g->slot_comp[other]].n - 1] != tok)
+            other = g->split_next[other];
+        if (other >= 0) {
+            g->slot_lead[s] = other;
+        } else {
+            decode_fork(g->ds, s, lead);
+            g->slot_lead[s] = -1;
+            g->split_next[s] = g->split_head[lead];
+            g->split_head[lead] = s;
+        }
     }
+    for (int s = 0; s < g->cfg.slots; s++) g->slot_row[s] = g->split_head[s] = g->split_next[s] = -1;
     return fed;
 }

@@ -1,7 +1,8 @@
-/* Completions of one prompt that start together read the prompt once: the generator feeds the
- * first of them and the others take a copy of its KV cache (decode_fork) when the prompt ends.
- * Here: a forked slot continues exactly like the slot it was copied from; and the generator's
- * completions are the same whether its slots let whole groups share their prompt (many slots),
+/* Completions of one prompt that start together share their decoding while their tokens agree:
+ * the generator feeds one of them, the others sample from its logits, and one that samples
+ * another token takes a copy of its KV cache (decode_fork) or follows an earlier one that sampled
+ * the same. Here: a forked slot continues exactly like the slot it was copied from; and the
+ * generator's completions are the same whether its slots let whole groups share (many slots),
  * only parts of groups (a few slots, refilled as completions end), or nothing (one slot). */
 #include <math.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ static void test_fork(void)
 enum { GROUPS = 5, G = 6 };
 
 typedef struct {
-    int n[GROUPS * G], tok[GROUPS * G][64];
+    int n[GROUPS * G], n_prompt[GROUPS * G], tok[GROUPS * G][64];
     float logp[GROUPS * G][64];
     double flops;
 } Run;
@@ -106,6 +107,7 @@ static void generate(const Model *m, const TaskSplit *split, int slots, Run *out
             const Completion *c = &gen_group(g, j)->c[q];
             const int k = j * G + q;
             out->n[k] = c->n;
+            out->n_prompt[k] = c->n_prompt;
             memcpy(out->tok[k], c->tok, (size_t)c->n * sizeof(int));
             for (int p = c->n_prompt; p < c->n; p++) out->logp[k][p] = c->logp[p];
         }
@@ -155,6 +157,20 @@ static void test_generator_shares(void)
     for (int k = 1; k < GROUPS * G; k++) distinct |= alone->n[k] != alone->n[0];
     CHECK(distinct, "completions_vary_in_length", "every completion has %d tokens: the test would miss slot reuse",
           alone->n[0]);
+    /* Both ways a follower can go must occur: pairs of one group that agree on their first two
+     * sampled tokens (shared past the prompt) and pairs that part after the first. */
+    int agree = 0, part = 0;
+    for (int j = 0; j < GROUPS; j++)
+        for (int q = 0; q < G; q++)
+            for (int q2 = q + 1; q2 < G; q2++) {
+                const int *a = alone->tok[j * G + q], *b = alone->tok[j * G + q2];
+                const int n0 = alone->n_prompt[j * G + q];
+                if (alone->n[j * G + q] < n0 + 2 || alone->n[j * G + q2] < n0 + 2) continue;
+                agree += a[n0] == b[n0] && a[n0 + 1] == b[n0 + 1];
+                part += a[n0] == b[n0] && a[n0 + 1] != b[n0 + 1];
+            }
+    CHECK(agree > 0 && part > 0, "completions_share_then_part",
+          "%d pairs agree on two sampled tokens, %d part after one: the test needs both", agree, part);
     free(alone);
     free(all);
     free(few);
