@@ -220,7 +220,7 @@ static void build_rows(ModelActs *a, const int *tokens, const int *targets, int 
     a->N = n;
     a->E = e;
     a->att_size = a->seq_att[B];
-    a->seq = (SeqLayout){B, a->path_off, a->path, a->own, a->seq_att};
+    a->seq = (SeqLayout){B, n, a->path_off, a->path, a->own, a->seq_att};
 }
 
 int model_forward(Model *m, const int *tokens, const int *targets, int B, int T, float temperature,

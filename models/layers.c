@@ -529,7 +529,7 @@ void attention_forward(float *out, float *att, float *scratch, const float *qkv,
  * ATTN_KEY_BLOCK; p and hence ds are 0 past t), each step for all heads (phase by phase, as in
  * attention_query):
  *   dp_s = dy_t . v_s, ds_s = p_s (dp_s - sum_s' p_s' dp_s') / sqrt(hd), dq_t = sum_s ds_s k_s,
- *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated transposed over the sequence's path.
+ *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated per position of the sequence's path.
  * Pass 2 adds every sequence's dk, dv into the rows of its path, sequence by sequence, split over
  * column tiles (so no two threads write one row's channel, and each sum has a fixed order). */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
@@ -542,14 +542,14 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 #pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
     for (int b = 0; b < sl->B; b++) {
         const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+        if (o >= T) continue;
         const int Tp = attn_keys_padded(T);
         const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp;
-        /* Per head h: vT, dkT, dvT are (hd, Tp) at h*hs (so (C, Tp) in all); kr is the path's
-         * keys as rows; ds is one row of Tp per head. */
-        float *vT = scratch + off, *kr = vT + U, *dkT = kr + U, *dvT = dkT + U, *ds = dvT + U;
-        memset(dkT, 0, (size_t)C * Tp * sizeof *dkT);
-        memset(dvT, 0, (size_t)C * Tp * sizeof *dvT);
-        if (o >= T) continue;
+        /* vT: per head h a (hd, Tp) block at h*hs; kr: the path's keys as rows; dk, dv: (T, C)
+         * rows; ds: one row of Tp per head. */
+        float *vT = scratch + off, *kr = vT + U, *dk = kr + U, *dv = dk + U, *ds = dv + U;
+        memset(dk, 0, (size_t)T * C * sizeof *dk);
+        memset(dv, 0, (size_t)T * C * sizeof *dv);
         gather_transposed(vT, Tp, qkv, path, T, 2, C);
         gather_rows(kr, qkv, path, T, 1, C);
         const float *p = att + sl->att[b];
@@ -567,40 +567,39 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 const float c = pdp[h];
 #pragma omp simd
                 for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
-                for (int i = 0; i < hd; i++) {
-                    float *restrict dvr = dvT + h * hs + (size_t)i * Tp, *restrict dkr = dkT + h * hs + (size_t)i * Tp;
-                    const float dyi = dy[h * hd + i], qi = qt[h * hd + i];
+            }
+            /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector. */
+            for (int s = 0; s <= t; s++)
+                for (int h = 0; h < NH; h++) {
+                    float *restrict dkr = dk + (size_t)s * C + h * hd, *restrict dvr = dv + (size_t)s * C + h * hd;
+                    const float *restrict qh = qt + h * hd, *restrict dyh = dy + h * hd;
+                    const float dss = ds[(size_t)h * Tp + s], ps_ = pt[h * ps + s];
 #pragma omp simd
-                    for (int s = 0; s < nb; s++) {
-                        dvr[s] = fmaf(dyi, pr[s], dvr[s]);
-                        dkr[s] = fmaf(qi, dsh[s], dkr[s]);
+                    for (int i = 0; i < hd; i++) {
+                        dkr[i] = fmaf(dss, qh[i], dkr[i]);
+                        dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
                     }
                 }
-            }
             for (int h = 0; h < NH; h++)
                 weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
         }
     }
-    const int n_tiles = (2 * C + COLS - 1) / COLS;
+    const int n_tiles = (2 * C + COLS - 1) / COLS, N = sl->n_rows;
 #pragma omp parallel for schedule(static) if (attn_work(sl, C) >= PAR_MIN_MACS)
     for (int tile = 0; tile < n_tiles; tile++) {
         const int c0 = tile * COLS, c1 = c0 + COLS < 2 * C ? c0 + COLS : 2 * C;
-        /* Rows first zeroed where they appear, then summed into, both in path order. */
-        for (int pass = 0; pass < 2; pass++)
-            for (int b = 0; b < sl->B; b++) {
-                const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
-                const int Tp = attn_keys_padded(T);
-                const float *dkT = scratch + attn_scratch_offset(sl, b, C) + 2 * U, *dvT = dkT + U;
-                for (int s = 0; s < T; s++) {
-                    float *restrict dst = dqkv + (size_t)path[s] * C3 + C;
-                    if (pass == 0) {
-                        for (int c = c0; c < c1; c++) dst[c] = 0.0f;
-                        continue;
-                    }
-                    for (int c = c0; c < c1; c++)
-                        dst[c] += c < C ? dkT[(size_t)c * Tp + s] : dvT[(size_t)(c - C) * Tp + s];
-                }
+        for (int r = 0; r < N; r++)
+            for (int c = c0; c < c1; c++) dqkv[(size_t)r * C3 + C + c] = 0.0f;
+        for (int b = 0; b < sl->B; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
+            if (sl->own[b] >= T) continue; /* no query of its own: adds nothing */
+            const float *dk = scratch + attn_scratch_offset(sl, b, C) + 2 * U, *dv = dk + U;
+            for (int s = 0; s < T; s++) {
+                float *restrict dst = dqkv + (size_t)path[s] * C3 + C;
+                const float *restrict k = dk + (size_t)s * C, *restrict v = dv + (size_t)s * C;
+                for (int c = c0; c < c1; c++) dst[c] += c < C ? k[c] : v[c - C];
             }
+        }
     }
 }
 

@@ -126,9 +126,10 @@ void attention_query(float *y, float *p, size_t ldp, const float *q, const float
  * before are an earlier sequence's; a sequence may be empty or have no position of its own. Its
  * attention probabilities (own positions only) start at float att[b] of a layer's buffer: NH
  * blocks, one per head, of (T_b - own[b]) rows by attn_keys_padded(T_b) columns, T_b =
- * path_off[b+1] - path_off[b]. */
+ * path_off[b+1] - path_off[b]. The rows are 0 .. n_rows-1. */
 typedef struct {
     int B;
+    int n_rows;
     const int *path_off; /* (B + 1) */
     const int *path;     /* (path_off[B]) */
     const int *own;      /* (B) */
