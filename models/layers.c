@@ -548,8 +548,6 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
         /* vT: per head h a (hd, Tp) block at h*hs; kr: the path's keys as rows; dk, dv: (T, C)
          * rows; ds: one row of Tp per head. */
         float *vT = scratch + off, *kr = vT + U, *dk = kr + U, *dv = dk + U, *ds = dv + U;
-        memset(dk, 0, (size_t)T * C * sizeof *dk);
-        memset(dv, 0, (size_t)T * C * sizeof *dv);
         gather_transposed(vT, Tp, qkv, path, T, 2, C);
         gather_rows(kr, qkv, path, T, 1, C);
         const float *p = att + sl->att[b];
@@ -568,36 +566,49 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 #pragma omp simd
                 for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
             }
-            /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector. */
-            for (int s = 0; s <= t; s++)
+            /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector;
+             * the first query to reach key s (the first own position, or s itself) starts its
+             * sums (no zeroing pass). */
+            for (int s = 0; s <= t; s++) {
+                const int first = t == (s < o ? o : s);
                 for (int h = 0; h < NH; h++) {
                     float *restrict dkr = dk + (size_t)s * C + h * hd, *restrict dvr = dv + (size_t)s * C + h * hd;
                     const float *restrict qh = qt + h * hd, *restrict dyh = dy + h * hd;
                     const float dss = ds[(size_t)h * Tp + s], ps_ = pt[h * ps + s];
+                    if (first) {
 #pragma omp simd
-                    for (int i = 0; i < hd; i++) {
-                        dkr[i] = fmaf(dss, qh[i], dkr[i]);
-                        dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
+                        for (int i = 0; i < hd; i++) {
+                            dkr[i] = dss * qh[i];
+                            dvr[i] = ps_ * dyh[i];
+                        }
+                    } else {
+#pragma omp simd
+                        for (int i = 0; i < hd; i++) {
+                            dkr[i] = fmaf(dss, qh[i], dkr[i]);
+                            dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
+                        }
                     }
                 }
+            }
             for (int h = 0; h < NH; h++)
                 weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
         }
     }
-    const int n_tiles = (2 * C + COLS - 1) / COLS, N = sl->n_rows;
+    /* Tiles of whole cache lines within the k part, then within the v part. */
+    const int tiles_half = (C + COLS - 1) / COLS, N = sl->n_rows;
 #pragma omp parallel for schedule(static) if (attn_work(sl, C) >= PAR_MIN_MACS)
-    for (int tile = 0; tile < n_tiles; tile++) {
-        const int c0 = tile * COLS, c1 = c0 + COLS < 2 * C ? c0 + COLS : 2 * C;
-        for (int r = 0; r < N; r++)
-            for (int c = c0; c < c1; c++) dqkv[(size_t)r * C3 + C + c] = 0.0f;
+    for (int tile = 0; tile < 2 * tiles_half; tile++) {
+        const int part = tile / tiles_half, c0 = tile % tiles_half * COLS, w = C - c0 < COLS ? C - c0 : COLS;
+        for (int r = 0; r < N; r++) memset(dqkv + (size_t)r * C3 + (size_t)(1 + part) * C + c0, 0, (size_t)w * sizeof(float));
         for (int b = 0; b < sl->B; b++) {
             const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
             if (sl->own[b] >= T) continue; /* no query of its own: adds nothing */
-            const float *dk = scratch + attn_scratch_offset(sl, b, C) + 2 * U, *dv = dk + U;
+            const float *src = scratch + attn_scratch_offset(sl, b, C) + (size_t)(2 + part) * U + c0;
             for (int s = 0; s < T; s++) {
-                float *restrict dst = dqkv + (size_t)path[s] * C3 + C;
-                const float *restrict k = dk + (size_t)s * C, *restrict v = dv + (size_t)s * C;
-                for (int c = c0; c < c1; c++) dst[c] += c < C ? k[c] : v[c - C];
+                float *restrict dst = dqkv + (size_t)path[s] * C3 + (size_t)(1 + part) * C + c0;
+                const float *restrict from = src + (size_t)s * C;
+#pragma omp simd
+                for (int c = 0; c < w; c++) dst[c] += from[c];
             }
         }
     }
