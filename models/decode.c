@@ -110,7 +110,8 @@ void decode_fork(DecodeState *s, int dst, int src)
      * as attention_query needs), and the value rows before pos. */
     const size_t k_floats = (size_t)attn_keys_padded(pos) * C, v_floats = (size_t)pos * C;
     for (int l = 0; l < s->cfg.n_layer; l++) {
-        const size_t from = ((size_t)l * s->slots + (size_t)src) * P * C, to = ((size_t)l * s->slots + (size_t)dst) * P * C;
+        const size_t from = ((size_t)l * s->slots + (size_t)src) * P * C;
+        const size_t to = ((size_t)l * s->slots + (size_t)dst) * P * C;
         memcpy(s->kT + to, s->kT + from, k_floats * sizeof *s->kT);
         memcpy(s->v + to, s->v + from, v_floats * sizeof *s->v);
     }

@@ -475,25 +475,38 @@ static size_t attn_work(const SeqLayout *sl, int C)
     return sl->B ? N * N / (size_t)sl->B * (size_t)C : 0;
 }
 
-/* Gathers the k (part 1) or v (part 2) channels of the rows on a sequence's path (T positions):
- * transposed, dst[c*ldt + s] for s < T and zeros up to ldt (head h's (C/NH, ldt) block is then at
- * h * C/NH * ldt); or as rows, dst[s*C + c]. */
-static void gather_transposed(float *restrict dst, int ldt, const float *restrict qkv, const int *path, int T,
-                              int part, int C)
+/* Sequences per unit of the attention loops: a unit runs on one thread, in order, so a sequence
+ * copies what it shares with the previous one (siblings share most of their path) instead of
+ * gathering it again. A function of nothing, so results do not depend on the thread count. */
+#define ATTN_SEQ_CHUNK 8
+
+/* Gathers the rows on sequence b's path into its scratch: their channels of part tpart (1: k,
+ * 2: v) transposed, xT[c*Tp + s] for s < T and zeros up to Tp (head h's (C/NH, Tp) block is then
+ * at h * C/NH * Tp), and those of part rpart as rows, xr[s*C + c]; xT in the first scratch
+ * buffer, xr in the second (U floats further). The positions b shares with sequence prev
+ * (gathered before it; -1 for none) are copied from prev's scratch, one contiguous run each. */
+static void gather_path(float *scratch, size_t U, const SeqLayout *sl, int b, int prev, int tpart, int rpart,
+                        const float *qkv, int C)
 {
-    const int C3 = 3 * C;
-    for (int s = 0; s < T; s++) {
-        const float *restrict src = qkv + (size_t)path[s] * C3 + (size_t)part * C;
-        for (int c = 0; c < C; c++) dst[(size_t)c * ldt + s] = src[c];
+    const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
+    const int Tp = attn_keys_padded(T), C3 = 3 * C;
+    float *xT = scratch + attn_scratch_offset(sl, b, C), *xr = xT + U;
+    int shared = 0;
+    if (prev >= 0) {
+        const int *pp = sl->path + sl->path_off[prev], Tq = sl->path_off[prev + 1] - sl->path_off[prev];
+        while (shared < T && shared < Tq && pp[shared] == path[shared]) shared++;
+        const int Tqp = attn_keys_padded(Tq);
+        const float *pT = scratch + attn_scratch_offset(sl, prev, C), *pr = pT + U;
+        for (int c = 0; c < C; c++) memcpy(xT + (size_t)c * Tp, pT + (size_t)c * Tqp, (size_t)shared * sizeof *xT);
+        memcpy(xr, pr, (size_t)shared * C * sizeof *xr);
+    }
+    for (int s = shared; s < T; s++) {
+        const float *restrict src = qkv + (size_t)path[s] * C3;
+        for (int c = 0; c < C; c++) xT[(size_t)c * Tp + s] = src[(size_t)tpart * C + c];
+        memcpy(xr + (size_t)s * C, src + (size_t)rpart * C, (size_t)C * sizeof *xr);
     }
     for (int c = 0; c < C; c++)
-        for (int s = T; s < ldt; s++) dst[(size_t)c * ldt + s] = 0.0f;
-}
-
-static void gather_rows(float *restrict dst, const float *restrict qkv, const int *path, int T, int part, int C)
-{
-    for (int s = 0; s < T; s++)
-        memcpy(dst + (size_t)s * C, qkv + (size_t)path[s] * 3 * C + (size_t)part * C, (size_t)C * sizeof *dst);
+        for (int s = T; s < Tp; s++) xT[(size_t)c * Tp + s] = 0.0f;
 }
 
 /* Per sequence: its path's keys gathered transposed (per head a (hd, Tp) block), its values as
@@ -501,26 +514,29 @@ static void gather_rows(float *restrict dst, const float *restrict qkv, const in
  * half of the score matrix is never computed, nor a row another sequence owns. */
 void attention_forward(float *out, float *att, float *scratch, const float *qkv, const SeqLayout *sl, int C, int NH)
 {
-    const int hd = C / NH, C3 = 3 * C;
+    const int hd = C / NH, C3 = 3 * C, n_units = (sl->B + ATTN_SEQ_CHUNK - 1) / ATTN_SEQ_CHUNK;
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t U = attn_scratch_offset(sl, sl->B, C);
-#pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
-    for (int b = 0; b < sl->B; b++) {
-        const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
-        if (o >= T) continue;
-        const int Tp = attn_keys_padded(T);
-        float *kT = scratch + attn_scratch_offset(sl, b, C), *vr = kT + U;
-        gather_transposed(kT, Tp, qkv, path, T, 1, C);
-        gather_rows(vr, qkv, path, T, 2, C);
-        float *p = att + sl->att[b];
-        const size_t ldp = (size_t)(T - o) * Tp;
-        for (int t = o; t < T; t++) {
-            const int r = path[t];
-            float *pt = p + (size_t)(t - o) * Tp;
-            attention_query(out + (size_t)r * C, pt, ldp, qkv + (size_t)r * C3, kT, Tp, ATTN_KEY_BLOCK,
-                            (size_t)hd * Tp, vr, C, t + 1, NH, hd, scale);
-            for (int h = 0; h < NH; h++)
-                for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * ldp + s] = 0.0f;
+#pragma omp parallel for schedule(dynamic, 1) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int unit = 0; unit < n_units; unit++) {
+        const int b1 = (unit + 1) * ATTN_SEQ_CHUNK < sl->B ? (unit + 1) * ATTN_SEQ_CHUNK : sl->B;
+        for (int b = unit * ATTN_SEQ_CHUNK, prev = -1; b < b1; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+            if (o >= T) continue;
+            const int Tp = attn_keys_padded(T);
+            gather_path(scratch, U, sl, b, prev, 1, 2, qkv, C);
+            prev = b;
+            const float *kT = scratch + attn_scratch_offset(sl, b, C), *vr = kT + U;
+            float *p = att + sl->att[b];
+            const size_t ldp = (size_t)(T - o) * Tp;
+            for (int t = o; t < T; t++) {
+                const int r = path[t];
+                float *pt = p + (size_t)(t - o) * Tp;
+                attention_query(out + (size_t)r * C, pt, ldp, qkv + (size_t)r * C3, kT, Tp, ATTN_KEY_BLOCK,
+                                (size_t)hd * Tp, vr, C, t + 1, NH, hd, scale);
+                for (int h = 0; h < NH; h++)
+                    for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * ldp + s] = 0.0f;
+            }
         }
     }
 }
@@ -539,59 +555,64 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t U = attn_scratch_offset(sl, sl->B, C);
-#pragma omp parallel for schedule(dynamic, 4) if (attn_work(sl, C) >= PAR_MIN_MACS)
-    for (int b = 0; b < sl->B; b++) {
-        const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
-        if (o >= T) continue;
-        const int Tp = attn_keys_padded(T);
-        const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp;
-        /* vT: per head h a (hd, Tp) block at h*hs; kr: the path's keys as rows; dk, dv: (T, C)
-         * rows; ds: one row of Tp per head. */
-        float *vT = scratch + off, *kr = vT + U, *dk = kr + U, *dv = dk + U, *ds = dv + U;
-        gather_transposed(vT, Tp, qkv, path, T, 2, C);
-        gather_rows(kr, qkv, path, T, 1, C);
-        const float *p = att + sl->att[b];
-        const size_t ps = (size_t)(T - o) * Tp;
-        float pdp[MAX_HEADS];
-        for (int t = o; t < T; t++) {
-            const int nb = attn_keys_padded(t + 1), r = path[t];
-            const float *dy = dout + (size_t)r * C, *qt = qkv + (size_t)r * C3, *pt = p + (size_t)(t - o) * Tp;
-            for (int h = 0; h < NH; h++)
-                scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vT + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
-            for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(pt + h * ps, ds + (size_t)h * Tp, nb);
-            for (int h = 0; h < NH; h++) {
-                const float *restrict pr = pt + h * ps;
-                float *restrict dsh = ds + (size_t)h * Tp;
-                const float c = pdp[h];
-#pragma omp simd
-                for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
-            }
-            /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector;
-             * the first query to reach key s (the first own position, or s itself) starts its
-             * sums (no zeroing pass). */
-            for (int s = 0; s <= t; s++) {
-                const int first = t == (s < o ? o : s);
+    const int n_units = (sl->B + ATTN_SEQ_CHUNK - 1) / ATTN_SEQ_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int unit = 0; unit < n_units; unit++) {
+        const int b1 = (unit + 1) * ATTN_SEQ_CHUNK < sl->B ? (unit + 1) * ATTN_SEQ_CHUNK : sl->B;
+        for (int b = unit * ATTN_SEQ_CHUNK, prev = -1; b < b1; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+            if (o >= T) continue;
+            const int Tp = attn_keys_padded(T);
+            const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp;
+            /* vT: per head h a (hd, Tp) block at h*hs; kr: the path's keys as rows; dk, dv: (T, C)
+             * rows; ds: one row of Tp per head. */
+            float *vT = scratch + off, *kr = vT + U, *dk = kr + U, *dv = dk + U, *ds = dv + U;
+            gather_path(scratch, U, sl, b, prev, 2, 1, qkv, C);
+            prev = b;
+            const float *p = att + sl->att[b];
+            const size_t ps = (size_t)(T - o) * Tp;
+            float pdp[MAX_HEADS];
+            for (int t = o; t < T; t++) {
+                const int nb = attn_keys_padded(t + 1), r = path[t];
+                const float *dy = dout + (size_t)r * C, *qt = qkv + (size_t)r * C3, *pt = p + (size_t)(t - o) * Tp;
+                for (int h = 0; h < NH; h++)
+                    scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vT + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
+                for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(pt + h * ps, ds + (size_t)h * Tp, nb);
                 for (int h = 0; h < NH; h++) {
-                    float *restrict dkr = dk + (size_t)s * C + h * hd, *restrict dvr = dv + (size_t)s * C + h * hd;
-                    const float *restrict qh = qt + h * hd, *restrict dyh = dy + h * hd;
-                    const float dss = ds[(size_t)h * Tp + s], ps_ = pt[h * ps + s];
-                    if (first) {
+                    const float *restrict pr = pt + h * ps;
+                    float *restrict dsh = ds + (size_t)h * Tp;
+                    const float c = pdp[h];
 #pragma omp simd
-                        for (int i = 0; i < hd; i++) {
-                            dkr[i] = dss * qh[i];
-                            dvr[i] = ps_ * dyh[i];
-                        }
-                    } else {
+                    for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
+                }
+                /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector;
+                 * the first query to reach key s (the first own position, or s itself) starts its
+                 * sums (no zeroing pass). */
+                for (int s = 0; s <= t; s++) {
+                    const int first = t == (s < o ? o : s);
+                    for (int h = 0; h < NH; h++) {
+                        float *restrict dkr = dk + (size_t)s * C + h * hd, *restrict dvr = dv + (size_t)s * C + h * hd;
+                        const float *restrict qh = qt + h * hd, *restrict dyh = dy + h * hd;
+                        const float dss = ds[(size_t)h * Tp + s], ps_ = pt[h * ps + s];
+                        if (first) {
 #pragma omp simd
-                        for (int i = 0; i < hd; i++) {
-                            dkr[i] = fmaf(dss, qh[i], dkr[i]);
-                            dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
+                            for (int i = 0; i < hd; i++) {
+                                dkr[i] = dss * qh[i];
+                                dvr[i] = ps_ * dyh[i];
+                            }
+                        } else {
+#pragma omp simd
+                            for (int i = 0; i < hd; i++) {
+                                dkr[i] = fmaf(dss, qh[i], dkr[i]);
+                                dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
+                            }
                         }
                     }
                 }
+                for (int h = 0; h < NH; h++)
+                    weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
+
             }
-            for (int h = 0; h < NH; h++)
-                weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
         }
     }
     /* Tiles of whole cache lines within the k part, then within the v part. */
@@ -599,7 +620,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 #pragma omp parallel for schedule(static) if (attn_work(sl, C) >= PAR_MIN_MACS)
     for (int tile = 0; tile < 2 * tiles_half; tile++) {
         const int part = tile / tiles_half, c0 = tile % tiles_half * COLS, w = C - c0 < COLS ? C - c0 : COLS;
-        for (int r = 0; r < N; r++) memset(dqkv + (size_t)r * C3 + (size_t)(1 + part) * C + c0, 0, (size_t)w * sizeof(float));
+        for (int r = 0; r < N; r++)
+            memset(dqkv + (size_t)r * C3 + (size_t)(1 + part) * C + c0, 0, (size_t)w * sizeof(float));
         for (int b = 0; b < sl->B; b++) {
             const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
             if (sl->own[b] >= T) continue; /* no query of its own: adds nothing */

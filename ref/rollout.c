@@ -96,7 +96,8 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->logits = malloc((size_t)cfg->slots * V * sizeof(float));
     g->text = malloc((size_t)ctx + 1);
     if (!g->groups || !g->comp || !g->tok_store || !g->ver_store || !g->logp_store || !g->forced_store ||
-        !g->queue || !g->slot_comp || !g->slot_lead || !g->slot_row || !g->split_head || !g->split_next || !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
+        !g->queue || !g->slot_comp || !g->slot_lead || !g->slot_row || !g->split_head || !g->split_next ||
+        !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
         gen_free(g);
         goto oom;
     }
