@@ -159,17 +159,19 @@ static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots,
     embed_forward(x, tokens + r0, s->row_pos + r0, p->tok_emb, p->pos_emb, n, 1, C);
     for (int l = 0; l < c->n_layer; l++) {
         layernorm_forward(ln, NULL, NULL, x, p->ln1_g + l * C, p->ln1_b + l * C, n, C);
-        matmul_forward(qkv, ln, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, n, C, 3 * C, bf_body);
+        matmul_forward_tiled(qkv, ln, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, n, C, 3 * C, bf_body, n);
         cache_attention(s, l, slots, r0, n);
-        matmul_forward(proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, n, C, C, bf_body);
+        matmul_forward_tiled(proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, n, C, C, bf_body,
+                             n);
         residual_forward(other, x, proj, (size_t)n * C);
         float *t = x;
         x = other;
         other = t;
         layernorm_forward(ln, NULL, NULL, x, p->ln2_g + l * C, p->ln2_b + l * C, n, C);
-        matmul_forward(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body);
+        matmul_forward_tiled(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body, n);
         gelu_forward(fch_gelu, fch, (size_t)n * F);
-        matmul_forward(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body);
+        matmul_forward_tiled(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body,
+                             n);
         residual_forward(other, x, proj, (size_t)n * C);
         t = x;
         x = other;
@@ -177,7 +179,7 @@ static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots,
     }
     layernorm_forward(ln, NULL, NULL, x, p->lnf_g, p->lnf_b, n, C);
     float *out = logits + (size_t)r0 * V;
-    matmul_forward(out, ln, p->head_w, NULL, n, C, V, bf_head);
+    matmul_forward_tiled(out, ln, p->head_w, NULL, n, C, V, bf_head, n);
     if (prec.bf16_head) bf16_round_array(out, out, (size_t)n * V);
 }
 

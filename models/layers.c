@@ -236,7 +236,13 @@ int matmul_row_tile(int N)
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
                     const Bf16Scratch *bf)
 {
-    const int rt = matmul_row_tile(N), n_tiles = (N + rt - 1) / rt;
+    matmul_forward_tiled(out, inp, w, bias, N, IN, OUT, bf, matmul_row_tile(N));
+}
+
+void matmul_forward_tiled(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                          const Bf16Scratch *bf, int rt)
+{
+    const int n_tiles = (N + rt - 1) / rt;
     const float *wm = bf && bf->w ? bf->w : w;
 #pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {

@@ -88,6 +88,10 @@ typedef struct {
  * inp and w are first rounded to bfloat16 into bf's buffers; accumulation stays FP32. */
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
                     const Bf16Scratch *bf);
+/* The same in tiles of rt rows (matmul_forward: matmul_row_tile(N)); a caller already on one of
+ * its own threads per block of rows passes rt = N, one sgemm (and one packing of w) per block. */
+void matmul_forward_tiled(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                          const Bf16Scratch *bf, int rt);
 /* dinp (N,IN) = dout w (written; dinp may be NULL), dw += dout^T inp, db += column sums of dout
  * (db may be NULL). With bf, uses the same rounded inp and w as the forward (the rounding itself
  * is passed straight through). */
