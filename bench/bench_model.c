@@ -12,6 +12,7 @@
 #include "models/decode.h"
 #include "models/model.h"
 #include "models/optim.h"
+#include "models/rng.h"
 #include "ref/util.h"
 #include "tasks/tasks.h"
 
@@ -149,8 +150,13 @@ int main(int argc, char **argv)
         tr.logp = malloc((size_t)N * sizeof(float));
         tr.dlogp = malloc((size_t)N * sizeof(float));
         for (int n = 0; n < N; n++) {
-            tr.tokens[n] = (n * 7 + 3) % vocab;
-            tr.targets[n] = (n * 5 + 1) % vocab;
+            /* Random tokens, the first two distinct in every sequence: the forward computes a
+             * position once for all sequences that agree up to it (models/forward.c), and this
+             * measures the model on distinct sequences (they share only their first token). */
+            const int b = n / tr.T, t = n % tr.T;
+            tr.tokens[n] = t == 0 ? b % vocab : t == 1 ? b / vocab % vocab
+                                               : (int)(rng_u64(3, 1, (uint64_t)b, (uint64_t)t) % (uint64_t)vocab);
+            tr.targets[n] = (int)(rng_u64(3, 2, (uint64_t)b, (uint64_t)t) % (uint64_t)vocab);
             tr.dlogp[n] = 1.0f / (float)N;
         }
         double fwd_flops = 0.0; /* forward FLOPs of one batch */

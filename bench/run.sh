@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make bench`: throughput of the transformer core (bench/bench_model.c), then, when Debian's
+# `make bench`: throughput of the transformer core (bench/bench_model.c), one RL step of the
+# reference workload by phase (bench/bench_rl_step.c), RL steps/s by schedule, then, when Debian's
 # python3-torch is installed, the same training step in PyTorch and the ratio C / PyTorch.
 # SECONDS_PER_MEASUREMENT (default 1.5) trades run time for stability; the whole run takes about
-# a minute on 2 cores.
+# a minute and a half on 2 cores.
 set -u
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_MEASUREMENT:-1.5}
@@ -12,10 +13,18 @@ trap 'rm -f "$out"' EXIT
 echo "== bench_model (C): tokens/s, GFLOP/s (model_flops_token; training = 3 x forward), % of sgemm peak"
 build/bench/bench_model "$secs" | tee "$out" | grep -v '^RESULT' || exit 1
 
-echo
-echo "== RL steps/s by schedule (scalerl train, $DEFAULT_STEPS steps of 32 prompts x 8 completions, threads=2)"
 rl=$(mktemp -d) || exit 2
 trap 'rm -f "$out"; rm -rf "$rl"' EXIT
+
+echo
+echo "== One RL step of the reference workload by phase (bench_rl_step: 48 x 16 completions of"
+echo "   task=sum:terms=3:digits=2 from a base pretrained on 80000 tokens; fastest of repeated runs)"
+./scalerl pretrain task=sum:terms=3:digits=2 out="$rl/sum.ckpt" tokens=80000 eval_samples=0 progress=0 >/dev/null ||
+  { echo "bench: pretrain (sum) failed"; exit 1; }
+build/bench/bench_rl_step "$secs" "$rl/sum.ckpt" 1 2 | grep -v '^RESULT' || exit 1
+
+echo
+echo "== RL steps/s by schedule (scalerl train, $DEFAULT_STEPS steps of 32 prompts x 8 completions, threads=2)"
 ./scalerl pretrain out="$rl/base.ckpt" tokens=60000 eval_samples=0 progress=0 >/dev/null || { echo "bench: pretrain failed"; exit 1; }
 printf "%-28s %10s %12s\n" "schedule" "steps/s" "vs sync"
 sync_rate=

@@ -16,10 +16,12 @@ struct DecodeState {
     ModelConfig cfg;
     int slots;
     int *pos; /* (slots) next position of each slot */
-    /* The cache: keys transposed per head so that scoring a query runs over contiguous keys, as in
-     * the training forward; values row-major. */
-    float *kT; /* (L, slots, NH, C/NH, ctxp), ctxp = attn_keys_padded(ctx) */
-    float *v;  /* (L, slots, ctx, C) */
+    /* The cache, per (layer, slot) one contiguous region for keys and one for values, so that a
+     * step reads each sequence's cache as a few sequential runs. Keys are transposed in blocks of
+     * ATTN_KEY_BLOCK positions (a block of keys is one contiguous vector per channel, the layout
+     * attention_query scores against); values row-major. */
+    float *kT; /* (L, slots, ctxp / ATTN_KEY_BLOCK, C, ATTN_KEY_BLOCK), ctxp = attn_keys_padded(ctx) */
+    float *v;  /* (L, slots, ctxp, C) */
     /* Scratch for up to `slots` rows of one step. */
     int *row_pos;
     float *x, *x2, *ln, *qkv, *atty, *proj, *fch, *fch_gelu, *att, *bf_inp;
@@ -101,27 +103,41 @@ int decode_pos(const DecodeState *s, int slot)
     return s->pos[slot];
 }
 
+void decode_fork(DecodeState *s, int dst, int src)
+{
+    const int pos = s->pos[src], C = s->cfg.d_model, P = attn_keys_padded(s->cfg.ctx);
+    /* Whole key blocks up to the one holding position pos - 1 (their columns past it are finite,
+     * as attention_query needs), and the value rows before pos. */
+    const size_t k_floats = (size_t)attn_keys_padded(pos) * C, v_floats = (size_t)pos * C;
+    for (int l = 0; l < s->cfg.n_layer; l++) {
+        const size_t from = ((size_t)l * s->slots + (size_t)src) * P * C;
+        const size_t to = ((size_t)l * s->slots + (size_t)dst) * P * C;
+        memcpy(s->kT + to, s->kT + from, k_floats * sizeof *s->kT);
+        memcpy(s->v + to, s->v + from, v_floats * sizeof *s->v);
+    }
+    s->pos[dst] = pos;
+}
+
 /* Rows r0 .. r0+n-1 of a step: writes each row's key and value into its slot's cache at its
  * position, then attends to that slot's cache. */
 static void cache_attention(DecodeState *s, int l, const int *slots, int r0, int n)
 {
+    enum { K = ATTN_KEY_BLOCK };
     const ModelConfig *c = &s->cfg;
     const int C = c->d_model, NH = c->n_head, hd = C / NH, P = attn_keys_padded(c->ctx);
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int i = r0; i < r0 + n; i++)
-        for (int h = 0; h < NH; h++) {
-            const int slot = slots[i], pos = s->row_pos[i];
-            const size_t ls = (size_t)l * s->slots + (size_t)slot;
-            float *kT = s->kT + (ls * NH + h) * hd * P;
-            float *v = s->v + ls * P * C;
-            const float *row = s->qkv + (size_t)i * 3 * C;
-            for (int d = 0; d < hd; d++) {
-                kT[(size_t)d * P + pos] = row[C + h * hd + d];
-                v[(size_t)pos * C + h * hd + d] = row[2 * C + h * hd + d];
-            }
-            attention_query(s->atty + (size_t)i * C + h * hd, s->att + ((size_t)i * NH + h) * P, row + h * hd, kT, P,
-                            v + h * hd, C, pos + 1, hd, scale);
-        }
+    const size_t kblk = (size_t)K * C;
+    for (int i = r0; i < r0 + n; i++) {
+        const int slot = slots[i], pos = s->row_pos[i];
+        const size_t ls = (size_t)l * s->slots + (size_t)slot;
+        float *kT = s->kT + ls * P * C, *v = s->v + ls * P * C;
+        const float *row = s->qkv + (size_t)i * 3 * C;
+        float *kb = kT + (size_t)(pos / K) * kblk + pos % K;
+        for (int ch = 0; ch < C; ch++) kb[(size_t)ch * K] = row[C + ch];
+        memcpy(v + (size_t)pos * C, row + 2 * C, (size_t)C * sizeof *v);
+        attention_query(s->atty + (size_t)i * C, s->att + (size_t)i * NH * P, (size_t)P, row, kT, K, kblk,
+                        (size_t)hd * K, v, C, pos + 1, NH, hd, scale);
+    }
 }
 
 /* The whole network for rows r0 .. r0+n-1 of a step. Rows are independent in decoding (each
@@ -143,17 +159,19 @@ static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots,
     embed_forward(x, tokens + r0, s->row_pos + r0, p->tok_emb, p->pos_emb, n, 1, C);
     for (int l = 0; l < c->n_layer; l++) {
         layernorm_forward(ln, NULL, NULL, x, p->ln1_g + l * C, p->ln1_b + l * C, n, C);
-        matmul_forward(qkv, ln, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, n, C, 3 * C, bf_body);
+        matmul_forward_tiled(qkv, ln, p->qkv_w + (size_t)l * 3 * C * C, p->qkv_b + l * 3 * C, n, C, 3 * C, bf_body, n);
         cache_attention(s, l, slots, r0, n);
-        matmul_forward(proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, n, C, C, bf_body);
+        matmul_forward_tiled(proj, atty, p->attn_out_w + (size_t)l * C * C, p->attn_out_b + l * C, n, C, C, bf_body,
+                             n);
         residual_forward(other, x, proj, (size_t)n * C);
         float *t = x;
         x = other;
         other = t;
         layernorm_forward(ln, NULL, NULL, x, p->ln2_g + l * C, p->ln2_b + l * C, n, C);
-        matmul_forward(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body);
+        matmul_forward_tiled(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body, n);
         gelu_forward(fch_gelu, fch, (size_t)n * F);
-        matmul_forward(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body);
+        matmul_forward_tiled(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body,
+                             n);
         residual_forward(other, x, proj, (size_t)n * C);
         t = x;
         x = other;
@@ -161,7 +179,7 @@ static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots,
     }
     layernorm_forward(ln, NULL, NULL, x, p->lnf_g, p->lnf_b, n, C);
     float *out = logits + (size_t)r0 * V;
-    matmul_forward(out, ln, p->head_w, NULL, n, C, V, bf_head);
+    matmul_forward_tiled(out, ln, p->head_w, NULL, n, C, V, bf_head, n);
     if (prec.bf16_head) bf16_round_array(out, out, (size_t)n * V);
 }
 

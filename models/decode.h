@@ -21,6 +21,10 @@ void decode_free(DecodeState *s);
 void decode_reset(DecodeState *s, int slot);
 /* The position the slot's next token will take (= tokens fed so far). */
 int decode_pos(const DecodeState *s, int slot);
+/* Makes slot dst continue the sequence of slot src: copies src's cached positions into dst and
+ * its position. Sequences with a common prefix (completions of one prompt) then need the prefix
+ * fed once. dst != src. */
+void decode_fork(DecodeState *s, int dst, int src);
 
 /* One step for n sequences: feeds tokens[i] to slot slots[i] at that slot's current position,
  * appends its keys and values to the cache, advances the position, and writes the next-token

@@ -21,9 +21,6 @@
 #define PAR_MIN_ELEMS 32768
 #define PAR_MIN_MACS (1 << 18)
 
-/* Longest attention row the backward keeps on the stack; model_config_check caps ctx at 4096. */
-#define ATTN_MAX_KEYS 4096
-
 int attn_keys_padded(int n)
 {
     return (n + ATTN_KEY_BLOCK - 1) / ATTN_KEY_BLOCK * ATTN_KEY_BLOCK;
@@ -60,12 +57,15 @@ void bf16_round_array(float *out, const float *in, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = bf16_round(in[i]);
 }
 
-/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16). */
-static float reduce16(float acc[16])
+/* acc[0] + ... + acc[15] as a fixed pairwise tree (4 dependent steps instead of 16): halves,
+ * then quarters, eighths and the last pair. Written out, so that it stays in registers (as a loop
+ * over the array, GCC went through memory at every step). */
+static inline float reduce16(const float acc[16])
 {
-    for (int w = 8; w >= 1; w /= 2)
-        for (int j = 0; j < w; j++) acc[j] += acc[j + w];
-    return acc[0];
+    const float b0 = acc[0] + acc[8], b1 = acc[1] + acc[9], b2 = acc[2] + acc[10], b3 = acc[3] + acc[11];
+    const float b4 = acc[4] + acc[12], b5 = acc[5] + acc[13], b6 = acc[6] + acc[14], b7 = acc[7] + acc[15];
+    const float c0 = b0 + b4, c1 = b1 + b5, c2 = b2 + b6, c3 = b3 + b7;
+    return (c0 + c2) + (c1 + c3);
 }
 
 /* Sum of x[0..n-1] in 16 interleaved partial sums, then reduce16: vectorizable, and the same
@@ -79,6 +79,26 @@ static float sum_lanes(const float *restrict x, int n)
     float s = reduce16(acc);
     for (; i < n; i++) s += x[i];
     return s;
+}
+
+static inline float max2(float a, float b)
+{
+    return b > a ? b : a;
+}
+
+/* max(x[0..n-1]), -INFINITY for n = 0. The maximum is exact in any order; the 16 lanes and the
+ * written-out tree only keep it in registers (OpenMP's max reduction went through memory). */
+static float max_lanes(const float *restrict x, int n)
+{
+    float m[16];
+    for (int j = 0; j < 16; j++) m[j] = -INFINITY;
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; j++) m[j] = max2(m[j], x[i + j]);
+    for (int j = 0; i + j < n; j++) m[j] = max2(m[j], x[i + j]);
+    const float b0 = max2(m[0], m[8]), b1 = max2(m[1], m[9]), b2 = max2(m[2], m[10]), b3 = max2(m[3], m[11]);
+    const float b4 = max2(m[4], m[12]), b5 = max2(m[5], m[13]), b6 = max2(m[6], m[14]), b7 = max2(m[7], m[15]);
+    return max2(max2(max2(b0, b4), max2(b2, b6)), max2(max2(b1, b5), max2(b3, b7)));
 }
 
 /* sum_i a[i] * b[i], in the same lane order as sum_lanes. */
@@ -106,14 +126,15 @@ void embed_forward(float *out, const int *tokens, const int *pos, const float *t
     }
 }
 
-void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C)
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, const int *pos, int N,
+                    int T, int C)
 {
     /* Rows scatter into shared embedding rows, so this stays on one thread: it is O(N*C) adds,
      * negligible next to the matmuls, and its order (row by row) is then fixed. */
     for (int n = 0; n < N; n++) {
         const float *restrict d = dout + (size_t)n * C;
         float *restrict dt = dtok_emb + (size_t)tokens[n] * C;
-        float *restrict dp = dpos_emb + (size_t)(n % T) * C;
+        float *restrict dp = dpos_emb + (size_t)(pos ? pos[n] : n % T) * C;
 #pragma omp simd
         for (int c = 0; c < C; c++) {
             dt[c] += d[c];
@@ -215,7 +236,13 @@ int matmul_row_tile(int N)
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
                     const Bf16Scratch *bf)
 {
-    const int rt = matmul_row_tile(N), n_tiles = (N + rt - 1) / rt;
+    matmul_forward_tiled(out, inp, w, bias, N, IN, OUT, bf, matmul_row_tile(N));
+}
+
+void matmul_forward_tiled(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                          const Bf16Scratch *bf, int rt)
+{
+    const int n_tiles = (N + rt - 1) / rt;
     const float *wm = bf && bf->w ? bf->w : w;
 #pragma omp parallel if ((size_t)N * IN * OUT >= PAR_MIN_MACS)
     {
@@ -340,137 +367,292 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
     }
 }
 
-void attention_query(float *restrict y, float *restrict p, const float *restrict q, const float *restrict kT,
-                     int ldk, const float *restrict v, int ldv, int n_keys, int head_dim, float scale)
+/* out[s] = scale * sum_i q[i] k_s[i] for s < nb (a multiple of ATTN_KEY_BLOCK), the keys given
+ * transposed in blocks of ATTN_KEY_BLOCK: component i of key s is kT[(s / K) * kblk + i * ldk +
+ * s % K], so a block of keys is one contiguous vector per dimension. Sums run in four interleaved accumulators
+ * (combined in a fixed order) so that four fused multiply-adds are in flight; written as four
+ * separate arrays, each one vector, which GCC keeps in registers (a 2-D accumulator array went
+ * through memory at every step). fmaf rounds once, identically in vector and scalar code. */
+static void scores_transposed(float *restrict out, const float *restrict q, const float *restrict kT, int ldk,
+                              size_t kblk, int nb, int dim, float scale)
 {
-    /* Decoding reads every cached key and value once per step, so this is latency-bound: sums
-     * run in four interleaved accumulators (combined in a fixed order at the end) so that four
-     * fused multiply-adds are in flight, and keys go K at a time (one vector). fmaf rounds once,
-     * identically in vector and scalar code. */
     enum { K = ATTN_KEY_BLOCK };
-    const int nb = attn_keys_padded(n_keys);
-    /* Scores, with the keys transposed: a block of K keys is one contiguous vector per head
-     * dimension. Past n_keys the columns are finite and the results unused. */
     for (int s0 = 0; s0 < nb; s0 += K) {
-        float acc[4][K] = {{0}};
-        const float *restrict k = kT + s0;
+        const float *restrict k = kT + (size_t)(s0 / K) * kblk;
+        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
         int i = 0;
-        for (; i + 4 <= head_dim; i += 4)
-            for (int a = 0; a < 4; a++)
-                for (int j = 0; j < K; j++) acc[a][j] = fmaf(q[i + a], k[(size_t)(i + a) * ldk + j], acc[a][j]);
-        for (; i < head_dim; i++)
-            for (int j = 0; j < K; j++) acc[0][j] = fmaf(q[i], k[(size_t)i * ldk + j], acc[0][j]);
-        for (int j = 0; j < K; j++) p[s0 + j] = ((acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j])) * scale;
+        for (; i + 4 <= dim; i += 4) {
+            const float *restrict k0 = k + (size_t)i * ldk, *restrict k1 = k0 + ldk, *restrict k2 = k1 + ldk,
+                                  *restrict k3 = k2 + ldk;
+            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k0[j], a0[j]);
+            for (int j = 0; j < K; j++) a1[j] = fmaf(q[i + 1], k1[j], a1[j]);
+            for (int j = 0; j < K; j++) a2[j] = fmaf(q[i + 2], k2[j], a2[j]);
+            for (int j = 0; j < K; j++) a3[j] = fmaf(q[i + 3], k3[j], a3[j]);
+        }
+        for (; i < dim; i++)
+            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k[(size_t)i * ldk + j], a0[j]);
+        for (int j = 0; j < K; j++) out[s0 + j] = ((a0[j] + a1[j]) + (a2[j] + a3[j])) * scale;
     }
-    /* The maximum is exact in any order, so a vector reduction is safe here. */
-    float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-    for (int s = 0; s < n_keys; s++) mx = p[s] > mx ? p[s] : mx;
-#pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] = s < n_keys ? fast_expf(p[s] - mx) : 0.0f;
-    const float inv = 1.0f / sum_lanes(p, nb);
-#pragma omp simd
-    for (int s = 0; s < nb; s++) p[s] *= inv;
-    /* y = sum_s p[s] v_s, K head dimensions at a time (then the rest one by one). */
+}
+
+/* y[i] = sum_{s<n} w[s] rows[s*ld + i] for i < dim, ATTN_KEY_BLOCK columns at a time (then the
+ * rest one by one), with the accumulators of scores_transposed. */
+static void weighted_rows(float *restrict y, const float *restrict w, const float *restrict rows, int ld, int n,
+                          int dim)
+{
+    enum { K = ATTN_KEY_BLOCK };
     int i0 = 0;
-    for (; i0 + K <= head_dim; i0 += K) {
-        float acc[4][K] = {{0}};
-        const float *restrict vb = v + i0;
+    for (; i0 + K <= dim; i0 += K) {
+        const float *restrict r = rows + i0;
+        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
         int s = 0;
-        for (; s + 4 <= n_keys; s += 4)
-            for (int a = 0; a < 4; a++)
-                for (int j = 0; j < K; j++) acc[a][j] = fmaf(p[s + a], vb[(size_t)(s + a) * ldv + j], acc[a][j]);
-        for (; s < n_keys; s++)
-            for (int j = 0; j < K; j++) acc[0][j] = fmaf(p[s], vb[(size_t)s * ldv + j], acc[0][j]);
-        for (int j = 0; j < K; j++) y[i0 + j] = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+        for (; s + 4 <= n; s += 4) {
+            const float *restrict r0 = r + (size_t)s * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld,
+                                  *restrict r3 = r2 + ld;
+            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r0[j], a0[j]);
+            for (int j = 0; j < K; j++) a1[j] = fmaf(w[s + 1], r1[j], a1[j]);
+            for (int j = 0; j < K; j++) a2[j] = fmaf(w[s + 2], r2[j], a2[j]);
+            for (int j = 0; j < K; j++) a3[j] = fmaf(w[s + 3], r3[j], a3[j]);
+        }
+        for (; s < n; s++)
+            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r[(size_t)s * ld + j], a0[j]);
+        for (int j = 0; j < K; j++) y[i0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
     }
-    for (int i = i0; i < head_dim; i++) {
+    for (int i = i0; i < dim; i++) {
         float acc = 0.0f;
-        for (int s = 0; s < n_keys; s++) acc = fmaf(p[s], v[(size_t)s * ldv + i], acc);
+        for (int s = 0; s < n; s++) acc = fmaf(w[s], rows[(size_t)s * ld + i], acc);
         y[i] = acc;
     }
 }
 
-/* Per (sequence, head): the head's q, k, v are hd-wide column blocks of the sequence's qkv rows
- * (row stride 3C), so every product below reads them in place through sgemm's leading
- * dimensions. The full T x T score matrix is computed and the causal mask applied in the softmax:
- * computing the masked half costs less than the many short loops that would avoid it. */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
+void attention_query(float *y, float *p, size_t ldp, const float *q, const float *kT, int ldk, size_t kblk,
+                     size_t khead, const float *v, int ldv, int n_keys, int n_heads, int head_dim, float scale)
 {
-    const int hd = C / NH, C3 = 3 * C;
+    /* Phase by phase over the heads rather than head by head: each phase is a short chain of
+     * dependent steps (reductions, the exponential), and the heads' chains are independent, so
+     * the processor overlaps them when they sit next to each other. */
+    enum { MAX_HEADS = 256 }; /* model_config_check's limit */
+    const int nb = attn_keys_padded(n_keys);
+    float scale_h[MAX_HEADS];
+    for (int h = 0; h < n_heads; h++)
+        scores_transposed(p + h * ldp, q + (size_t)h * head_dim, kT + h * khead, ldk, kblk, nb, head_dim, scale);
+    /* Past n_keys the scores are finite and unused: masked out of the maximum. */
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
+#pragma omp simd
+        for (int s = 0; s < nb; s++) ph[s] = s < n_keys ? ph[s] : -INFINITY;
+        scale_h[h] = max_lanes(ph, nb);
+    }
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
+        const float mx = scale_h[h];
+#pragma omp simd
+        for (int s = 0; s < nb; s++) ph[s] = s < n_keys ? fast_expf(ph[s] - mx) : 0.0f;
+    }
+    for (int h = 0; h < n_heads; h++) scale_h[h] = 1.0f / sum_lanes(p + h * ldp, nb);
+    for (int h = 0; h < n_heads; h++) {
+        float *restrict ph = p + h * ldp;
+        const float inv = scale_h[h];
+#pragma omp simd
+        for (int s = 0; s < nb; s++) ph[s] *= inv;
+    }
+    for (int h = 0; h < n_heads; h++)
+        weighted_rows(y + (size_t)h * head_dim, p + h * ldp, v + (size_t)h * head_dim, ldv, n_keys, head_dim);
+}
+
+/* Scratch of sequence b in each of the attention scratch buffers: C x attn_keys_padded(T_b) <=
+ * C x (T_b + ATTN_KEY_BLOCK - 1) floats. */
+static size_t attn_scratch_offset(const SeqLayout *sl, int b, int C)
+{
+    return ((size_t)sl->path_off[b] + (size_t)(ATTN_KEY_BLOCK - 1) * (size_t)b) * (size_t)C;
+}
+
+enum { ATTN_SCRATCH_BUFFERS = 5 };
+
+size_t attn_scratch_size(const SeqLayout *sl, int C)
+{
+    return ATTN_SCRATCH_BUFFERS * attn_scratch_offset(sl, sl->B, C);
+}
+
+/* Work below which attention stays on the calling thread: about T^2 C multiply-adds per sequence. */
+static size_t attn_work(const SeqLayout *sl, int C)
+{
+    const size_t N = (size_t)sl->path_off[sl->B];
+    return sl->B ? N * N / (size_t)sl->B * (size_t)C : 0;
+}
+
+/* Sequences per unit of the attention loops: a unit runs on one thread, in order, so a sequence
+ * copies what it shares with the previous one (siblings share most of their path) instead of
+ * gathering it again. A function of nothing, so results do not depend on the thread count. */
+#define ATTN_SEQ_CHUNK 8
+
+/* Gathers the rows on sequence b's path into its scratch: their channels of part tpart (1: k,
+ * 2: v) transposed, xT[c*Tp + s] for s < T and zeros up to Tp (head h's (C/NH, Tp) block is then
+ * at h * C/NH * Tp), and those of part rpart as rows, xr[s*C + c]; xT in the first scratch
+ * buffer, xr in the second (U floats further). The positions b shares with sequence prev
+ * (gathered before it; -1 for none) are copied from prev's scratch, one contiguous run each. */
+static void gather_path(float *scratch, size_t U, const SeqLayout *sl, int b, int prev, int tpart, int rpart,
+                        const float *qkv, int C)
+{
+    const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
+    const int Tp = attn_keys_padded(T), C3 = 3 * C;
+    float *xT = scratch + attn_scratch_offset(sl, b, C), *xr = xT + U;
+    int shared = 0;
+    if (prev >= 0) {
+        const int *pp = sl->path + sl->path_off[prev], Tq = sl->path_off[prev + 1] - sl->path_off[prev];
+        while (shared < T && shared < Tq && pp[shared] == path[shared]) shared++;
+        const int Tqp = attn_keys_padded(Tq);
+        const float *pT = scratch + attn_scratch_offset(sl, prev, C), *pr = pT + U;
+        for (int c = 0; c < C; c++) memcpy(xT + (size_t)c * Tp, pT + (size_t)c * Tqp, (size_t)shared * sizeof *xT);
+        memcpy(xr, pr, (size_t)shared * C * sizeof *xr);
+    }
+    for (int s = shared; s < T; s++) {
+        const float *restrict src = qkv + (size_t)path[s] * C3;
+        for (int c = 0; c < C; c++) xT[(size_t)c * Tp + s] = src[(size_t)tpart * C + c];
+        memcpy(xr + (size_t)s * C, src + (size_t)rpart * C, (size_t)C * sizeof *xr);
+    }
+    for (int c = 0; c < C; c++)
+        for (int s = T; s < Tp; s++) xT[(size_t)c * Tp + s] = 0.0f;
+}
+
+/* Per sequence: its path's keys gathered transposed (per head a (hd, Tp) block), its values as
+ * rows; then each own position is one attention_query over keys 0..t for all heads: the masked
+ * half of the score matrix is never computed, nor a row another sequence owns. */
+void attention_forward(float *out, float *att, float *scratch, const float *qkv, const SeqLayout *sl, int C, int NH)
+{
+    const int hd = C / NH, C3 = 3 * C, n_units = (sl->B + ATTN_SEQ_CHUNK - 1) / ATTN_SEQ_CHUNK;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-        float *p = att + (size_t)bh * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, C3, k, C3, 0.0f, p, T);
-        for (int t = 0; t < T; t++) {
-            float *restrict row = p + (size_t)t * T;
-            float mx = -INFINITY;
-            /* The maximum is exact in any order, so a vector reduction is safe here. */
-#pragma omp simd reduction(max : mx)
-            for (int s = 0; s <= t; s++) mx = row[s] > mx ? row[s] : mx;
-#pragma omp simd
-            for (int s = 0; s < T; s++) row[s] = s <= t ? fast_expf(row[s] - mx) : 0.0f;
-            const float inv = 1.0f / sum_lanes(row, T);
-#pragma omp simd
-            for (int s = 0; s < T; s++) row[s] *= inv;
+    const size_t U = attn_scratch_offset(sl, sl->B, C);
+#pragma omp parallel for schedule(dynamic, 1) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int unit = 0; unit < n_units; unit++) {
+        const int b1 = (unit + 1) * ATTN_SEQ_CHUNK < sl->B ? (unit + 1) * ATTN_SEQ_CHUNK : sl->B;
+        for (int b = unit * ATTN_SEQ_CHUNK, prev = -1; b < b1; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+            if (o >= T) continue;
+            const int Tp = attn_keys_padded(T);
+            gather_path(scratch, U, sl, b, prev, 1, 2, qkv, C);
+            prev = b;
+            const float *kT = scratch + attn_scratch_offset(sl, b, C), *vr = kT + U;
+            float *p = att + sl->att[b];
+            const size_t ldp = (size_t)(T - o) * Tp;
+            for (int t = o; t < T; t++) {
+                const int r = path[t];
+                float *pt = p + (size_t)(t - o) * Tp;
+                attention_query(out + (size_t)r * C, pt, ldp, qkv + (size_t)r * C3, kT, Tp, ATTN_KEY_BLOCK,
+                                (size_t)hd * Tp, vr, C, t + 1, NH, hd, scale);
+                for (int h = 0; h < NH; h++)
+                    for (int s = attn_keys_padded(t + 1); s < Tp; s++) pt[(size_t)h * ldp + s] = 0.0f;
+            }
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, C3, 0.0f,
-                    out + (size_t)b * T * C + h * hd, C);
     }
 }
 
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int C, int NH)
+/* Pass 1, per sequence, position by position over its own positions, keys 0..t only (in blocks of
+ * ATTN_KEY_BLOCK; p and hence ds are 0 past t), each step for all heads (phase by phase, as in
+ * attention_query):
+ *   dp_s = dy_t . v_s, ds_s = p_s (dp_s - sum_s' p_s' dp_s') / sqrt(hd), dq_t = sum_s ds_s k_s,
+ *   and dk_s += ds_s q_t, dv_s += p_s dy_t accumulated per position of the sequence's path.
+ * Pass 2 adds every sequence's dk, dv into the rows of its path, sequence by sequence, split over
+ * column tiles (so no two threads write one row's channel, and each sum has a fixed order). */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const SeqLayout *sl, int C, int NH)
 {
+    enum { MAX_HEADS = 256, COLS = 16 }; /* model_config_check's limit; one cache line of floats */
     const int hd = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)hd);
-#pragma omp parallel for schedule(static) if ((size_t)B * T * T * C >= PAR_MIN_MACS)
-    for (int bh = 0; bh < B * NH; bh++) {
-        const int b = bh / NH, h = bh % NH;
-        const float *q = qkv + (size_t)b * T * C3 + h * hd, *k = q + C, *v = q + 2 * C;
-        float *dq = dqkv + (size_t)b * T * C3 + h * hd, *dk = dq + C, *dv = dq + 2 * C;
-        const float *p = att + (size_t)bh * T * T, *dy = dout + (size_t)b * T * C + h * hd;
-        float *ds = datt + (size_t)bh * T * T;
-        /* dv = p^T dy; dp = dy v^T (into ds) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dy, C, 0.0f, dv, C3);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dy, C, v, C3, 0.0f, ds, T);
-        /* Softmax backward with the score scale: ds = p (dp - sum_s p dp) / sqrt(hd); 0 wherever
-         * p is 0 (the masked keys). */
-        for (int t = 0; t < T; t++) {
-            const float *restrict pr = p + (size_t)t * T;
-            float *restrict dr = ds + (size_t)t * T;
-            const float pdp = dot_lanes(pr, dr, T);
+    const size_t U = attn_scratch_offset(sl, sl->B, C);
+    const int n_units = (sl->B + ATTN_SEQ_CHUNK - 1) / ATTN_SEQ_CHUNK;
+#pragma omp parallel for schedule(dynamic, 1) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int unit = 0; unit < n_units; unit++) {
+        const int b1 = (unit + 1) * ATTN_SEQ_CHUNK < sl->B ? (unit + 1) * ATTN_SEQ_CHUNK : sl->B;
+        for (int b = unit * ATTN_SEQ_CHUNK, prev = -1; b < b1; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b], o = sl->own[b];
+            if (o >= T) continue;
+            const int Tp = attn_keys_padded(T);
+            const size_t off = attn_scratch_offset(sl, b, C), hs = (size_t)hd * Tp;
+            /* vT: per head h a (hd, Tp) block at h*hs; kr: the path's keys as rows; dk, dv: (T, C)
+             * rows; ds: one row of Tp per head. */
+            float *vT = scratch + off, *kr = vT + U, *dk = kr + U, *dv = dk + U, *ds = dv + U;
+            gather_path(scratch, U, sl, b, prev, 2, 1, qkv, C);
+            prev = b;
+            const float *p = att + sl->att[b];
+            const size_t ps = (size_t)(T - o) * Tp;
+            float pdp[MAX_HEADS];
+            for (int t = o; t < T; t++) {
+                const int nb = attn_keys_padded(t + 1), r = path[t];
+                const float *dy = dout + (size_t)r * C, *qt = qkv + (size_t)r * C3, *pt = p + (size_t)(t - o) * Tp;
+                for (int h = 0; h < NH; h++)
+                    scores_transposed(ds + (size_t)h * Tp, dy + h * hd, vT + h * hs, Tp, ATTN_KEY_BLOCK, nb, hd, 1.0f);
+                for (int h = 0; h < NH; h++) pdp[h] = dot_lanes(pt + h * ps, ds + (size_t)h * Tp, nb);
+                for (int h = 0; h < NH; h++) {
+                    const float *restrict pr = pt + h * ps;
+                    float *restrict dsh = ds + (size_t)h * Tp;
+                    const float c = pdp[h];
 #pragma omp simd
-            for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - pdp) * scale;
+                    for (int s = 0; s < nb; s++) dsh[s] = pr[s] * (dsh[s] - c) * scale;
+                }
+                /* dk_s += ds_s q_t, dv_s += p_s dy_t over keys 0..t, a head's channels as one vector;
+                 * the first query to reach key s (the first own position, or s itself) starts its
+                 * sums (no zeroing pass). */
+                for (int s = 0; s <= t; s++) {
+                    const int first = t == (s < o ? o : s);
+                    for (int h = 0; h < NH; h++) {
+                        float *restrict dkr = dk + (size_t)s * C + h * hd, *restrict dvr = dv + (size_t)s * C + h * hd;
+                        const float *restrict qh = qt + h * hd, *restrict dyh = dy + h * hd;
+                        const float dss = ds[(size_t)h * Tp + s], ps_ = pt[h * ps + s];
+                        if (first) {
+#pragma omp simd
+                            for (int i = 0; i < hd; i++) {
+                                dkr[i] = dss * qh[i];
+                                dvr[i] = ps_ * dyh[i];
+                            }
+                        } else {
+#pragma omp simd
+                            for (int i = 0; i < hd; i++) {
+                                dkr[i] = fmaf(dss, qh[i], dkr[i]);
+                                dvr[i] = fmaf(ps_, dyh[i], dvr[i]);
+                            }
+                        }
+                    }
+                }
+                for (int h = 0; h < NH; h++)
+                    weighted_rows(dqkv + (size_t)r * C3 + h * hd, ds + (size_t)h * Tp, kr + h * hd, C, t + 1, hd);
+
+            }
         }
-        /* dq = ds k; dk = ds^T q */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, k, C3, 0.0f, dq, C3);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, ds, T, q, C3, 0.0f, dk, C3);
+    }
+    /* Tiles of whole cache lines within the k part, then within the v part. */
+    const int tiles_half = (C + COLS - 1) / COLS, N = sl->n_rows;
+#pragma omp parallel for schedule(static) if (attn_work(sl, C) >= PAR_MIN_MACS)
+    for (int tile = 0; tile < 2 * tiles_half; tile++) {
+        const int part = tile / tiles_half, c0 = tile % tiles_half * COLS, w = C - c0 < COLS ? C - c0 : COLS;
+        for (int r = 0; r < N; r++)
+            memset(dqkv + (size_t)r * C3 + (size_t)(1 + part) * C + c0, 0, (size_t)w * sizeof(float));
+        for (int b = 0; b < sl->B; b++) {
+            const int *path = sl->path + sl->path_off[b], T = sl->path_off[b + 1] - sl->path_off[b];
+            if (sl->own[b] >= T) continue; /* no query of its own: adds nothing */
+            const float *src = scratch + attn_scratch_offset(sl, b, C) + (size_t)(2 + part) * U + c0;
+            for (int s = 0; s < T; s++) {
+                float *restrict dst = dqkv + (size_t)path[s] * C3 + (size_t)(1 + part) * C + c0;
+                const float *restrict from = src + (size_t)s * C;
+#pragma omp simd
+                for (int c = 0; c < w; c++) dst[c] += from[c];
+            }
+        }
     }
 }
 
-void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
-                        float temperature, int N, int V)
+void logsoftmax_forward(float *probs, float *zmax, float *logsum, float *entropy, const float *logits,
+                        const int *scored, float temperature, int N, int V)
 {
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
-        if (targets[n] < 0) {
-            logp[n] = 0.0f;
-            if (entropy) entropy[n] = 0.0f;
-            continue;
-        }
+        if (!scored[n]) continue;
         const float *restrict l = logits + (size_t)n * V;
         float *restrict p = probs + (size_t)n * V;
-        float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-        for (int v = 0; v < V; v++) {
-            p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
-            mx = p[v] > mx ? p[v] : mx;
-        }
-        const float zt = p[targets[n]] - mx;
+#pragma omp simd
+        for (int v = 0; v < V; v++) p[v] = l[v] / temperature; /* p holds z = logits / temperature for now */
+        const float mx = max_lanes(p, V);
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] = fast_expf(p[v] - mx);
         /* Entropy = log S - sum_v e_v (z_v - max) / S, with e_v = exp(z_v - max), S = sum_v e_v;
@@ -484,25 +666,24 @@ void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *
         const float S = sum_lanes(p, V), logS = logf(S), inv = 1.0f / S;
 #pragma omp simd
         for (int v = 0; v < V; v++) p[v] *= inv;
-        logp[n] = zt - logS;
+        zmax[n] = mx;
+        logsum[n] = logS;
         if (entropy) entropy[n] = logS - sum_ez * inv;
     }
 }
 
-void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
-                         float temperature, int N, int V)
+void logsoftmax_backward(float *dlogits, const float *probs, const int *scored, const float *gsum, int N, int V)
 {
 #pragma omp parallel for schedule(static) if ((size_t)N * V >= PAR_MIN_ELEMS)
     for (int n = 0; n < N; n++) {
         float *d = dlogits + (size_t)n * V;
-        if (targets[n] < 0) {
+        if (!scored[n]) {
             memset(d, 0, (size_t)V * sizeof *d);
             continue;
         }
         const float *p = probs + (size_t)n * V;
-        const float g = dlogp[n] / temperature;
+        const float g = gsum[n];
 #pragma omp simd
         for (int v = 0; v < V; v++) d[v] = -g * p[v];
-        d[targets[n]] += g;
     }
 }

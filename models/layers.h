@@ -63,8 +63,10 @@ void bf16_round_array(float *out, const float *in, size_t n);
 /* out[n, :] = tok_emb[tokens[n], :] + pos_emb[pos[n], :]. pos NULL: pos[n] = n % T. */
 void embed_forward(float *out, const int *tokens, const int *pos, const float *tok_emb, const float *pos_emb,
                    int N, int T, int C);
-/* Adds the rows of dout into the rows of the embeddings they were read from. */
-void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, int N, int T, int C);
+/* Adds the rows of dout into the rows of the embeddings they were read from (pos as in
+ * embed_forward). */
+void embed_backward(float *dtok_emb, float *dpos_emb, const float *dout, const int *tokens, const int *pos, int N,
+                    int T, int C);
 
 /* out = (x - mean) * rstd * g + b per row, rstd = 1 / sqrt(biased variance + LN_EPS). mean and
  * rstd (N each) are saved for the backward; either may be NULL when no backward will follow. */
@@ -86,6 +88,10 @@ typedef struct {
  * inp and w are first rounded to bfloat16 into bf's buffers; accumulation stays FP32. */
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
                     const Bf16Scratch *bf);
+/* The same in tiles of rt rows (matmul_forward: matmul_row_tile(N)); a caller already on one of
+ * its own threads per block of rows passes rt = N, one sgemm (and one packing of w) per block. */
+void matmul_forward_tiled(float *out, const float *inp, const float *w, const float *bias, int N, int IN, int OUT,
+                          const Bf16Scratch *bf, int rt);
 /* dinp (N,IN) = dout w (written; dinp may be NULL), dw += dout^T inp, db += column sums of dout
  * (db may be NULL). With bf, uses the same rounded inp and w as the forward (the rounding itself
  * is passed straight through). */
@@ -106,31 +112,58 @@ void residual_forward(float *out, const float *a, const float *b, size_t n);
 #define ATTN_KEY_BLOCK 16
 int attn_keys_padded(int n);
 
-/* One attention query, for the KV-cache decode: q (head_dim) against n_keys keys, given transposed (kT[i*ldk + s] is key
- * s's component i) and values row-major (v[s*ldv + i]). Writes the attention probabilities
- * p[0..n_keys-1] = softmax(scale * q.k_s), zeros in p up to attn_keys_padded(n_keys), and y
- * (head_dim) = sum_s p[s] v_s. kT must hold finite values up to column attn_keys_padded(n_keys)
- * (ldk at least that). */
-void attention_query(float *y, float *p, const float *q, const float *kT, int ldk, const float *v, int ldv,
-                     int n_keys, int head_dim, float scale);
+/* One attention query per head for one position: head h's query q + h*head_dim against n_keys
+ * keys, given transposed in blocks of ATTN_KEY_BLOCK keys (component i of key s of head h is
+ * kT[h*khead + (s / ATTN_KEY_BLOCK) * kblk + i * ldk + s % ATTN_KEY_BLOCK]), and values
+ * row-major (v[s*ldv + h*head_dim + i]). Writes head h's attention probabilities
+ * p[h*ldp + s] = softmax_s(scale * q.k_s) for s < n_keys, zeros up to attn_keys_padded(n_keys),
+ * and y[h*head_dim + i] = sum_s p[h*ldp + s] v_s. kT must hold finite values for every key up to
+ * attn_keys_padded(n_keys). One sequence's transposed keys in a plain (head_dim, ld) matrix per
+ * head are ldk = ld, kblk = ATTN_KEY_BLOCK, khead = head_dim * ld. */
+void attention_query(float *y, float *p, size_t ldp, const float *q, const float *kT, int ldk, size_t kblk,
+                     size_t khead, const float *v, int ldv, int n_keys, int n_heads, int head_dim, float scale);
 
-/* Causal multi-head attention over B sequences of T tokens, through sgemm per (sequence, head).
- * qkv (N, 3C): per row q, then k, then v, each split into NH heads of C/NH channels. Writes out
- * (N, C) and saves att (B, NH, T, T): row t holds the probabilities over keys 0..t, zeros after.
- * Scores are scaled by 1/sqrt(C/NH). */
-void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH);
-/* dqkv (N, 3C) written; datt (B, NH, T, T) is scratch. */
-void attention_backward(float *dqkv, float *datt, const float *dout, const float *qkv, const float *att, int B,
-                        int T, int C, int NH);
+/* A batch of sequences sharing rows, as the training forward keeps it. Rows are distinct prefixes:
+ * position t of sequence b is row path[path_off[b] + t], and two sequences whose tokens agree up
+ * to position t have the same row there (causal attention makes its activations the same). The
+ * rows of sequence b from position own[b] on are its own (no earlier sequence has them), the ones
+ * before are an earlier sequence's; a sequence may be empty or have no position of its own. Its
+ * attention probabilities (own positions only) start at float att[b] of a layer's buffer: NH
+ * blocks, one per head, of (T_b - own[b]) rows by attn_keys_padded(T_b) columns, T_b =
+ * path_off[b+1] - path_off[b]. The rows are 0 .. n_rows-1. */
+typedef struct {
+    int B;
+    int n_rows;
+    const int *path_off; /* (B + 1) */
+    const int *path;     /* (path_off[B]) */
+    const int *own;      /* (B) */
+    const size_t *att;   /* (B + 1) */
+} SeqLayout;
 
-/* Log-softmax of logits / temperature at each row's target. Writes probs (N,V) = softmax(logits /
- * temperature) (saved for the backward), logp[n] = log probs[n, targets[n]] and, if entropy is not
- * NULL, entropy[n] = -sum probs log probs; rows with target -1 get logp = entropy = 0. */
-void logsoftmax_forward(float *probs, float *logp, float *entropy, const float *logits, const int *targets,
-                        float temperature, int N, int V);
-/* dlogits[n, v] = dlogp[n] (onehot(target) - probs[n, v]) / temperature, written; 0 for rows with
- * target -1. */
-void logsoftmax_backward(float *dlogits, const float *probs, const int *targets, const float *dlogp,
-                         float temperature, int N, int V);
+/* Floats of scratch that attention_forward and attention_backward need. */
+size_t attn_scratch_size(const SeqLayout *sl, int C);
+
+/* Causal multi-head attention over the sequences of sl: for each sequence, every position of its
+ * own attends to the rows of its path up to it, through one attention_query for all heads (so the
+ * training forward and the KV-cache decode compute each score and probability alike). qkv (N, 3C):
+ * per row q, then k, then v, each split into NH heads of C/NH channels. Writes out (N, C), every
+ * row once (by the sequence that owns it), and saves att (sl's layout): row t holds the
+ * probabilities over keys 0..t, zeros after. Scores are scaled by 1/sqrt(C/NH). */
+void attention_forward(float *out, float *att, float *scratch, const float *qkv, const SeqLayout *sl, int C,
+                       int NH);
+/* dqkv (N, 3C) written: q's part by the row's owner, k's and v's parts summed over every sequence
+ * whose path holds the row, in sequence order. */
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const SeqLayout *sl, int C, int NH);
+
+/* Softmax of logits / temperature for the rows with scored[n] != 0: writes probs (N,V) (saved for
+ * the backward), zmax[n] = max_v logits[n,v] / temperature, logsum[n] = log sum_v exp(z_v - zmax)
+ * (so that log probs[n, v] = (logits[n,v] / temperature - zmax[n]) - logsum[n]) and, if entropy is
+ * not NULL, entropy[n] = -sum probs log probs. Other rows are left alone. */
+void logsoftmax_forward(float *probs, float *zmax, float *logsum, float *entropy, const float *logits,
+                        const int *scored, float temperature, int N, int V);
+/* dlogits[n, v] = -gsum[n] probs[n, v] for scored rows, 0 for the others, written; the caller
+ * then adds each scored target's g at its target (d log p_t / d z = onehot(t) - probs). */
+void logsoftmax_backward(float *dlogits, const float *probs, const int *scored, const float *gsum, int N, int V);
 
 #endif

@@ -22,6 +22,16 @@ struct Generator {
     int *queue;             /* FIFO of completion indices waiting for a slot (ring) */
     int q_head, q_len, q_cap;
     int *slot_comp;         /* completion in each slot, -1 free */
+    /* Completions of one group that start in the same step read the same prompt, and as long as
+     * they then sample the same tokens they stay in the same state: only one of them (the lead)
+     * is fed, the others (its followers) sample their own tokens from its logits, and one that
+     * samples another token takes a copy of the lead's cache (decode_fork), or follows the first
+     * follower that sampled that same token. slot_lead[s]: the lead of follower s, else -1; a
+     * lead's slot is always below its followers'. */
+    int *slot_lead;
+    /* per-step scratch, -1 when unused: the row of the step's logits of each fed slot; per lead,
+     * the followers that left it in this step with distinct tokens (a chain) */
+    int *slot_row, *split_head, *split_next;
     int *finished;          /* groups completed since the last gen_take_finished */
     int n_finished;
     int n_active;
@@ -75,6 +85,10 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->q_cap = (int)nc;
     g->queue = malloc(nc * sizeof(int));
     g->slot_comp = malloc((size_t)cfg->slots * sizeof(int));
+    g->slot_lead = malloc((size_t)cfg->slots * sizeof(int));
+    g->slot_row = malloc((size_t)cfg->slots * sizeof(int));
+    g->split_head = malloc((size_t)cfg->slots * sizeof(int));
+    g->split_next = malloc((size_t)cfg->slots * sizeof(int));
     g->finished = malloc((size_t)cfg->max_groups * sizeof(int));
     g->step_slots = malloc((size_t)cfg->slots * sizeof(int));
     g->step_tokens = malloc((size_t)cfg->slots * sizeof(int));
@@ -82,7 +96,8 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     g->logits = malloc((size_t)cfg->slots * V * sizeof(float));
     g->text = malloc((size_t)ctx + 1);
     if (!g->groups || !g->comp || !g->tok_store || !g->ver_store || !g->logp_store || !g->forced_store ||
-        !g->queue || !g->slot_comp || !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
+        !g->queue || !g->slot_comp || !g->slot_lead || !g->slot_row || !g->split_head || !g->split_next ||
+        !g->finished || !g->step_slots || !g->step_tokens || !g->step_comp || !g->logits || !g->text) {
         gen_free(g);
         goto oom;
     }
@@ -94,7 +109,8 @@ Generator *gen_new(const GenConfig *cfg, char *err)
         c->forced = g->forced_store + i * ctx;
     }
     for (int gi = 0; gi < cfg->max_groups; gi++) g->groups[gi].c = g->comp + (size_t)gi * G;
-    for (int s = 0; s < cfg->slots; s++) g->slot_comp[s] = -1;
+    for (int s = 0; s < cfg->slots; s++)
+        g->slot_comp[s] = g->slot_lead[s] = g->slot_row[s] = g->split_head[s] = g->split_next[s] = -1;
     return g;
 oom:
     snprintf(err, ERR_LEN, "out of memory creating the generator (%d groups of %d, %d slots)", cfg->max_groups,
@@ -114,6 +130,10 @@ void gen_free(Generator *g)
     free(g->forced_store);
     free(g->queue);
     free(g->slot_comp);
+    free(g->slot_lead);
+    free(g->slot_row);
+    free(g->split_head);
+    free(g->split_next);
     free(g->finished);
     free(g->step_slots);
     free(g->step_tokens);
@@ -224,23 +244,79 @@ static int next_action(const Generator *g, const Completion *c, int *force)
     return produced < gen_max_new(&g->cfg);
 }
 
+/* After the step that fed position c->n - 1 of completion ci (in slot s): samples (or forces)
+ * its next token from logits, or stops it. */
+static void advance(Generator *g, int s, int ci, const float *logits, long version)
+{
+    const int G = g->cfg.G, V = g->cfg.mcfg.vocab;
+    Completion *c = &g->comp[ci];
+    Group *gr = &g->groups[ci / G];
+    int force;
+    int stop = !next_action(g, c, &force);
+    if (!stop) {
+        int p = c->n, t;
+        float lp = 0;
+        if (force >= 0) {
+            t = force;
+            c->forced[p] = 1;
+            c->interrupted = 1;
+        } else {
+            uint64_t ckey = gr->key * (uint64_t)G + (uint64_t)(ci % G);
+            double u = rng_uniform(g->cfg.seed, g->cfg.stream, ckey, (uint64_t)p);
+            t = sample_token(logits, V, g->cfg.temperature, u, &lp);
+        }
+        c->tok[p] = t;
+        c->logp[p] = lp;
+        c->version[p] = (int)version;
+        c->n++;
+        if (t == TOK_THINK_END && c->think_end < 0) c->think_end = p;
+        if (t == TOK_EOS) stop = 1;
+        else {
+            int dummy;
+            stop = !next_action(g, c, &dummy);
+            c->truncated = stop;
+        }
+    } else {
+        c->truncated = 1;
+    }
+    if (stop) {
+        finish(g, c, gr);
+        g->slot_comp[s] = -1;
+        g->n_active--;
+    }
+}
+
 int gen_step(Generator *g, const float *params, long version, double *flops)
 {
     const int G = g->cfg.G, V = g->cfg.mcfg.vocab;
-    /* Refill free slots in FIFO order. */
+    /* Refill free slots in FIFO order; consecutive completions of one group share a lead. */
+    int lead = -1, lead_group = -1;
     for (int s = 0; s < g->cfg.slots && g->q_len > 0; s++) {
         if (g->slot_comp[s] >= 0) continue;
-        g->slot_comp[s] = g->queue[g->q_head];
+        const int ci = g->queue[g->q_head];
+        g->slot_comp[s] = ci;
         g->q_head = (g->q_head + 1) % g->q_cap;
         g->q_len--;
         g->n_active++;
         decode_reset(g->ds, s);
+        if (ci / G == lead_group) {
+            g->slot_lead[s] = lead;
+        } else {
+            lead = s;
+            lead_group = ci / G;
+            g->slot_lead[s] = -1;
+        }
     }
-    int n = 0;
+    int n = 0, fed = 0;
     double f = 0;
     for (int s = 0; s < g->cfg.slots; s++) {
         int ci = g->slot_comp[s];
         if (ci < 0) continue;
+        fed++;
+        if (g->slot_lead[s] >= 0) { /* in its lead's state: fed through it */
+            f += model_flops_token(&g->cfg.mcfg, decode_pos(g->ds, g->slot_lead[s]));
+            continue;
+        }
         Completion *c = &g->comp[ci];
         int pos = decode_pos(g->ds, s);
         g->step_slots[n] = s;
@@ -252,44 +328,36 @@ int gen_step(Generator *g, const float *params, long version, double *flops)
     if (n == 0) return 0;
     decode_step(g->ds, params, g->step_slots, g->step_tokens, n, g->cfg.prec, g->logits);
     if (flops) *flops += f;
-    for (int i = 0; i < n; i++) {
-        const int s = g->step_slots[i], ci = g->step_comp[i];
-        Completion *c = &g->comp[ci];
-        Group *gr = &g->groups[ci / G];
-        if (decode_pos(g->ds, s) < c->n) continue; /* still reading the prompt */
-        int force;
-        int stop = !next_action(g, c, &force);
-        if (!stop) {
-            int p = c->n, t;
-            float lp = 0;
-            if (force >= 0) {
-                t = force;
-                c->forced[p] = 1;
-                c->interrupted = 1;
-            } else {
-                uint64_t ckey = gr->key * (uint64_t)G + (uint64_t)(ci % G);
-                double u = rng_uniform(g->cfg.seed, g->cfg.stream, ckey, (uint64_t)p);
-                t = sample_token(g->logits + (size_t)i * V, V, g->cfg.temperature, u, &lp);
-            }
-            c->tok[p] = t;
-            c->logp[p] = lp;
-            c->version[p] = (int)version;
-            c->n++;
-            if (t == TOK_THINK_END && c->think_end < 0) c->think_end = p;
-            if (t == TOK_EOS) stop = 1;
-            else {
-                int dummy;
-                stop = !next_action(g, c, &dummy);
-                c->truncated = stop;
-            }
-        } else {
-            c->truncated = 1;
+    /* Every slot in order, as if all were fed: a follower samples from its lead's logits (the
+     * lead, in a lower slot, has already taken its own token), then keeps following it if both
+     * go on with the same token, else goes its own way (see slot_lead). */
+    for (int i = 0; i < n; i++) g->slot_row[g->step_slots[i]] = i;
+    for (int s = 0; s < g->cfg.slots; s++) {
+        const int ci = g->slot_comp[s], lead = g->slot_lead[s];
+        if (ci < 0) continue;
+        const int from = lead >= 0 ? lead : s;
+        if (decode_pos(g->ds, from) < g->comp[ci].n) continue; /* still reading the prompt */
+        advance(g, s, ci, g->logits + (size_t)g->slot_row[from] * V, version);
+        if (lead < 0) continue;
+        if (g->slot_comp[s] < 0) { /* finished */
+            g->slot_lead[s] = -1;
+            continue;
         }
-        if (stop) {
-            finish(g, c, gr);
-            g->slot_comp[s] = -1;
-            g->n_active--;
+        const Completion *c = &g->comp[ci];
+        const int tok = c->tok[c->n - 1], lc = g->slot_comp[lead];
+        if (lc >= 0 && g->comp[lc].tok[g->comp[lc].n - 1] == tok) continue; /* same state as its lead */
+        int other = g->split_head[lead];
+        while (other >= 0 && g->comp[g->slot_comp[other]].tok[g->comp[g->slot_comp[other]].n - 1] != tok)
+            other = g->split_next[other];
+        if (other >= 0) {
+            g->slot_lead[s] = other;
+        } else {
+            decode_fork(g->ds, s, lead);
+            g->slot_lead[s] = -1;
+            g->split_next[s] = g->split_head[lead];
+            g->split_head[lead] = s;
         }
     }
-    return n;
+    for (int s = 0; s < g->cfg.slots; s++) g->slot_row[s] = g->split_head[s] = g->split_next[s] = -1;
+    return fed;
 }
