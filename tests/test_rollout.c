@@ -324,10 +324,13 @@ static void test_slots(const Model *m, const World *w)
     }
     CHECK(tok_diff == 0, "slots: same key gives the same completion and reward with slots=64, 7 and 1",
           "%d of %d completions differ", tok_diff, N);
-    /* The batch size changes the BLAS blocking and so the order of float sums: the log-probs
-     * agree to float rounding (measured: at most 3e-7), not bit for bit.
-     * Within a run the schedule is fixed, so this costs no determinism. */
-    CHECK(max_diff <= 1e-6, "slots: and the same generator log-probs to float rounding (tol 1e-6)", "max |diff| %.3g",
+    /* The batch size changes the BLAS blocking (and which rows decode shares), so the order of
+     * float sums: activations agree to float rounding, and this generator rounds matmul inputs to
+     * bfloat16, where a last-bit difference can move an input by one bf16 step (2^-8 relative).
+     * Measured: at most 6e-5 in a log-prob; tol 1e-3 still catches any real divergence (a wrong
+     * cache or position moves log-probs by 1e-1 and more). Within a run the schedule is fixed, so
+     * this costs no determinism. */
+    CHECK(max_diff <= 1e-3, "slots: and the same generator log-probs to bf16 rounding (tol 1e-3)", "max |diff| %.3g",
           max_diff);
     CHECK(fa == fb && fa == fc, "slots: and the same FLOP count", "%.17g %.17g %.17g", fa, fb, fc);
     gen_free(A);
