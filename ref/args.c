@@ -349,6 +349,9 @@ void opts_write(const OptSpec *specs, const void *cfg, FILE *f)
     char buf[OPT_STR_LEN + 64];
     for (const OptSpec *s = specs; s->key; s++) {
         format_value(s, cfg, buf, sizeof buf);
+        /* An optional text key left empty is its default either way; leaving it out keeps the
+         * files of runs made before the key existed identical. */
+        if (s->type == OPT_STR && !buf[0] && s->def && !s->def[0]) continue;
         fprintf(f, "%s=%s\n", s->key, buf);
     }
 }

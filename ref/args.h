@@ -74,7 +74,8 @@ int opts_set_defaults(const OptSpec *specs, void *cfg, char *err);
 int opts_apply_given(const OptSpec *specs, void *cfg, Args *a, char *err);
 /* Parses one value into cfg, validating it; used by opts_apply. */
 int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err);
-/* Writes every option as key=value lines (replayable with --config). */
+/* Writes every option as key=value lines (replayable with --config), except optional text
+ * options (default "") that are empty. */
 void opts_write(const OptSpec *specs, const void *cfg, FILE *f);
 /* Prints one line per option: key, default, accepted values, help. */
 void opts_help(const OptSpec *specs, FILE *f);

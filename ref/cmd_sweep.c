@@ -25,7 +25,7 @@ typedef struct {
 
 #define F(field) offsetof(SweepConfig, field)
 static const OptSpec sweep_opts[] = {
-    {"recipes", OPT_STR, F(recipes), NULL, 0, 0, NULL, "comma-separated recipe presets (scalerl train recipe=list)"},
+    {"recipes", OPT_STR, F(recipes), NULL, 0, 0, NULL, "comma-separated presets (scalerl train recipe=list), each optionally PRESET+key=value+..."},
     {"seeds", OPT_STR, F(seeds), "1", 0, 0, NULL, "N: seeds 1..N; A-B: seeds A..B"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "sweep directory; run R, seed S goes to OUT/R-sS/"},
     {"jobs", OPT_INT, F(jobs), "1", 1, 1024, NULL, "runs at once (threads per run: cores / jobs unless threads= given)"},
@@ -80,7 +80,9 @@ static int sweep_main(Args *a, int argc, char **argv, char *err)
         "Runs `scalerl train` for every recipe and seed, into DIR/<recipe>-s<seed>/ (what\n"
         "`scalerl compare DIR` reads). Finished runs (same config, final row and final.ckpt present)\n"
         "are skipped, anything else restarted from scratch; each run's output goes to its train.log.\n"
-        "Every other key=value (base=, task=, steps=, ...) goes to every run.\n",
+        "Every other key=value (base=, task=, steps=, ...) goes to every run. A recipe changed by keys\n"
+        "is an entry PRESET+key=value+...: e.g. recipes=scalerl,scalerl+lr=1e-4 runs the preset with\n"
+        "lr=1e-4 into DIR/scalerl+lr=1e-4-s<seed>/, labelled so that compare tells it from the preset.\n",
         sweep_opts, CMD_MORE_KEYS, NULL};
     char exe[4096];
     SweepConfig c;

@@ -12,6 +12,8 @@
 /* Defaults are the `scalerl` recipe at toy scale; presets override some of them. */
 static const OptSpec train_opts[] = {
     {"recipe", OPT_STR, F(recipe), "scalerl", 0, 0, NULL, "preset to start from (recipe=list shows them)"},
+    {"label", OPT_STR, F(label), "", 0, 0, NULL,
+     "name compare and plot group this run under, for a recipe changed by keys (empty: the recipe)"},
     {"base", OPT_STR, F(base), NULL, 0, 0, NULL, "base model checkpoint (scalerl pretrain)"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "run directory (metrics.jsonl, config.txt, checkpoints)"},
     {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec (see README, Tasks)"},

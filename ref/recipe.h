@@ -31,6 +31,7 @@ typedef enum { EVAL_LINEAR = 0, EVAL_LOG = 1 } EvalSchedule;
 
 typedef struct {
     char recipe[OPT_STR_LEN];
+    char label[OPT_STR_LEN]; /* what compare and plot group the run under; empty: the recipe */
     char base[OPT_STR_LEN];
     char out[OPT_STR_LEN];
     char task[OPT_STR_LEN];

@@ -24,7 +24,8 @@ static void base_name(const char *dir, char *out, size_t n)
     snprintf(out, n, "%.*s", (int)(len - start), dir + start);
 }
 
-/* recipe= and seed= from config.txt; an absent file leaves the defaults. */
+/* recipe= (or label=, which names a recipe changed by keys, and wins) and seed= from
+ * config.txt; an absent file leaves the defaults. */
 static int read_config(RunData *r, char *err)
 {
     char path[1100];
@@ -36,11 +37,14 @@ static int read_config(RunData *r, char *err)
         return 2;
     }
     char line[2048];
-    int rc = 0;
+    int rc = 0, labelled = 0;
     while (fgets(line, sizeof line, f)) {
         char *s = trim_space(line);
-        if (strncmp(s, "recipe=", 7) == 0 && s[7]) {
-            snprintf(r->recipe, sizeof r->recipe, "%s", s + 7);
+        if (strncmp(s, "label=", 6) == 0 && s[6]) {
+            snprintf(r->recipe, sizeof r->recipe, "%s", s + 6);
+            labelled = 1;
+        } else if (strncmp(s, "recipe=", 7) == 0 && s[7]) {
+            if (!labelled) snprintf(r->recipe, sizeof r->recipe, "%s", s + 7);
         } else if (strncmp(s, "seed=", 5) == 0) {
             char *end;
             errno = 0;

@@ -18,7 +18,7 @@ typedef struct {
 
 typedef struct {
     char dir[1024];
-    char recipe[128]; /* config.txt recipe=, else the directory's name */
+    char recipe[128]; /* config.txt label=, else recipe=, else the directory's name */
     long seed;
     int has_seed;
     EvalPoint *pts; /* eval rows after step 0, sorted by x (then step) */

@@ -22,6 +22,45 @@ static const char *const per_run_keys[] = {"recipe", "seed", "out", NULL};
 /* Lines of config.txt that do not change what a run computes. */
 static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", NULL};
 
+/* One entry of recipes=: a preset, optionally changed by keys, PRESET+key=value+key=value. The
+ * entry is also the run directories' prefix and, when it has keys, the runs' label=. */
+static int check_recipe_entry(const char *entry, char *err)
+{
+    size_t plen = strcspn(entry, "+");
+    char preset[RECIPE_NAME_LEN];
+    snprintf(preset, sizeof preset, "%.*s", (int)plen, entry);
+    if (!recipe_exists(preset)) {
+        snprintf(err, ERR_LEN, "unknown recipe '%s' in recipes= (scalerl train recipe=list shows the presets)", preset);
+        return 1;
+    }
+    if (strchr(entry, '/')) {
+        snprintf(err, ERR_LEN, "recipes= entry '%s' has a '/': it names run directories", entry);
+        return 1;
+    }
+    for (const char *p = entry + plen; *p == '+';) {
+        const char *kv = p + 1;
+        size_t len = strcspn(kv, "+");
+        const char *eq = memchr(kv, '=', len);
+        if (!eq || eq == kv) {
+            snprintf(err, ERR_LEN, "recipes= entry '%s': '%.*s' is not key=value (expected PRESET+key=value+...)",
+                     entry, (int)len, kv);
+            return 1;
+        }
+        size_t klen = (size_t)(eq - kv);
+        if (klen >= ARGS_KEY_LEN) {
+            snprintf(err, ERR_LEN, "recipes= entry '%s': key '%.*s' is too long", entry, (int)klen, kv);
+            return 1;
+        }
+        for (const char *const *k = per_run_keys; *k; k++)
+            if (strlen(*k) == klen && strncmp(kv, *k, klen) == 0) {
+                snprintf(err, ERR_LEN, "recipes= entry '%s': %s= is set per run by the sweep", entry, *k);
+                return 1;
+            }
+        p = kv + len;
+    }
+    return 0;
+}
+
 static int parse_recipes(const char *list, char names[][RECIPE_NAME_LEN], int *n, char *err)
 {
     *n = 0;
@@ -40,11 +79,7 @@ static int parse_recipes(const char *list, char names[][RECIPE_NAME_LEN], int *n
         char *name = names[*n];
         memcpy(name, p, len);
         name[len] = 0;
-        if (!recipe_exists(name)) {
-            snprintf(err, ERR_LEN, "unknown recipe '%s' in recipes= (scalerl train recipe=list shows the presets)",
-                     name);
-            return 1;
-        }
+        if (check_recipe_entry(name, err)) return 1;
         for (int i = 0; i < *n; i++)
             if (strcmp(names[i], name) == 0) {
                 snprintf(err, ERR_LEN, "recipe '%s' appears twice in recipes=", name);
@@ -165,12 +200,27 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
         return 1;
     }
     r->seed = seed;
+    /* recipe is an entry checked by check_recipe_entry: PRESET or PRESET+key=value+... Its keys
+     * come after the sweep's common keys, so that they win. */
+    char preset[RECIPE_NAME_LEN];
+    size_t plen = strcspn(recipe, "+");
+    snprintf(preset, sizeof preset, "%.*s", (int)plen, recipe);
     int rc = args_parse(ta, "sweep", 0, NULL, err);
-    if (!rc) rc = args_set(ta, "recipe", recipe, err);
+    if (!rc) rc = args_set(ta, "recipe", preset, err);
+    if (!rc && recipe[plen]) rc = args_set(ta, "label", recipe, err);
     if (!rc) rc = args_set(ta, "seed", sv, err);
     if (!rc) rc = args_set(ta, "out", r->dir, err);
     for (int i = 0; i < extra->n && !rc; i++)
         if (!extra->kv[i].used) rc = args_set(ta, extra->kv[i].key, extra->kv[i].val, err);
+    for (const char *p = recipe + plen; *p == '+' && !rc;) {
+        const char *kv = p + 1;
+        size_t len = strcspn(kv, "+"), klen = strcspn(kv, "=");
+        char key[ARGS_KEY_LEN], val[ARGS_VAL_LEN];
+        snprintf(key, sizeof key, "%.*s", (int)klen, kv);
+        snprintf(val, sizeof val, "%.*s", (int)(len - klen - 1), kv + klen + 1);
+        rc = args_set(ta, key, val, err);
+        p = kv + len;
+    }
     if (rc) return rc;
     TrainConfig c;
     if ((rc = recipe_resolve(&c, ta, err))) return rc;
@@ -228,6 +278,12 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
                 rc = 1;
             }
         if (strcmp(extra->kv[i].key, "threads") == 0) g->user_threads = 1;
+        /* One label over several recipes would make compare pool them as one. */
+        if (!rc && strcmp(extra->kv[i].key, "label") == 0 && nr > 1) {
+            snprintf(err, ERR_LEN, "label=%s with %d recipes: a label names one recipe (give one recipe, or "
+                     "PRESET+key=value entries, which are labelled each)", extra->kv[i].val, nr);
+            rc = 1;
+        }
     }
     if (!rc) {
         /* Trailing slashes would give run directories "out//name". */

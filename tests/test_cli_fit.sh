@@ -121,6 +121,16 @@ assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
 out=$($S compare "$T/cmp" boot=0 2>&1)
 check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
 expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseline recipe 'nope' not found" -- compare "$T/cmp" baseline=nope boot=0
+# A run's label= (a recipe changed by keys, as sweep writes for PRESET+key=value entries) is the
+# name it is grouped under, not its preset.
+$S synth out="$T/lab/scalerl-s1" recipe=scalerl seed=1 noise=0.01 >/dev/null
+$S synth out="$T/lab/changed-s1" recipe=scalerl seed=2 noise=0.01 A=0.6 >/dev/null
+echo "label=scalerl+lr=1e-4" >>"$T/lab/changed-s1/config.txt"
+$S compare "$T/lab" json=1 boot=0 >"$T/lab.jsonl" 2>"$T/lab.err" || fail "compare labelled runs" "exit $?: $(cat "$T/lab.err")"
+check "compare groups a labelled run under its label" python3 -c "
+import json,sys
+v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
+assert v=={'scalerl':'baseline','scalerl+lr=1e-4':'ceiling mover'}, v" "$T/lab.jsonl"
 mkdir -p "$T/empty/sub"
 expect_error "compare refuses a directory without runs" 1 "no run directories" -- compare "$T/empty" boot=0
 

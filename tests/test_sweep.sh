@@ -62,6 +62,22 @@ $S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=status 
 [ "$($S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=pending | wc -l)" -eq 4 ] \
   && pass "steps changed: 4 runs pending" || fail "steps changed: 4 runs pending" "see print=pending"
 
+# ---- a recipe changed by keys: PRESET+key=value entries are labelled runs of the preset
+$S sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 threads=1 2>"$T/lab.log"; rc=$?
+[ $rc -eq 0 ] && pass "sweep with a changed recipe exits 0" || fail "sweep with a changed recipe exits 0" "exit $rc: $(tail -3 "$T/lab.log")"
+check "the changed recipe's run: preset, label and its keys in config.txt; the plain one unlabelled" python3 -c "
+import os, sys
+def cfg(n):
+    return dict(l.rstrip('\\n').split('=', 1) for l in open(os.path.join(sys.argv[1], n, 'config.txt')) if '=' in l and l[0] != '#')
+a, b = cfg('grpo-s1'), cfg('grpo+lr=0.001+k=2-s1')
+assert 'label' not in a and a['recipe'] == 'grpo' and a['k'] == '8', a
+assert b['recipe'] == 'grpo' and b['label'] == 'grpo+lr=0.001+k=2' and float(b['lr']) == 0.001 and b['k'] == '2', b
+" "$T/lab"
+$S sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 2>"$T/lab2.log"
+check "changed recipe: a second sweep has nothing to run" grep -q "nothing to run" "$T/lab2.log"
+out=$($S sweep recipes=grpo label=mine seeds=1 out="$T/lab1" "${K[@]}" steps=2 print=commands 2>&1)
+check "one recipe with its own label= hands it to the run" grep -q " label=mine " <<<"$out"
+
 # ---- stopped midway with SIGTERM, then restarted
 N=200 # steps per run: about half a second each
 $S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k1.log" &
@@ -145,6 +161,11 @@ expect_error "unknown key" 1 "unknown key 'foo'" -- sweep recipes=grpo foo=1 out
 expect_error "bad train value" 1 "'steps'" -- sweep recipes=grpo steps=0 out="$Z" "${K[@]}"
 expect_error "missing base" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt"
 expect_error "positional argument" 1 "unexpected argument" -- sweep recipes=grpo out="$Z" "${K[@]}" extra
+expect_error "entry key without a value" 1 "'lr' is not key=value" -- sweep recipes=grpo+lr out="$Z" "${K[@]}"
+expect_error "entry sets a per-run key" 1 "seed= is set per run" -- sweep recipes=grpo+seed=2 out="$Z" "${K[@]}"
+expect_error "entry with an unknown key" 1 "unknown key 'foo'" -- sweep recipes=grpo+foo=1 out="$Z" "${K[@]}"
+expect_error "entry with a bad value" 1 "'lr'" -- sweep recipes=grpo+lr=-1 out="$Z" "${K[@]}"
+expect_error "one label= over two recipes" 1 "label=x with 2 recipes" -- sweep recipes=grpo,scalerl label=x out="$Z" "${K[@]}"
 check "refusals wrote nothing" test ! -e "$Z"
 
 # ---- print=commands: stable, seed-major, runs as-is in bash (a path with a space and a quote)
