@@ -47,8 +47,12 @@ check "replay: a dapo-preset run replays exactly too" cmp -s <(strip_s "$T/d/met
 check "replay: config.txt holds the preset's keys" \
   bash -c "grep -qx 'recipe=dapo' '$T/d/config.txt' && grep -qx 'loss=dapo' '$T/d/config.txt' && \
            grep -qx 'length=penalty' '$T/d/config.txt' && grep -qx 'offpolicy=ppo' '$T/d/config.txt'"
-n_keys=$("$S" train --help | sed -n '/^keys:/,$p' | grep -c '^  [a-z]')
-check "replay: config.txt has every key ($n_keys)" [ "$(grep -c '^[a-z_0-9]*=' "$T/a/config.txt")" -eq "$n_keys" ]
+# label= (optional text, empty here) is the one key config.txt leaves out when unset.
+n_keys=$("$S" train --help | sed -n '/^keys:/,$p' | grep '^  [a-z]' | grep -vc '^  label ')
+check "replay: config.txt has every key but an unset label ($n_keys)" [ "$(grep -c '^[a-z_0-9]*=' "$T/a/config.txt")" -eq "$n_keys" ]
+check "replay: no label= line when label is unset" bash -c "! grep -q '^label=' '$T/a/config.txt'"
+train "$T/lb" $SMALL label=mine steps=1
+check "label=: written to config.txt when set" grep -qx 'label=mine' "$T/lb/config.txt"
 
 # ---- metrics fields ----
 # check_metrics FILE STEPS EVAL_EVERY K: the row contract, printed as PASS/FAIL lines.
@@ -157,11 +161,12 @@ check "final.ckpt: scalerl eval reproduces the last eval row's pass rate ($last_
 
 # ---- key validation ----
 # Every key of the table: a value of the wrong type, and one outside its range, are refused with
-# exit 1, one line, naming the key and what it accepts. (The four text keys are checked below.)
+# exit 1, one line, naming the key and what it accepts. (The text keys are checked below; label
+# takes any text.)
 "$S" train --help | sed -n '/^keys:/,$p' | grep '^  [a-z]' >"$T/keys"
 bad_type="" bad_range="" n=0
 while read -r key type rest; do
-  case $key in recipe|base|out|task) continue ;; esac
+  case $key in recipe|label|base|out|task) continue ;; esac
   n=$((n + 1))
   want=expected; case $type in *"|"*) want=$type ;; esac
   refuses 1 "'$key'" "$want" -- train base="$T/base.ckpt" out="$T/never" "$key=zz" || bad_type="$bad_type $key"
