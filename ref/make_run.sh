@@ -4,7 +4,7 @@
 # and the plot. Everything is a plain scalerl command; each is printed before it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=./scalerl
+BIN=${SCALERL_BIN:-./scalerl}
 OUT=${RUN_DIR:-runs/default}
 BASE=${BASE_CKPT:-runs/base.ckpt}
 mkdir -p "$(dirname "$BASE")" "$OUT"

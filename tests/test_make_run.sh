@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make run`'s script (ref/make_run.sh) end to end on a small model and a short run, through the
+# knobs it reads (RUN_DIR, BASE_CKPT, TRAIN_KEYS): it leaves metrics.jsonl, fit.json and
+# curve.svg and prints A, B, Cmid, the half-budget check and the files; run again, it reuses the
+# base model and the finished run, and rewrites nothing of the run.
+. "$(dirname "$0")/lib.sh"
+
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
+# The learning run of tests/test_train.sh (a rise of ~0.13 in 200 steps), evaluated every 10
+# steps so that the half-budget fit has enough points.
+KEYS="task=add:digits=1-2 steps=200 prompts_per_step=64 gens_per_prompt=8 lr=5e-4 warmup=5 eval_n=200
+  eval_samples=2 eval_every=10 think_budget=16 answer_budget=4 threads=1"
+run_script() { SCALERL_BIN=$S RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" ref/make_run.sh; }
+
+run_script >"$T/out1" 2>&1; rc=$?
+[ $rc -eq 0 ] && pass "make_run.sh exits 0" || fail "make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out1" | tr '\n' ' ')"
+check "it leaves metrics.jsonl, fit.json, curve.svg" test -s "$T/run/metrics.jsonl" -a -s "$T/run/fit.json" -a -s "$T/run/curve.svg"
+check "the summary prints A, B and Cmid with intervals" \
+  bash -c "sed -n '/== summary/,\$p' '$T/out1' | grep -cE '^  (A|B|Cmid) +[0-9.e+-]+ \[' | grep -qx 3"
+check "the summary prints the half-budget check and where the plot is" \
+  bash -c "grep -q 'half-budget forecast (fit on the first half of compute)' '$T/out1' && grep -q 'files: .*curve.svg' '$T/out1'"
+check "each command is printed before it runs (train, two fits, plot)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 4"
+
+stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m1"
+run_script >"$T/out2" 2>&1; rc=$?
+stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m2"
+[ $rc -eq 0 ] && pass "second make_run.sh exits 0" || fail "second make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out2" | tr '\n' ' ')"
+check "second run reuses the base model" grep -q "base model: reusing" "$T/out2"
+check "second run skips the finished RL run" grep -q "is a finished run of this config; skipping" "$T/out2"
+check "second run leaves metrics.jsonl and the base model untouched" cmp "$T/m1" "$T/m2"
