@@ -59,6 +59,8 @@ typedef struct {
     long prompts_per_step, gens_per_prompt;
     double lr;
     long warmup;
+    int lr_shape;       /* LrShape (models/optim.h) */
+    double min_lr_frac; /* cosine: the learning rate at the last step, as a fraction of lr */
     double weight_decay, grad_clip, adam_beta1, adam_beta2, adam_eps;
     double temperature;
     /* run */

@@ -64,7 +64,7 @@ int trainer_step(Trainer *t, StepStats *s, char *err)
     }
     aggregation_weights(t->f_w, t->off, t->kept, P, G, (AggMode)c->agg);
     s->rows = R;
-    s->lr = lr_at(v, c->lr, c->warmup, c->steps, LR_CONSTANT, 0.0);
+    s->lr = lr_at(v, c->lr, c->warmup, c->steps, (LrShape)c->lr_shape, c->lr * c->min_lr_frac);
     if (R == 0) return 0; /* every group zero-variance: no signal, no update */
 
     /* Rows for the trainer's forward: inputs tok[0..n-2], targets the next token at loss
