@@ -98,8 +98,12 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
     printf("recipes under %s, fitted on x = %s; baseline %s\n", root, c->fs.x, c->baseline);
     printf("seed spread = max |seed's fit - mean of the seeds' fits|; margin = max(floor, both recipes' spreads);\n"
            "floors: A %.3f, B %.0f%%, Cmid %.2f decades\n", c->floors.A, 100 * c->floors.B, c->floors.cmid);
-    printf("  %-20s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", "recipe", "seeds", "A [95% CI]", "spread", "B [95% CI]",
-           "spread", "Cmid [95% CI]", "spread", "verdict");
+    /* The recipe column fits the longest name (labels such as scalerl+lr=1e-4 run long). */
+    int w = 20;
+    for (int g = 0; g < j->ng; g++)
+        if ((int)strlen(j->groups[g].recipe) > w) w = (int)strlen(j->groups[g].recipe);
+    printf("  %-*s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", w, "recipe", "seeds", "A [95% CI]", "spread",
+           "B [95% CI]", "spread", "Cmid [95% CI]", "spread", "verdict");
     for (int g = 0; g < j->ng; g++) {
         const RecipeGroup *gr = &j->groups[g];
         const CurveFit *f = &gr->pooled;
@@ -110,14 +114,14 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         snprintf(sA, sizeof sA, "%.4f", gr->spread_A);
         snprintf(sB, sizeof sB, "%.1f%%", 100 * (exp(gr->spread_lnB) - 1));
         snprintf(sC, sizeof sC, "%.3f", gr->spread_lgC);
-        printf("  %-20s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", gr->recipe, gr->k, A, gr->k > 1 ? sA : "-", B,
+        printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", w, gr->recipe, gr->k, A, gr->k > 1 ? sA : "-", B,
                gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     printf("against %s:\n", c->baseline);
     for (int g = 0; g < j->ng; g++) {
         if (g == j->base) continue;
         const PairCompare *p = &j->pc[g];
-        printf("  %-20s dA %+.4f (margin %.4f)", j->groups[g].recipe, p->dA, p->margin_A);
+        printf("  %-*s dA %+.4f (margin %.4f)", w, j->groups[g].recipe, p->dA, p->margin_A);
         if (p->verdict == VERDICT_CEILING) {
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
