@@ -13,27 +13,12 @@
 #include "models/model.h"
 #include "models/optim.h"
 #include "models/rng.h"
+#include "bench/timing.h"
 #include "ref/util.h"
 #include "tasks/tasks.h"
 
 #define BENCH_CTX 64
 #define BENCH_BATCH 64
-
-/* Seconds per call of fn: after one warm-up call, at least 3 calls and at least `seconds` in all;
- * the fastest call counts, because on a shared machine other processes only ever add time. */
-typedef void (*BenchFn)(void *ctx);
-static double time_it(BenchFn fn, void *ctx, double seconds)
-{
-    fn(ctx);
-    double best = 1e300, t_start = wall_seconds();
-    for (int reps = 0; reps < 3 || wall_seconds() - t_start < seconds; reps++) {
-        double t0 = wall_seconds();
-        fn(ctx);
-        double t = wall_seconds() - t0;
-        best = t < best ? t : best;
-    }
-    return best;
-}
 
 typedef struct {
     int n;

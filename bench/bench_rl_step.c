@@ -23,27 +23,11 @@
 #include "models/model.h"
 #include "ref/args.h"
 #include "ref/rollout.h"
+#include "bench/timing.h"
 #include "ref/util.h"
 #include "tasks/tasks.h"
 
 enum { GROUPS = 48, GROUP_SIZE = 16, TRAIN_GROUPS = 34 };
-
-typedef void (*BenchFn)(void *ctx);
-
-/* Seconds per call of fn: one warm-up call, then at least 3 calls and at least `seconds` in all;
- * the fastest counts. */
-static double time_it(BenchFn fn, void *ctx, double seconds)
-{
-    fn(ctx);
-    double best = 1e300, t_start = wall_seconds();
-    for (int reps = 0; reps < 3 || wall_seconds() - t_start < seconds; reps++) {
-        double t0 = wall_seconds();
-        fn(ctx);
-        double t = wall_seconds() - t0;
-        best = t < best ? t : best;
-    }
-    return best;
-}
 
 static void die(const char *what, const char *err)
 {
