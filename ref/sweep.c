@@ -22,13 +22,21 @@ static const char *const per_run_keys[] = {"recipe", "seed", "out", NULL};
 /* Lines of config.txt that do not change what a run computes. */
 static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", NULL};
 
+/* The preset of a recipes= entry PRESET[+key=value...] into preset[RECIPE_NAME_LEN]; returns its
+ * length in the entry, where the +key=value pieces start. */
+static size_t entry_preset(const char *entry, char *preset)
+{
+    size_t plen = strcspn(entry, "+");
+    snprintf(preset, RECIPE_NAME_LEN, "%.*s", (int)plen, entry);
+    return plen;
+}
+
 /* One entry of recipes=: a preset, optionally changed by keys, PRESET+key=value+key=value. The
  * entry is also the run directories' prefix and, when it has keys, the runs' label=. */
 static int check_recipe_entry(const char *entry, char *err)
 {
-    size_t plen = strcspn(entry, "+");
     char preset[RECIPE_NAME_LEN];
-    snprintf(preset, sizeof preset, "%.*s", (int)plen, entry);
+    size_t plen = entry_preset(entry, preset);
     if (!recipe_exists(preset)) {
         snprintf(err, ERR_LEN, "unknown recipe '%s' in recipes= (scalerl train recipe=list shows the presets)", preset);
         return 1;
@@ -203,8 +211,7 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
     /* recipe is an entry checked by check_recipe_entry: PRESET or PRESET+key=value+... Its keys
      * come after the sweep's common keys, so that they win. */
     char preset[RECIPE_NAME_LEN];
-    size_t plen = strcspn(recipe, "+");
-    snprintf(preset, sizeof preset, "%.*s", (int)plen, recipe);
+    size_t plen = entry_preset(recipe, preset);
     int rc = args_parse(ta, "sweep", 0, NULL, err);
     if (!rc) rc = args_set(ta, "recipe", preset, err);
     if (!rc && recipe[plen]) rc = args_set(ta, "label", recipe, err);
