@@ -367,57 +367,50 @@ void residual_forward(float *out, const float *a, const float *b, size_t n)
     }
 }
 
+/* out[j] = sum_{t<n} c[t] rows[t*ld + j] for j < ATTN_KEY_BLOCK. The sums run in four interleaved
+ * accumulators (combined in a fixed order) so that four fused multiply-adds are in flight; written
+ * as four separate arrays, each one vector, which GCC keeps in registers (a 2-D accumulator array
+ * went through memory at every step). fmaf rounds once, identically in vector and scalar code. */
+static inline void weighted_block(float *restrict out, const float *restrict c, const float *restrict rows, int ld,
+                                  int n)
+{
+    enum { K = ATTN_KEY_BLOCK };
+    float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
+    int t = 0;
+    for (; t + 4 <= n; t += 4) {
+        const float *restrict r0 = rows + (size_t)t * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld,
+                              *restrict r3 = r2 + ld;
+        for (int j = 0; j < K; j++) a0[j] = fmaf(c[t], r0[j], a0[j]);
+        for (int j = 0; j < K; j++) a1[j] = fmaf(c[t + 1], r1[j], a1[j]);
+        for (int j = 0; j < K; j++) a2[j] = fmaf(c[t + 2], r2[j], a2[j]);
+        for (int j = 0; j < K; j++) a3[j] = fmaf(c[t + 3], r3[j], a3[j]);
+    }
+    for (; t < n; t++)
+        for (int j = 0; j < K; j++) a0[j] = fmaf(c[t], rows[(size_t)t * ld + j], a0[j]);
+    for (int j = 0; j < K; j++) out[j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
+}
+
 /* out[s] = scale * sum_i q[i] k_s[i] for s < nb (a multiple of ATTN_KEY_BLOCK), the keys given
  * transposed in blocks of ATTN_KEY_BLOCK: component i of key s is kT[(s / K) * kblk + i * ldk +
- * s % K], so a block of keys is one contiguous vector per dimension. Sums run in four interleaved accumulators
- * (combined in a fixed order) so that four fused multiply-adds are in flight; written as four
- * separate arrays, each one vector, which GCC keeps in registers (a 2-D accumulator array went
- * through memory at every step). fmaf rounds once, identically in vector and scalar code. */
+ * s % K], so a block of keys is one contiguous vector per dimension. */
 static void scores_transposed(float *restrict out, const float *restrict q, const float *restrict kT, int ldk,
                               size_t kblk, int nb, int dim, float scale)
 {
     enum { K = ATTN_KEY_BLOCK };
     for (int s0 = 0; s0 < nb; s0 += K) {
-        const float *restrict k = kT + (size_t)(s0 / K) * kblk;
-        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
-        int i = 0;
-        for (; i + 4 <= dim; i += 4) {
-            const float *restrict k0 = k + (size_t)i * ldk, *restrict k1 = k0 + ldk, *restrict k2 = k1 + ldk,
-                                  *restrict k3 = k2 + ldk;
-            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k0[j], a0[j]);
-            for (int j = 0; j < K; j++) a1[j] = fmaf(q[i + 1], k1[j], a1[j]);
-            for (int j = 0; j < K; j++) a2[j] = fmaf(q[i + 2], k2[j], a2[j]);
-            for (int j = 0; j < K; j++) a3[j] = fmaf(q[i + 3], k3[j], a3[j]);
-        }
-        for (; i < dim; i++)
-            for (int j = 0; j < K; j++) a0[j] = fmaf(q[i], k[(size_t)i * ldk + j], a0[j]);
-        for (int j = 0; j < K; j++) out[s0 + j] = ((a0[j] + a1[j]) + (a2[j] + a3[j])) * scale;
+        weighted_block(out + s0, q, kT + (size_t)(s0 / K) * kblk, ldk, dim);
+        for (int j = 0; j < K; j++) out[s0 + j] *= scale;
     }
 }
 
 /* y[i] = sum_{s<n} w[s] rows[s*ld + i] for i < dim, ATTN_KEY_BLOCK columns at a time (then the
- * rest one by one), with the accumulators of scores_transposed. */
+ * rest one by one). */
 static void weighted_rows(float *restrict y, const float *restrict w, const float *restrict rows, int ld, int n,
                           int dim)
 {
     enum { K = ATTN_KEY_BLOCK };
     int i0 = 0;
-    for (; i0 + K <= dim; i0 += K) {
-        const float *restrict r = rows + i0;
-        float a0[K] = {0}, a1[K] = {0}, a2[K] = {0}, a3[K] = {0};
-        int s = 0;
-        for (; s + 4 <= n; s += 4) {
-            const float *restrict r0 = r + (size_t)s * ld, *restrict r1 = r0 + ld, *restrict r2 = r1 + ld,
-                                  *restrict r3 = r2 + ld;
-            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r0[j], a0[j]);
-            for (int j = 0; j < K; j++) a1[j] = fmaf(w[s + 1], r1[j], a1[j]);
-            for (int j = 0; j < K; j++) a2[j] = fmaf(w[s + 2], r2[j], a2[j]);
-            for (int j = 0; j < K; j++) a3[j] = fmaf(w[s + 3], r3[j], a3[j]);
-        }
-        for (; s < n; s++)
-            for (int j = 0; j < K; j++) a0[j] = fmaf(w[s], r[(size_t)s * ld + j], a0[j]);
-        for (int j = 0; j < K; j++) y[i0 + j] = (a0[j] + a1[j]) + (a2[j] + a3[j]);
-    }
+    for (; i0 + K <= dim; i0 += K) weighted_block(y + i0, w, rows + i0, ld, n);
     for (int i = i0; i < dim; i++) {
         float acc = 0.0f;
         for (int s = 0; s < n; s++) acc = fmaf(w[s], rows[(size_t)s * ld + i], acc);
