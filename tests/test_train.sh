@@ -223,20 +223,21 @@ done
 check "every listed preset resolves to a valid config (bad:${bad:- none})" [ -z "$bad" ]
 
 # ---- learning-rate shape ----
-# lr_shape=cosine: warmup 2 steps, then cosine from lr to min_lr_frac x lr at step `steps`
-# (models/optim.c lr_at; step v of the 0-based optimizer steps). Expected values worked by hand
-# for lr 3e-4, min 3e-5, 6 steps; tolerance 1e-12 relative: the field is printed with 17 digits.
-train "$T/cos" $SMALL lr_shape=cosine min_lr_frac=0.1 threads=1
-got=$(grep '"kind":"step"' "$T/cos/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | tr '\n' ' ')
-check "lr_shape=cosine: the step rows' lr follow warmup then cosine to 0.1 x lr ($got)" awk -v g="$got" 'BEGIN {
+# lr_shape=cosine (the default): warmup 2 steps, then cosine from lr to min_lr_frac x lr at step
+# `steps` (models/optim.c lr_at; step v of the 0-based optimizer steps). Expected values worked by
+# hand for lr 3e-4, min 3e-5, 6 steps; tolerance 1e-12 relative: the field is printed with 17
+# digits. Run $T/a has the default shape and min_lr_frac.
+got=$(grep '"kind":"step"' "$T/a/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | tr '\n' ' ')
+check "lr_shape=cosine (default): the step rows' lr follow warmup then cosine to 0.1 x lr ($got)" awk -v g="$got" 'BEGIN {
   n = split(g, v, " "); pi = 3.14159265358979323846
   split("1.5e-4 3e-4", w, " ")
   for (i = 1; i <= 6; i++) {
     e = i <= 2 ? w[i] : 3e-5 + 0.5 * 2.7e-4 * (1 + cos(pi * (i - 3) / 4))
     if (n != 6 || (v[i] - e) > 1e-12 * e || (e - v[i]) > 1e-12 * e) exit 1
   } }'
-got=$(grep '"kind":"step"' "$T/a/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | sort -u | tr '\n' ' ')
-check "lr_shape=constant (default): warmup, then lr itself ($got)" [ "$got" = "0.00015 0.0003 " ]
+train "$T/const" $SMALL lr_shape=constant threads=1
+got=$(grep '"kind":"step"' "$T/const/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | sort -u | tr '\n' ' ')
+check "lr_shape=constant: warmup, then lr itself ($got)" [ "$got" = "0.00015 0.0003 " ]
 
 # ---- learning ----
 # The scalerl recipe as is (CISPO, PipelineRL-8, interruption, FP32 head, filters), scaled down:
