@@ -14,7 +14,7 @@ compute with the same cutoff (the paper's extrapolation check: the cutoff is a c
 fraction of the fitted window). Printed per run: each form's full-run A and R^2, and the error of its
 half-budget fit at the last point (predicted - observed).
 
-An analysis aid for the README's "Why the half-budget forecast misses", not part of `make run`:
+An analysis aid for the README's "How the default was calibrated", not part of `make run`:
 `scalerl fit` and its tests are the product's fitter. Grid search, not refinement, so A is to
 0.005 and the errors to about that.
 """

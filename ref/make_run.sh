@@ -31,10 +31,13 @@ say "summary ($(( $(date +%s) - start )) s)"
 grep -E '^  (A|B|Cmid|R0) +[0-9]' "$OUT/fit.txt"
 grep -E '^  r2 ' "$OUT/fit.txt" | sed 's/,.*//'
 grep -E 'held out beyond' "$OUT/half_check.txt" | sed 's/^  held out beyond the fitted window/  half-budget forecast (fit on the first half of compute)/'
-# The project's bar for the forecast is 0.03 at the last point; the default run misses it, and
-# README.md says why ("Why the half-budget forecast misses").
+# The half fit's own A: at the bound 1 it says the first half does not pin the ceiling, even
+# when its curve forecasts the second half well.
+grep -E '^  A +[0-9]' "$OUT/half_check.txt" | sed 's/^  A  */  half-budget fit: A /'
+# The project's bar for the forecast is 0.03 at the last point. The default run meets it on the
+# 3 seeds measured; a run with other keys that misses it gets a pointer to what moves it.
 last_err=$(grep -oE 'at the last point [-+0-9.]+' "$OUT/half_check.txt" | awk '{print $NF}')
 if [ -n "$last_err" ] && awk -v e="$last_err" 'BEGIN { a = e < 0 ? -e : e; exit !(a > 0.03) }'; then
-    echo "  (more than 0.03 off at the last point: see README.md, \"Why the half-budget forecast misses\")"
+    echo "  (more than 0.03 off at the last point: see README.md, \"How the default was calibrated\")"
 fi
 echo "  files: $OUT/metrics.jsonl $OUT/fit.json $OUT/curve.svg"

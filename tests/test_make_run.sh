@@ -19,6 +19,7 @@ check "the summary prints A, B and Cmid with intervals" \
   bash -c "sed -n '/== summary/,\$p' '$T/out1' | grep -cE '^  (A|B|Cmid) +[0-9.e+-]+ \[' | grep -qx 3"
 check "the summary prints the half-budget check and where the plot is" \
   bash -c "grep -q 'half-budget forecast (fit on the first half of compute)' '$T/out1' && grep -q 'files: .*curve.svg' '$T/out1'"
+check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget fit: A [0-9.]+ \[' "$T/out1"
 check "each command is printed before it runs (train, two fits, plot)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 4"
 
 stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m1"
