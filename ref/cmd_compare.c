@@ -93,17 +93,32 @@ oom:
     return 2;
 }
 
+/* The mean over a recipe's seeds of their last eval point's pass rate: what the runs reached, beside
+ * the fitted ceiling A. When A is extrapolated well past the data, two recipes can differ in A
+ * through the shape of their bend while ending at the same height; this column shows it. */
+static double group_last_mean(const RecipeGroup *gr)
+{
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < gr->k; i++)
+        if (gr->runs[i]->n > 0) {
+            sum += gr->runs[i]->pts[gr->runs[i]->n - 1].y;
+            k++;
+        }
+    return k ? sum / k : NAN;
+}
+
 static void print_text(const CompareJob *j, const CompareConfig *c, const char *root)
 {
     printf("recipes under %s, fitted on x = %s; baseline %s\n", root, c->fs.x, c->baseline);
     printf("seed spread = max |seed's fit - mean of the seeds' fits|; margin = max(floor, both recipes' spreads);\n"
-           "floors: A %.3f, B %.0f%%, Cmid %.2f decades\n", c->floors.A, 100 * c->floors.B, c->floors.cmid);
+           "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean\n", c->floors.A, 100 * c->floors.B, c->floors.cmid);
     /* The recipe column fits the longest name (labels such as scalerl+lr=1e-4 run long). */
     int w = 20;
     for (int g = 0; g < j->ng; g++)
         if ((int)strlen(j->groups[g].recipe) > w) w = (int)strlen(j->groups[g].recipe);
-    printf("  %-*s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", w, "recipe", "seeds", "A [95% CI]", "spread",
-           "B [95% CI]", "spread", "Cmid [95% CI]", "spread", "verdict");
+    printf("  %-*s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %-6s  %s\n", w, "recipe", "seeds", "A [95% CI]", "spread",
+           "B [95% CI]", "spread", "Cmid [95% CI]", "spread", "last", "verdict");
     for (int g = 0; g < j->ng; g++) {
         const RecipeGroup *gr = &j->groups[g];
         const CurveFit *f = &gr->pooled;
@@ -114,14 +129,16 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         snprintf(sA, sizeof sA, "%.4f", gr->spread_A);
         snprintf(sB, sizeof sB, "%.1f%%", 100 * (exp(gr->spread_lnB) - 1));
         snprintf(sC, sizeof sC, "%.3f", gr->spread_lgC);
-        printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %s\n", w, gr->recipe, gr->k, A, gr->k > 1 ? sA : "-", B,
-               gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
+        printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %-6.4f  %s\n", w, gr->recipe, gr->k, A, gr->k > 1 ? sA : "-",
+               B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", group_last_mean(gr),
+               g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     printf("against %s:\n", c->baseline);
     for (int g = 0; g < j->ng; g++) {
         if (g == j->base) continue;
         const PairCompare *p = &j->pc[g];
-        printf("  %-*s dA %+.4f (margin %.4f)", w, j->groups[g].recipe, p->dA, p->margin_A);
+        printf("  %-*s dA %+.4f (margin %.4f), last points %+.4f", w, j->groups[g].recipe, p->dA, p->margin_A,
+               group_last_mean(&j->groups[g]) - group_last_mean(&j->groups[j->base]));
         if (p->verdict == VERDICT_CEILING) {
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
@@ -150,6 +167,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
         jw_num(&w, "spread_A", gr->spread_A);
         jw_num(&w, "spread_lnB", gr->spread_lnB);
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
+        jw_num(&w, "last_mean", group_last_mean(gr));
         if (g != j->base) {
             const PairCompare *p = &j->pc[g];
             jw_num(&w, "dA", p->dA);

@@ -113,6 +113,19 @@ check "compare verdicts: lowA ceiling mover, steep efficiency shaper, same no ef
 import json,sys
 v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
 assert v=={'scalerl':'baseline','lowA':'ceiling mover','steep':'efficiency shaper','same':'no effect'}, v" "$T/cmp.jsonl"
+# last_mean is the mean of the seeds' last eval pass rates, read here from the runs themselves;
+# tolerance 1e-12: the same doubles averaged in the same order, printed with 17 digits.
+check "compare reports each recipe's last eval points, mean over seeds (last_mean)" python3 -c "
+import json,sys
+rows={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
+for name in ('scalerl','lowA','steep','same'):
+    last=[]
+    for s in (1,2):
+        ev=[json.loads(l) for l in open(sys.argv[2]+'/%s-s%d/metrics.jsonl'%(name,s)) if '\"eval\"' in l]
+        last.append(max(ev,key=lambda r:r['flops'])['pass_rate'])
+    want=sum(last)/2
+    assert abs(rows[name]['last_mean']-want)<=1e-12*want, (name, rows[name]['last_mean'], want)
+assert rows['lowA']['last_mean'] < rows['scalerl']['last_mean']-0.05, rows" "$T/cmp.jsonl" "$T/cmp"
 check "compare draws every recipe on one SVG" python3 -c "
 import sys, xml.etree.ElementTree as ET
 r=ET.parse(sys.argv[1]).getroot(); ns='{http://www.w3.org/2000/svg}'
@@ -120,6 +133,7 @@ texts=[t.text or '' for t in r.iter(ns+'text')]
 assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
 out=$($S compare "$T/cmp" boot=0 2>&1)
 check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
+check "compare text gives each recipe's last points beside dA" grep -qE "lowA +dA -0\.[0-9]+ \(margin [0-9.]+\), last points -0\.[0-9]+" <<<"$out"
 expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseline recipe 'nope' not found" -- compare "$T/cmp" baseline=nope boot=0
 # A run's label= (a recipe changed by keys, as sweep writes for PRESET+key=value entries) is the
 # name it is grouped under, not its preset.
