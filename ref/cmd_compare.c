@@ -112,7 +112,8 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
 {
     printf("recipes under %s, fitted on x = %s; baseline %s\n", root, c->fs.x, c->baseline);
     printf("seed spread = max |seed's fit - mean of the seeds' fits|; margin = max(floor, both recipes' spreads);\n"
-           "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean\n", c->floors.A, 100 * c->floors.B, c->floors.cmid);
+           "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean\n", c->floors.A,
+           100 * c->floors.B, c->floors.cmid);
     /* The recipe column fits the longest name (labels such as scalerl+lr=1e-4 run long). */
     int w = 20;
     for (int g = 0; g < j->ng; g++)
