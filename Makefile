@@ -1,6 +1,6 @@
 # scalerl.c build. `make` builds ./scalerl, `make test` runs the suite, `make run` the main job,
 # `make bench` the throughput figures. Sources are found by wildcard: a new .c file in models/,
-# tasks/ or ref/ is part of the library, a new tests/test_*.c is a test binary.
+# tasks/ or a folder of ref/ is part of the library, a new tests/test_*.c is a test binary.
 
 CC      ?= cc
 OPT     ?= -O2 -march=native
@@ -10,7 +10,7 @@ LDLIBS  += -lopenblas -lz -lm
 BUILD   ?= build
 BIN     ?= scalerl
 
-LIB_SRC  := $(wildcard models/*.c tasks/*.c) $(filter-out ref/main.c,$(wildcard ref/*.c))
+LIB_SRC  := $(wildcard models/*.c tasks/*.c) $(filter-out ref/cli/main.c,$(wildcard ref/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -41,7 +41,7 @@ $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BIN): $(BUILD)/ref/main.o $(LIB_OBJ)
+$(BIN): $(BUILD)/ref/cli/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB_OBJ)
@@ -58,7 +58,7 @@ bench: scalerl $(BENCH_BIN)
 	@bench/run.sh
 
 run: $(BIN)
-	@ref/make_run.sh
+	@ref/cli/make_run.sh
 
 # ThreadSanitizer build of the threaded pipeline, exercised by the pipeline test. libgomp is not
 # instrumented, so OpenMP runs with one thread per team there (threads=1: the generator thread and
@@ -70,4 +70,4 @@ sanitize:
 clean:
 	rm -rf $(BUILD) scalerl
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/ref/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/ref/cli/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d)

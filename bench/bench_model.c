@@ -14,7 +14,7 @@
 #include "models/optim.h"
 #include "models/rng.h"
 #include "bench/timing.h"
-#include "ref/util.h"
+#include "ref/common/util.h"
 #include "tasks/tasks.h"
 
 #define BENCH_CTX 64

@@ -1,9 +1,9 @@
 /* Where the time of one RL step goes, at the reference workload (`scalerl train
  * task=sum:terms=3:digits=2 prompts_per_step=48 gens_per_prompt=16`, d_model 64, 2 layers):
- *   generate  the generator (ref/rollout.c, kept across steps as the trainer keeps it) samples 48
+ *   generate  the generator (ref/rl/rollout.c, kept across steps as the trainer keeps it) samples 48
  *             groups of 16 completions of the task's 10-token prompts, bf16 body;
  *   forward   the trainer's FP32 forward over the completions of the first 34 groups (the ~70%
- *             that carry a reward signal in the real run), as ref/train_step.c lays them out:
+ *             that carry a reward signal in the real run), as ref/rl/train_step.c lays them out:
  *             inputs tok[0..n-2] padded to the longest, targets at the sampled positions;
  *   backward  its backward.
  * With a checkpoint (what `scalerl pretrain task=sum:terms=3:digits=2` writes) the completions are
@@ -21,10 +21,10 @@
 #include "models/checkpoint.h"
 #include "models/decode.h"
 #include "models/model.h"
-#include "ref/args.h"
-#include "ref/rollout.h"
+#include "ref/common/args.h"
+#include "ref/rl/rollout.h"
 #include "bench/timing.h"
-#include "ref/util.h"
+#include "ref/common/util.h"
 #include "tasks/tasks.h"
 
 enum { GROUPS = 48, GROUP_SIZE = 16, TRAIN_GROUPS = 34 };

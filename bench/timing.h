@@ -2,7 +2,7 @@
 #ifndef SCALERL_BENCH_TIMING_H
 #define SCALERL_BENCH_TIMING_H
 
-#include "ref/util.h"
+#include "ref/common/util.h"
 
 typedef void (*BenchFn)(void *ctx);
 

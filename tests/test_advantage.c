@@ -3,9 +3,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/advantage.h"
-#include "ref/aggregate.h"
-#include "ref/length_penalty.h"
+#include "ref/rl/advantage.h"
+#include "ref/rl/aggregate.h"
+#include "ref/rl/length_penalty.h"
 #include "tests/test.h"
 
 /* The hand batch: 3 groups of G = 4.

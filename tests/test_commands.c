@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ref/commands.h"
+#include "ref/cli/commands.h"
 #include "tests/test.h"
 
 typedef struct {

@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/fit.h"
-#include "ref/fitrun.h"
-#include "ref/powerlaw.h"
+#include "ref/fit/fit.h"
+#include "ref/fit/fitrun.h"
+#include "ref/fit/powerlaw.h"
 #include "tests/test.h"
 
 #define N_SEEDS 20

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/jsonl.h"
+#include "ref/common/jsonl.h"
 #include "tests/test.h"
 
 static void test_format(void)

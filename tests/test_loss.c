@@ -4,8 +4,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/args.h"
-#include "ref/loss.h"
+#include "ref/common/args.h"
+#include "ref/rl/loss.h"
 #include "tests/test.h"
 
 /* The hand-worked batch. Six tokens, all with target token 0 of a 3-token vocabulary, in five

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`'s script (ref/make_run.sh) end to end on a small model and a short run, through the
+# `make run`'s script (ref/cli/make_run.sh) end to end on a small model and a short run, through the
 # knobs it reads (RUN_DIR, BASE_CKPT, TRAIN_KEYS): it leaves metrics.jsonl, fit.json and
 # curve.svg and prints A, B, Cmid, the half-budget check and the files; run again, it reuses the
 # base model and the finished run, and rewrites nothing of the run.
@@ -10,7 +10,7 @@ pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 # steps so that the half-budget fit has enough points.
 KEYS="task=add:digits=1-2 steps=200 prompts_per_step=64 gens_per_prompt=8 lr=5e-4 warmup=5 eval_n=200
   eval_samples=2 eval_every=10 think_budget=16 answer_budget=4 threads=1"
-run_script() { SCALERL_BIN=$S RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" ref/make_run.sh; }
+run_script() { SCALERL_BIN=$S RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" ref/cli/make_run.sh; }
 
 run_script >"$T/out1" 2>&1; rc=$?
 [ $rc -eq 0 ] && pass "make_run.sh exits 0" || fail "make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out1" | tr '\n' ' ')"

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/args.h"
-#include "ref/prompt_filter.h"
+#include "ref/common/args.h"
+#include "ref/rl/prompt_filter.h"
 #include "tests/test.h"
 
 static void test_threshold(void)

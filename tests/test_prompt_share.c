@@ -11,8 +11,8 @@
 
 #include "models/decode.h"
 #include "models/model.h"
-#include "ref/args.h"
-#include "ref/rollout.h"
+#include "ref/common/args.h"
+#include "ref/rl/rollout.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"
 

@@ -1,4 +1,4 @@
-/* The rollout engine (ref/rollout.h) driven directly: forced interruption and the budgets, the
+/* The rollout engine (ref/rl/rollout.h) driven directly: forced interruption and the budgets, the
  * per-token records (forced flags, generator log-probs, policy versions), independence from the
  * slot count, length=none and length=penalty, FLOP accounting, and the bf16 generator against the
  * FP32 trainer.
@@ -14,8 +14,8 @@
 
 #include "models/model.h"
 #include "models/optim.h"
-#include "ref/args.h"
-#include "ref/rollout.h"
+#include "ref/common/args.h"
+#include "ref/rl/rollout.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"
 
@@ -383,7 +383,7 @@ static void test_penalty(const Model *m, const World *w)
 
 /* ---- bf16 generator vs FP32 trainer (pretrained model) ---- */
 
-/* k3 = r - 1 - log r with r = exp(logp_train - logp_gen), as ref/loss.c measures mismatch_kl, over
+/* k3 = r - 1 - log r with r = exp(logp_train - logp_gen), as ref/rl/loss.c measures mismatch_kl, over
  * the sampled tokens of the completions whose tokens `same` marks. */
 static double mismatch_k3(Model *m, Generator *g, const int *gi, int G, int N, Precision train_prec,
                           const unsigned char *same, long *n_tok)
@@ -453,7 +453,7 @@ static void test_precision(Model *m, const World *w)
     CHECK(n_differ * 2 > n_cmp && max_diff > 1e-4, "precision: the bf16 generator's logp differ from fp32's",
           "%ld of %ld tokens differ, max |diff| %.3g", n_differ, n_cmp, max_diff);
 
-    /* Trainer: FP32 body; its head is FP32 with head=fp32 and bf16 with head=bf16 (ref/train.c). */
+    /* Trainer: FP32 body; its head is FP32 with head=fp32 and bf16 with head=bf16 (ref/rl/train.c). */
     long nt_f, nt_b;
     double kl_fp32_head = mismatch_k3(m, B, b, G, N, (Precision){0, 0}, same, &nt_f);
     double kl_bf16_head = mismatch_k3(m, C, c, G, N, (Precision){0, 1}, same, &nt_b);

@@ -1,0 +1,90 @@
+/* A sweep: the grid of `scalerl train` runs, one per (recipe, seed), each in its own directory
+ * OUT/<recipe>-s<seed>/ (the layout `scalerl compare OUT` reads), and what makes such a directory
+ * a finished run.
+ *
+ * Finished: config.txt matches the grid's resolved config (ignoring out=, threads= and progress=,
+ * which say where and how fast a run goes, not what it computes: results are identical on any
+ * thread count), metrics.jsonl holds the final "kind":"run" row, and final.ckpt exists. `train`
+ * removes final.ckpt when it starts and writes it last, atomically, so a run that was stopped at
+ * any point is never finished. Anything else is restarted from scratch.
+ *
+ * Locks: OUT/<run>/.sweep.lock, held with flock(2) by the sweep and inherited by the train
+ * process it starts, so the lock lasts while either lives and the kernel drops it when both are
+ * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
+ * is never removed (removing a lock file races with a process about to lock it).
+ *
+ * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+#ifndef SCALERL_SWEEP_H
+#define SCALERL_SWEEP_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ref/common/args.h"
+#include "ref/rl/recipe.h"
+
+#define SWEEP_MAX_RECIPES 64
+#define SWEEP_MAX_SEEDS 10000
+#define SWEEP_NAME_LEN 160
+
+typedef struct {
+    char name[SWEEP_NAME_LEN]; /* <recipe>-s<seed> */
+    char dir[OPT_STR_LEN + SWEEP_NAME_LEN];
+    long seed;
+    int argc;     /* the words after `scalerl train`: recipe=, seed=, out=, then the extra keys */
+    char **argv;  /* argc words and a NULL */
+    char *config; /* the config.txt this run must have, without the ignored lines */
+} SweepRun;
+
+typedef struct {
+    SweepRun *runs; /* seed-major: every recipe's first seed, then every recipe's second, ... */
+    int n, n_recipes, n_seeds;
+    int user_threads; /* threads= is among the extra keys */
+} SweepGrid;
+
+/* Builds the grid for recipes "a,b,..." (preset names), seeds "N" (1..N) or "A-B", run
+ * directories under out, and the extra keys: every pair of `extra` not marked used. Each run's
+ * config is resolved exactly as `scalerl train` would, so a bad key or value is refused here, for
+ * the whole grid, before anything runs. 0 or 1 (bad input: nothing allocated). */
+int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const char *out, const Args *extra,
+                     char *err);
+void sweep_grid_free(SweepGrid *g);
+
+typedef enum {
+    RUN_ABSENT,     /* neither config.txt nor metrics.jsonl */
+    RUN_STALE,      /* config.txt is another grid's (or another version's) config */
+    RUN_INCOMPLETE, /* this config, but stopped before the end */
+    RUN_FINISHED,
+} RunState;
+
+/* The state of r's directory; why (n bytes) gets a short reason for anything not finished. */
+RunState sweep_run_state(const SweepRun *r, char *why, size_t n);
+/* The same for any run directory, against the config text it must hold (run_config_text). */
+RunState run_dir_state(const char *dir, const char *want_config, char *why, size_t n);
+/* c as config.txt text without the lines that do not change results (malloc'd; NULL: OOM). */
+char *run_config_text(const TrainConfig *c);
+const char *sweep_state_name(RunState s);
+/* Removes the files whose presence marks progress (final.ckpt, metrics.jsonl, config.txt), so
+ * that a restarted run starts from nothing. 0 or 2. */
+int sweep_run_clear(const SweepRun *r, char *err);
+
+/* Takes r's lock without waiting (creating r->dir if needed): 0 with *fd (close-on-exec), 1 when
+ * another live process holds it (holder gets the lock file's "pid host"), 2 on I/O error. */
+int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err);
+/* 1 when some live process holds r's lock; creates nothing. */
+int sweep_locked(const SweepRun *r);
+
+/* Writes r as one shell command line: exe train WORDS..., each word quoted when the shell would
+ * otherwise change it. */
+void sweep_print_command(FILE *f, const char *exe, const SweepRun *r);
+
+/* Cores this process may run on (its CPU affinity), at least 1. */
+int sweep_usable_cores(void);
+
+/* Runs every unfinished run of g as `exe train ...` subprocesses, at most jobs at once, the cores
+ * divided among them (unless threads= was given); progress on stderr. Returns 0 when every run is
+ * finished, 1 when some failed (the others still ran), 2 on I/O failure of the sweep itself, or
+ * 128 + signal number after SIGINT, SIGTERM or SIGHUP (running trains are stopped first). */
+int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err);
+
+#endif

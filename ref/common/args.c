@@ -1,0 +1,373 @@
+#include "ref/common/args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/common/util.h"
+
+static int find_key(const Args *a, const char *key)
+{
+    for (int i = a->n - 1; i >= 0; i--)
+        if (strcmp(a->kv[i].key, key) == 0) return i;
+    return -1;
+}
+
+int args_set(Args *a, const char *key, const char *val, char *err)
+{
+    size_t klen = strlen(key);
+    if (klen == 0 || klen >= ARGS_KEY_LEN) {
+        snprintf(err, ERR_LEN, "bad key '%.80s' for '%s': expected 1 to %d characters", key,
+                 a->cmd, ARGS_KEY_LEN - 1);
+        return 1;
+    }
+    if (strlen(val) >= ARGS_VAL_LEN) {
+        snprintf(err, ERR_LEN, "value of '%s' is too long: at most %d characters", key,
+                 ARGS_VAL_LEN - 1);
+        return 1;
+    }
+    int i = find_key(a, key);
+    if (i < 0) {
+        if (a->n >= ARGS_MAX) {
+            snprintf(err, ERR_LEN, "too many arguments: at most %d", ARGS_MAX);
+            return 1;
+        }
+        i = a->n++;
+        memcpy(a->kv[i].key, key, klen + 1);
+    }
+    strcpy(a->kv[i].val, val);
+    a->kv[i].used = 0;
+    return 0;
+}
+
+/* key=value with the key made of [A-Za-z0-9_]; anything else is not a pair. */
+static int split_pair(const char *word, char *key, const char **val)
+{
+    const char *eq = strchr(word, '=');
+    if (!eq || eq == word || (size_t)(eq - word) >= ARGS_KEY_LEN) return 0;
+    for (const char *p = word; p < eq; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_') return 0;
+    memcpy(key, word, (size_t)(eq - word));
+    key[eq - word] = 0;
+    *val = eq + 1;
+    return 1;
+}
+
+static int load_config_file(Args *a, const char *path, char *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
+        return 2;
+    }
+    char line[ARGS_KEY_LEN + ARGS_VAL_LEN + 8];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, ERR_LEN, "%s:%d: line too long", path, lineno);
+            rc = 1;
+            break;
+        }
+        char *s = trim_space(line);
+        if (*s == 0 || *s == '#') continue;
+        char key[ARGS_KEY_LEN];
+        const char *val;
+        if (!split_pair(s, key, &val)) {
+            snprintf(err, ERR_LEN, "%s:%d: expected key=value, got '%.80s'", path, lineno, s);
+            rc = 1;
+            break;
+        }
+        if ((rc = args_set(a, key, val, err))) break;
+    }
+    if (!rc && ferror(f)) {
+        snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
+        rc = 2;
+    }
+    fclose(f);
+    return rc;
+}
+
+int args_parse(Args *a, const char *cmd, int argc, char **argv, char *err)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    /* The config file first, wherever --config appears, so that the command line overrides it. */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                snprintf(err, ERR_LEN, "--config needs a file name");
+                return 1;
+            }
+            int rc = load_config_file(a, argv[i + 1], err);
+            if (rc) return rc;
+            i++;
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        char key[ARGS_KEY_LEN];
+        const char *val;
+        if (strcmp(w, "--config") == 0) {
+            i++;
+        } else if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0 || strcmp(w, "help") == 0) {
+            a->help = 1;
+        } else if (split_pair(w, key, &val)) {
+            int rc = args_set(a, key, val, err);
+            if (rc) return rc;
+        } else if (w[0] == '-') {
+            snprintf(err, ERR_LEN, "unknown flag '%.80s' for '%s' (expected key=value, --config FILE or --help)", w, cmd);
+            return 1;
+        } else {
+            if (a->n_pos >= ARGS_MAX) {
+                snprintf(err, ERR_LEN, "too many arguments: at most %d", ARGS_MAX);
+                return 1;
+            }
+            a->pos[a->n_pos++] = w;
+        }
+    }
+    return 0;
+}
+
+const char *args_get(Args *a, const char *key)
+{
+    int i = find_key(a, key);
+    if (i < 0) return NULL;
+    a->kv[i].used = 1;
+    return a->kv[i].val;
+}
+
+int args_has(const Args *a, const char *key)
+{
+    return find_key(a, key) >= 0;
+}
+
+int args_check_unused(const Args *a, char *err)
+{
+    for (int i = 0; i < a->n; i++) {
+        if (!a->kv[i].used) {
+            snprintf(err, ERR_LEN, "unknown key '%s' for '%s' (see: scalerl %s --help)", a->kv[i].key,
+                     a->cmd, a->cmd);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void opts_choice_name(const char *choices, int idx, char *buf, size_t n)
+{
+    const char *p = choices;
+    for (int i = 0; i < idx && p; i++) {
+        p = strchr(p, '|');
+        if (p) p++;
+    }
+    if (!p || idx < 0) p = "";
+    const char *bar = strchr(p, '|');
+    int len = bar ? (int)(bar - p) : (int)strlen(p);
+    snprintf(buf, n, "%.*s", len, p);
+}
+
+/* Index of val among "a|b|c", or -1. */
+static int choice_index(const char *choices, const char *val)
+{
+    size_t n = strlen(val);
+    int idx = 0;
+    for (const char *p = choices; p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, val, n) == 0) return idx;
+        p = bar ? bar + 1 : NULL;
+    }
+    return -1;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != 0 || errno) return 0;
+    *out = v;
+    return 1;
+}
+
+/* Integers may be written 1e6 or 2.5e5 when the value is integral (tokens=1e6). */
+static int parse_count(const char *s, long *out)
+{
+    if (parse_long(s, out)) return 1;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end != 0 || errno || !isfinite(d) || d != floor(d) || fabs(d) > 9e15) return 0;
+    *out = (long)d;
+    return 1;
+}
+
+int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
+{
+    char *field = (char *)cfg + s->offset;
+    switch (s->type) {
+    case OPT_INT: {
+        long v;
+        if (!parse_count(val, &v)) {
+            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected an integer in [%.0f, %.0f]", val,
+                     s->key, s->lo, s->hi);
+            return 1;
+        }
+        if (v < s->lo || v > s->hi) {
+            snprintf(err, ERR_LEN, "bad value %ld for '%s': expected an integer in [%.0f, %.0f]", v, s->key,
+                     s->lo, s->hi);
+            return 1;
+        }
+        *(long *)field = v;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        char *end;
+        errno = 0;
+        double v = strtod(val, &end);
+        if (end == val || *end != 0 || errno || !isfinite(v)) {
+            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected a number in [%g, %g]", val, s->key,
+                     s->lo, s->hi);
+            return 1;
+        }
+        if (v < s->lo || v > s->hi) {
+            snprintf(err, ERR_LEN, "bad value %g for '%s': expected a number in [%g, %g]", v, s->key, s->lo,
+                     s->hi);
+            return 1;
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    case OPT_STR:
+        if (strlen(val) >= OPT_STR_LEN) {
+            snprintf(err, ERR_LEN, "value of '%s' is too long: at most %d characters", s->key,
+                     OPT_STR_LEN - 1);
+            return 1;
+        }
+        strcpy(field, val);
+        return 0;
+    case OPT_CHOICE: {
+        int idx = choice_index(s->choices, val);
+        if (idx < 0) {
+            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected one of %s", val, s->key, s->choices);
+            return 1;
+        }
+        *(int *)field = idx;
+        return 0;
+    }
+    case OPT_RANGE: {
+        long lo, hi;
+        char buf[128];
+        const char *dash = strchr(val + (val[0] == '-'), '-');
+        int ok;
+        if (!dash) {
+            ok = parse_count(val, &lo);
+            hi = lo;
+        } else {
+            size_t n = (size_t)(dash - val);
+            ok = n < sizeof buf;
+            if (ok) {
+                memcpy(buf, val, n);
+                buf[n] = 0;
+                ok = parse_count(buf, &lo) && parse_count(dash + 1, &hi);
+            }
+        }
+        if (!ok || lo > hi || lo < s->lo || hi > s->hi) {
+            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected N or LO-HI with %.0f <= LO <= HI <= %.0f",
+                     val, s->key, s->lo, s->hi);
+            return 1;
+        }
+        ((long *)field)[0] = lo;
+        ((long *)field)[1] = hi;
+        return 0;
+    }
+    }
+    snprintf(err, ERR_LEN, "internal: bad option type for '%s'", s->key);
+    return 1;
+}
+
+int opts_set_defaults(const OptSpec *specs, void *cfg, char *err)
+{
+    for (const OptSpec *s = specs; s->key; s++) {
+        if (!s->def) continue;
+        int rc = opts_set_value(s, cfg, s->def, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int opts_apply_given(const OptSpec *specs, void *cfg, Args *a, char *err)
+{
+    for (const OptSpec *s = specs; s->key; s++) {
+        const char *val = args_get(a, s->key);
+        if (!val) {
+            if (s->def) continue;
+            snprintf(err, ERR_LEN, "'%s' needs %s=... (%s)", a->cmd, s->key, s->help);
+            return 1;
+        }
+        int rc = opts_set_value(s, cfg, val, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int opts_apply(const OptSpec *specs, void *cfg, Args *a, char *err)
+{
+    int rc = opts_set_defaults(specs, cfg, err);
+    return rc ? rc : opts_apply_given(specs, cfg, a, err);
+}
+
+const OptSpec *opts_find(const OptSpec *specs, const char *key)
+{
+    for (const OptSpec *s = specs; s->key; s++)
+        if (strcmp(s->key, key) == 0) return s;
+    return NULL;
+}
+
+static void format_value(const OptSpec *s, const void *cfg, char *buf, size_t n)
+{
+    const char *field = (const char *)cfg + s->offset;
+    switch (s->type) {
+    case OPT_INT: snprintf(buf, n, "%ld", *(const long *)field); break;
+    case OPT_FLOAT: snprintf(buf, n, "%.17g", *(const double *)field); break;
+    case OPT_STR: snprintf(buf, n, "%s", field); break;
+    case OPT_CHOICE: opts_choice_name(s->choices, *(const int *)field, buf, n); break;
+    case OPT_RANGE: {
+        const long *r = (const long *)field;
+        if (r[0] == r[1]) snprintf(buf, n, "%ld", r[0]);
+        else snprintf(buf, n, "%ld-%ld", r[0], r[1]);
+        break;
+    }
+    }
+}
+
+void opts_write(const OptSpec *specs, const void *cfg, FILE *f)
+{
+    char buf[OPT_STR_LEN + 64];
+    for (const OptSpec *s = specs; s->key; s++) {
+        format_value(s, cfg, buf, sizeof buf);
+        /* An optional text key left empty is its default either way; leaving it out keeps the
+         * files of runs made before the key existed identical. */
+        if (s->type == OPT_STR && !buf[0] && s->def && !s->def[0]) continue;
+        fprintf(f, "%s=%s\n", s->key, buf);
+    }
+}
+
+void opts_help(const OptSpec *specs, FILE *f)
+{
+    for (const OptSpec *s = specs; s->key; s++) {
+        char accepted[256];
+        switch (s->type) {
+        case OPT_INT: snprintf(accepted, sizeof accepted, "integer %.0f..%.0f", s->lo, s->hi); break;
+        case OPT_FLOAT: snprintf(accepted, sizeof accepted, "number %g..%g", s->lo, s->hi); break;
+        case OPT_STR: snprintf(accepted, sizeof accepted, "text"); break;
+        case OPT_CHOICE: snprintf(accepted, sizeof accepted, "%s", s->choices); break;
+        case OPT_RANGE: snprintf(accepted, sizeof accepted, "N or LO-HI in %.0f..%.0f", s->lo, s->hi); break;
+        }
+        fprintf(f, "  %-18s %-40s %s [default: %s]\n", s->key, accepted, s->help,
+                s->def ? s->def : "required");
+    }
+}

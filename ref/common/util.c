@@ -1,0 +1,135 @@
+#include "ref/common/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int atomic_open(AtomicFile *af, const char *path, char *err)
+{
+    memset(af, 0, sizeof *af);
+    if (strlen(path) >= sizeof af->path) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s...'", path);
+        return 1;
+    }
+    strcpy(af->path, path);
+    snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(af->tmp, "wb");
+    if (!af->f) {
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", af->tmp, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+int atomic_commit(AtomicFile *af, char *err)
+{
+    int bad = ferror(af->f) || fflush(af->f) != 0;
+    int saved = errno;
+    if (fclose(af->f) != 0 && !bad) {
+        bad = 1;
+        saved = errno;
+    }
+    af->f = NULL;
+    if (bad) {
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", af->tmp, strerror(saved));
+        remove(af->tmp);
+        return 2;
+    }
+    if (rename(af->tmp, af->path) != 0) {
+        snprintf(err, ERR_LEN, "cannot rename '%s' to '%s': %s", af->tmp, af->path, strerror(errno));
+        remove(af->tmp);
+        return 2;
+    }
+    return 0;
+}
+
+void atomic_abort(AtomicFile *af)
+{
+    if (af->f) fclose(af->f);
+    af->f = NULL;
+    if (af->tmp[0]) remove(af->tmp);
+}
+
+int mkdir_p(const char *dir, char *err)
+{
+    char buf[1024];
+    if (strlen(dir) >= sizeof buf) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s...'", dir);
+        return 1;
+    }
+    strcpy(buf, dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = 0;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+            snprintf(err, ERR_LEN, "cannot create directory '%s': %s", buf, strerror(errno));
+            return 2;
+        }
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, ERR_LEN, "cannot create directory '%s': %s", buf, strerror(errno));
+        return 2;
+    }
+    struct stat st;
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, ERR_LEN, "'%s' exists and is not a directory", buf);
+        return 2;
+    }
+    return 0;
+}
+
+int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
+{
+    if ((size_t)snprintf(out, n, "%s/%s", dir, name) >= n) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s/%.100s'", dir, name);
+        return 1;
+    }
+    return 0;
+}
+
+char *trim_space(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) s[--n] = 0;
+    return s;
+}
+
+int flush_stdout(char *err)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        snprintf(err, ERR_LEN, "cannot write to stdout: %s", strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int report_error(const char *cmd, int rc, const char *err)
+{
+    fprintf(stderr, "scalerl %s: %s\n", cmd, err);
+    return rc;
+}

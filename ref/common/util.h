@@ -1,0 +1,43 @@
+/* Small services every command needs: atomic file output, clocks, directories, error lines. */
+#ifndef SCALERL_UTIL_H
+#define SCALERL_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ref/common/args.h"
+
+/* A file written under a temporary name in the same directory and renamed into place on
+ * commit, so that a reader never sees a half-written file. */
+typedef struct {
+    FILE *f;
+    char path[1024];
+    char tmp[1100];
+} AtomicFile;
+
+int atomic_open(AtomicFile *af, const char *path, char *err);
+/* Flushes, closes and renames; on any failure removes the temporary file. Returns 0 or 2. */
+int atomic_commit(AtomicFile *af, char *err);
+/* Closes and removes the temporary file (after an error). */
+void atomic_abort(AtomicFile *af);
+
+/* Creates dir and its parents (like mkdir -p). Returns 0 or 2. */
+int mkdir_p(const char *dir, char *err);
+int file_exists(const char *path);
+/* "dir/name" into out (n bytes). Returns 0, or 1 with err when it does not fit. */
+int path_join(char *out, size_t n, const char *dir, const char *name, char *err);
+
+/* s without leading and trailing white space (the end is cut in place). */
+char *trim_space(char *s);
+
+/* Flushes stdout and checks it for write errors, so that a full disk or a closed pipe is an
+ * error rather than a silently cut report. Returns 0 or 2. */
+int flush_stdout(char *err);
+
+double wall_seconds(void); /* monotonic */
+double cpu_seconds(void);  /* CPU time of the whole process, all threads */
+
+/* Prints "scalerl CMD: ERR" on stderr and returns rc, so commands can `return fail(...)`. */
+int report_error(const char *cmd, int rc, const char *err);
+
+#endif

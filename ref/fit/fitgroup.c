@@ -1,0 +1,152 @@
+#include "ref/fit/fitgroup.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int groups_build(RunData *runs, int n, RecipeGroup **groups, int *ng, char *err)
+{
+    RecipeGroup *g = calloc((size_t)(n > 0 ? n : 1), sizeof *g);
+    if (!g) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= strcmp(runs[j].recipe, runs[i].recipe) == 0;
+        if (seen) continue;
+        RecipeGroup *gr = &g[count++];
+        snprintf(gr->recipe, sizeof gr->recipe, "%s", runs[i].recipe);
+        if (!(gr->runs = malloc(sizeof(RunData *) * (size_t)(n - i)))) {
+            groups_free(g, count);
+            snprintf(err, ERR_LEN, "out of memory");
+            return 2;
+        }
+        for (int j = i; j < n; j++)
+            if (strcmp(runs[j].recipe, runs[i].recipe) == 0) gr->runs[gr->k++] = &runs[j];
+    }
+    *groups = g;
+    *ng = count;
+    return 0;
+}
+
+void groups_free(RecipeGroup *groups, int ng)
+{
+    if (!groups) return;
+    for (int i = 0; i < ng; i++) {
+        curve_free(&groups[i].pooled);
+        if (groups[i].seeds)
+            for (int j = 0; j < groups[i].k; j++) curve_free(&groups[i].seeds[j]);
+        free(groups[i].seeds);
+        free(groups[i].runs);
+    }
+    free(groups);
+}
+
+/* max_i |v_i - mean v| */
+static double spread(const double *v, int k)
+{
+    double mean = 0, s = 0;
+    for (int i = 0; i < k; i++) mean += v[i] / k;
+    for (int i = 0; i < k; i++)
+        if (fabs(v[i] - mean) > s) s = fabs(v[i] - mean);
+    return s;
+}
+
+/* Spreads of A, ln B and log10 Cmid over per-seed fits. */
+static int seed_spreads(const CurveFit *f, int k, double *sA, double *slnB, double *slgC, char *err)
+{
+    double *v = malloc(sizeof(double) * 3 * (size_t)k);
+    if (!v) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    for (int i = 0; i < k; i++) {
+        v[i] = f[i].sig.p.A;
+        v[k + i] = log(f[i].sig.p.B);
+        v[2 * k + i] = log10(f[i].sig.p.Cmid);
+    }
+    *sA = spread(v, k);
+    *slnB = spread(v + k, k);
+    *slgC = spread(v + 2 * k, k);
+    free(v);
+    return 0;
+}
+
+int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err)
+{
+    int rc = curve_fit(g->runs, g->k, s, NULL, boot, &g->pooled, err);
+    if (rc) return rc;
+    g->seeds = calloc((size_t)g->k, sizeof *g->seeds);
+    if (!g->seeds) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    for (int j = 0; j < g->k; j++)
+        if ((rc = curve_fit(&g->runs[j], 1, s, NULL, 0, &g->seeds[j], err))) return rc;
+    return seed_spreads(g->seeds, g->k, &g->spread_A, &g->spread_lnB, &g->spread_lgC, err);
+}
+
+const char *verdict_name(int v)
+{
+    switch (v) {
+    case VERDICT_CEILING: return "ceiling mover";
+    case VERDICT_EFFICIENCY: return "efficiency shaper";
+    default: return "no effect";
+    }
+}
+
+static double max3(double a, double b, double c)
+{
+    double m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+/* Refits a group at A = A_star: pooled fit into *pooled_p, per-seed spreads of ln B, log10 Cmid. */
+static int refit_at(const RecipeGroup *g, const FitSettings *s, double A_star, Sigmoid *pooled_p, double *slnB,
+                    double *slgC, char *err)
+{
+    CurveFit f;
+    int rc = curve_fit(g->runs, g->k, s, &A_star, 0, &f, err);
+    if (rc) return rc;
+    *pooled_p = f.sig.p;
+    curve_free(&f);
+    CurveFit *seeds = calloc((size_t)g->k, sizeof *seeds);
+    if (!seeds) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    for (int j = 0; j < g->k && !rc; j++) rc = curve_fit(&g->runs[j], 1, s, &A_star, 0, &seeds[j], err);
+    double sA;
+    if (!rc) rc = seed_spreads(seeds, g->k, &sA, slnB, slgC, err);
+    for (int j = 0; j < g->k; j++) curve_free(&seeds[j]);
+    free(seeds);
+    return rc;
+}
+
+int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
+                  PairCompare *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    out->dA = g->pooled.sig.p.A - base->pooled.sig.p.A;
+    out->margin_A = max3(fl->A, base->spread_A, g->spread_A);
+    out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
+    Sigmoid pb, pg;
+    double slnB[2], slgC[2];
+    int rc = refit_at(base, s, out->A_star, &pb, &slnB[0], &slgC[0], err);
+    if (!rc) rc = refit_at(g, s, out->A_star, &pg, &slnB[1], &slgC[1], err);
+    if (rc) return rc;
+    out->B[0] = pb.B;
+    out->B[1] = pg.B;
+    out->Cmid[0] = pb.Cmid;
+    out->Cmid[1] = pg.Cmid;
+    out->dlnB = log(pg.B / pb.B);
+    out->margin_lnB = max3(log(1 + fl->B), slnB[0], slnB[1]);
+    out->dlgC = log10(pg.Cmid / pb.Cmid);
+    out->margin_lgC = max3(fl->cmid, slgC[0], slgC[1]);
+    if (fabs(out->dA) > out->margin_A) out->verdict = VERDICT_CEILING;
+    else if (fabs(out->dlnB) > out->margin_lnB || fabs(out->dlgC) > out->margin_lgC) out->verdict = VERDICT_EFFICIENCY;
+    else out->verdict = VERDICT_NONE;
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* A run directory as the fitter sees it: the eval rows of RUN/metrics.jsonl (rows with
+ * "kind":"eval"; other kinds are skipped) and the recipe and seed from RUN/config.txt.
+ *
+ * Each eval row gives a point (x, pass_rate) where x is the chosen compute column (flops, wall_s,
+ * cpu_s, or any numeric column); pass_rate_lo/_hi, when present, are the point's interval. The
+ * row at step 0 gives R0 and is not a point. A last line cut short (a run still writing) is
+ * ignored and flagged; any other malformed line is an error naming the file and line. */
+#ifndef SCALERL_RUNDATA_H
+#define SCALERL_RUNDATA_H
+
+#include "ref/common/args.h"
+
+typedef struct {
+    double x, y;   /* compute, pass rate */
+    double lo, hi; /* the pass rate's interval; NaN when the row has none */
+    double step;
+} EvalPoint;
+
+typedef struct {
+    char dir[1024];
+    char recipe[128]; /* config.txt label=, else recipe=, else the directory's name */
+    long seed;
+    int has_seed;
+    EvalPoint *pts; /* eval rows after step 0, sorted by x (then step) */
+    int n;
+    int has_r0;     /* a step-0 eval row was found */
+    double r0;      /* its pass rate */
+    double r0_lo, r0_hi; /* its interval; NaN when the row has none */
+    int truncated;  /* a partial last line was ignored */
+} RunData;
+
+/* Loads dir with x taken from column xcol. 0, 1 (bad content: message names file, line and
+ * what was expected) or 2 (I/O). On failure nothing needs freeing. */
+int rundata_load(RunData *r, const char *dir, const char *xcol, char *err);
+void rundata_free(RunData *r);
+/* Loads runs[i] from dirs[i] for i < n, stopping at the first failure; *n_loaded counts the runs
+ * loaded (to free). A run whose partial last line was ignored gets a note on stderr
+ * ("scalerl CMD: note: ..."). */
+int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *cmd, int *n_loaded,
+                     char *err);
+
+/* Every directory at or under root holding a metrics.jsonl (not descending into run
+ * directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */
+int rundata_find(const char *root, char ***dirs, int *n, char *err);
+void rundata_free_list(char **dirs, int n);
+
+#endif

@@ -1,0 +1,91 @@
+#include "ref/rl/evaluate.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/common/args.h"
+
+/* 1 - C(n-c, k) / C(n, k): the chance that k of the n samples include a correct one. */
+static double pass_at_k(int n, int c, int k)
+{
+    if (n - c < k) return 1.0;
+    double prod = 1.0;
+    for (int i = n - c + 1; i <= n; i++) prod *= 1.0 - (double)k / i;
+    return 1.0 - prod;
+}
+
+int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples, EvalResult *r,
+             char *err)
+{
+    if (n > split_val_count(split)) {
+        snprintf(err, ERR_LEN, "eval_n=%d exceeds the %d validation prompts", n, split_val_count(split));
+        return 1;
+    }
+    GenConfig gc = *gc_in;
+    gc.G = samples;
+    /* Enough groups in flight to keep every slot busy, plus one group's worth of refill. */
+    gc.slots = gc.slots > 0 ? gc.slots : 256;
+    gc.max_groups = gc.slots / samples + 2;
+    Generator *g = gen_new(&gc, err);
+    if (!g) return 2;
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->samples = samples;
+    for (int k = 1; k <= samples && r->n_pass_k < EVAL_MAX_PASS_K; k *= 2) r->pass_k[r->n_pass_k++] = k;
+    double sum = 0, sumsq = 0, len = 0, interrupted = 0, truncated = 0;
+    int next = 0, finished = 0, rc = 0;
+    int *done_groups = NULL;
+    done_groups = malloc((size_t)gc.max_groups * sizeof(int));
+    if (!done_groups) {
+        snprintf(err, ERR_LEN, "out of memory");
+        rc = 2;
+        goto done;
+    }
+    int n_live = 0;
+    while (finished < n) {
+        for (; next < n && n_live < gc.max_groups; next++, n_live++) {
+            if (gen_add_group(g, split_val(split, next), (uint64_t)next, 0, next, err) < 0) {
+                rc = 1;
+                goto done;
+            }
+        }
+        gen_step(g, params, 0, &r->gen_flops);
+        int nd = gen_take_finished(g, done_groups, gc.max_groups);
+        for (int i = 0; i < nd; i++) {
+            Group *gr = gen_group(g, done_groups[i]);
+            int c = 0;
+            for (int j = 0; j < samples; j++) {
+                const Completion *cp = &gr->c[j];
+                c += cp->correct;
+                len += cp->n - cp->n_prompt;
+                interrupted += cp->interrupted;
+                truncated += cp->truncated;
+            }
+            double frac = (double)c / samples;
+            sum += frac;
+            sumsq += frac * frac;
+            for (int k = 0; k < r->n_pass_k; k++) r->pass_at_k[k] += pass_at_k(samples, c, r->pass_k[k]);
+            gen_release(g, done_groups[i]);
+            n_live--;
+            finished++;
+        }
+    }
+    r->pass_rate = sum / n;
+    /* 95% interval for the task's pass rate from the spread of per-prompt pass fractions (samples
+     * of one prompt are correlated, so prompts, not completions, are the independent units);
+     * clamped to [0, 1]. */
+    double var = n > 1 ? (sumsq - sum * sum / n) / (n - 1) : 0.25;
+    double half = 1.959963984540054 * sqrt(var > 0 ? var / n : 0);
+    r->pass_rate_lo = fmax(0.0, r->pass_rate - half);
+    r->pass_rate_hi = fmin(1.0, r->pass_rate + half);
+    for (int k = 0; k < r->n_pass_k; k++) r->pass_at_k[k] /= n;
+    r->len_mean = len / ((double)n * samples);
+    r->interrupt_frac = interrupted / ((double)n * samples);
+    r->truncate_frac = truncated / ((double)n * samples);
+done:
+    free(done_groups);
+    gen_free(g);
+    return rc;
+}

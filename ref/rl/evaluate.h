@@ -1,0 +1,29 @@
+/* Validation: sample `samples` completions for each of n validation prompts with the current
+ * weights and the training run's length control, verify them, and summarize. Not counted as RL
+ * compute (DESIGN.md). */
+#ifndef SCALERL_EVALUATE_H
+#define SCALERL_EVALUATE_H
+
+#include "ref/rl/rollout.h"
+
+#define EVAL_MAX_PASS_K 12 /* pass@1, @2, @4, ... up to samples */
+
+typedef struct {
+    int n, samples;
+    double pass_rate;           /* mean over prompts of the fraction of correct samples */
+    double pass_rate_lo, pass_rate_hi; /* 95% interval, prompt-level (see evaluate.c) */
+    int n_pass_k;
+    int pass_k[EVAL_MAX_PASS_K];
+    double pass_at_k[EVAL_MAX_PASS_K]; /* unbiased estimator (Chen et al. 2021) */
+    double len_mean;            /* completion tokens, EOS and forced marker included */
+    double interrupt_frac;      /* completions whose end-of-thinking marker was forced */
+    double truncate_frac;       /* completions stopped by a budget without EOS */
+    double gen_flops;           /* forward FLOPs spent (not RL compute) */
+} EvalResult;
+
+/* Evaluates params on the first n validation prompts of split. gc gives the numerics and length
+ * control; its G, max_groups and slots are set here (G = samples). Returns 0, or 1/2 with err. */
+int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, EvalResult *out,
+             char *err);
+
+#endif

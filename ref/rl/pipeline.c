@@ -1,0 +1,174 @@
+/* PipelineRL-k with real threads (schedule=threads): a generator thread samples continuously
+ * while the trainer trains; after every optimizer step the trainer publishes its weights and the
+ * generator switches to them between two tokens, keeping its KV caches.
+ *
+ * Publication is triple-buffered: the generator decodes from buffer `in_use`, the newest
+ * published weights are in `latest`, and the trainer copies new weights into the third buffer,
+ * which neither of the others can be, then makes it `latest` under the lock. So a generator never
+ * reads a buffer being written, and never waits for a copy.
+ *
+ * The bound k: the generator admits batch b only when b <= published version + k, and it always
+ * decodes with the newest weights it has picked up, so every token of batch b comes from a
+ * version >= b - k; the trainer checks the recorded versions of every batch it consumes and stops
+ * with an error if one is older (it cannot happen; the check makes the bound observable).
+ *
+ * Cores: the generator thread and the trainer each get half of `threads` (at least one) for
+ * their OpenMP kernels, and OpenBLAS stays single-threaded (model_set_threads), so the two never
+ * oversubscribe the machine. */
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/rl/trainer.h"
+#include "ref/common/util.h"
+
+typedef struct {
+    Trainer *t;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_gen;   /* the generator waits for admission room or a stop */
+    pthread_cond_t cv_batch; /* the trainer waits for its batch */
+    float *buf[3];
+    long buf_version[3];
+    int latest, in_use;
+    long pub_version;
+    int stop, failed;
+    char err[ERR_LEN];
+    double gen_busy_s; /* time the generator spent in gen_step */
+    int gen_threads;
+} Pipe;
+
+static void *generator_main(void *arg)
+{
+    Pipe *p = arg;
+    Trainer *t = p->t;
+    omp_set_num_threads(p->gen_threads);
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop) {
+        p->in_use = p->latest; /* switch to the newest weights between two tokens */
+        const float *params = p->buf[p->in_use];
+        const long version = p->buf_version[p->in_use];
+        if (trainer_admit(t, trainer_admit_limit(t, p->pub_version), p->err)) {
+            p->failed = 1;
+            pthread_cond_broadcast(&p->cv_batch);
+            break;
+        }
+        if (t->exhausted) pthread_cond_broadcast(&p->cv_batch);
+        if (gen_busy(t->gen) == 0) {
+            pthread_cond_wait(&p->cv_gen, &p->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&p->mu);
+        double flops = 0, t0 = wall_seconds();
+        gen_step(t->gen, params, version, &flops);
+        double dt = wall_seconds() - t0;
+        pthread_mutex_lock(&p->mu);
+        p->gen_busy_s += dt;
+        t->flops_gen += flops;
+        trainer_collect_finished(t);
+        pthread_cond_broadcast(&p->cv_batch);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Copies the trainer's weights into a free buffer and makes it the newest. */
+static void publish(Pipe *p, long version)
+{
+    pthread_mutex_lock(&p->mu);
+    int w = 0;
+    while (w == p->in_use || w == p->latest) w++;
+    pthread_mutex_unlock(&p->mu);
+    memcpy(p->buf[w], p->t->m.params, p->t->m.n_params * sizeof(float));
+    pthread_mutex_lock(&p->mu);
+    p->buf_version[w] = version;
+    p->latest = w;
+    p->pub_version = version;
+    pthread_cond_broadcast(&p->cv_gen);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int check_bound(Trainer *t, const StepStats *s, char *err)
+{
+    if (s->stale_max > t->c->k) {
+        snprintf(err, ERR_LEN, "internal: step %ld consumed a token %ld versions old, beyond k=%ld", t->version + 1,
+                 s->stale_max, t->c->k);
+        return 1;
+    }
+    return 0;
+}
+
+int pipeline_threads_loop(Trainer *t, char *err)
+{
+    Pipe p;
+    memset(&p, 0, sizeof p);
+    p.t = t;
+    int total = t->c->threads > 0 ? (int)t->c->threads : omp_get_num_procs();
+    p.gen_threads = total / 2 > 0 ? total / 2 : 1;
+    int train_threads = total - p.gen_threads > 0 ? total - p.gen_threads : 1;
+    for (int i = 0; i < 3; i++) {
+        p.buf[i] = malloc(t->m.n_params * sizeof(float));
+        if (!p.buf[i]) {
+            for (int j = 0; j < i; j++) free(p.buf[j]);
+            snprintf(err, ERR_LEN, "out of memory for weight buffers");
+            return 2;
+        }
+    }
+    memcpy(p.buf[0], t->m.params, t->m.n_params * sizeof(float));
+    p.buf_version[0] = t->version;
+    p.pub_version = t->version;
+    p.latest = p.in_use = 0;
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv_gen, NULL);
+    pthread_cond_init(&p.cv_batch, NULL);
+    t->lock = &p.mu;
+    omp_set_num_threads(train_threads);
+    pthread_t gen;
+    int rc = 0;
+    if (pthread_create(&gen, NULL, generator_main, &p) != 0) {
+        snprintf(err, ERR_LEN, "cannot start the generator thread");
+        rc = 2;
+        goto out;
+    }
+    while (t->version < t->c->steps) {
+        const long v = t->version;
+        double w0 = wall_seconds();
+        pthread_mutex_lock(&p.mu);
+        double busy0 = p.gen_busy_s;
+        while (!trainer_batch_ready(t, v) && !p.failed && !(t->exhausted && v >= t->admitted))
+            pthread_cond_wait(&p.cv_batch, &p.mu);
+        int failed = p.failed, exhausted = !trainer_batch_ready(t, v);
+        pthread_mutex_unlock(&p.mu);
+        if (failed) {
+            snprintf(err, ERR_LEN, "%s", p.err);
+            rc = 1;
+            break;
+        }
+        if (exhausted) break; /* every training prompt retired */
+        double idle = wall_seconds() - w0;
+        StepStats s;
+        if ((rc = trainer_step(t, &s, err)) || (rc = check_bound(t, &s, err))) break;
+        trainer_release_batch(t);
+        publish(&p, v + 1);
+        pthread_mutex_lock(&p.mu);
+        double busy = p.gen_busy_s - busy0;
+        pthread_mutex_unlock(&p.mu);
+        double wall = wall_seconds() - w0;
+        s.threaded = 1;
+        s.trainer_idle_s = idle;
+        s.gen_util = wall > 0 ? busy / wall : 0;
+        if ((rc = trainer_finish_step(t, &s, err))) break;
+    }
+    pthread_mutex_lock(&p.mu);
+    p.stop = 1;
+    pthread_cond_broadcast(&p.cv_gen);
+    pthread_mutex_unlock(&p.mu);
+    pthread_join(gen, NULL);
+out:
+    t->lock = NULL;
+    pthread_cond_destroy(&p.cv_batch);
+    pthread_cond_destroy(&p.cv_gen);
+    pthread_mutex_destroy(&p.mu);
+    for (int i = 0; i < 3; i++) free(p.buf[i]);
+    omp_set_num_threads(total);
+    return rc;
+}
