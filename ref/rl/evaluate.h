@@ -6,7 +6,10 @@
 
 #include "ref/rl/rollout.h"
 
-#define EVAL_MAX_PASS_K 12 /* pass@1, @2, @4, ... up to samples */
+#define EVAL_MAX_PASS_K 12
+/* The sampling stream of validation (GenConfig.stream): train's evals, `scalerl eval`, `sample`
+ * and `report` draw from it, so that they agree on the same weights. */
+#define EVAL_SAMPLE_STREAM 0xe7a1 /* pass@1, @2, @4, ... up to samples */
 
 typedef struct {
     int n, samples;
@@ -25,5 +28,13 @@ typedef struct {
  * control; its G, max_groups and slots are set here (G = samples). Returns 0, or 1/2 with err. */
 int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, EvalResult *out,
              char *err);
+
+/* What RL changed, prompt by prompt: samples completions of each of the first n validation
+ * prompts with params, exactly as evaluate() does (the same sampling keys, so the same
+ * completions as an eval of the same weights with the same gc and samples), and hands each
+ * prompt's group to visit in prompt order. A nonzero return of visit stops and is returned. */
+typedef int (*SampleVisit)(void *ctx, int i, const Group *g, char *err);
+int sample_val_prompts(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples,
+                       SampleVisit visit, void *ctx, char *err);
 
 #endif
