@@ -5,23 +5,23 @@
 # state and log directories under the test's scratch directory), submits a 2-recipe x 2-seed tiny
 # sweep with the generated script, waits for it, and checks that every run finished, that the
 # dependent job ran compare and report on them, and that a re-submission after a partial run
-# submits only the unfinished run. The daemons are stopped on exit. Not part of `make test`
+# submits only the unfinished run; then runs the same grid's print=commands with GNU parallel. The daemons are stopped on exit. Not part of `make test`
 # (named outside tests/test_*.sh): .ci/run calls it. It never skips: anything missing is a FAIL.
 . "$(dirname "$0")/lib.sh"
 
 # ---- Slurm and munge: present, or installed, or a FAIL naming the command
 missing=()
-for b in slurmctld slurmd sbatch squeue scontrol munged flock; do command -v "$b" >/dev/null 2>&1 || missing+=("$b"); done
+for b in slurmctld slurmd sbatch squeue scontrol munged flock parallel; do command -v "$b" >/dev/null 2>&1 || missing+=("$b"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
   if [ "$SUDO" = none ]; then
-    fail "cluster: slurm" "missing ${missing[*]} and $(id -un) cannot install them; run: sudo apt-get install -y slurm-wlm munge"
+    fail "cluster: slurm" "missing ${missing[*]} and $(id -un) cannot install them; run: sudo apt-get install -y slurm-wlm munge parallel"
     exit 0
   fi
-  echo "NOTE cluster: installing Debian's slurm-wlm and munge (missing: ${missing[*]})"
+  echo "NOTE cluster: installing Debian's slurm-wlm, munge and parallel (missing: ${missing[*]})"
   $SUDO apt-get update -qq >"$T/apt.log" 2>&1 &&
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 slurm-wlm munge \
-      >>"$T/apt.log" 2>&1 || { fail "cluster: slurm" "apt-get install slurm-wlm munge failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; exit 0; }
+      parallel >>"$T/apt.log" 2>&1 || { fail "cluster: slurm" "apt-get install slurm-wlm munge parallel failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; exit 0; }
 fi
 if [ "$(id -u)" != 0 ]; then
   # slurmd starts jobs as their user only when it runs as root.
@@ -139,6 +139,14 @@ G2=("${G[@]/threads=1/threads=2}"); G2=("${G2[@]/#out=*/out=$T/sw2}")
 "$S" sweep "${G2[@]}" print=slurm >"$T/submit4.sh" 2>/dev/null
 check "threads=2: --cpus-per-task=2 and threads=2 in every task" bash -c "
   grep -q -- '--cpus-per-task=2 ' '$T/submit4.sh' && [ \$(grep -c ' threads=2)' '$T/submit4.sh') = 4 ]"
+
+# ---- the same grid with GNU parallel, from print=commands (two at a time on this machine)
+G3=("${G[@]/#out=*/out=$T/par}")
+"$S" sweep "${G3[@]}" print=commands >"$T/commands.txt" 2>/dev/null
+parallel -j 2 <"$T/commands.txt" >"$T/parallel.out" 2>&1; rc=$?
+[ $rc -eq 0 ] && pass "GNU parallel ran the printed commands" || fail "GNU parallel" "exit $rc: $(tail -n 3 "$T/parallel.out" | tr '\n' ' ')"
+"$S" sweep "${G3[@]}" print=status >"$T/status3" 2>/dev/null
+[ "$(grep -c ' finished ' "$T/status3")" -eq 4 ] && pass "GNU parallel: every run finished" || fail "GNU parallel: every run finished" "$(cat "$T/status3")"
 
 daemons=("${BG[@]}")
 stop_cluster
