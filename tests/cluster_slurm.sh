@@ -10,19 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # ---- Slurm and munge: present, or installed, or a FAIL naming the command
-missing=()
-for b in slurmctld slurmd sbatch squeue scontrol munged flock parallel; do command -v "$b" >/dev/null 2>&1 || missing+=("$b"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
-  if [ "$SUDO" = none ]; then
-    fail "cluster: slurm" "missing ${missing[*]} and $(id -un) cannot install them; run: sudo apt-get install -y slurm-wlm munge parallel"
-    exit 0
-  fi
-  echo "NOTE cluster: installing Debian's slurm-wlm, munge and parallel (missing: ${missing[*]})"
-  $SUDO apt-get update -qq >"$T/apt.log" 2>&1 &&
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 slurm-wlm munge \
-      parallel >>"$T/apt.log" 2>&1 || { fail "cluster: slurm" "apt-get install slurm-wlm munge parallel failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; exit 0; }
-fi
+need_debian "cluster: slurm" "slurm-wlm munge parallel" slurmctld slurmd sbatch squeue scontrol munged flock parallel || exit 0
 if [ "$(id -u)" != 0 ]; then
   # slurmd starts jobs as their user only when it runs as root.
   fail "cluster: slurm" "the one-node cluster needs root to run slurmd; run: sudo make test-cluster"

@@ -8,17 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # ---- the browser: present, or installed, or a FAIL naming the command
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
-  if [ "$SUDO" = none ]; then
-    fail "report: chromium" "Debian's chromium is not installed and $(id -un) cannot install it; run: sudo apt-get install -y chromium"
-    exit 0
-  fi
-  echo "NOTE report: installing Debian's chromium for the browser test (once)"
-  $SUDO apt-get update -qq >"$T/apt.log" 2>&1 &&
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 chromium >>"$T/apt.log" 2>&1 ||
-    { fail "report: chromium" "apt-get install chromium failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; exit 0; }
-fi
+need_debian "report: chromium" chromium chromium || exit 0
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 # ---- a run whose label holds markup, a control byte and a byte that is not UTF-8

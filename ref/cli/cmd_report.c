@@ -61,13 +61,7 @@ static void curve_series(PlotSeries *s, const char *label, int color, const RunD
                          const CurveFit *fit, int ok)
 {
     *s = (PlotSeries){.label = label, .color = color, .pts = r->pts, .n = r->n, .role = role};
-    if (!ok) return;
-    s->has_fit = 1;
-    s->p = fit->sig.p;
-    s->fit_lo = fit->x_min;
-    s->fit_hi = fit->x_max;
-    s->boot = fit->boot;
-    s->n_boot = fit->has_ci ? fit->boot_ok : 0;
+    if (ok) plot_series_fit(s, fit);
 }
 
 static void figure(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title, const char *caption)

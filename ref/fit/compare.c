@@ -89,9 +89,8 @@ int compare_plot_build(const CompareJob *j, const FitSettings *fs, ComparePlot *
         }
         snprintf(p->labels[g], sizeof p->labels[g], "%s (%d seed%s)%s", gr->recipe, gr->k, gr->k > 1 ? "s" : "",
                  g == j->base ? ", baseline" : "");
-        const CurveFit *f = &gr->pooled;
-        p->s[p->n++] = (PlotSeries){.label = p->labels[g], .color = g, .has_fit = 1, .p = f->sig.p, .fit_lo = f->x_min,
-                                    .fit_hi = f->x_max, .boot = f->boot, .n_boot = f->has_ci ? f->boot_ok : 0};
+        p->s[p->n] = (PlotSeries){.label = p->labels[g], .color = g};
+        plot_series_fit(&p->s[p->n++], &gr->pooled);
     }
     return 0;
 oom:

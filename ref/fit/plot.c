@@ -249,6 +249,16 @@ static void draw_legend(FILE *f, const PlotSeries *s, int n)
     }
 }
 
+void plot_series_fit(PlotSeries *s, const CurveFit *f)
+{
+    s->has_fit = 1;
+    s->p = f->sig.p;
+    s->fit_lo = f->x_min;
+    s->fit_hi = f->x_max;
+    s->boot = f->boot;
+    s->n_boot = f->has_ci ? f->boot_ok : 0;
+}
+
 void plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title)
 {
     Frame fr;

@@ -9,6 +9,7 @@
 
 #include "ref/common/args.h"
 #include "ref/fit/fit.h"
+#include "ref/fit/fitrun.h"
 #include "ref/fit/rundata.h"
 
 typedef struct {
@@ -23,6 +24,10 @@ typedef struct {
     const Sigmoid *boot;        /* bootstrap curves for a 95% band (may be NULL) */
     int n_boot;
 } PlotSeries;
+
+/* s's curve from a fit: the sigmoid, its fitted range and, when the bootstrap gave intervals,
+ * its resamples for the band. */
+void plot_series_fit(PlotSeries *s, const CurveFit *f);
 
 /* The SVG element alone (no XML declaration), e.g. inline in an HTML page; nothing when there is
  * nothing to draw (plot_svg says why). */
