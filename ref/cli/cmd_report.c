@@ -16,12 +16,12 @@
 #include "ref/cli/commands.h"
 #include "ref/cli/report_page.h"
 #include "ref/common/args.h"
-#include "ref/common/runfiles.h"
 #include "ref/common/util.h"
 #include "ref/common/xml.h"
 #include "ref/fit/compare.h"
 #include "ref/fit/plot.h"
 #include "ref/rl/evaluate.h"
+#include "ref/rl/runfiles.h"
 #include "tasks/tasks.h"
 
 typedef struct {
@@ -195,18 +195,9 @@ static int sample_models(const TrainConfig *tc, const char *const *ckpts, int n_
     for (a->model = 0; a->model < n_models && !rc; a->model++) {
         Model m;
         if ((rc = load_base_model(ckpts[a->model], &m, err))) break;
-        GenConfig gc;
-        memset(&gc, 0, sizeof gc);
-        gc.mcfg = m.cfg;
-        gc.temperature = (float)tc->temperature;
-        gc.prec = (Precision){tc->gen_precision == PREC_BF16, tc->head == PREC_BF16};
-        gc.seed = (uint64_t)tc->seed;
-        gc.stream = EVAL_SAMPLE_STREAM;
-        gc.length = (LengthMode)tc->length;
-        gc.think_lo = (int)tc->think_budget[0];
-        gc.think_hi = (int)tc->think_budget[1];
-        gc.answer_budget = (int)tc->answer_budget;
-        gc.penalty_cache = (int)tc->penalty_cache;
+        GenConfig gc = gen_config_from_keys(&m.cfg, tc->temperature, tc->gen_precision, tc->head, tc->seed,
+                                            GEN_STREAM_EVAL, tc->length, tc->think_budget, tc->answer_budget,
+                                            tc->penalty_cache);
         gc.G = a->samples;
         gc.max_groups = a->prompts;
         gc.slots = 256;

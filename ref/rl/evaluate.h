@@ -6,10 +6,7 @@
 
 #include "ref/rl/rollout.h"
 
-#define EVAL_MAX_PASS_K 12
-/* The sampling stream of validation (GenConfig.stream): train's evals, `scalerl eval`, `sample`
- * and `report` draw from it, so that they agree on the same weights. */
-#define EVAL_SAMPLE_STREAM 0xe7a1 /* pass@1, @2, @4, ... up to samples */
+#define EVAL_MAX_PASS_K 12 /* pass@1, @2, @4, ... up to samples */
 
 typedef struct {
     int n, samples;
