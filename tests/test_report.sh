@@ -103,6 +103,18 @@ caption() { grep -c "<figcaption><code>$1</code>" "$2"; }
   pass "signals: a new step field (sim_time) gets a chart, a field gone (mismatch_kl) none" ||
   fail "signals follow the step rows' fields" "sim_time $(caption sim_time "$T/edited/report.html"), mismatch_kl $(caption mismatch_kl "$T/edited/report.html")"
 check "prompts=0: no answers section" bash -c "! grep -q 'What RL changed' '$T/edited/report.html'"
+# A run with nothing to fit or draw yet (its step-0 eval and two steps): notes, no empty figure.
+mkdir -p "$T/young"; head -n 3 "$T/run/metrics.jsonl" >"$T/young/metrics.jsonl"; cp "$T/run/config.txt" "$T/young/"
+"$S" report "$T/young" prompts=0 >/dev/null 2>&1
+check "a run with nothing to fit yet: notes instead of empty figures" "$PY" - "$T/young/report.html" <<'EOF2'
+import sys, xml.etree.ElementTree as ET
+root = ET.fromstring(open(sys.argv[1], encoding="utf-8").read().split("\n", 1)[1])
+ns = {"h": "http://www.w3.org/1999/xhtml", "s": "http://www.w3.org/2000/svg"}
+notes = ["".join(p.itertext()) for p in root.iterfind(".//h:p[@class='note']", ns)]
+assert any(n.startswith("No pass rate against RL compute to draw") for n in notes), notes
+for fig in root.iterfind(".//h:figure", ns):
+    assert fig.find(".//s:svg", ns) is not None and fig.findall(".//s:*[@class='data']", ns), "an empty figure"
+EOF2
 
 # ---- a sweep's page: compare's table with verdicts, the curves overlaid, every run's signals
 "$S" sweep recipes=scalerl,loo-batch seeds=2 out="$T/sweep" "${KEYS[@]}" steps=24 jobs=1 2>"$T/sweep.log" ||
@@ -127,19 +139,19 @@ EOF
 # ---- in the browser: no console error, nothing fetched, every figure drew data; and a page
 # that does err, so that the check is known to see it
 printf '<!DOCTYPE html><html><body><figure><svg width="10" height="10"></svg></figure><img src="missing.png"/><script>console.error("seen")</script></body></html>\n' >"$T/bad.html"
-"$PY" tests/browser_check.py "$R" "$T/sweep.html" "$T/bad.html" >"$T/browser.jsonl" 2>"$T/browser.err"; rc=$?
+"$PY" tests/browser_check.py "$R" "$T/sweep.html" "$T/young/report.html" "$T/bad.html" >"$T/browser.jsonl" 2>"$T/browser.err"; rc=$?
 [ $rc -eq 0 ] && pass "headless Chromium loaded the pages" || fail "headless Chromium" "exit $rc: $(head -c 300 "$T/browser.err")"
 check "in the browser: no console error, no exception, nothing fetched, every figure drew data" "$PY" - "$T/browser.jsonl" <<'EOF'
 import json, sys
 pages = [json.loads(l) for l in open(sys.argv[1])]
-assert len(pages) == 3, len(pages)
-for p in pages[:2]:
+assert len(pages) == 4, len(pages)
+for p in pages[:3]:
     assert not p["console"] and not p["exceptions"] and not p["requests"], (p["page"], p["console"], p["exceptions"], p["requests"])
     figs = p["figures"]
-    assert len(figs) >= 10, (p["page"], len(figs))
+    assert len(figs) >= 10 or p is pages[2], (p["page"], len(figs))
     for f in figs:
         assert f["svg"] and f["width"] > 0 and f["data"] > 0 and f["drawn"] == f["data"], (p["page"], f)
-bad = pages[2]
+bad = pages[3]
 assert bad["console"] and bad["requests"] and bad["figures"][0]["drawn"] == 0, bad
 EOF
 

@@ -64,13 +64,26 @@ static void curve_series(PlotSeries *s, const char *label, int color, const RunD
     if (ok) plot_series_fit(s, fit);
 }
 
+/* A plot with its caption, drawn into memory first: a figure with nothing to draw is a note. */
 static void figure(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title, const char *caption)
 {
-    fprintf(f, "<figure class=\"plot\">\n");
-    plot_svg_write(f, s, n, xname, title);
-    fprintf(f, "<figcaption>");
-    xml_escape(f, caption);
-    fprintf(f, "</figcaption>\n</figure>\n");
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&svg, &len);
+    int drawn = mem && plot_svg_write(mem, s, n, xname, title);
+    if (mem && fclose(mem) != 0) drawn = 0;
+    if (drawn) {
+        fprintf(f, "<figure class=\"plot\">\n");
+        fwrite(svg, 1, len, f);
+        fprintf(f, "<figcaption>");
+        xml_escape(f, caption);
+        fprintf(f, "</figcaption>\n</figure>\n");
+    } else {
+        fprintf(f, "<p class=\"note\">");
+        page_text(f, "No %s to draw: no eval point after step 0 with %s > 0.", title, xname);
+        fprintf(f, "</p>\n");
+    }
+    free(svg);
 }
 
 static int section_curve(FILE *f, RunData *r, const ReportConfig *c, char *err)
@@ -328,9 +341,9 @@ static int report_run(FILE *f, const char *dir, const ReportConfig *c, char *err
                        "setting scaled down to this toy (budgets, validation). The whole config is "
                        "<code>config.txt</code>.</p>\n");
         } else {
-            fprintf(f, "<p class=\"note\">No train config to show: ");
+            fprintf(f, "<p class=\"note\">No recipe to show: config.txt is not a train run's (");
             xml_escape(f, why);
-            fprintf(f, "</p>\n");
+            fprintf(f, ").</p>\n");
         }
         fprintf(f, "<h2>Training signals</h2>\n<p class=\"note\">Each field of the step rows of "
                    "<code>metrics.jsonl</code> over the compute spent (log axis, shared by every chart), as means over "

@@ -248,10 +248,19 @@ int page_signals(FILE *f, const char *const *dirs, const int *colours, int n, co
             char title[160];
             snprintf(title, sizeof title, "%s", signals[k].title);
             LineChart ch = {title, xname, lo, hi};
-            fprintf(f, "<figure class=\"signal\">\n");
-            plot_lines_svg(f, &ch, ls, loaded);
-            fprintf(f, "<figcaption><code>%s</code> (%s rows)</figcaption>\n</figure>\n", signals[k].key,
-                    signals[k].kind);
+            /* Drawn into memory first: a chart with no point on the axis is left out. */
+            char *svg = NULL;
+            size_t len = 0;
+            FILE *mem = open_memstream(&svg, &len);
+            int drawn = mem ? plot_lines_svg(mem, &ch, ls, loaded) : 0;
+            if (mem && fclose(mem) != 0) drawn = 0;
+            if (drawn) {
+                fprintf(f, "<figure class=\"signal\">\n");
+                fwrite(svg, 1, len, f);
+                fprintf(f, "<figcaption><code>%s</code> (%s rows)</figcaption>\n</figure>\n", signals[k].key,
+                        signals[k].kind);
+            }
+            free(svg);
         }
         fprintf(f, "</div>\n");
     }

@@ -259,10 +259,10 @@ void plot_series_fit(PlotSeries *s, const CurveFit *f)
     s->n_boot = f->has_ci ? f->boot_ok : 0;
 }
 
-void plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title)
+int plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title)
 {
     Frame fr;
-    if (!frame_compute(s, n, &fr)) return;
+    if (!frame_compute(s, n, &fr)) return 0;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"Helvetica, Arial, sans-serif\">\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
@@ -281,6 +281,7 @@ void plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, cons
     for (int k = 0; k < n; k++) draw_points(f, &fr, &s[k]);
     draw_legend(f, s, n);
     fprintf(f, "</svg>\n");
+    return 1;
 }
 
 int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, const char *title, char *err)

@@ -29,9 +29,9 @@ typedef struct {
  * its resamples for the band. */
 void plot_series_fit(PlotSeries *s, const CurveFit *f);
 
-/* The SVG element alone (no XML declaration), e.g. inline in an HTML page; nothing when there is
- * nothing to draw (plot_svg says why). */
-void plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title);
+/* The SVG element alone (no XML declaration), e.g. inline in an HTML page. Returns 1, or 0
+ * having written nothing when there is nothing to draw (plot_svg says why). */
+int plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title);
 /* Writes the SVG to path atomically. 0, 1 (nothing to draw) or 2 (I/O), with err. */
 int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, const char *title, char *err);
 
