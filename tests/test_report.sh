@@ -14,7 +14,7 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 # ---- a run whose label holds markup, a control byte and a byte that is not UTF-8
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=200 eval_samples=0
 LABEL=$'a<b>&"c\'\x01\xff'
-KEYS=(base="$T/base.ckpt" task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 lr=5e-4 warmup=2
+KEYS=(base="$T/base.ckpt" task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 lr=2e-4 warmup=2
       eval_n=100 eval_samples=2 eval_every=4 think_budget=16 answer_budget=4 threads=1)
 train "$T/run" "${KEYS[@]}" label="$LABEL" || exit 0
 out=$("$S" report "$T/run" prompts=4 threads=1 2>"$T/rep.err"); rc=$?
@@ -95,13 +95,13 @@ EOF
 
 # ---- signals follow the step rows' fields: a field added is drawn, a field gone is left out
 mkdir -p "$T/edited"; cp "$T/run/config.txt" "$T/run/final.ckpt" "$T/edited/"
-sed -E 's/"kind":"step",/"kind":"step","sim_time":1.5,/; s/"mismatch_kl":[^,]*,//' "$T/run/metrics.jsonl" >"$T/edited/metrics.jsonl"
+sed -E 's/"kind":"step",/"kind":"step","gen_util":0.5,/; s/"mismatch_kl":[^,]*,//' "$T/run/metrics.jsonl" >"$T/edited/metrics.jsonl"
 "$S" report "$T/edited" prompts=0 >/dev/null 2>&1
 caption() { grep -c "<figcaption><code>$1</code>" "$2"; }
-[ "$(caption sim_time "$R")" = 0 ] && [ "$(caption sim_time "$T/edited/report.html")" = 1 ] &&
+[ "$(caption gen_util "$R")" = 0 ] && [ "$(caption gen_util "$T/edited/report.html")" = 1 ] &&
   [ "$(caption mismatch_kl "$R")" = 1 ] && [ "$(caption mismatch_kl "$T/edited/report.html")" = 0 ] &&
-  pass "signals: a new step field (sim_time) gets a chart, a field gone (mismatch_kl) none" ||
-  fail "signals follow the step rows' fields" "sim_time $(caption sim_time "$T/edited/report.html"), mismatch_kl $(caption mismatch_kl "$T/edited/report.html")"
+  pass "signals: a new step field (gen_util) gets a chart, a field gone (mismatch_kl) none" ||
+  fail "signals follow the step rows' fields" "gen_util $(caption gen_util "$T/edited/report.html"), mismatch_kl $(caption mismatch_kl "$T/edited/report.html")"
 check "prompts=0: no answers section" bash -c "! grep -q 'What RL changed' '$T/edited/report.html'"
 # A run with nothing to fit or draw yet (its step-0 eval and two steps): notes, no empty figure.
 mkdir -p "$T/young"; head -n 3 "$T/run/metrics.jsonl" >"$T/young/metrics.jsonl"; cp "$T/run/config.txt" "$T/young/"
