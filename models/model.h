@@ -7,15 +7,15 @@
  * tensors are stacked along a leading n_layer axis. Linear weights are stored (out, in): y = x W^T
  * + b, as in llm.c.
  *
- * Error convention (as in ref/): functions that can fail return 0 on success, 1 for bad input,
- * 2 for I/O, and write a one-line message into err (MODEL_ERR_LEN bytes). */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O; a one-line message in err). */
 #ifndef SCALERL_MODEL_H
 #define SCALERL_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_ERR_LEN 512
+#include "errbuf.h"
+
 #define MODEL_MAX_TENSORS 20
 
 typedef struct {

@@ -18,7 +18,7 @@ static const ModelConfig CFG = {.vocab = 11, .ctx = 16, .d_model = 32, .n_layer 
 
 static void make_model(Model *m, uint64_t seed)
 {
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_create(m, &CFG, seed, err)) {
         printf("FAIL model_create: %s\n", err);
         exit(1);
@@ -35,7 +35,7 @@ static void full_logp(Model *m, const int *seq, int len, float temperature, Prec
     const int V = m->cfg.vocab;
     int tgt[64];
     float lp[64];
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     for (int v = 0; v < V; v++) {
         for (int t = 0; t < len; t++) tgt[t] = v;
         if (model_forward(m, seq, tgt, 1, len, temperature, prec, lp, NULL, err)) {
@@ -63,7 +63,7 @@ static double ragged_decode_error(Model *m, Precision prec)
     int seq[NSEQ][16];
     for (int i = 0; i < NSEQ; i++)
         for (int t = 0; t < len[i]; t++) seq[i][t] = (int)(rng_u64(5, (uint64_t)i, 0, (uint64_t)t) % V);
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     DecodeState *s = decode_new(&m->cfg, 3, err);
     static float dec[NSEQ][16][V];
     int fed[NSEQ] = {0}, begun[NSEQ] = {0};
@@ -148,7 +148,7 @@ static void test_entropy(void)
         tgt[t] = (t * 7) % V;
     }
     float ref[T * V], lp[T], ent[T];
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     full_logp(&m, seq, T, 0.6f, (Precision){0, 0}, ref);
     model_forward(&m, seq, tgt, 1, T, 0.6f, (Precision){0, 0}, lp, ent, err);
     double worst = 0.0;
@@ -242,7 +242,7 @@ static int generate(const Model *m, const int *which, int n, float temperature, 
                          .out_tokens = o->tokens,
                          .out_logp = o->logp,
                          .out_len = o->len};
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     int rc = model_generate(m, &r, err);
     if (rc) printf("NOTE generate: %s\n", err);
     return rc;
@@ -341,7 +341,7 @@ static void test_generate_bad_requests(void)
     GenerateRequest r = {.n = 1, .prompts = prompts, .prompt_len = plen, .seq_ids = ids, .max_new = 4,
                          .stop_token = -1, .temperature = 1.0f, .out_tokens = out_tok, .out_logp = out_lp,
                          .out_len = out_len};
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     plen[0] = 16;
     int rc = model_generate(&m, &r, err);
     CHECK(rc == 1 && strstr(err, "16 tokens"), "generate_refuses_long_prompt", "rc %d err '%s'", rc, err);
@@ -367,7 +367,7 @@ static void test_decode_threads_identical(void)
     Model m;
     make_model(&m, 6);
     enum { N = 150, V = 11, STEPS = 5 };
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     static float out[2][2][N * V];
     for (int k = 0; k < 2; k++) {
         const Precision prec = {k, k};

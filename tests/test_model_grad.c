@@ -32,7 +32,7 @@ static void randomize(Model *m, uint64_t seed)
 /* loss = sum_n w_n logp_n, accumulated in double. */
 static double loss_of(Model *m, const int *tok, const int *tgt, int B, int T, float temp, const float *w)
 {
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     float logp[64];
     Precision fp32 = {0, 0};
     if (model_forward(m, tok, tgt, B, T, temp, fp32, logp, NULL, err)) {
@@ -50,7 +50,7 @@ static void test_finite_differences(void)
     const ModelConfig cfg = {.vocab = 7, .ctx = 8, .d_model = 8, .n_layer = 2, .n_head = 2, .d_ff = 12};
     enum { B = 2, T = 6, N = B * T };
     const float temp = 0.7f;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     Model m;
     if (model_create(&m, &cfg, 1, err)) {
         printf("FAIL model_create: %s\n", err);
@@ -115,7 +115,7 @@ static void test_skipped_and_accumulation(void)
 {
     const ModelConfig cfg = {.vocab = 9, .ctx = 10, .d_model = 16, .n_layer = 2, .n_head = 4, .d_ff = 24};
     enum { B = 3, T = 7, N = B * T };
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     Model m;
     if (model_create(&m, &cfg, 5, err)) {
         printf("FAIL model_create: %s\n", err);
@@ -168,7 +168,7 @@ static void test_skipped_and_accumulation(void)
 static void test_bad_inputs(void)
 {
     const ModelConfig cfg = {.vocab = 5, .ctx = 4, .d_model = 8, .n_layer = 1, .n_head = 2, .d_ff = 8};
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     Model m;
     model_create(&m, &cfg, 1, err);
     Precision fp32 = {0, 0};
@@ -195,7 +195,7 @@ static void test_threads_identical(void)
 {
     const ModelConfig cfg = {.vocab = 13, .ctx = 32, .d_model = 32, .n_layer = 2, .n_head = 4, .d_ff = 96};
     enum { B = 40, T = 32, N = B * T };
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     static int tok[N], tgt[N];
     static float w[N], lp1[N], lp2[N], en1[N], en2[N];
     for (int n = 0; n < N; n++) {

@@ -79,7 +79,7 @@ int main(void)
     const ModelConfig cfg = {.vocab = r.hdr[0], .ctx = r.hdr[1], .d_model = r.hdr[2], .n_layer = r.hdr[3],
                              .n_head = r.hdr[4], .d_ff = r.hdr[5]};
     const int B = r.hdr[6], T = r.hdr[7], N = B * T, V = cfg.vocab;
-    char err[MODEL_ERR_LEN] = "";
+    char err[ERR_LEN] = "";
     Model m;
     if (B > 64 || V > 64 || model_create(&m, &cfg, 1, err) || m.n_params != (size_t)r.hdr[8]) {
         CHECK(0, "torch_ref_model", "config or parameter count does not match the file: %s", err);

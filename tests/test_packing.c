@@ -27,7 +27,7 @@ static const int SHARE_WITH[B] = {-1, -1, 0, 0, 2, 0}, SHARED[B] = {0, 0, 6, 4, 
 /* Weights far from the tiny GPT-2 initialization, so that attention is far from uniform. */
 static void make_model(Model *m, uint64_t seed)
 {
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_create(m, &CFG, seed, err)) {
         printf("FAIL model_create: %s\n", err);
         exit(1);
@@ -59,7 +59,7 @@ static void make_batch(Batch *x, int tail)
 
 static int forward(Model *m, const int *tok, const int *tgt, int nb, int nt, float *logp, float *ent)
 {
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     int rc = model_forward(m, tok, tgt, nb, nt, 0.8f, (Precision){0, 0}, logp, ent, err);
     if (rc) printf("FAIL forward: %s\n", err);
     return rc;

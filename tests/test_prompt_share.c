@@ -11,7 +11,6 @@
 
 #include "models/decode.h"
 #include "models/model.h"
-#include "ref/common/args.h"
 #include "ref/rl/rollout.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"
@@ -21,7 +20,7 @@ static const ModelConfig CFG = {.vocab = 0 /* set from the tokenizer */, .ctx = 
 
 static void make_model(Model *m, ModelConfig cfg)
 {
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_create(m, &cfg, 11, err)) {
         printf("FAIL model_create: %s\n", err);
         exit(1);
@@ -38,7 +37,7 @@ static void test_fork(void)
     cfg.vocab = tok_vocab_size();
     Model m;
     make_model(&m, cfg);
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     DecodeState *ds = decode_new(&cfg, 3, err);
     if (!ds) {
         printf("FAIL decode_new: %s\n", err);

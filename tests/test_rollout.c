@@ -14,7 +14,6 @@
 
 #include "models/model.h"
 #include "models/optim.h"
-#include "ref/common/args.h"
 #include "ref/rl/rollout.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"

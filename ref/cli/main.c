@@ -1,4 +1,5 @@
-/* scalerl: the command-line entry point. It only dispatches; each command is its own file. */
+/* scalerl: the command-line entry point. It only dispatches; the commands are in ref/cli/cmd_*.c
+ * (commands.h says which file holds which). */
 #include <stdio.h>
 #include <string.h>
 

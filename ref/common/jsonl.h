@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 #define JSONL_MAX_FIELDS 256
 

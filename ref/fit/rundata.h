@@ -8,7 +8,7 @@
 #ifndef SCALERL_RUNDATA_H
 #define SCALERL_RUNDATA_H
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 typedef struct {
     double x, y;   /* compute, pass rate */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 enum { STREAM_SHUFFLE = 0x5bf1 };
 
