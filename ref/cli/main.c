@@ -25,6 +25,7 @@ static const Command commands[] = {
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
     {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
     {"logits", cmd_logits, "print a checkpoint's next-token logits at every position of a text (CSV)"},
+    {"version", cmd_version, "the build, the OpenBLAS kernels in use and the thread counts (for bug reports)"},
     {NULL, NULL, NULL},
 };
 
