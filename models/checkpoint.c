@@ -1,4 +1,4 @@
-/* Checkpoint files. The byte-exact layout is in README.md, "Checkpoint format"; in short:
+/* Checkpoint files. The byte-exact layout is in models/README.md, "Checkpoint format"; in short:
  *
  *   header:  magic "SCALERLC", version, header length, flags, model config, tensor table,
  *            metadata text, payload lengths, payload CRC32, header CRC32

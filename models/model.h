@@ -91,7 +91,7 @@ typedef struct {
 } Model;
 
 /* Allocates a model with the given config and initializes its parameters from seed
- * (initialization documented in README.md). Moments zero, adam_step 0. */
+ * (initialization documented in models/README.md). Moments zero, adam_step 0. */
 int model_create(Model *m, const ModelConfig *cfg, uint64_t seed, char *err);
 void model_free(Model *m);
 void model_zero_grad(Model *m);
@@ -116,7 +116,8 @@ void model_backward(Model *m, const float *dlogp);
 double model_flops_token(const ModelConfig *cfg, int pos);
 
 /* Sets the OpenMP thread count for model kernels and pins OpenBLAS to one thread, so that the
- * two never oversubscribe the cores (see README, "Threads"). n <= 0: all cores. */
+ * two never oversubscribe the cores (see models/README.md, "Threads and determinism").
+ * n <= 0: all cores. */
 void model_set_threads(int n);
 
 #endif

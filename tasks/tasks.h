@@ -34,7 +34,7 @@ int tok_vocab_size(void);
  * decoded with another vocabulary. Changes whenever an id's character changes. */
 const char *tok_vocab_version(void);
 /* The character a token is written as in text (specials have their own characters, documented
- * in README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
+ * in tasks/README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
 char tok_char(int id);
 const char *tok_name(int id);
 /* Encodes text (which may contain the special characters) into out[0..max-1]. Returns the

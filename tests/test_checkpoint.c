@@ -1,6 +1,6 @@
 /* Checkpoints: byte-identical round trips, and every kind of damaged or hostile file refused with
  * its own message and the right exit class (1 bad file, 2 cannot read). The byte offsets used
- * here are the documented format (README.md, "Checkpoint format"). */
+ * here are the documented format (models/README.md, "Checkpoint format"). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>

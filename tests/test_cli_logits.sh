@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `scalerl logits` end to end, from the repo root: the CSV's shape and header, determinism, bf16
 # rounding visible but small, agreement with an independent numpy forward pass written from
-# README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
+# models/README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
 # one line and the right exit code. The numpy check is skipped (and not counted) without numpy.
 . "$(dirname "$0")/lib.sh"
 
@@ -71,7 +71,7 @@ err = float(np.abs(got - logits).max())
 # tests/rounding.h, FP32_ULPS = 64 ulps of the largest |logit|. A wrong op moves logits by 1e-2
 # of that and more.
 tol = 64 * 2.0 ** -23 * float(np.abs(logits).max())
-name = "logits match a numpy forward pass from README and the dumped tensors"
+name = "logits match a numpy forward pass from models/README.md and the dumped tensors"
 print(f"MEASURED {err:.6g} <= {tol:.6g} {name}")
 print(("PASS " if err <= tol else "FAIL ") + name + ("" if err <= tol else f": max |diff| {err:.3g} > {tol:.3g}"))
 PYEOF

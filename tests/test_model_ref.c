@@ -1,4 +1,4 @@
-/* The C model against an independent PyTorch implementation of README.md's architecture
+/* The C model against an independent PyTorch implementation of models/README.md's architecture
  * (tests/make_torch_ref.py, which documents the file format of tests/data/torch_ref.bin): the
  * same parameters and inputs must give the same logits, log-probabilities, entropies, parameter
  * gradients, and bfloat16-emulated log-probabilities. */

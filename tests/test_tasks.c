@@ -512,7 +512,7 @@ static void test_family_draws(void)
     }
 }
 
-/* Worked examples, as documented in README.md. */
+/* Worked examples, as documented in tasks/README.md. */
 static void test_examples(void)
 {
     struct {
