@@ -12,8 +12,9 @@
  * Two computations that differ by an FP32 ulp just before such a rounding can land on two
  * neighbouring bf16 values, a whole step apart (up to BF16_STEP relative): rare, but legitimate.
  * A flip moves one sequence from that position on, so bf16 comparisons count the values beyond
- * the FP32 tolerance (Spread) and allow a few, with a bound on the worst; a path that rounds
- * differently everywhere moves nearly every value.
+ * the FP32 tolerance (Spread) and allow up to half of them (no test's sequence holds half of its
+ * values), none beyond one bf16 step of the scale; a path that rounds differently everywhere
+ * moves nearly every value.
  *
  * Static inline functions (each test program uses some of them): the test programs include it. */
 #ifndef SCALERL_TESTS_ROUNDING_H

@@ -6,7 +6,7 @@
  * exactly. */
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/schedule.h"
 
 /* One decode step with the trainer's current weights. Returns the tokens fed (0: idle). */
