@@ -1,5 +1,6 @@
 /* scalerl: the command-line entry point. It only dispatches; the commands are in ref/cli/cmd_*.c
- * (commands.h says which file holds which). */
+ * (commands.h says which file holds which). Before main runs, the program may have started itself
+ * once more with GOMP_SPINCOUNT set (models/omp_env.c; models/README.md says why). */
 #include <stdio.h>
 #include <string.h>
 
