@@ -31,7 +31,11 @@ typedef struct {
 typedef struct {
     long step;
     double flops_gen, flops_train;
-    long prompts_retired, epoch;
+    double sim_time; /* modelled seconds on the virtual clock; NAN under schedule=threads */
+    long prompts_retired;
+    double retired_frac; /* of the training pool */
+    long epoch;          /* the epoch of the last trained batch (0-based) */
+    double epochs;       /* passes over the pool when that batch was drawn, fractional */
 } RunPoint;
 
 /* The timing-dependent fields of schedule=threads (not part of the deterministic metrics). */

@@ -65,7 +65,11 @@ static void *generator_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->gen_busy_s += dt;
         t->flops_gen += flops;
-        batches_collect(&t->batches);
+        if (batches_collect(&t->batches, p->err)) {
+            p->failed = 1;
+            pthread_cond_broadcast(&p->cv_batch);
+            break;
+        }
         pthread_cond_broadcast(&p->cv_batch);
     }
     pthread_mutex_unlock(&p->mu);

@@ -41,6 +41,8 @@ typedef struct {
     /* where the run stands */
     long version; /* optimizer steps taken = version of the trainer's weights */
     double flops_gen, flops_train;
+    double sim_time; /* the deterministic schedule's virtual clock (ref/rl/schedule_sim.c) */
+    double epochs;   /* passes over the training pool when the last trained batch was drawn */
     pthread_mutex_t *lock; /* schedule=threads; NULL otherwise */
 } Trainer;
 
