@@ -8,8 +8,9 @@
  * can be, and each bound gives its reason:
  *  - matmul goes through OpenBLAS, whose kernels differ by processor, so its bounds hold for ANY
  *    order of summation: a sum of n products is off by at most gamma_n = n u / (1 - n u) times the
- *    sum of their absolute values (u = FLT_EPSILON / 2; Higham, Accuracy and Stability of
- *    Numerical Algorithms, 3.1), checked per element as n/2 ulps (plus 1%) of that sum;
+ *    sum of their absolute values (u = FLT_EPSILON / 2: the classical bound for recursive
+ *    summation, any association, with or without fused multiply-adds), checked per element as
+ *    n/2 ulps (plus 1%) of that sum;
  *  - every other kernel is this repository's own code, which rounds the same under every OpenBLAS
  *    kernel set; its bound is the worst measured here times a margin, stated beside it, far below
  *    what a wrong index or formula moves (O(1) of the magnitude).
