@@ -17,10 +17,15 @@ fi
 check "the openblas line is OpenBLAS's own configuration string" grep -q '^openblas: OpenBLAS [0-9]' "$T/v"
 OMP_NUM_THREADS=3 "$S" version >"$T/v3" 2>/dev/null
 check "the OpenMP thread count follows OMP_NUM_THREADS" grep -q '^openmp threads: 3 ' "$T/v3"
-if head=$(git rev-parse --short HEAD 2>/dev/null); then
-  check "the build line names the commit checked out ($head)" grep -q "^scalerl: commit [^ ]*$head" "$T/v"
+# The commit the binary was built from (git describe: HASH, TAG-N-gHASH, either with -dirty) is
+# one of this repository's (HEAD itself only until the next commit, so not asked for).
+commit=$(sed -n 's/^scalerl: commit \([^,]*\),.*/\1/p' "$T/v")
+hash=${commit%-dirty}
+hash=${hash##*-g}
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  check "the build line names a commit of this repository ($commit)" git cat-file -e "$hash^{commit}"
 else
-  echo "NOTE not a git checkout: commit not cross-checked"
+  echo "NOTE not a git checkout: the commit ($commit) not cross-checked"
 fi
 check "scalerl --help lists version" bash -c "'$S' --help | grep -q '^  version '"
 check "version --help explains it" bash -c "'$S' version --help | grep -q '^usage: scalerl version'"
