@@ -15,7 +15,7 @@
  * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
  * is never removed (removing a lock file races with a process about to lock it).
  *
- * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_SWEEP_H
 #define SCALERL_SWEEP_H
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 int batches_init(BatchQueue *q, Generator *gen, DataSource *data, PromptFilter *filter, int P, int ring, long steps,
                  int dynamic, long ds_max, char *err)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 enum { STREAM_SHUFFLE = 0x5bf1 };
 /* A task has no more distinct training prompts to give once this many draws in a row brought no

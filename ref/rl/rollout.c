@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/length_penalty.h"
 
 /* Streams of the counter-based generator used here (the caller's stream is for sampling). */

@@ -21,7 +21,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/resume.h"
 #include "ref/rl/schedule.h"
 

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/common/util.h"
 #include "ref/rl/resume.h"
 #include "ref/rl/schedule.h"

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/runfiles.h"
 
 /* Batches the generator may hold at once: sync 1, PPO-off-policy-k a round of k, PipelineRL-k
