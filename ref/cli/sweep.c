@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -355,6 +356,20 @@ static int has_run_row(const char *path)
     return found;
 }
 
+/* An archived run (bench/findings, bench/curves): metrics.jsonl compressed to metrics.jsonl.gz
+ * once finished, its checkpoints dropped. Whether its last line is the run row. */
+static int archived_run_row(const char *dir)
+{
+    char path[OPT_STR_LEN + 64], line[8192];
+    snprintf(path, sizeof path, "%s/metrics.jsonl.gz", dir);
+    gzFile g = gzopen(path, "rb");
+    if (!g) return 0;
+    int found = 0;
+    while (gzgets(g, line, sizeof line)) found = strstr(line, "\"kind\":\"run\"") != NULL;
+    gzclose(g);
+    return found;
+}
+
 /* Describes the first line where have and want differ. */
 static void describe_difference(const char *have, const char *want, char *why, size_t n)
 {
@@ -397,6 +412,8 @@ RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
     if (strcmp(have, want) != 0) {
         describe_difference(have, want, why, n);
         s = RUN_STALE;
+    } else if (!file_exists(met) && archived_run_row(dir)) {
+        snprintf(why, n, "finished (archived: metrics.jsonl.gz)");
     } else if (!has_run_row(met)) {
         snprintf(why, n, "metrics.jsonl has no final run row");
         s = RUN_INCOMPLETE;

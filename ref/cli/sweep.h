@@ -5,7 +5,8 @@
  * Finished: config.txt matches the grid's resolved config (ignoring out=, threads=, progress=,
  * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
  * computes: results are identical on any thread count), metrics.jsonl holds the final
- * "kind":"run" row, and final.ckpt exists. `train` removes final.ckpt when it starts and writes it
+ * "kind":"run" row, and final.ckpt exists; or, archived (bench/findings), metrics.jsonl.gz ends
+ * with that row and metrics.jsonl is gone. `train` removes final.ckpt when it starts and writes it
  * last, atomically, so a run that was stopped at any point is never finished. An unfinished run
  * of the same config with a resume checkpoint is resumed (ref/rl/resume.h); anything else is
  * restarted from scratch.
