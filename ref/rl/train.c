@@ -390,12 +390,12 @@ static int loop(Trainer *t, char *err)
     return rc;
 }
 
-int train_run(const TrainConfig *c, char *err)
+int train_run(const TrainConfig *c, int overwrite, char *err)
 {
     Trainer t;
+    RunDir rd = {-1, RUN_ABSENT, 0};
     int rc = setup(&t, c, err);
-    if (!rc) rc = mkdir_p(c->out, err);
-    if (!rc) rc = remove_run_checkpoint(c->out, err);
+    if (!rc) rc = run_dir_claim(c, overwrite, &rd, err);
     if (!rc) rc = write_run_config(c, err);
     if (!rc) rc = open_metrics(c->out, &t.metrics, err);
     if (!rc) rc = loop(&t, err);
@@ -413,5 +413,6 @@ int train_run(const TrainConfig *c, char *err)
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);
     teardown(&t);
+    run_dir_release(&rd);
     return rc;
 }

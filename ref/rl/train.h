@@ -20,7 +20,9 @@
 #include "ref/rl/recipe.h"
 
 /* Runs the RL job described by c (base checkpoint, task, output directory). Writes
- * out/config.txt, out/metrics.jsonl, out/final.ckpt. Returns 0, 1 (bad input) or 2 (I/O). */
-int train_run(const TrainConfig *c, char *err);
+ * out/config.txt, out/metrics.jsonl, out/final.ckpt. The directory is claimed after the inputs are
+ * checked (run_dir_claim, ref/common/runfiles.h: its lock, and a run of another config or a
+ * finished one refused unless overwrite). Returns 0, 1 (bad input) or 2 (I/O). */
+int train_run(const TrainConfig *c, int overwrite, char *err);
 
 #endif
