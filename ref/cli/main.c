@@ -1,4 +1,5 @@
 /* scalerl: the command-line entry point. It only dispatches; each command is its own file. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f) then fails the write with EFBIG, which the writer reports
+     * naming the file, like a full disk, instead of killing the process with a core dump. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 1;

@@ -55,16 +55,11 @@ int write_run_config(const TrainConfig *c, char *err)
     return atomic_commit(&af, err);
 }
 
-int open_metrics(const char *dir, FILE **f, char *err)
+int open_metrics(const char *dir, JsonlFile *f, char *err)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    *f = fopen(path, "w");
-    if (!*f) {
-        snprintf(err, ERR_LEN, "cannot write '%s': %s", path, strerror(errno));
-        return 2;
-    }
-    return 0;
+    return jsonl_file_open(f, path, 0, err);
 }
 
 int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *err)

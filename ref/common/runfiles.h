@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "models/model.h"
+#include "ref/common/jsonl.h"
 #include "ref/rl/recipe.h"
 
 /* Loads a checkpoint and checks that it was made for this program's tokenizer (its vocab size and
@@ -77,7 +78,7 @@ int run_dir_remove_dead_tmp(const char *dir, int *removed, char *err);
 /* DIR/config.txt, atomically. */
 int write_run_config(const TrainConfig *c, char *err);
 /* DIR/metrics.jsonl, truncated, for appending rows. */
-int open_metrics(const char *dir, FILE **f, char *err);
+int open_metrics(const char *dir, JsonlFile *f, char *err);
 /* DIR/final.ckpt with optimizer state and the run's step in its metadata. */
 int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *err);
 

@@ -136,7 +136,7 @@ static int run_eval(Trainer *t, long step, char *err)
     jw_num(&t->jw, "len_mean", r.len_mean);
     jw_num(&t->jw, "interrupt_frac", r.interrupt_frac);
     jw_num(&t->jw, "truncate_frac", r.truncate_frac);
-    return jw_end(&t->jw, t->metrics, err) ? 2 : (fflush(t->metrics) ? 2 : 0);
+    return jsonl_file_append(&t->metrics, &t->jw, err);
 }
 
 static void progress_line(Trainer *t, long step)
@@ -192,7 +192,7 @@ static int write_step_row(Trainer *t, const StepStats *s, char *err)
         jw_num(w, "gen_util", s->gen_util);
         jw_num(w, "trainer_idle_s", s->trainer_idle_s);
     }
-    return jw_end(w, t->metrics, err) ? 2 : (fflush(t->metrics) ? 2 : 0);
+    return jsonl_file_append(&t->metrics, w, err);
 }
 
 /* ---- set-up and the loop ---- */
@@ -288,7 +288,8 @@ static void teardown(Trainer *t)
     split_free(t->split);
     task_spec_free(t->spec);
     model_free(&t->m);
-    if (t->metrics) fclose(t->metrics);
+    char ignored[ERR_LEN]; /* every row was written and checked when it came */
+    jsonl_file_close(&t->metrics, ignored);
     jw_free(&t->jw);
     free(t->batch_gi);
     free(t->batch_done);
@@ -409,7 +410,7 @@ int train_run(const TrainConfig *c, int overwrite, char *err)
         jw_int(&t.jw, "prompts_retired", prompt_filter_n_retired(t.filter));
         jw_int(&t.jw, "train_pool", data_pool_size(t.data));
         if (t.version < c->steps) jw_str(&t.jw, "stopped", "every training prompt retired by the prompt filter");
-        rc = jw_end(&t.jw, t.metrics, err) ? 2 : 0;
+        rc = jsonl_file_append(&t.metrics, &t.jw, err);
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);
     teardown(&t);

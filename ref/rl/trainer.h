@@ -51,7 +51,7 @@ typedef struct {
     int exhausted;   /* the prompt filter retired every training prompt: no more batches */
     long version;    /* optimizer steps taken = version of the trainer's weights */
     double flops_gen, flops_train, wall0, cpu0;
-    FILE *metrics;
+    JsonlFile metrics; /* metrics.jsonl: whole lines only, even on a full disk */
     JsonWriter jw;
     /* schedule=threads: guards the generator's queue and groups, the data source, the prompt
      * filter, batch_done, admitted and flops_gen; NULL in the deterministic schedule. */
