@@ -165,19 +165,69 @@ static int has_run_row(const char *path)
     return found;
 }
 
-/* Describes the first line where have and want differ. */
-static void describe_difference(const char *have, const char *want, char *why, size_t n)
+/* The line of text setting key (klen bytes, "key=" included), or NULL; comment lines never match. */
+static const char *config_line(const char *text, const char *key, size_t klen)
 {
-    while (*have && *have == *want) {
-        const char *nh = strchr(have, '\n'), *nw = strchr(want, '\n');
-        size_t lh = nh ? (size_t)(nh - have) : strlen(have), lw = nw ? (size_t)(nw - want) : strlen(want);
-        if (lh != lw || strncmp(have, want, lh) != 0) break;
-        have += lh + (nh != NULL);
-        want += lw + (nw != NULL);
+    for (const char *p = text; *p;) {
+        if (strncmp(p, key, klen) == 0) return p;
+        const char *nl = strchr(p, '\n');
+        if (!nl) break;
+        p = nl + 1;
     }
-    int lh = (int)strcspn(have, "\n"), lw = (int)strcspn(want, "\n");
-    snprintf(why, n, "config.txt has '%.*s', this run has '%.*s'", lh > 80 ? 80 : lh, have, lw > 80 ? 80 : lw,
-             want);
+    return NULL;
+}
+
+static int line_len(const char *line)
+{
+    return (int)strcspn(line, "\n");
+}
+
+static int same_line(const char *a, const char *b)
+{
+    return line_len(a) == line_len(b) && strncmp(a, b, (size_t)line_len(a)) == 0;
+}
+
+/* 1 when every key=value line of `from` is matched in `in`: the same line, or, when `in` has no
+ * line for the key and `dflt` is given, the default's line (a key added to the program after `in`
+ * was written reproduces the earlier program's behaviour at its default). Else 0, with why naming
+ * the first difference (have_first: `in` is config.txt). */
+static int lines_matched(const char *from, const char *in, const char *dflt, int have_first, char *why, size_t n)
+{
+    for (const char *p = from; *p;) {
+        const char *nl = strchr(p, '\n');
+        const char *eq = memchr(p, '=', (size_t)line_len(p));
+        if (*p != '#' && eq) {
+            size_t klen = (size_t)(eq - p) + 1;
+            const char *q = config_line(in, p, klen), *d = dflt ? config_line(dflt, p, klen) : NULL;
+            if (!(q ? same_line(p, q) : d && same_line(p, d))) {
+                const char *h = have_first ? p : q, *w = have_first ? q : p;
+                int lh = h ? line_len(h) : 0, lw = w ? line_len(w) : 0;
+                char hb[120], wb[120];
+                snprintf(hb, sizeof hb, h ? "has '%.*s'" : "has no '%.*s'", h ? (lh > 80 ? 80 : lh) : (int)klen - 1,
+                         h ? h : p);
+                snprintf(wb, sizeof wb, w ? "has '%.*s'" : "has no '%.*s'", w ? (lw > 80 ? 80 : lw) : (int)klen - 1,
+                         w ? w : p);
+                snprintf(why, n, "config.txt %s, this run %s", hb, wb);
+                return 0;
+            }
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    return 1;
+}
+
+/* have (config.txt) and want hold the same config, up to keys absent from have at their
+ * defaults. */
+static int configs_match(const char *have, const char *want, char *why, size_t n)
+{
+    TrainConfig d;
+    char err[ERR_LEN];
+    memset(&d, 0, sizeof d);
+    char *dflt = opts_set_defaults(train_options(), &d, err) ? NULL : run_config_text(&d);
+    int ok = lines_matched(want, have, dflt, 0, why, n) && lines_matched(have, want, NULL, 1, why, n);
+    free(dflt);
+    return ok;
 }
 
 RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
@@ -199,8 +249,7 @@ RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
         return RUN_INCOMPLETE;
     }
     RunState s = RUN_FINISHED;
-    if (strcmp(have, want) != 0) {
-        describe_difference(have, want, why, n);
+    if (!configs_match(have, want, why, n)) {
         s = RUN_STALE;
     } else if (!has_run_row(met)) {
         snprintf(why, n, "metrics.jsonl has no final run row");
