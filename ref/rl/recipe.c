@@ -55,6 +55,8 @@ static const OptSpec train_opts[] = {
     {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "run seed: sampling, prompt order"},
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: validation set and training pool"},
     {"steps", OPT_INT, F(steps), "7000", 1, 1e9, NULL, "optimizer steps"},
+    {"max_bad_steps", OPT_INT, F(max_bad_steps), "5", 1, 1e9, NULL,
+     "stop after this many steps in a row with a non-finite loss or gradient norm (each skipped)"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
     {"train_pool", OPT_INT, F(train_pool), "600000", 1, 1e8, NULL, "training prompts: the first N draws of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "100", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},

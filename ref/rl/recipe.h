@@ -68,6 +68,7 @@ typedef struct {
     double temperature;
     /* run */
     long seed, data_seed, steps, threads;
+    long max_bad_steps; /* consecutive steps skipped for a non-finite loss or gradient norm that stop the run */
     long train_pool;
     /* evaluation */
     long eval_every, eval_n, eval_samples;

@@ -176,6 +176,7 @@ static int write_step_row(Trainer *t, const StepStats *s, char *err)
     jw_num(w, "ratio_max", s->loss.ratio_max);
     jw_num(w, "mismatch_kl", s->loss.mismatch_kl);
     jw_num(w, "grad_norm", s->grad_norm);
+    jw_int(w, "bad_steps", t->bad_steps);
     jw_num(w, "lr", s->lr);
     jw_int(w, "tokens", s->tokens);
     jw_num(w, "stale_mean", s->stale_mean);
@@ -340,7 +341,15 @@ int trainer_finish_step(Trainer *t, const StepStats *s, char *err)
     t->flops_train += s->flops;
     t->version++;
     t->last_step_reward = s->adv.reward_mean;
+    t->bad_steps += s->bad;
+    t->bad_in_row = s->bad ? t->bad_in_row + 1 : 0;
     if ((rc = write_step_row(t, s, err))) return rc;
+    if (t->bad_in_row >= t->c->max_bad_steps) {
+        snprintf(err, ERR_LEN, "stopping at step %ld: %ld steps in a row had a non-finite loss or gradient norm "
+                 "(max_bad_steps=%ld; each was skipped, so the weights are step %ld's): the run diverged (lower lr?)",
+                 t->version, t->bad_in_row, t->c->max_bad_steps, t->version - t->bad_in_row);
+        return 1;
+    }
     if ((rc = eval_due(t, t->version, err))) return rc;
     progress_line(t, t->version);
     return 0;

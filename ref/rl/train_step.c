@@ -117,9 +117,11 @@ int trainer_step(Trainer *t, StepStats *s, char *err)
     model_zero_grad(&t->m);
     model_backward(&t->m, t->rows_dlogp);
     s->grad_norm = grad_clip(&t->m, c->grad_clip);
-    if (!isfinite(s->grad_norm)) {
-        snprintf(err, ERR_LEN, "gradient norm is %g at step %ld: the run diverged (lower lr?)", s->grad_norm, v + 1);
-        return 1;
+    /* A non-finite loss or gradient norm would put NaN into every weight and Adam moment: the step
+     * is skipped (no update; the next step zeroes the gradients) and counted (trainer.h). */
+    if (!isfinite(s->grad_norm) || !isfinite(s->loss.loss)) {
+        s->bad = 1;
+        return 0;
     }
     adamw_step(&t->m, &t->opt, s->lr);
     return 0;

@@ -25,6 +25,7 @@ typedef struct {
     double grad_norm, lr, entropy, len_mean, interrupt_frac, truncate_frac, stale_mean, flops;
     long stale_max, retired_now, rows, tokens;
     long multi_version; /* trained completions whose tokens come from two or more policy versions */
+    int bad;            /* the loss or gradient norm was not finite: the step was skipped, no update */
     long stale_hist[STALE_BINS];
     /* schedule=threads only (timing-dependent, so not part of the deterministic metrics) */
     int threaded;
@@ -50,6 +51,8 @@ typedef struct {
     long admitted;   /* batches admitted so far */
     int exhausted;   /* the prompt filter retired every training prompt: no more batches */
     long version;    /* optimizer steps taken = version of the trainer's weights */
+    long bad_steps;  /* steps skipped for a non-finite loss or gradient norm (the step rows' bad_steps) */
+    long bad_in_row; /* of them, the latest consecutive ones: max_bad_steps of them stop the run */
     double flops_gen, flops_train, wall0, cpu0;
     JsonlFile metrics; /* metrics.jsonl: whole lines only, even on a full disk */
     JsonWriter jw;
