@@ -64,6 +64,7 @@ static int cmp_group_A(const void *a, const void *b)
 static int load_and_fit(CompareJob *j, const char *root, const CompareConfig *c, char *err)
 {
     int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
+    if (!rc && c->out[0]) rc = rundata_check_output(c->out, "out", (const char *const *)j->dirs, j->n_dirs, err);
     if (rc) return rc;
     if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
     if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, c->fs.x, "compare", &j->n_runs, err)))

@@ -180,7 +180,7 @@ static int pretrain(const PretrainConfig *c, char *err)
                         .length = LENGTH_NONE, .think_lo = task_max_solution_tokens(spec),
                         .think_hi = task_max_solution_tokens(spec), .answer_budget = 1, .slots = 256};
         EvalResult r;
-        if ((rc = evaluate(m.params, &gc, split, (int)c->eval_n, (int)c->eval_samples, &r, err))) goto done;
+        if ((rc = evaluate(m.params, &gc, split, (int)c->eval_n, (int)c->eval_samples, progress, &r, err))) goto done;
         printf("validation pass rate %.4f [%.4f, %.4f] on %d prompts x %d samples\n", r.pass_rate, r.pass_rate_lo,
                r.pass_rate_hi, r.n, r.samples);
     }

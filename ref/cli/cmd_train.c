@@ -2,10 +2,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ref/common/args.h"
 #include "ref/cli/commands.h"
 #include "ref/rl/recipe.h"
+#include "models/model.h"
 #include "ref/common/runfiles.h"
 #include "ref/rl/train.h"
 #include "ref/common/util.h"
@@ -21,6 +23,43 @@ static int flag_key(Args *a, const char *key, int def, int *v, char *err)
         return 1;
     }
     *v = s[0] == '1';
+    return 0;
+}
+
+/* A lower bound on the bytes a run holds whatever its completions' lengths: the generator's
+ * records (tokens, versions, log-probs, forced flags) of the batches in flight, one KV cache of
+ * ctx positions per decode slot (models/decode.c), and the trainer's per-token step arrays (11
+ * floats or ints per position, ref/rl/train.c). The training activations come on top. */
+static double run_bytes_at_least(const TrainConfig *c, const ModelConfig *m)
+{
+    const double n = (double)c->prompts_per_step * (double)c->gens_per_prompt, ctx = m->ctx;
+    const double ring = c->offpolicy == OFFPOLICY_PIPELINE ? (double)c->k + 1 : c->offpolicy == OFFPOLICY_PPO ? (double)c->k : 1;
+    const double slots = c->gen_slots > 0 ? (double)c->gen_slots : n;
+    return ring * n * ctx * 13.0 + slots * 2.0 * m->n_layer * m->d_model * ctx * 4.0 + n * ctx * 44.0;
+}
+
+/* Refuses a batch that cannot fit in this machine's memory, naming the keys that set it (a
+ * larger batch only fails later, or is killed by the kernel part way). The base model is read for
+ * its shape; when it cannot be, train_run reports why. 0, or 1 with err. */
+static int check_batch_memory(const TrainConfig *c, char *err)
+{
+    Model m;
+    char ignored[ERR_LEN];
+    if (load_base_model(c->base, &m, ignored)) return 0;
+    const double need = run_bytes_at_least(c, &m.cfg);
+    const int ctx = m.cfg.ctx;
+    model_free(&m);
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double have = pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+    if (have > 0 && need > have) {
+        char inflight[96] = "";
+        if (c->offpolicy != OFFPOLICY_SYNC && c->k > 1)
+            snprintf(inflight, sizeof inflight, " with k=%ld (batches in flight)", c->k);
+        snprintf(err, ERR_LEN, "prompts_per_step=%ld x gens_per_prompt=%ld%s needs at least %.1f GB at ctx=%d (every "
+                 "completion's record and KV cache), more than this machine's %.1f GB: lower them",
+                 c->prompts_per_step, c->gens_per_prompt, inflight, need / 1e9, ctx, have / 1e9);
+        return 1;
+    }
     return 0;
 }
 
@@ -52,6 +91,7 @@ int cmd_train(int argc, char **argv)
         return report_error("train", rc, err);
     TrainConfig c;
     if ((rc = recipe_resolve(&c, &a, err)) || (rc = args_check_unused(&a, err))) return report_error("train", rc, err);
+    if ((rc = check_batch_memory(&c, err))) return report_error("train", rc, err);
     if (!overwrite && skip_done) {
         char *want = run_config_text(&c), why[256];
         RunState st = want ? run_dir_state(c.out, want, why, sizeof why) : RUN_ABSENT;

@@ -62,12 +62,24 @@ static int load_config_file(Args *a, const char *path, char *err)
         snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
         return 2;
     }
-    char line[ARGS_KEY_LEN + ARGS_VAL_LEN + 8];
+    const size_t max_line = ARGS_KEY_LEN + ARGS_VAL_LEN + 8;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    errno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, ERR_LEN, "%s:%d: line too long", path, lineno);
+        const char *nul = memchr(line, 0, (size_t)len);
+        if (nul) {
+            snprintf(err, ERR_LEN, "%s:%d: a NUL byte at column %d (expected key=value text lines)", path, lineno,
+                     (int)(nul - line) + 1);
+            rc = 1;
+            break;
+        }
+        if ((size_t)len > max_line) {
+            snprintf(err, ERR_LEN, "%s:%d: line of %zd bytes: expected at most %zu (a key and a value of at most %d "
+                     "characters)", path, lineno, len, max_line, ARGS_VAL_LEN - 1);
             rc = 1;
             break;
         }
@@ -80,12 +92,19 @@ static int load_config_file(Args *a, const char *path, char *err)
             rc = 1;
             break;
         }
-        if ((rc = args_set(a, key, val, err))) break;
+        if ((rc = args_set(a, key, val, err))) {
+            /* Name the line: the message alone does not say where in the file. */
+            char what[ERR_LEN];
+            snprintf(what, sizeof what, "%s", err);
+            snprintf(err, ERR_LEN, "%s:%d: %s", path, lineno, what);
+            break;
+        }
     }
     if (!rc && ferror(f)) {
         snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
         rc = 2;
     }
+    free(line);
     fclose(f);
     return rc;
 }
@@ -183,6 +202,22 @@ static int choice_index(const char *choices, const char *val)
     return -1;
 }
 
+/* v in the fewest significant digits that read back as v, so that a bound like 0.999999999 is not
+ * shown as 1 (which would contradict the refusal of 1). */
+typedef struct {
+    char s[32];
+} NumText;
+
+static NumText num_text(double v)
+{
+    NumText t;
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(t.s, sizeof t.s, "%.*g", prec, v);
+        if (strtod(t.s, NULL) == v) break;
+    }
+    return t;
+}
+
 static int parse_long(const char *s, long *out)
 {
     char *end;
@@ -203,6 +238,25 @@ static int parse_count(const char *s, long *out)
     if (end == s || *end != 0 || errno || !isfinite(d) || d != floor(d) || fabs(d) > 9e15) return 0;
     *out = (long)d;
     return 1;
+}
+
+/* Text values end up as lines of config files (config.txt, replayed with --config, which trims
+ * each line) and in messages: control characters (a newline would split the line) and white space
+ * at either end (trimmed away) would not come back as given. */
+static int check_text(const char *key, const char *val, char *err)
+{
+    for (const unsigned char *p = (const unsigned char *)val; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(err, ERR_LEN, "bad value for '%s': control character 0x%02x at byte %d (expected printable text)",
+                     key, *p, (int)(p - (const unsigned char *)val) + 1);
+            return 1;
+        }
+    size_t n = strlen(val);
+    if (n && (val[0] == ' ' || val[n - 1] == ' ')) {
+        snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected text without spaces at either end", val, key);
+        return 1;
+    }
+    return 0;
 }
 
 int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
@@ -229,13 +283,13 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
         errno = 0;
         double v = strtod(val, &end);
         if (end == val || *end != 0 || errno || !isfinite(v)) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected a number in [%g, %g]", val, s->key,
-                     s->lo, s->hi);
+            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected a number in [%s, %s]", val, s->key,
+                     num_text(s->lo).s, num_text(s->hi).s);
             return 1;
         }
         if (v < s->lo || v > s->hi) {
-            snprintf(err, ERR_LEN, "bad value %g for '%s': expected a number in [%g, %g]", v, s->key, s->lo,
-                     s->hi);
+            snprintf(err, ERR_LEN, "bad value %s for '%s': expected a number in [%s, %s]", num_text(v).s, s->key,
+                     num_text(s->lo).s, num_text(s->hi).s);
             return 1;
         }
         *(double *)field = v;
@@ -247,6 +301,7 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
                      OPT_STR_LEN - 1);
             return 1;
         }
+        if (check_text(s->key, val, err)) return 1;
         strcpy(field, val);
         return 0;
     case OPT_CHOICE: {
@@ -362,7 +417,7 @@ void opts_help(const OptSpec *specs, FILE *f)
         char accepted[256];
         switch (s->type) {
         case OPT_INT: snprintf(accepted, sizeof accepted, "integer %.0f..%.0f", s->lo, s->hi); break;
-        case OPT_FLOAT: snprintf(accepted, sizeof accepted, "number %g..%g", s->lo, s->hi); break;
+        case OPT_FLOAT: snprintf(accepted, sizeof accepted, "number %s..%s", num_text(s->lo).s, num_text(s->hi).s); break;
         case OPT_STR: snprintf(accepted, sizeof accepted, "text"); break;
         case OPT_CHOICE: snprintf(accepted, sizeof accepted, "%s", s->choices); break;
         case OPT_RANGE: snprintf(accepted, sizeof accepted, "N or LO-HI in %.0f..%.0f", s->lo, s->hi); break;

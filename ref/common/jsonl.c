@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ref/common/util.h"
+
 /* ---------------------------------------------------------------- reader */
 
 typedef struct {
@@ -347,8 +349,15 @@ static void put_escaped(JsonWriter *w, const char *s)
             if (*c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *c);
                 puts_(w, esc);
-            } else {
+            } else if (*c < 0x80) {
                 put(w, (const char *)c, 1);
+            } else {
+                /* JSON text is UTF-8: a byte that starts no well-formed character becomes U+FFFD. */
+                unsigned cp;
+                int n = utf8_char((const char *)c, &cp);
+                if (n > 0) put(w, (const char *)c, (size_t)n);
+                else puts_(w, "\\ufffd");
+                c += n > 0 ? n - 1 : 0;
             }
         }
     }

@@ -97,6 +97,26 @@ int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
     return 0;
 }
 
+int utf8_char(const char *s, unsigned *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    int n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4) return 0;
+    unsigned v = p[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating 0 */
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[n] || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return 0;
+    *cp = v;
+    return n;
+}
+
 char *trim_space(char *s)
 {
     while (isspace((unsigned char)*s)) s++;

@@ -84,16 +84,28 @@ static double px_y(const Frame *fr, double y)
     return v < M_TOP ? M_TOP : v > M_TOP + PLOT_H ? M_TOP + PLOT_H : v;
 }
 
+/* s as XML character data: markup characters escaped, and anything XML 1.0 does not allow in a
+ * document (bytes that are not well-formed UTF-8, control characters, U+FFFE, U+FFFF) written as
+ * U+FFFD, so that a title or a run label of any bytes gives a well-formed SVG. */
 static void xml_text(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
+    while (*s) {
+        unsigned cp;
+        int n = utf8_char(s, &cp);
+        int allowed = n > 0 && (cp >= 0x20 || cp == '\t' || cp == '\n' || cp == '\r') && cp != 0xFFFE && cp != 0xFFFF;
+        if (!allowed) {
+            fputs("\xEF\xBF\xBD", f);
+            s += n > 0 ? n : 1;
+            continue;
+        }
+        switch (cp) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default: fwrite(s, 1, (size_t)n, f);
         }
+        s += n;
     }
 }
 

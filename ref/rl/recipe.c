@@ -189,6 +189,13 @@ int recipe_check(const TrainConfig *c, char *err)
                  c->offpolicy == OFFPOLICY_SYNC ? "sync" : "ppo");
         return 1;
     }
+    /* gen_slots=0 decodes a step's completions together, and the decoder holds at most 65536. */
+    if (c->prompts_per_step * c->gens_per_prompt > TRAIN_MAX_COMPLETIONS) {
+        snprintf(err, ERR_LEN, "prompts_per_step=%ld x gens_per_prompt=%ld = %ld completions per step: expected at most "
+                 "%d (lower either key)", c->prompts_per_step, c->gens_per_prompt,
+                 c->prompts_per_step * c->gens_per_prompt, TRAIN_MAX_COMPLETIONS);
+        return 1;
+    }
     if (c->gens_per_prompt < 2 && (c->adv_norm != ADV_NORM_NONE || c->zero_var_filter)) {
         snprintf(err, ERR_LEN, "gens_per_prompt=%ld: group advantages need at least 2 completions per prompt",
                  c->gens_per_prompt);

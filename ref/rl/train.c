@@ -114,7 +114,7 @@ static void row_times(Trainer *t)
 static int run_eval(Trainer *t, long step, char *err)
 {
     EvalResult r;
-    int rc = evaluate(t->m.params, &t->gc, t->split, (int)t->c->eval_n, (int)t->c->eval_samples, &r, err);
+    int rc = evaluate(t->m.params, &t->gc, t->split, (int)t->c->eval_n, (int)t->c->eval_samples, t->progress, &r, err);
     if (rc) return rc;
     t->last_pass = r.pass_rate;
     t->last_eval_step = step;
