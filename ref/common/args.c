@@ -88,7 +88,9 @@ static int load_config_file(Args *a, const char *path, char *err)
         char key[ARGS_KEY_LEN];
         const char *val;
         if (!split_pair(s, key, &val)) {
-            snprintf(err, ERR_LEN, "%s:%d: expected key=value, got '%.80s'", path, lineno, s);
+            char shown[8 * 80 + 8];
+            text_for_message(s, 80, shown, sizeof shown);
+            snprintf(err, ERR_LEN, "%s:%d: expected key=value, got '%s'", path, lineno, shown);
             rc = 1;
             break;
         }
@@ -137,7 +139,9 @@ int args_parse(Args *a, const char *cmd, int argc, char **argv, char *err)
             int rc = args_set(a, key, val, err);
             if (rc) return rc;
         } else if (w[0] == '-') {
-            snprintf(err, ERR_LEN, "unknown flag '%.80s' for '%s' (expected key=value, --config FILE or --help)", w, cmd);
+            char shown[8 * 80 + 8];
+            text_for_message(w, 80, shown, sizeof shown);
+            snprintf(err, ERR_LEN, "unknown flag '%s' for '%s' (expected key=value, --config FILE or --help)", shown, cmd);
             return 1;
         } else {
             if (a->n_pos >= ARGS_MAX) {
@@ -245,6 +249,7 @@ static int parse_count(const char *s, long *out)
  * at either end (trimmed away) would not come back as given. */
 static int check_text(const char *key, const char *val, char *err)
 {
+    char shown[8 * 80 + 8];
     for (const unsigned char *p = (const unsigned char *)val; *p; p++)
         if (*p < 0x20 || *p == 0x7f) {
             snprintf(err, ERR_LEN, "bad value for '%s': control character 0x%02x at byte %d (expected printable text)",
@@ -253,20 +258,24 @@ static int check_text(const char *key, const char *val, char *err)
         }
     size_t n = strlen(val);
     if (n && (val[0] == ' ' || val[n - 1] == ' ')) {
-        snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected text without spaces at either end", val, key);
+        text_for_message(val, 80, shown, sizeof shown);
+        snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected text without spaces at either end", shown, key);
         return 1;
     }
     return 0;
 }
 
-int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
+int opts_set_value(const OptSpec *s, void *cfg, const char *val_raw, char *err)
 {
     char *field = (char *)cfg + s->offset;
+    /* The value as messages echo it (one line, at most 80 bytes of it); parsing reads val_raw. */
+    char val[8 * 80 + 8];
+    text_for_message(val_raw, 80, val, sizeof val);
     switch (s->type) {
     case OPT_INT: {
         long v;
-        if (!parse_count(val, &v)) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected an integer in [%.0f, %.0f]", val,
+        if (!parse_count(val_raw, &v)) {
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected an integer in [%.0f, %.0f]", val,
                      s->key, s->lo, s->hi);
             return 1;
         }
@@ -281,9 +290,9 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
     case OPT_FLOAT: {
         char *end;
         errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end != 0 || errno || !isfinite(v)) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected a number in [%s, %s]", val, s->key,
+        double v = strtod(val_raw, &end);
+        if (end == val_raw || *end != 0 || errno || !isfinite(v)) {
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected a number in [%s, %s]", val, s->key,
                      num_text(s->lo).s, num_text(s->hi).s);
             return 1;
         }
@@ -296,18 +305,18 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
         return 0;
     }
     case OPT_STR:
-        if (strlen(val) >= OPT_STR_LEN) {
+        if (strlen(val_raw) >= OPT_STR_LEN) {
             snprintf(err, ERR_LEN, "value of '%s' is too long: at most %d characters", s->key,
                      OPT_STR_LEN - 1);
             return 1;
         }
-        if (check_text(s->key, val, err)) return 1;
-        strcpy(field, val);
+        if (check_text(s->key, val_raw, err)) return 1;
+        strcpy(field, val_raw);
         return 0;
     case OPT_CHOICE: {
-        int idx = choice_index(s->choices, val);
+        int idx = choice_index(s->choices, val_raw);
         if (idx < 0) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected one of %s", val, s->key, s->choices);
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected one of %s", val, s->key, s->choices);
             return 1;
         }
         *(int *)field = idx;
@@ -316,22 +325,22 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
     case OPT_RANGE: {
         long lo, hi;
         char buf[128];
-        const char *dash = strchr(val + (val[0] == '-'), '-');
+        const char *dash = strchr(val_raw + (val_raw[0] == '-'), '-');
         int ok;
         if (!dash) {
-            ok = parse_count(val, &lo);
+            ok = parse_count(val_raw, &lo);
             hi = lo;
         } else {
-            size_t n = (size_t)(dash - val);
+            size_t n = (size_t)(dash - val_raw);
             ok = n < sizeof buf;
             if (ok) {
-                memcpy(buf, val, n);
+                memcpy(buf, val_raw, n);
                 buf[n] = 0;
                 ok = parse_count(buf, &lo) && parse_count(dash + 1, &hi);
             }
         }
         if (!ok || lo > hi || lo < s->lo || hi > s->hi) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected N or LO-HI with %.0f <= LO <= HI <= %.0f",
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected N or LO-HI with %.0f <= LO <= HI <= %.0f",
                      val, s->key, s->lo, s->hi);
             return 1;
         }

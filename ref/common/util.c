@@ -148,8 +148,35 @@ double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void text_for_message(const char *s, size_t max, char *out, size_t n)
+{
+    size_t len = 0, i = 0;
+    if (n == 0) return;
+    for (; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char piece[8];
+        if (c == '\n') snprintf(piece, sizeof piece, "\\n");
+        else if (c == '\t') snprintf(piece, sizeof piece, "\\t");
+        else if (c == '\r') snprintf(piece, sizeof piece, "\\r");
+        else if (c < 0x20 || c == 0x7f) snprintf(piece, sizeof piece, "\\x%02x", c);
+        else snprintf(piece, sizeof piece, "%c", c);
+        size_t k = strlen(piece);
+        if (len + k + 4 > n) break;
+        memcpy(out + len, piece, k);
+        len += k;
+    }
+    if (s[i] && len + 4 <= n) {
+        memcpy(out + len, "...", 3);
+        len += 3;
+    }
+    out[len] = 0;
+}
+
 int report_error(const char *cmd, int rc, const char *err)
 {
-    fprintf(stderr, "scalerl %s: %s\n", cmd, err);
+    /* One line whatever err holds (a message that echoes a value given with a newline). */
+    char line[4 * ERR_LEN];
+    text_for_message(err, ERR_LEN, line, sizeof line);
+    fprintf(stderr, "scalerl %s: %s\n", cmd, line);
     return rc;
 }

@@ -33,6 +33,10 @@ int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
  * and JSON replace such bytes with U+FFFD, so that their files stay well-formed. */
 int utf8_char(const char *s, unsigned *cp);
 
+/* The first `max` bytes of s for a one-line message: control characters written as \n, \t, \r
+ * or \xNN, and "..." when s was longer. out holds n bytes (at least 8 * max is always enough). */
+void text_for_message(const char *s, size_t max, char *out, size_t n);
+
 /* s without leading and trailing white space (the end is cut in place). */
 char *trim_space(char *s);
 
