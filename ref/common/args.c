@@ -55,9 +55,11 @@ static int split_pair(const char *word, char *key, const char **val)
     return 1;
 }
 
-static int load_config_file(Args *a, const char *path, char *err)
+static int load_config_file(Args *a, const char *path_raw, char *err)
 {
-    FILE *f = fopen(path, "r");
+    char path[8 * 200 + 8]; /* as messages show it */
+    text_for_message(path_raw, 200, path, sizeof path);
+    FILE *f = fopen(path_raw, "r");
     if (!f) {
         snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
         return 2;

@@ -6,6 +6,7 @@
 #include "ref/rl/advantage.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/loss.h"
+#include "ref/common/util.h"
 
 #define F(field) offsetof(TrainConfig, field)
 
@@ -160,7 +161,9 @@ int recipe_resolve(TrainConfig *c, Args *a, char *err)
             strncat(names, q->name, sizeof names - strlen(names) - 2);
             if (q[1].name) strncat(names, "|", sizeof names - strlen(names) - 1);
         }
-        snprintf(err, ERR_LEN, "unknown recipe '%s': expected one of %s (or list)", name, names);
+        char shown[8 * 80 + 8];
+        text_for_message(name, 80, shown, sizeof shown);
+        snprintf(err, ERR_LEN, "unknown recipe '%s': expected one of %s (or list)", shown, names);
         return 1;
     }
     /* Defaults for every key first (the required ones are checked with the user's), then the
