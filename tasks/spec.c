@@ -245,9 +245,9 @@ int task_spec_parse(const char *spec, TaskSpec **out, char *err)
     }
     /* Specs are printable ASCII; anything else is refused before a message could echo it. */
     for (size_t i = 0; i < n; i++)
-        if (spec[i] < 0x21 || spec[i] > 0x7e) {
-            snprintf(err, TASK_ERR_LEN, "task spec has byte 0x%02x at position %zu (expected printable characters without "
-                     "spaces, e.g. add:digits=3)", (unsigned char)spec[i], i + 1);
+        if (spec[i] < 0x20 || spec[i] > 0x7e) {
+            snprintf(err, TASK_ERR_LEN, "task spec has byte 0x%02x at position %zu (expected printable characters, e.g. "
+                     "add:digits=3)", (unsigned char)spec[i], i + 1);
             return 1;
         }
     TaskSpec *s = calloc(1, sizeof *s);
