@@ -14,7 +14,7 @@
 #include "models/model.h"
 #include "ref/common/args.h"
 #include "ref/common/jsonl.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/rl/recipe.h"
 #include "ref/rl/train.h"
 #include "tasks/tasks.h"

@@ -57,6 +57,14 @@ check "neither touched the finished run's files" [ "$before" = "$(sums "$T/d")" 
 rc=$?
 check "overwrite=1 replaces a run of another config" \
   bash -c "[ $rc -eq 0 ] && grep -qx seed=6 '$T/d/config.txt' && [ \$(grep -c '\"kind\":\"step\"' '$T/d/metrics.jsonl') -eq 20 ]"
+before=$(sums "$T/d")
+"$S" train $K out="$T/d" seed=6 steps=20 overwrite=1 skip_done=1 >/dev/null 2>"$T/os.err"
+rc=$?
+check "overwrite=1 skip_done=1 (a cluster job) leaves a finished run of its config alone" \
+  bash -c "[ $rc -eq 0 ] && grep -q 'is a finished run of this config' '$T/os.err' && [ '$before' = \"\$(cd '$T/d' && cksum config.txt metrics.jsonl final.ckpt 2>&1)\" ]"
+"$S" train $K out="$T/d" seed=7 steps=20 overwrite=1 skip_done=1 >/dev/null 2>&1
+rc=$?
+check "overwrite=1 skip_done=1 replaces a run of another config" bash -c "[ $rc -eq 0 ] && grep -qx seed=7 '$T/d/config.txt'"
 expect_error "base= inside out= is refused (the run replaces what it finds there)" 1 "is inside out=" -- \
   train $K base="$T/d/final.ckpt" out="$T/d" overwrite=1 steps=3
 

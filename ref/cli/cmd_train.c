@@ -8,7 +8,7 @@
 #include "ref/cli/commands.h"
 #include "ref/rl/recipe.h"
 #include "models/model.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/rl/train.h"
 #include "ref/common/util.h"
 
@@ -84,15 +84,18 @@ int cmd_train(int argc, char **argv)
         recipe_list(stdout);
         return 0;
     }
-    /* overwrite=1: replace whatever run DIR holds. skip_done=1 is the default now; skip_done=0, from
-     * the time a rerun replaced any run silently, means overwrite=1. */
+    /* overwrite=1: replace whatever run DIR holds. skip_done=1 (the default without overwrite=1)
+     * leaves a finished run of this config alone; with overwrite=1 it replaces anything else, as a
+     * cluster job that must not redo a finished run wants. skip_done=0, from the time a rerun
+     * replaced any run silently, means overwrite=1. */
     int overwrite, skip_done;
-    if ((rc = flag_key(&a, "overwrite", 0, &overwrite, err)) || (rc = flag_key(&a, "skip_done", 1, &skip_done, err)))
+    if ((rc = flag_key(&a, "overwrite", 0, &overwrite, err)) ||
+        (rc = flag_key(&a, "skip_done", !overwrite, &skip_done, err)))
         return report_error("train", rc, err);
     TrainConfig c;
     if ((rc = recipe_resolve(&c, &a, err)) || (rc = args_check_unused(&a, err))) return report_error("train", rc, err);
     if ((rc = check_batch_memory(&c, err))) return report_error("train", rc, err);
-    if (!overwrite && skip_done) {
+    if (skip_done) {
         char *want = run_config_text(&c), why[256];
         RunState st = want ? run_dir_state(c.out, want, why, sizeof why) : RUN_ABSENT;
         free(want);

@@ -2,7 +2,7 @@
  * OUT/<recipe>-s<seed>/ (the layout `scalerl compare OUT` reads), and what makes such a directory
  * a finished run.
  *
- * Finished: as ref/common/runfiles.h says (config.txt matches the grid's resolved config but for
+ * Finished: as ref/rl/runfiles.h says (config.txt matches the grid's resolved config but for
  * out=, threads= and progress=: results are identical on any thread count; the final run row;
  * final.ckpt). `train` removes final.ckpt when it starts and writes it last, atomically, so a run
  * that was stopped at any point is never finished. Anything else is restarted from scratch.
@@ -11,7 +11,7 @@
  * process it starts, so the lock lasts while either lives and the kernel drops it when both are
  * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
  * is never removed (removing a lock file races with a process about to lock it). The train itself
- * holds the run directory's .run.lock (ref/common/runfiles.h); a run whose .run.lock is held by a
+ * holds the run directory's .run.lock (ref/rl/runfiles.h); a run whose .run.lock is held by a
  * train the sweep did not start is busy too.
  *
  * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
@@ -22,7 +22,7 @@
 #include <stdio.h>
 
 #include "ref/common/args.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/rl/recipe.h"
 
 #define SWEEP_MAX_RECIPES 64
@@ -52,7 +52,7 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
                      char *err);
 void sweep_grid_free(SweepGrid *g);
 
-/* The state of r's directory (ref/common/runfiles.h); why (n bytes) gets a short reason for
+/* The state of r's directory (ref/rl/runfiles.h); why (n bytes) gets a short reason for
  * anything not finished. */
 RunState sweep_run_state(const SweepRun *r, char *why, size_t n);
 const char *sweep_state_name(RunState s);
@@ -67,8 +67,19 @@ int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err);
 int sweep_locked(const SweepRun *r);
 
 /* Writes r as one shell command line: exe train WORDS..., each word quoted when the shell would
- * otherwise change it. */
+ * otherwise change it. sweep_print_words writes the words alone (no newline); sweep_shell_word
+ * one word. */
 void sweep_print_command(FILE *f, const char *exe, const SweepRun *r);
+void sweep_print_words(FILE *f, const char *exe, const SweepRun *r);
+void sweep_shell_word(FILE *f, const char *w);
+
+/* Writes a bash script that submits the grid's unfinished runs to Slurm: one job array with a
+ * task per unfinished run (--cpus-per-task and threads= from the grid's threads=, 1 when not
+ * given; each train's output in its run directory's train.log; the run's lock taken as the local
+ * sweep takes it), then a job that, once every task has ended, runs compare (OUT/compare.txt) and
+ * report (OUT/report.html) on the sweep directory out. Paths stay as given, the jobs running in
+ * the current directory (cwd). Extra words given to the script go to both sbatch calls. */
+int sweep_print_slurm(FILE *f, const SweepGrid *g, const char *exe, const char *out, const char *cwd, char *err);
 
 /* Cores this process may run on (its CPU affinity), at least 1. */
 int sweep_usable_cores(void);

@@ -16,7 +16,7 @@
 #include "models/checkpoint.h"
 #include "models/model.h"
 #include "ref/common/args.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/fit/rundata.h"
 #include "ref/rl/recipe.h"
 #include "tasks/tasks.h"
