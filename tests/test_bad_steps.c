@@ -60,7 +60,9 @@ static int run(const char *base, const char *out, const char *words, char *err)
     int rc = args_parse(&a, "train", argc, argv, err);
     if (!rc) rc = recipe_resolve(&c, &a, err);
     if (!rc) rc = args_check_unused(&a, err);
-    if (!rc) rc = train_run(&c, 1, err);
+    TrainControl ctl = {1, 0, NULL}; /* each run from step 0, replacing an earlier one */
+    long stopped_at = 0;
+    if (!rc) rc = train_run(&c, &ctl, &stopped_at, err);
     return rc;
 }
 

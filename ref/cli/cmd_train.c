@@ -1,4 +1,5 @@
 /* scalerl train: one RL run. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,35 @@
 #include "ref/rl/runfiles.h"
 #include "ref/rl/train.h"
 #include "ref/common/util.h"
+
+/* The signal that asked the run to stop (0: none). A signal handler can only reach static
+ * storage; this command is the program's wiring for a run, so the flag lives here. */
+static volatile sig_atomic_t stop_signal;
+
+/* First SIGINT/SIGTERM/SIGHUP: finish the step, checkpoint, stop (the trainer polls the flag). A
+ * second SIGINT: stop at once; the files on disk are whole (every write is atomic or a whole
+ * line), and the next run resumes from the last checkpoint. */
+static void on_signal(int sig)
+{
+    if (stop_signal && sig == SIGINT) _exit(128 + SIGINT);
+    stop_signal = sig;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
 
 /* A 0/1 command key (not part of the config): *v gets it, default def. 0, or 1 with err. */
 static int flag_key(Args *a, const char *key, int def, int *v, char *err)
@@ -72,8 +102,9 @@ int cmd_train(int argc, char **argv)
         "RL of a base model on a task; writes DIR/config.txt, DIR/metrics.jsonl, DIR/final.ckpt.\n"
         "Keys resolve as: defaults < recipe preset < --config FILE < command line.\n"
         "recipe=list prints the presets. One train at a time owns DIR (DIR/.run.lock). A finished\n"
-        "run of the same config in DIR is left alone; overwrite=1 runs it again, and is needed to\n"
-        "replace a run of another config.\n",
+        "run of the same config in DIR is left alone and an unfinished one resumed from its last\n"
+        "checkpoint; overwrite=1 starts from step 0, and is needed to replace another config's run\n"
+        "(overwrite=1 skip_done=1: replace another config's, skip or resume this one's).\n",
         train_options(), CMD_OWN_KEYS, NULL};
     char err[ERR_LEN];
     Args a;
@@ -84,10 +115,10 @@ int cmd_train(int argc, char **argv)
         recipe_list(stdout);
         return 0;
     }
-    /* overwrite=1: replace whatever run DIR holds. skip_done=1 (the default without overwrite=1)
-     * leaves a finished run of this config alone; with overwrite=1 it replaces anything else, as a
-     * cluster job that must not redo a finished run wants. skip_done=0, from the time a rerun
-     * replaced any run silently, means overwrite=1. */
+    /* overwrite=1: replace whatever run DIR holds, from step 0. skip_done=1 (the default without
+     * overwrite=1) leaves a finished run of this config alone and resumes an unfinished one; beside
+     * overwrite=1 it does both and replaces only another config's run, as a cluster job wants.
+     * skip_done=0, from the time a rerun replaced any run silently, means overwrite=1. */
     int overwrite, skip_done;
     if ((rc = flag_key(&a, "overwrite", 0, &overwrite, err)) ||
         (rc = flag_key(&a, "skip_done", !overwrite, &skip_done, err)))
@@ -105,6 +136,17 @@ int cmd_train(int argc, char **argv)
             return 0;
         }
     }
-    if ((rc = train_run(&c, overwrite || !skip_done, err))) return report_error("train", rc, err);
+    /* An unfinished run of this same config continues from its newest checkpoint (decided by
+     * train_run under the directory's lock), unless overwrite=1 alone asks for step 0. */
+    TrainControl ctl = {overwrite || !skip_done, skip_done, &stop_signal};
+    catch_signals();
+    long stopped_at = 0;
+    rc = train_run(&c, &ctl, &stopped_at, err);
+    if (rc == TRAIN_STOPPED) {
+        fprintf(stderr, "scalerl train: stopped by %s after step %ld, checkpoint in %s/ckpt; resume with: scalerl train --config %s/config.txt\n",
+                signal_name(stop_signal), stopped_at, c.out, c.out);
+        return 128 + stop_signal;
+    }
+    if (rc) return report_error("train", rc, err);
     return 0;
 }

@@ -3,9 +3,11 @@
  * a finished run.
  *
  * Finished: as ref/rl/runfiles.h says (config.txt matches the grid's resolved config but for
- * out=, threads= and progress=: results are identical on any thread count; the final run row;
- * final.ckpt). `train` removes final.ckpt when it starts and writes it last, atomically, so a run
- * that was stopped at any point is never finished. Anything else is restarted from scratch.
+ * out=, threads=, progress=, ckpt_every= and keep=, which say where, how fast and how safely a
+ * run goes, not what it computes; the final run row; final.ckpt). `train` removes final.ckpt
+ * when it starts and writes it last, atomically, so a run that was stopped at any point is never
+ * finished. An unfinished run of the same config with a resume checkpoint is resumed
+ * (ref/rl/resume.h); anything else is restarted from scratch.
  *
  * Locks: OUT/<run>/.sweep.lock, held with flock(2) by the sweep and inherited by the train
  * process it starts, so the lock lasts while either lives and the kernel drops it when both are
@@ -14,7 +16,7 @@
  * holds the run directory's .run.lock (ref/rl/runfiles.h); a run whose .run.lock is held by a
  * train the sweep did not start is busy too.
  *
- * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_SWEEP_H
 #define SCALERL_SWEEP_H
 

@@ -73,6 +73,7 @@ typedef struct {
     /* run */
     long seed, data_seed, steps, threads;
     long max_bad_steps; /* consecutive steps skipped for a non-finite loss or gradient norm that stop the run */
+    long ckpt_every, keep; /* resume checkpoints (ref/rl/resume.h) */
     long train_pool;
     /* evaluation */
     long eval_every, eval_n, eval_samples;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "models/checkpoint.h"
@@ -17,7 +18,7 @@
 #include "tasks/tasks.h"
 
 /* Lines of config.txt that do not change what a run computes. */
-static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", NULL};
+static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", "ckpt_every=", "keep=", NULL};
 
 void tokenizer_meta(char *buf, size_t n)
 {
@@ -44,6 +45,17 @@ int load_base_model(const char *path, Model *m, char *err)
     return 0;
 }
 
+int remove_run_checkpoint(const char *dir, char *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/final.ckpt", dir);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        snprintf(err, ERR_LEN, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
 int write_run_config(const TrainConfig *c, char *err)
 {
     char path[1100];
@@ -55,11 +67,18 @@ int write_run_config(const TrainConfig *c, char *err)
     return atomic_commit(&af, err);
 }
 
-int open_metrics(const char *dir, JsonlFile *f, char *err)
+int open_metrics(const char *dir, int append, JsonlFile *f, char *err)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    return jsonl_file_open(f, path, 0, err);
+    long long keep = 0; /* bytes kept: all of a resumed run's (cut back to its checkpoint) */
+    struct stat st;
+    if (append && stat(path, &st) == 0) keep = (long long)st.st_size;
+    else if (append && errno != ENOENT) {
+        snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
+        return 2;
+    }
+    return jsonl_file_open(f, path, keep, err);
 }
 
 int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *err)
@@ -448,14 +467,16 @@ int run_dir_claim(const TrainConfig *c, int overwrite, RunDir *rd, char *err)
     if (!rc && rd->tmp_removed)
         fprintf(stderr, "scalerl train: note: removed %d temporary file%s in '%s' left by a writer that died\n",
                 rd->tmp_removed, rd->tmp_removed > 1 ? "s" : "", c->out);
-    if (!rc && overwrite && rd->was != RUN_ABSENT) rc = run_dir_clear(c->out, err);
-    if (!rc) {
-        snprintf(path, sizeof path, "%s/final.ckpt", c->out);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            snprintf(err, ERR_LEN, "cannot remove the earlier run's '%s': %s", path, strerror(errno));
-            rc = 2;
-        }
+    /* An unfinished run of this config is left for the caller to resume or restart; anything else
+     * that overwrite lets go is removed, and the directory then holds nothing of a run. */
+    char cfg[OPT_STR_LEN + 64];
+    snprintf(cfg, sizeof cfg, "%s/config.txt", c->out);
+    const int ours = rd->was == RUN_INCOMPLETE && file_exists(cfg);
+    if (!rc && overwrite && rd->was != RUN_ABSENT && !ours) {
+        rc = run_dir_clear(c->out, err);
+        rd->was = RUN_ABSENT;
     }
+    if (!rc) rc = remove_run_checkpoint(c->out, err);
     if (rc) run_dir_release(rd);
     return rc;
 }
@@ -464,4 +485,24 @@ void run_dir_release(RunDir *rd)
 {
     if (rd->fd >= 0) close(rd->fd);
     rd->fd = -1;
+}
+
+int remove_resume_checkpoints(const char *dir, int keep_complete, char *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/ckpt", dir);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && !rc;) {
+        if (strncmp(e->d_name, "step-", 5) != 0 || (keep_complete && !strstr(e->d_name, ".tmp."))) continue;
+        char f[1400];
+        snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+        if (unlink(f) != 0 && errno != ENOENT) {
+            snprintf(err, ERR_LEN, "cannot remove the earlier run's '%s': %s", f, strerror(errno));
+            rc = 2;
+        }
+    }
+    closedir(d);
+    return rc;
 }

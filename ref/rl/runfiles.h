@@ -9,8 +9,9 @@
  * about to lock it). A resumed run takes the same lock through the same call. `scalerl sweep`
  * has its own DIR/.sweep.lock (ref/cli/sweep.h) and treats a held .run.lock as busy.
  *
- * Finished: config.txt matches the run's resolved config (ignoring out=, threads= and
- * progress=, which say where and how fast a run goes, not what it computes), metrics.jsonl holds
+ * Finished: config.txt matches the run's resolved config (ignoring out=, threads=, progress=,
+ * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
+ * computes), metrics.jsonl holds
  * the final "kind":"run" row, and final.ckpt exists. */
 #ifndef SCALERL_RUNFILES_H
 #define SCALERL_RUNFILES_H
@@ -55,7 +56,8 @@ int lock_file_held(const char *path, char *holder, size_t n);
 /* The ownership of one run directory, from run_dir_claim to run_dir_release. */
 typedef struct {
     int fd;        /* DIR/.run.lock, locked; -1 when not held */
-    RunState was;  /* what the directory held when claimed (before any overwrite) */
+    RunState was;  /* what it holds for this run once claimed: RUN_ABSENT (nothing, or what overwrite
+                    * removed) or RUN_INCOMPLETE (an unfinished run of this config) */
     int tmp_removed; /* leftover temporary files of dead writers removed */
 } RunDir;
 
@@ -63,10 +65,11 @@ typedef struct {
  * creates nothing): creates the directory, takes DIR/.run.lock (exit-code 1, naming the holder's
  * pid, when another live process has it), removes the *.tmp.* files of writers that are no longer
  * alive (a note on stderr says how many), and checks what the directory holds against c:
- *   - nothing, or an unfinished run of this config: claimed (rd->was says which, so that a
- *     resume can continue the unfinished one);
+ *   - nothing, or an unfinished run of this config: claimed as is (rd->was says which, so that
+ *     a resume can continue the unfinished one);
  *   - a finished run of this config, a run of another config, or metrics.jsonl without
- *     config.txt: refused (1, naming the difference) unless overwrite, which removes its files.
+ *     config.txt: refused (1, naming the difference) unless overwrite, which removes its files
+ *     (config.txt, metrics.jsonl, final.ckpt; resume checkpoints are the caller's).
  * base= inside the directory is refused too: the run replaces what it finds there. final.ckpt is
  * removed in every case, so that it exists only once a run has finished (`scalerl sweep` relies
  * on it). Returns 0, 1 or 2 with err; on failure nothing is held. */
@@ -77,8 +80,15 @@ void run_dir_release(RunDir *rd);
 int run_dir_remove_dead_tmp(const char *dir, int *removed, char *err);
 /* DIR/config.txt, atomically. */
 int write_run_config(const TrainConfig *c, char *err);
-/* DIR/metrics.jsonl, truncated, for appending rows. */
-int open_metrics(const char *dir, JsonlFile *f, char *err);
+/* DIR/metrics.jsonl for appending rows, as whole lines only (ref/common/jsonl.h): truncated
+ * first unless `append` (a resumed run, whose file ends at a whole line). 0, 1 or 2 with err. */
+int open_metrics(const char *dir, int append, JsonlFile *f, char *err);
+/* Removes DIR/final.ckpt left by an earlier run in DIR, so that final.ckpt (written last) exists
+ * only once this run has finished: `scalerl sweep` relies on it. 0 or 2. */
+int remove_run_checkpoint(const char *dir, char *err);
+/* Removes DIR/ckpt's resume checkpoints (a run starting from step 0), or with keep_complete only
+ * the temporary files a killed writer left there (a resumed run). 0 or 2. */
+int remove_resume_checkpoints(const char *dir, int keep_complete, char *err);
 /* DIR/final.ckpt with optimizer state and the run's step in its metadata. */
 int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *err);
 

@@ -249,7 +249,7 @@ static uint64_t hash_bytes(const uint8_t *d, size_t n)
 static void check_problem(const char *target, const TaskSpec *s, const Problem *p)
 {
     int tok[TASK_SOLUTION_MAX + 2];
-    char err[TASK_ERR_LEN];
+    char err[ERR_LEN];
     int np = tok_encode(p->prompt, tok, TASK_SOLUTION_MAX, err);
     if (np < 0 || np > task_max_prompt_tokens(s)) fuzz_violation(target, "a prompt beyond the spec's longest");
     int ns = tok_encode(p->solution, tok, TASK_SOLUTION_MAX, err);
@@ -264,7 +264,7 @@ int fuzz_taskspec(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = 0;
     TaskSpec *s = NULL, *again = NULL;
-    char err[TASK_ERR_LEN] = "";
+    char err[ERR_LEN] = "";
     int rc = task_spec_parse(text, &s, err);
     if (rc) {
         check_message("taskspec", rc, err);
@@ -297,7 +297,7 @@ int fuzz_verify(const uint8_t *data, size_t size)
 {
     if (size < 9) return 0;
     TaskSpec *s;
-    char err[TASK_ERR_LEN];
+    char err[ERR_LEN];
     if (task_spec_parse(verify_specs[data[0] % N_VERIFY_SPECS], &s, err)) fuzz_violation("verify", err);
     uint64_t index = 0;
     for (int i = 1; i < 9; i++) index = index << 8 | data[i];
