@@ -43,7 +43,7 @@ get "$OUT/half_fit.json" '  half-budget fit: A {A:.4f} [{A_lo:.4f}, {A_hi:.4f}];
 # 3 seeds measured; a run with other keys that misses it gets a pointer to what moves it.
 last_err=$(get "$OUT/half_fit.json" '{holdout_last_error}')
 if awk -v e="$last_err" 'BEGIN { a = e < 0 ? -e : e; exit !(e != "null" && a > 0.03) }'; then
-    echo "  (more than 0.03 off at the last point: see README.md, \"How the default was calibrated\")"
+    echo "  (more than 0.03 off at the last point: see bench/calibration.md)"
 fi
 echo "  files: $OUT/metrics.jsonl $OUT/fit.json $OUT/half_fit.json $OUT/curve.svg"
 echo "  report: $OUT/report.html (open it in a browser)"

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 

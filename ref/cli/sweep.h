@@ -4,7 +4,8 @@
  *
  * Finished: as ref/rl/runfiles.h says (config.txt matches the grid's resolved config but for
  * out=, threads=, progress=, ckpt_every= and keep=, which say where, how fast and how safely a
- * run goes, not what it computes; the final run row; final.ckpt). `train` removes final.ckpt
+ * run goes, not what it computes; the final run row; final.ckpt; or, archived (bench/findings),
+ * metrics.jsonl.gz ends with that row and metrics.jsonl is gone). `train` removes final.ckpt
  * when it starts and writes it last, atomically, so a run that was stopped at any point is never
  * finished. An unfinished run of the same config with a resume checkpoint is resumed
  * (ref/rl/resume.h); anything else is restarted from scratch.

@@ -1,5 +1,5 @@
 /* The ScaleRL components, one row each: what a run's config sets beside what the paper's recipe
- * sets (Khatri et al. 2025, sections 3-4; README.md, "The ScaleRL components and their keys"),
+ * sets (Khatri et al. 2025, sections 3-4; ref/rl/README.md, "The ScaleRL components and their keys"),
  * for `scalerl report`'s recipe table. */
 #ifndef SCALERL_COMPONENTS_H
 #define SCALERL_COMPONENTS_H

@@ -17,7 +17,7 @@ static const OptSpec train_opts[] = {
      "name compare and plot group this run under, for a recipe changed by keys (empty: the recipe)"},
     {"base", OPT_STR, F(base), NULL, 0, 0, NULL, "base model checkpoint (scalerl pretrain)"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "run directory (metrics.jsonl, config.txt, checkpoints)"},
-    {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec (see README, Tasks)"},
+    {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec (tasks/README.md)"},
     {"loss", OPT_CHOICE, F(loss), "cispo", 0, 0, LOSS_KIND_CHOICES, "policy-gradient loss"},
     {"eps_max", OPT_FLOAT, F(eps_max), "4", 1e-6, 1e6, NULL, "cispo: truncation of the ratio from above"},
     {"eps_low", OPT_FLOAT, F(eps_low), "0.2", 0, 0.999, NULL, "dapo/grpo: clip(r, 1-eps_low, .)"},

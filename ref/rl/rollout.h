@@ -7,7 +7,7 @@
  * may change between two tokens while the KV cache is kept (PipelineRL's in-flight update); every
  * sampled token records its log-probability and the policy version that produced it.
  *
- * The rollout record (DESIGN.md): prompt id, group id, tokens, per-token generator log-prob,
+ * The rollout record (ref/rl/README.md): prompt id, group id, tokens, per-token generator log-prob,
  * per-token policy version, interrupted flag, reward, length. The trainer never regenerates.
  *
  * Randomness: the sample at position p of completion c uses rng_uniform(seed, stream, key, p) with

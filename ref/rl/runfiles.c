@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "models/checkpoint.h"
 #include "ref/common/jsonl.h"
@@ -184,6 +185,20 @@ static int has_run_row(const char *path)
     return found;
 }
 
+/* An archived run (bench/findings, bench/curves): metrics.jsonl compressed to metrics.jsonl.gz
+ * once finished, its checkpoints dropped. Whether its last line is the run row. */
+static int archived_run_row(const char *dir)
+{
+    char path[OPT_STR_LEN + 64], line[8192];
+    snprintf(path, sizeof path, "%s/metrics.jsonl.gz", dir);
+    gzFile g = gzopen(path, "rb");
+    if (!g) return 0;
+    int found = 0;
+    while (gzgets(g, line, sizeof line)) found = strstr(line, "\"kind\":\"run\"") != NULL;
+    gzclose(g);
+    return found;
+}
+
 /* The line of text setting key (klen bytes, "key=" included), or NULL; comment lines never match. */
 static const char *config_line(const char *text, const char *key, size_t klen)
 {
@@ -270,6 +285,8 @@ RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
     RunState s = RUN_FINISHED;
     if (!configs_match(have, want, why, n)) {
         s = RUN_STALE;
+    } else if (!file_exists(met) && archived_run_row(dir)) {
+        snprintf(why, n, "finished (archived: metrics.jsonl.gz)");
     } else if (!has_run_row(met)) {
         snprintf(why, n, "metrics.jsonl has no final run row");
         s = RUN_INCOMPLETE;

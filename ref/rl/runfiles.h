@@ -6,13 +6,14 @@
  * flock(2) from run_dir_claim until the process ends (or run_dir_release). The kernel drops the
  * lock when its holder dies, so a killed run never leaves a stale lock; the file holds
  * "pid host" for messages only and is never removed (removing a lock file races with a process
- * about to lock it). A resumed run takes the same lock through the same call. `scalerl sweep`
+ * about to lock it). A resumed run takes the same lock through the same call, and whether to
+ * resume is decided under it (ref/rl/train.c). `scalerl sweep`
  * has its own DIR/.sweep.lock (ref/cli/sweep.h) and treats a held .run.lock as busy.
  *
  * Finished: config.txt matches the run's resolved config (ignoring out=, threads=, progress=,
  * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
- * computes), metrics.jsonl holds
- * the final "kind":"run" row, and final.ckpt exists. */
+ * computes), metrics.jsonl holds the final "kind":"run" row, and final.ckpt exists; or, archived
+ * (bench/findings), metrics.jsonl.gz ends with that row and metrics.jsonl is gone. */
 #ifndef SCALERL_RUNFILES_H
 #define SCALERL_RUNFILES_H
 

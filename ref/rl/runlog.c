@@ -94,6 +94,7 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_int(w, "epoch", at->epoch);
     jw_num(w, "retired_frac", at->retired_frac);
     jw_num(w, "len_mean", s->len_mean);
+    jw_num(w, "len_std", s->len_std);
     jw_num(w, "interrupt_frac", s->interrupt_frac);
     jw_num(w, "truncate_frac", s->truncate_frac);
     jw_num(w, "entropy", s->entropy);
@@ -102,6 +103,7 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_num(w, "ratio_mean", s->loss.ratio_mean);
     jw_num(w, "ratio_max", s->loss.ratio_max);
     jw_num(w, "mismatch_kl", s->loss.mismatch_kl);
+    jw_num(w, "far_frac", s->loss.far_frac);
     jw_num(w, "grad_norm", s->grad_norm);
     jw_int(w, "bad_steps", at->bad_steps);
     jw_num(w, "lr", s->lr);
