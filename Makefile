@@ -18,7 +18,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test test-cluster run bench sanitize clean deps FORCE
+.PHONY: all test test-cluster run bench sanitize fuzz clean deps FORCE
 .SECONDARY:
 all: $(BIN)
 
@@ -80,14 +80,60 @@ findings: $(BIN)
 run: $(BIN)
 	@ref/cli/make_run.sh
 
-# ThreadSanitizer build of the threaded pipeline, exercised by the pipeline test. libgomp is not
-# instrumented, so OpenMP runs with one thread per team there (threads=1: the generator thread and
-# the trainer each get one), which leaves TSan only the pipeline's own synchronization to judge.
+# `make sanitize`: the whole suite (test binaries and scripts) on an AddressSanitizer +
+# UndefinedBehaviorSanitizer build (any report fails the test that triggered it), then the pipeline
+# tests on a ThreadSanitizer build. libgomp is not instrumented for TSan, so OpenMP runs with one
+# thread per team there (threads=1: the generator thread and the trainer each get one), which
+# leaves TSan only the pipeline's own synchronization to judge.
+ASAN_BUILD := build/asan
+ASAN_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=66
 sanitize:
+	$(MAKE) BUILD=$(ASAN_BUILD) BIN=$(ASAN_BUILD)/scalerl OPT="$(ASAN_OPT)" $(ASAN_BUILD)/scalerl \
+	  $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(TEST_BIN))
+	$(SAN_ENV) SCALERL_BIN=$(ASAN_BUILD)/scalerl tests/run.sh $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(TEST_BIN))
 	$(MAKE) BUILD=build/tsan BIN=build/tsan/scalerl OPT="-O1 -fsanitize=thread" build/tsan/scalerl
 	SCALERL_BIN=build/tsan/scalerl SCALERL_TEST_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh --only tests/test_pipeline.sh
+
+# `make fuzz`: clang's libFuzzer on each target of tests/fuzz/targets.h for FUZZ_SECONDS, the
+# library built with ASan and UBSan too (tests/fuzz/run.sh says what it found). clang and
+# libFuzzer are installed like OpenBLAS above when missing. (clang takes a function used only in an
+# OpenMP if() clause for unused, hence -Wno-unused-function.)
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 12
+FUZZ_TARGETS := args checkpoint metrics taskspec verify
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer -Wall -Wno-unknown-pragmas -Wno-unused-function -D_GNU_SOURCE -I. -fopenmp=libgomp \
+  -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/targets.o
+FUZZ_INSTALL := sudo apt-get install -y clang libclang-rt-dev
+$(FUZZ_BUILD)/.clang-ok:
+	@mkdir -p $(FUZZ_BUILD)
+	@probe() { printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return 0; }\n' \
+	  | $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_BUILD)/.fuzzcheck 2>/dev/null; }; \
+	if ! probe; then \
+	  echo "scalerl: clang with libFuzzer is missing; installing clang and libclang-rt-dev"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "scalerl: cannot install as $$(id -un); run: $(FUZZ_INSTALL)"; exit 1; fi; \
+	  $$SUDO apt-get update -qq && { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-dev \
+	    || $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; } \
+	    || { echo "scalerl: apt-get failed; run: $(FUZZ_INSTALL)"; exit 1; }; \
+	  probe || { echo "scalerl: $(FUZZ_CC) still cannot link -fsanitize=fuzzer; install clang's libFuzzer (Debian, Ubuntu: $(FUZZ_INSTALL))"; exit 1; }; \
+	fi
+	@rm -f $(FUZZ_BUILD)/.fuzzcheck
+	@touch $@
+
+$(FUZZ_BUILD)/%.o: %.c $(FUZZ_BUILD)/.clang-ok $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/libfuzzer_main.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -DFUZZ_TARGET=fuzz_$* $^ -o $@ $(LDLIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf $(BUILD) scalerl
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/ref/cli/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/ref/cli/main.d $(TEST_BIN:=.d) $(BENCH_BIN:=.d) $(FUZZ_OBJ:.o=.d)

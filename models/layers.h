@@ -33,6 +33,11 @@ static inline float fast_expf(float x)
      * anything smaller and exp(88) ~ 1.7e38 for anything larger (no kernel needs more). */
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
+    /* NaN passes both clamps: it is computed as 0, so that converting k to an integer stays
+     * defined, and returned as the NaN it is (a select, which vectorizes like the clamps). */
+    const int is_nan = x != x;
+    const float x_in = x;
+    x = is_nan ? 0.0f : x;
     /* x = k ln2 + r with k = round(x / ln2), |r| <= ln2/2; adding and subtracting 1.5 * 2^23
      * rounds to the nearest integer in the current (nearest) rounding mode. */
     const float shifter = 12582912.0f;
@@ -52,7 +57,7 @@ static inline float fast_expf(float x)
     int32_t bits = ((int32_t)k + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return is_nan ? x_in : p * scale;
 }
 
 /* Rounds to the nearest bfloat16 (round to nearest, ties to even), kept in a float. NaN stays NaN,

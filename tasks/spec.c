@@ -238,6 +238,13 @@ int task_spec_parse(const char *spec, TaskSpec **out, char *err)
         snprintf(err, ERR_LEN, "task spec is %zu characters long (expected at most %d)", n, SPEC_TEXT_MAX - 1);
         return 1;
     }
+    /* Specs are printable ASCII; anything else is refused before a message could echo it. */
+    for (size_t i = 0; i < n; i++)
+        if (spec[i] < 0x20 || spec[i] > 0x7e) {
+            snprintf(err, ERR_LEN, "task spec has byte 0x%02x at position %zu (expected printable characters, e.g. "
+                     "add:digits=3)", (unsigned char)spec[i], i + 1);
+            return 1;
+        }
     TaskSpec *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, ERR_LEN, "out of memory for a task spec (%zu bytes)", sizeof *s);

@@ -2,8 +2,11 @@
  * its own message and the right exit class (1 bad file, 2 cannot read). The byte offsets used
  * here are the documented format (models/README.md, "Checkpoint format"). */
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -375,6 +378,45 @@ static void test_failed_saves(const char *dir)
     model_free(&m);
 }
 
+/* A disk that fills while a checkpoint is saved over an older one (a file-size limit below the
+ * checkpoint's size stands in for the full disk: the write fails with EFBIG as it would with
+ * ENOSPC): the save fails naming the file and the OS error, leaves no temporary file, and the
+ * older checkpoint is intact. */
+static void test_full_disk_save(const char *dir)
+{
+    char sub[256], path[256], err[ERR_LEN] = "", meta[CHECKPOINT_META_MAX];
+    path_in(sub, dir, "full");
+    mkdir(sub, 0777);
+    snprintf(path, sizeof path, "%s/last.ckpt", sub);
+    Model m = make_model();
+    int rc = checkpoint_save(path, &m, 1, "step=1\n", err);
+    struct stat st;
+    CHECK(rc == 0 && stat(path, &st) == 0, "full disk: the older checkpoint saved", "rc %d: %s", rc, err);
+    const float first = m.params[0];
+    for (size_t i = 0; i < m.n_params; i++) m.params[i] += 1.0f; /* the newer weights differ */
+    struct rlimit old, lim;
+    signal(SIGXFSZ, SIG_IGN);
+    int limited = getrlimit(RLIMIT_FSIZE, &old) == 0;
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size / 2;
+    limited = limited && setrlimit(RLIMIT_FSIZE, &lim) == 0;
+    rc = limited ? checkpoint_save(path, &m, 1, "step=2\n", err) : -1;
+    if (limited) setrlimit(RLIMIT_FSIZE, &old);
+    char want[300];
+    snprintf(want, sizeof want, "%s.tmp.", path);
+    CHECK(rc == 2 && strstr(err, want) && strstr(err, strerror(EFBIG)),
+          "full disk: the save fails with exit class 2, naming the file and the OS error", "rc %d: \"%s\"", rc, err);
+    CHECK(count_entries(sub) == 1, "full disk: no temporary file is left", "%d entries", count_entries(sub));
+    Model l;
+    rc = checkpoint_load(path, &l, meta, err);
+    CHECK(rc == 0 && strcmp(meta, "step=1\n") == 0 && l.params[0] == first,
+          "full disk: the older checkpoint still loads, with its own weights", "rc %d: %s", rc, err);
+    if (!rc) model_free(&l);
+    remove(path);
+    rmdir(sub);
+    model_free(&m);
+}
+
 static void remove_dir(const char *d)
 {
     DIR *dp = opendir(d);
@@ -399,6 +441,7 @@ int main(void)
     test_damaged_files(dir);
     test_hostile_headers(dir);
     test_failed_saves(dir);
+    test_full_disk_save(dir);
     remove_dir(dir);
     return test_main_result();
 }

@@ -1,8 +1,12 @@
 /* The flat JSON reader and writer: exact number round trips, escapes both ways, skipped nested
  * values, non-finite numbers written as null, and malformed lines refused with a message. */
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "models/rng.h"
 #include "ref/common/jsonl.h"
@@ -142,10 +146,96 @@ static void test_reader(void)
     free(o);
 }
 
+/* The file's bytes (malloc'd, 0-terminated; NULL when unreadable) and their count. */
+static char *slurp(const char *path, long *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *b = malloc(1 << 16);
+    *n = b ? (long)fread(b, 1, (1 << 16) - 1, f) : 0;
+    if (b) b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+/* Whole lines only: rows appended one by one, a write that fails part way (a file-size limit
+ * standing in for a full disk) cut back to the last newline with the file and OS error named, and
+ * an existing file cut to a kept prefix (a resume) only at a line's end. */
+static void test_whole_line_file(void)
+{
+    char dir[] = "/tmp/scalerl-test-jsonl-XXXXXX", path[128], err[ERR_LEN] = "";
+    if (!mkdtemp(dir)) {
+        printf("FAIL whole-line file setup: mkdtemp\n");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/m.jsonl", dir);
+    JsonlFile jf = {0};
+    JsonWriter w;
+    jw_init(&w);
+    int rc = jsonl_file_open(&jf, path, 0, err);
+    CHECK(rc == 0, "whole-line file: opens", "%s", err);
+    for (int i = 0; i < 3 && !rc; i++) {
+        jw_begin(&w);
+        jw_int(&w, "row", i);
+        rc = jsonl_file_append(&jf, &w, err);
+    }
+    long n = 0;
+    char *b = slurp(path, &n);
+    CHECK(rc == 0 && b && strcmp(b, "{\"row\":0}\n{\"row\":1}\n{\"row\":2}\n") == 0 && jf.size == n,
+          "whole-line file: rows appended as lines, size counted", "rc %d, %ld bytes: %s", rc, n, err);
+    free(b);
+    /* A row of 200 bytes against a limit 100 bytes past the end: write(2) takes part of it. */
+    struct rlimit old, lim;
+    signal(SIGXFSZ, SIG_IGN);
+    int limited = getrlimit(RLIMIT_FSIZE, &old) == 0;
+    lim = old;
+    lim.rlim_cur = (rlim_t)(jf.size + 100);
+    limited = limited && setrlimit(RLIMIT_FSIZE, &lim) == 0;
+    char big[201];
+    memset(big, 'x', 200);
+    big[200] = 0;
+    jw_begin(&w);
+    jw_str(&w, "big", big);
+    rc = limited ? jsonl_file_append(&jf, &w, err) : -1;
+    if (limited) setrlimit(RLIMIT_FSIZE, &old);
+    CHECK(rc == 2 && strstr(err, path) && strstr(err, strerror(EFBIG)),
+          "whole-line file: a failed row is an I/O error naming the file and the OS error", "rc %d: \"%s\"", rc, err);
+    b = slurp(path, &n);
+    CHECK(b && n == jf.size && n > 0 && b[n - 1] == '\n', "whole-line file: after it the file ends at its last whole line",
+          "%ld bytes, size %lld", n, jf.size);
+    free(b);
+    jw_begin(&w);
+    jw_int(&w, "row", 3);
+    rc = jsonl_file_append(&jf, &w, err);
+    b = slurp(path, &n);
+    CHECK(rc == 0 && b && strcmp(b + n - 10, "{\"row\":3}\n") == 0 && n == jf.size,
+          "whole-line file: with room again, the next row follows the last whole line", "rc %d: %s", rc, err);
+    free(b);
+    CHECK(jsonl_file_close(&jf, err) == 0, "whole-line file: closes", "%s", err);
+    /* Keep the first two rows (a resume's cut), then refuse a cut inside a line or past the end. */
+    rc = jsonl_file_open(&jf, path, 20, err);
+    jw_begin(&w);
+    jw_int(&w, "row", 9);
+    if (!rc) rc = jsonl_file_append(&jf, &w, err);
+    jsonl_file_close(&jf, err);
+    b = slurp(path, &n);
+    CHECK(rc == 0 && b && strcmp(b, "{\"row\":0}\n{\"row\":1}\n{\"row\":9}\n") == 0,
+          "whole-line file: opened keeping 20 bytes, it appends after them", "rc %d: %s", rc, b ? b : err);
+    free(b);
+    rc = jsonl_file_open(&jf, path, 15, err);
+    CHECK(rc == 1 && strstr(err, "whole lines"), "whole-line file: a cut inside a line is refused", "rc %d: %s", rc, err);
+    rc = jsonl_file_open(&jf, path, 1000, err);
+    CHECK(rc == 1 && strstr(err, "whole lines"), "whole-line file: a cut past the end is refused", "rc %d: %s", rc, err);
+    jw_free(&w);
+    remove(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     test_format();
     test_roundtrip();
     test_reader();
+    test_whole_line_file();
     return test_main_result();
 }

@@ -52,5 +52,5 @@ fi
 stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m2"
 [ $rc -eq 0 ] && pass "second make_run.sh exits 0" || fail "second make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out2" | tr '\n' ' ')"
 check "second run reuses the base model" grep -q "base model: reusing" "$T/out2"
-check "second run skips the finished RL run" grep -q "is a finished run of this config; skipping" "$T/out2"
+check "second run skips the finished RL run" grep -q "is a finished run of this config; nothing to do" "$T/out2"
 check "second run leaves metrics.jsonl and the base model untouched" cmp "$T/m1" "$T/m2"

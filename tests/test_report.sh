@@ -13,7 +13,9 @@ PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 
 # ---- a run whose label holds markup, a control byte and a byte that is not UTF-8
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=200 eval_samples=0
-LABEL=$'a<b>&"c\'\x01\xff'
+# (train refuses a control byte in label=, which config.txt could not replay: the page with one,
+# edited into config.txt, is checked below.)
+LABEL=$'a<b>&"c\'\xff'
 KEYS=(base="$T/base.ckpt" task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 lr=2e-4 warmup=2
       eval_n=100 eval_samples=2 eval_every=4 think_budget=16 answer_budget=4 threads=1)
 train "$T/run" "${KEYS[@]}" label="$LABEL" || exit 0
@@ -92,6 +94,15 @@ for col, ev in ((2, evals[0]), (3, evals[-1])):
     assert len(rewards) == 200, len(rewards)
     assert abs(sum(rewards) / 200 - ev["pass_rate"]) < 1e-9, (col, sum(rewards) / 200, ev["pass_rate"])
 EOF
+
+# ---- a control byte edited into config.txt's label: the page is still well-formed
+mkdir -p "$T/ctl"; cp "$T/run/metrics.jsonl" "$T/run/final.ckpt" "$T/ctl/"
+{ grep -v '^label=' "$T/run/config.txt"; printf 'label=a\x01<b>\xff\n'; } >"$T/ctl/config.txt"
+"$S" report "$T/ctl" prompts=0 >/dev/null 2>"$T/ctl.err"
+check "a control byte in config.txt's label: the page is written and well-formed" "$PY" -c "
+import sys, xml.etree.ElementTree as ET
+page = open(sys.argv[1], encoding='utf-8').read()
+ET.fromstring(page.split('\n', 1)[1])" "$T/ctl/report.html"
 
 # ---- signals follow the step rows' fields: a field added is drawn, a field gone is left out
 mkdir -p "$T/edited"; cp "$T/run/config.txt" "$T/run/final.ckpt" "$T/edited/"

@@ -82,8 +82,9 @@ check "one recipe with its own label= hands it to the run" grep -q " label=mine 
 N=200 # steps per run: about half a second each
 $S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k1.log" &
 pid=$!; BG+=("$pid")
-# Wait until one run has finished and the next has written steps, so that one is mid-run.
-for _ in $(seq 600); do
+# Wait until one run has finished and the next has written steps, so that one is mid-run (up to
+# 5 minutes: a run takes seconds, many times that under the sanitizers on a loaded machine).
+for _ in $(seq 6000); do
   fin=$(ls "$T"/k/*/final.ckpt 2>/dev/null | wc -l)
   mid=$(grep -l '"kind":"step"' "$T"/k/*/metrics.jsonl 2>/dev/null | wc -l)
   [ "$fin" -ge 1 ] && [ "$mid" -gt "$fin" ] && break

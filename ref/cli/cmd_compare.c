@@ -144,6 +144,7 @@ int cmd_compare(int argc, char **argv)
     }
     CompareJob j;
     rc = compare_load(&j, a.pos[0], &c.fs, c.baseline, &c.floors, "compare", err);
+    if (!rc && c.out[0]) rc = rundata_check_output(c.out, "out", (const char *const *)j.dirs, j.n_dirs, err);
     if (!rc && c.out[0]) rc = write_svg(&j, &c, err);
     if (!rc) {
         if (c.json) rc = print_json(&j, &c, err);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/model.h"
 #include "ref/common/args.h"
@@ -17,7 +18,7 @@
 
 typedef struct {
     char ckpt[OPT_STR_LEN], task[OPT_STR_LEN];
-    long n, samples, seed, data_seed, eval_n, threads, json;
+    long n, samples, seed, data_seed, eval_n, threads, json, progress;
     double temperature;
     int length, gen_precision, head;
     long think_budget[2], answer_budget;
@@ -44,6 +45,7 @@ static const OptSpec eval_opts[] = {
     {"n", OPT_INT, F(n), "1000", 1, 1000000, NULL, "validation prompts to evaluate (at most eval_n)"},
     {"samples", OPT_INT, F(samples), "16", 1, 1024, NULL, "completions per prompt"},
     {"json", OPT_INT, F(json), "0", 0, 1, NULL, "print one JSON object instead of text"},
+    {"progress", OPT_INT, F(progress), "-1", -1, 1, NULL, "progress on stderr: 1 always, 0 never, -1 if a terminal"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -137,7 +139,8 @@ int cmd_eval(int argc, char **argv)
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
     EvalResult r;
-    if (!(rc = setup(&c, &s, err)) && !(rc = evaluate(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples, &r, err)))
+    if (!(rc = setup(&c, &s, err)) && !(rc = evaluate(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples,
+                                                 c.progress < 0 ? isatty(2) : (int)c.progress, &r, err)))
         rc = print_eval(&c, &r, err);
     teardown(&s);
     return rc ? report_error("eval", rc, err) : 0;

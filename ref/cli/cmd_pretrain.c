@@ -178,7 +178,7 @@ static int pretrain(const PretrainConfig *c, char *err)
                                             budget, 1, 0);
         gc.slots = 256;
         EvalResult r;
-        if ((rc = evaluate(m.params, &gc, split, (int)c->eval_n, (int)c->eval_samples, &r, err))) goto done;
+        if ((rc = evaluate(m.params, &gc, split, (int)c->eval_n, (int)c->eval_samples, progress, &r, err))) goto done;
         printf("validation pass rate %.4f [%.4f, %.4f] on %d prompts x %d samples\n", r.pass_rate, r.pass_rate_lo,
                r.pass_rate_hi, r.n, r.samples);
     }

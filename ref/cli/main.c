@@ -1,6 +1,7 @@
 /* scalerl: the command-line entry point. It only dispatches; the commands are in ref/cli/cmd_*.c
  * (commands.h says which file holds which). Before main runs, the program may have started itself
  * once more with GOMP_SPINCOUNT set (models/omp_env.c; models/README.md says why). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,9 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f) then fails the write with EFBIG, which the writer reports
+     * naming the file, like a full disk, instead of killing the process with a core dump. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 1;

@@ -20,7 +20,7 @@ else
     run $BIN pretrain out="$BASE" progress=1
 fi
 say "RL run with the scalerl recipe -> $OUT"
-run $BIN train base="$BASE" out="$OUT" skip_done=1 progress=1 ${TRAIN_KEYS:-}
+run $BIN train base="$BASE" out="$OUT" progress=1 ${TRAIN_KEYS:-}
 say "fit on the first half of the compute, checked on the second"
 run $BIN fit "$OUT" fit_until_frac=0.5 save=0 cutoffs=0 json=1 >"$OUT/half_fit.json"
 say "fit on the whole run (writes fit.json)"

@@ -20,8 +20,6 @@
 
 /* Keys the sweep sets per run itself; an extra key may not set them for every run. */
 static const char *const per_run_keys[] = {"recipe", "seed", "out", NULL};
-/* Lines of config.txt that do not change what a run computes. */
-static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", "ckpt_every=", "keep=", NULL};
 
 /* The preset of a recipes= entry PRESET[+key=value...] into preset[RECIPE_NAME_LEN]; returns its
  * length in the entry, where the +key=value pieces start. */
@@ -125,77 +123,6 @@ static int parse_seeds(const char *s, long *lo, long *hi, char *err)
         return 1;
     }
     return 0;
-}
-
-static int ignored_line(const char *line)
-{
-    for (const char *const *k = ignored_config_keys; *k; k++)
-        if (strncmp(line, *k, strlen(*k)) == 0) return 1;
-    return 0;
-}
-
-/* text without its ignored lines (malloc'd; NULL when out of memory). */
-static char *filter_config(const char *text)
-{
-    char *out = malloc(strlen(text) + 1);
-    if (!out) return NULL;
-    char *w = out;
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-        if (!ignored_line(p)) {
-            memcpy(w, p, len);
-            w += len;
-        }
-        p += len;
-    }
-    *w = 0;
-    return out;
-}
-
-char *run_config_text(const TrainConfig *c)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    recipe_write(c, f);
-    if (fclose(f) != 0) {
-        free(text);
-        return NULL;
-    }
-    char *out = filter_config(text);
-    free(text);
-    return out;
-}
-
-/* The whole file as a string (malloc'd), or NULL when it cannot be read. */
-static char *read_text(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        len += fread(buf + len, 1, cap - 1 - len, f);
-        if (len < cap - 1) break;
-        char *grown = realloc(buf, cap * 2);
-        if (!grown) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[len] = 0;
-    return buf;
 }
 
 static int build_run(SweepRun *r, const char *recipe, long seed, const char *out, const Args *extra, Args *ta,
@@ -336,95 +263,9 @@ void sweep_grid_free(SweepGrid *g)
     memset(g, 0, sizeof *g);
 }
 
-/* 1 when metrics.jsonl has the row `train` writes after its last step. */
-static int has_run_row(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char *line = NULL, err[ERR_LEN];
-    size_t cap = 0;
-    int found = 0;
-    JsonObj *o = malloc(sizeof *o);
-    while (o && !found && getline(&line, &cap, f) > 0) {
-        if (!strstr(line, "\"run\"") || jsonl_parse(line, o, err)) continue;
-        const char *kind = jsonl_str(o, "kind");
-        found = kind && strcmp(kind, "run") == 0;
-    }
-    free(o);
-    free(line);
-    fclose(f);
-    return found;
-}
-
-/* An archived run (bench/findings, bench/curves): metrics.jsonl compressed to metrics.jsonl.gz
- * once finished, its checkpoints dropped. Whether its last line is the run row. */
-static int archived_run_row(const char *dir)
-{
-    char path[OPT_STR_LEN + 64], line[8192];
-    snprintf(path, sizeof path, "%s/metrics.jsonl.gz", dir);
-    gzFile g = gzopen(path, "rb");
-    if (!g) return 0;
-    int found = 0;
-    while (gzgets(g, line, sizeof line)) found = strstr(line, "\"kind\":\"run\"") != NULL;
-    gzclose(g);
-    return found;
-}
-
-/* Describes the first line where have and want differ. */
-static void describe_difference(const char *have, const char *want, char *why, size_t n)
-{
-    while (*have && *have == *want) {
-        const char *nh = strchr(have, '\n'), *nw = strchr(want, '\n');
-        size_t lh = nh ? (size_t)(nh - have) : strlen(have), lw = nw ? (size_t)(nw - want) : strlen(want);
-        if (lh != lw || strncmp(have, want, lh) != 0) break;
-        have += lh + (nh != NULL);
-        want += lw + (nw != NULL);
-    }
-    int lh = (int)strcspn(have, "\n"), lw = (int)strcspn(want, "\n");
-    snprintf(why, n, "config.txt has '%.*s', the grid has '%.*s'", lh > 80 ? 80 : lh, have, lw > 80 ? 80 : lw,
-             want);
-}
-
 RunState sweep_run_state(const SweepRun *r, char *why, size_t n)
 {
     return run_dir_state(r->dir, r->config, why, n);
-}
-
-RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
-{
-    char cfg[OPT_STR_LEN + 64], met[OPT_STR_LEN + 64], ckpt[OPT_STR_LEN + 64];
-    snprintf(cfg, sizeof cfg, "%s/config.txt", dir);
-    snprintf(met, sizeof met, "%s/metrics.jsonl", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/final.ckpt", dir);
-    char *text = read_text(cfg);
-    if (!text) {
-        int any = file_exists(met);
-        snprintf(why, n, any ? "no config.txt" : "not started");
-        return any ? RUN_INCOMPLETE : RUN_ABSENT;
-    }
-    char *have = filter_config(text);
-    free(text);
-    if (!have) {
-        snprintf(why, n, "out of memory reading config.txt");
-        return RUN_INCOMPLETE;
-    }
-    RunState s = RUN_FINISHED;
-    if (strcmp(have, want) != 0) {
-        describe_difference(have, want, why, n);
-        s = RUN_STALE;
-    } else if (!file_exists(met) && archived_run_row(dir)) {
-        snprintf(why, n, "finished (archived: metrics.jsonl.gz)");
-    } else if (!has_run_row(met)) {
-        snprintf(why, n, "metrics.jsonl has no final run row");
-        s = RUN_INCOMPLETE;
-    } else if (!file_exists(ckpt)) {
-        snprintf(why, n, "no final.ckpt");
-        s = RUN_INCOMPLETE;
-    } else {
-        snprintf(why, n, "finished");
-    }
-    free(have);
-    return s;
 }
 
 const char *sweep_state_name(RunState s)
@@ -440,16 +281,7 @@ const char *sweep_state_name(RunState s)
 
 int sweep_run_clear(const SweepRun *r, char *err)
 {
-    static const char *const files[] = {"final.ckpt", "metrics.jsonl", "config.txt", NULL};
-    for (const char *const *f = files; *f; f++) {
-        char path[OPT_STR_LEN + 64];
-        snprintf(path, sizeof path, "%s/%s", r->dir, *f);
-        if (unlink(path) != 0 && errno != ENOENT) {
-            snprintf(err, ERR_LEN, "cannot remove '%s': %s", path, strerror(errno));
-            return 2;
-        }
-    }
-    return 0;
+    return run_dir_clear(r->dir, err);
 }
 
 int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err)
@@ -458,33 +290,14 @@ int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err)
     if (rc) return rc;
     char path[OPT_STR_LEN + 64];
     snprintf(path, sizeof path, "%s/.sweep.lock", r->dir);
-    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (f < 0) {
-        snprintf(err, ERR_LEN, "cannot open lock file '%s': %s", path, strerror(errno));
-        return 2;
+    if ((rc = lock_file_take(path, fd, holder, n, err))) return rc;
+    /* A train started by hand in this directory: busy until it ends. */
+    snprintf(path, sizeof path, "%s/.run.lock", r->dir);
+    if (lock_file_held(path, holder, n)) {
+        close(*fd);
+        *fd = -1;
+        return 1;
     }
-    if (flock(f, LOCK_EX | LOCK_NB) != 0) {
-        int busy = errno == EWOULDBLOCK;
-        if (busy) {
-            ssize_t got = pread(f, holder, n - 1, 0);
-            holder[got > 0 ? got : 0] = 0;
-            holder[strcspn(holder, "\n")] = 0;
-        } else {
-            snprintf(err, ERR_LEN, "cannot lock '%s': %s", path, strerror(errno));
-        }
-        close(f);
-        return busy ? 1 : 2;
-    }
-    char host[256] = "?", text[320];
-    if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "?");
-    host[sizeof host - 1] = 0;
-    int len = snprintf(text, sizeof text, "%ld %s\n", (long)getpid(), host);
-    if (ftruncate(f, 0) != 0 || pwrite(f, text, (size_t)len, 0) != len) {
-        snprintf(err, ERR_LEN, "cannot write lock file '%s': %s", path, strerror(errno));
-        close(f);
-        return 2;
-    }
-    *fd = f;
     return 0;
 }
 
@@ -492,11 +305,9 @@ int sweep_locked(const SweepRun *r)
 {
     char path[OPT_STR_LEN + 64];
     snprintf(path, sizeof path, "%s/.sweep.lock", r->dir);
-    int f = open(path, O_RDONLY | O_CLOEXEC);
-    if (f < 0) return 0;
-    int held = flock(f, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(f); /* also releases the shared lock when we got it */
-    return held;
+    if (lock_file_held(path, NULL, 0)) return 1;
+    snprintf(path, sizeof path, "%s/.run.lock", r->dir);
+    return lock_file_held(path, NULL, 0);
 }
 
 /* One word for a POSIX shell: as is when made of characters no shell treats specially, else in

@@ -2,19 +2,20 @@
  * OUT/<recipe>-s<seed>/ (the layout `scalerl compare OUT` reads), and what makes such a directory
  * a finished run.
  *
- * Finished: config.txt matches the grid's resolved config (ignoring out=, threads=, progress=,
- * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
- * computes: results are identical on any thread count), metrics.jsonl holds the final
- * "kind":"run" row, and final.ckpt exists; or, archived (bench/findings), metrics.jsonl.gz ends
- * with that row and metrics.jsonl is gone. `train` removes final.ckpt when it starts and writes it
- * last, atomically, so a run that was stopped at any point is never finished. An unfinished run
- * of the same config with a resume checkpoint is resumed (ref/rl/resume.h); anything else is
- * restarted from scratch.
+ * Finished: as ref/rl/runfiles.h says (config.txt matches the grid's resolved config but for
+ * out=, threads=, progress=, ckpt_every= and keep=, which say where, how fast and how safely a
+ * run goes, not what it computes; the final run row; final.ckpt; or, archived (bench/findings),
+ * metrics.jsonl.gz ends with that row and metrics.jsonl is gone). `train` removes final.ckpt
+ * when it starts and writes it last, atomically, so a run that was stopped at any point is never
+ * finished. An unfinished run of the same config with a resume checkpoint is resumed
+ * (ref/rl/resume.h); anything else is restarted from scratch.
  *
  * Locks: OUT/<run>/.sweep.lock, held with flock(2) by the sweep and inherited by the train
  * process it starts, so the lock lasts while either lives and the kernel drops it when both are
  * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
- * is never removed (removing a lock file races with a process about to lock it).
+ * is never removed (removing a lock file races with a process about to lock it). The train itself
+ * holds the run directory's .run.lock (ref/rl/runfiles.h); a run whose .run.lock is held by a
+ * train the sweep did not start is busy too.
  *
  * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_SWEEP_H
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 #include "ref/common/args.h"
+#include "ref/rl/runfiles.h"
 #include "ref/rl/recipe.h"
 
 #define SWEEP_MAX_RECIPES 64
@@ -53,28 +55,18 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
                      char *err);
 void sweep_grid_free(SweepGrid *g);
 
-typedef enum {
-    RUN_ABSENT,     /* neither config.txt nor metrics.jsonl */
-    RUN_STALE,      /* config.txt is another grid's (or another version's) config */
-    RUN_INCOMPLETE, /* this config, but stopped before the end */
-    RUN_FINISHED,
-} RunState;
-
-/* The state of r's directory; why (n bytes) gets a short reason for anything not finished. */
+/* The state of r's directory (ref/rl/runfiles.h); why (n bytes) gets a short reason for
+ * anything not finished. */
 RunState sweep_run_state(const SweepRun *r, char *why, size_t n);
-/* The same for any run directory, against the config text it must hold (run_config_text). */
-RunState run_dir_state(const char *dir, const char *want_config, char *why, size_t n);
-/* c as config.txt text without the lines that do not change results (malloc'd; NULL: OOM). */
-char *run_config_text(const TrainConfig *c);
 const char *sweep_state_name(RunState s);
-/* Removes the files whose presence marks progress (final.ckpt, metrics.jsonl, config.txt), so
- * that a restarted run starts from nothing. 0 or 2. */
+/* Removes the files whose presence marks progress (run_dir_clear). 0 or 2. */
 int sweep_run_clear(const SweepRun *r, char *err);
 
 /* Takes r's lock without waiting (creating r->dir if needed): 0 with *fd (close-on-exec), 1 when
- * another live process holds it (holder gets the lock file's "pid host"), 2 on I/O error. */
+ * another live process holds it or the run directory's own lock (a `scalerl train` started by
+ * hand; holder gets the lock file's "pid host"), 2 on I/O error. */
 int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err);
-/* 1 when some live process holds r's lock; creates nothing. */
+/* 1 when some live process holds r's lock or its run directory's; creates nothing. */
 int sweep_locked(const SweepRun *r);
 
 /* Writes r as one shell command line: exe train WORDS..., each word quoted when the shell would

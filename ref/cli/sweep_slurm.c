@@ -85,7 +85,7 @@ int sweep_print_slurm(FILE *f, const SweepGrid *g, const char *exe, const char *
                "exec 9>>\"$run/.sweep.lock\"\n"
                "if ! flock -n 9; then echo \"$run is locked by another process ($(cat \"$run/.sweep.lock\")); not started\" >&2; exit 1; fi\n"
                "echo \"$$ $(hostname)\" >\"$run/.sweep.lock\"\n"
-               "exec \"${cmd[@]}\" skip_done=1 >\"$run/train.log\" 2>&1\n"
+               "exec \"${cmd[@]}\" skip_done=1 overwrite=1 >\"$run/train.log\" 2>&1\n"
                "SCALERL_TASKS\n"
                ")\n"
                "array=${array%%%%;*}\n"

@@ -55,19 +55,33 @@ static int split_pair(const char *word, char *key, const char **val)
     return 1;
 }
 
-static int load_config_file(Args *a, const char *path, char *err)
+static int load_config_file(Args *a, const char *path_raw, char *err)
 {
-    FILE *f = fopen(path, "r");
+    char path[8 * 200 + 8]; /* as messages show it */
+    text_for_message(path_raw, 200, path, sizeof path);
+    FILE *f = fopen(path_raw, "r");
     if (!f) {
         snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
         return 2;
     }
-    char line[ARGS_KEY_LEN + ARGS_VAL_LEN + 8];
+    const size_t max_line = ARGS_KEY_LEN + ARGS_VAL_LEN + 8;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
+    errno = 0;
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, ERR_LEN, "%s:%d: line too long", path, lineno);
+        const char *nul = memchr(line, 0, (size_t)len);
+        if (nul) {
+            snprintf(err, ERR_LEN, "%s:%d: a NUL byte at column %d (expected key=value text lines)", path, lineno,
+                     (int)(nul - line) + 1);
+            rc = 1;
+            break;
+        }
+        if ((size_t)len > max_line) {
+            snprintf(err, ERR_LEN, "%s:%d: line of %zd bytes: expected at most %zu (a key and a value of at most %d "
+                     "characters)", path, lineno, len, max_line, ARGS_VAL_LEN - 1);
             rc = 1;
             break;
         }
@@ -76,16 +90,25 @@ static int load_config_file(Args *a, const char *path, char *err)
         char key[ARGS_KEY_LEN];
         const char *val;
         if (!split_pair(s, key, &val)) {
-            snprintf(err, ERR_LEN, "%s:%d: expected key=value, got '%.80s'", path, lineno, s);
+            char shown[8 * 80 + 8];
+            text_for_message(s, 80, shown, sizeof shown);
+            snprintf(err, ERR_LEN, "%s:%d: expected key=value, got '%s'", path, lineno, shown);
             rc = 1;
             break;
         }
-        if ((rc = args_set(a, key, val, err))) break;
+        if ((rc = args_set(a, key, val, err))) {
+            /* Name the line: the message alone does not say where in the file. */
+            char what[ERR_LEN];
+            snprintf(what, sizeof what, "%s", err);
+            snprintf(err, ERR_LEN, "%s:%d: %s", path, lineno, what);
+            break;
+        }
     }
     if (!rc && ferror(f)) {
         snprintf(err, ERR_LEN, "cannot read config file '%s': %s", path, strerror(errno));
         rc = 2;
     }
+    free(line);
     fclose(f);
     return rc;
 }
@@ -118,7 +141,9 @@ int args_parse(Args *a, const char *cmd, int argc, char **argv, char *err)
             int rc = args_set(a, key, val, err);
             if (rc) return rc;
         } else if (w[0] == '-') {
-            snprintf(err, ERR_LEN, "unknown flag '%.80s' for '%s' (expected key=value, --config FILE or --help)", w, cmd);
+            char shown[8 * 80 + 8];
+            text_for_message(w, 80, shown, sizeof shown);
+            snprintf(err, ERR_LEN, "unknown flag '%s' for '%s' (expected key=value, --config FILE or --help)", shown, cmd);
             return 1;
         } else {
             if (a->n_pos >= ARGS_MAX) {
@@ -183,6 +208,22 @@ static int choice_index(const char *choices, const char *val)
     return -1;
 }
 
+/* v in the fewest significant digits that read back as v, so that a bound like 0.999999999 is not
+ * shown as 1 (which would contradict the refusal of 1). */
+typedef struct {
+    char s[32];
+} NumText;
+
+static NumText num_text(double v)
+{
+    NumText t;
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(t.s, sizeof t.s, "%.*g", prec, v);
+        if (strtod(t.s, NULL) == v) break;
+    }
+    return t;
+}
+
 static int parse_long(const char *s, long *out)
 {
     char *end;
@@ -205,14 +246,38 @@ static int parse_count(const char *s, long *out)
     return 1;
 }
 
-int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
+/* Text values end up as lines of config files (config.txt, replayed with --config, which trims
+ * each line) and in messages: control characters (a newline would split the line) and white space
+ * at either end (trimmed away) would not come back as given. */
+static int check_text(const char *key, const char *val, char *err)
+{
+    char shown[8 * 80 + 8];
+    for (const unsigned char *p = (const unsigned char *)val; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(err, ERR_LEN, "bad value for '%s': control character 0x%02x at byte %d (expected printable text)",
+                     key, *p, (int)(p - (const unsigned char *)val) + 1);
+            return 1;
+        }
+    size_t n = strlen(val);
+    if (n && (val[0] == ' ' || val[n - 1] == ' ')) {
+        text_for_message(val, 80, shown, sizeof shown);
+        snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected text without spaces at either end", shown, key);
+        return 1;
+    }
+    return 0;
+}
+
+int opts_set_value(const OptSpec *s, void *cfg, const char *val_raw, char *err)
 {
     char *field = (char *)cfg + s->offset;
+    /* The value as messages echo it (one line, at most 80 bytes of it); parsing reads val_raw. */
+    char val[8 * 80 + 8];
+    text_for_message(val_raw, 80, val, sizeof val);
     switch (s->type) {
     case OPT_INT: {
         long v;
-        if (!parse_count(val, &v)) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected an integer in [%.0f, %.0f]", val,
+        if (!parse_count(val_raw, &v)) {
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected an integer in [%.0f, %.0f]", val,
                      s->key, s->lo, s->hi);
             return 1;
         }
@@ -227,32 +292,33 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
     case OPT_FLOAT: {
         char *end;
         errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end != 0 || errno || !isfinite(v)) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected a number in [%g, %g]", val, s->key,
-                     s->lo, s->hi);
+        double v = strtod(val_raw, &end);
+        if (end == val_raw || *end != 0 || errno || !isfinite(v)) {
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected a number in [%s, %s]", val, s->key,
+                     num_text(s->lo).s, num_text(s->hi).s);
             return 1;
         }
         if (v < s->lo || v > s->hi) {
-            snprintf(err, ERR_LEN, "bad value %g for '%s': expected a number in [%g, %g]", v, s->key, s->lo,
-                     s->hi);
+            snprintf(err, ERR_LEN, "bad value %s for '%s': expected a number in [%s, %s]", num_text(v).s, s->key,
+                     num_text(s->lo).s, num_text(s->hi).s);
             return 1;
         }
         *(double *)field = v;
         return 0;
     }
     case OPT_STR:
-        if (strlen(val) >= OPT_STR_LEN) {
+        if (strlen(val_raw) >= OPT_STR_LEN) {
             snprintf(err, ERR_LEN, "value of '%s' is too long: at most %d characters", s->key,
                      OPT_STR_LEN - 1);
             return 1;
         }
-        strcpy(field, val);
+        if (check_text(s->key, val_raw, err)) return 1;
+        strcpy(field, val_raw);
         return 0;
     case OPT_CHOICE: {
-        int idx = choice_index(s->choices, val);
+        int idx = choice_index(s->choices, val_raw);
         if (idx < 0) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected one of %s", val, s->key, s->choices);
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected one of %s", val, s->key, s->choices);
             return 1;
         }
         *(int *)field = idx;
@@ -261,22 +327,22 @@ int opts_set_value(const OptSpec *s, void *cfg, const char *val, char *err)
     case OPT_RANGE: {
         long lo, hi;
         char buf[128];
-        const char *dash = strchr(val + (val[0] == '-'), '-');
+        const char *dash = strchr(val_raw + (val_raw[0] == '-'), '-');
         int ok;
         if (!dash) {
-            ok = parse_count(val, &lo);
+            ok = parse_count(val_raw, &lo);
             hi = lo;
         } else {
-            size_t n = (size_t)(dash - val);
+            size_t n = (size_t)(dash - val_raw);
             ok = n < sizeof buf;
             if (ok) {
-                memcpy(buf, val, n);
+                memcpy(buf, val_raw, n);
                 buf[n] = 0;
                 ok = parse_count(buf, &lo) && parse_count(dash + 1, &hi);
             }
         }
         if (!ok || lo > hi || lo < s->lo || hi > s->hi) {
-            snprintf(err, ERR_LEN, "bad value '%.80s' for '%s': expected N or LO-HI with %.0f <= LO <= HI <= %.0f",
+            snprintf(err, ERR_LEN, "bad value '%s' for '%s': expected N or LO-HI with %.0f <= LO <= HI <= %.0f",
                      val, s->key, s->lo, s->hi);
             return 1;
         }
@@ -362,7 +428,7 @@ void opts_help(const OptSpec *specs, FILE *f)
         char accepted[256];
         switch (s->type) {
         case OPT_INT: snprintf(accepted, sizeof accepted, "integer %.0f..%.0f", s->lo, s->hi); break;
-        case OPT_FLOAT: snprintf(accepted, sizeof accepted, "number %g..%g", s->lo, s->hi); break;
+        case OPT_FLOAT: snprintf(accepted, sizeof accepted, "number %s..%s", num_text(s->lo).s, num_text(s->hi).s); break;
         case OPT_STR: snprintf(accepted, sizeof accepted, "text"); break;
         case OPT_CHOICE: snprintf(accepted, sizeof accepted, "%s", s->choices); break;
         case OPT_RANGE: snprintf(accepted, sizeof accepted, "N or LO-HI in %.0f..%.0f", s->lo, s->hi); break;

@@ -1,10 +1,15 @@
 #include "ref/common/jsonl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ref/common/util.h"
 
 /* ---------------------------------------------------------------- reader */
 
@@ -344,8 +349,15 @@ static void put_escaped(JsonWriter *w, const char *s)
             if (*c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *c);
                 puts_(w, esc);
-            } else {
+            } else if (*c < 0x80) {
                 put(w, (const char *)c, 1);
+            } else {
+                /* JSON text is UTF-8: a byte that starts no well-formed character becomes U+FFFD. */
+                unsigned cp;
+                int n = utf8_char((const char *)c, &cp);
+                if (n > 0) put(w, (const char *)c, (size_t)n);
+                else puts_(w, "\\ufffd");
+                c += n > 0 ? n - 1 : 0;
             }
         }
     }
@@ -434,6 +446,96 @@ int jw_end(JsonWriter *w, FILE *f, char *err)
     }
     if (fwrite(w->buf, 1, w->len, f) != w->len) {
         snprintf(err, ERR_LEN, "cannot write a JSON line: %s", strerror(errno));
+        return 2;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- whole-line files */
+
+int jsonl_file_open(JsonlFile *jf, const char *path, long long keep, char *err)
+{
+    memset(jf, 0, sizeof *jf);
+    if (strlen(path) >= sizeof jf->path) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s...'", path);
+        return 1;
+    }
+    strcpy(jf->path, path);
+    /* O_APPEND: every row lands at the end, which a failed row's cut moves back. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (keep == 0 ? O_TRUNC : 0), 0644);
+    if (fd < 0) {
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", path, strerror(errno));
+        return 2;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, ERR_LEN, "cannot read the size of '%s': %s", path, strerror(errno));
+        close(fd);
+        return 2;
+    }
+    if (keep > 0) {
+        char last = 0;
+        int whole = keep <= (long long)st.st_size;
+        if (whole) {
+            int rd = open(path, O_RDONLY | O_CLOEXEC);
+            whole = rd >= 0 && pread(rd, &last, 1, (off_t)keep - 1) == 1 && last == '\n';
+            if (rd >= 0) close(rd);
+        }
+        if (!whole) {
+            snprintf(err, ERR_LEN, "'%s' has %lld bytes: cannot keep its first %lld as whole lines", path,
+                     (long long)st.st_size, keep);
+            close(fd);
+            return 1;
+        }
+        if (ftruncate(fd, (off_t)keep) != 0) {
+            snprintf(err, ERR_LEN, "cannot cut '%s' back to %lld bytes: %s", path, keep, strerror(errno));
+            close(fd);
+            return 2;
+        }
+    }
+    jf->fd = fd;
+    jf->size = keep;
+    jf->is_open = 1;
+    return 0;
+}
+
+int jsonl_file_append(JsonlFile *jf, JsonWriter *w, char *err)
+{
+    if (jw_finish(w, err)) return 2;
+    put(w, "\n", 1);
+    if (w->oom) {
+        snprintf(err, ERR_LEN, "out of memory while formatting a JSON line for '%s'", jf->path);
+        return 2;
+    }
+    size_t done = 0;
+    while (done < w->len) {
+        ssize_t n = write(jf->fd, w->buf + done, w->len - done);
+        if (n > 0) {
+            done += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        /* n == 0 cannot happen for a regular file with bytes to write; call it a full disk. */
+        int saved = n < 0 ? errno : ENOSPC;
+        if (ftruncate(jf->fd, (off_t)jf->size) != 0) {
+            snprintf(err, ERR_LEN, "cannot write '%s': %s (and cutting its partial last line failed: %s)", jf->path,
+                     strerror(saved), strerror(errno));
+        } else {
+            snprintf(err, ERR_LEN, "cannot write '%s': %s (it keeps its %lld bytes of whole lines)", jf->path,
+                     strerror(saved), jf->size);
+        }
+        return 2;
+    }
+    jf->size += (long long)w->len;
+    return 0;
+}
+
+int jsonl_file_close(JsonlFile *jf, char *err)
+{
+    if (!jf->is_open) return 0;
+    jf->is_open = 0;
+    if (close(jf->fd) != 0) {
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", jf->path, strerror(errno));
         return 2;
     }
     return 0;

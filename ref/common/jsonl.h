@@ -69,6 +69,26 @@ void jw_num_array(JsonWriter *w, const char *key, const double *v, int n);
 /* Closes the object and writes it plus '\n' to f in one fwrite. Returns 0, 2 on a write error or
  * an allocation failure while building, with err set. */
 int jw_end(JsonWriter *w, FILE *f, char *err);
+/* A JSONL file appended to row by row that only ever holds whole lines (metrics.jsonl): each row
+ * goes out in write(2) calls of its own (no stdio buffer holding half a row), and when one fails
+ * (a full disk, a file-size limit) the file is cut back to its last whole line before the error
+ * is returned, naming the file and the OS error. A zeroed JsonlFile is closed. */
+typedef struct {
+    int is_open;
+    int fd;
+    char path[1100];
+    long long size; /* bytes of whole lines in the file: a resume point, and where a failed row is cut */
+} JsonlFile;
+
+/* Opens path for appending rows, first cutting it to its first `keep` bytes (0: a new, empty
+ * file; a resume passes the size its checkpoint recorded). keep beyond the file's size, or not at
+ * a line's end, is refused (1). Returns 0, 1 or 2 with err. */
+int jsonl_file_open(JsonlFile *jf, const char *path, long long keep, char *err);
+/* Closes the row in w (jw_begin ... jw_*) and appends it with its newline. 0, or 2 with err. */
+int jsonl_file_append(JsonlFile *jf, JsonWriter *w, char *err);
+/* Closes the file (nothing to flush: rows are written as they come). 0, or 2 with err. */
+int jsonl_file_close(JsonlFile *jf, char *err);
+
 /* Closes the object without writing it; the text (no newline) stays in w->buf. 0, or 2 on OOM. */
 int jw_finish(JsonWriter *w, char *err);
 

@@ -97,6 +97,26 @@ int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
     return 0;
 }
 
+int utf8_char(const char *s, unsigned *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    int n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC0 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4) return 0;
+    unsigned v = p[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating 0 */
+        v = (v << 6) | (p[i] & 0x3F);
+    }
+    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < least[n] || v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return 0;
+    *cp = v;
+    return n;
+}
+
 char *trim_space(char *s)
 {
     while (isspace((unsigned char)*s)) s++;
@@ -128,8 +148,35 @@ double cpu_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+void text_for_message(const char *s, size_t max, char *out, size_t n)
+{
+    size_t len = 0, i = 0;
+    if (n == 0) return;
+    for (; s[i] && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char piece[8];
+        if (c == '\n') snprintf(piece, sizeof piece, "\\n");
+        else if (c == '\t') snprintf(piece, sizeof piece, "\\t");
+        else if (c == '\r') snprintf(piece, sizeof piece, "\\r");
+        else if (c < 0x20 || c == 0x7f) snprintf(piece, sizeof piece, "\\x%02x", c);
+        else snprintf(piece, sizeof piece, "%c", c);
+        size_t k = strlen(piece);
+        if (len + k + 4 > n) break;
+        memcpy(out + len, piece, k);
+        len += k;
+    }
+    if (s[i] && len + 4 <= n) {
+        memcpy(out + len, "...", 3);
+        len += 3;
+    }
+    out[len] = 0;
+}
+
 int report_error(const char *cmd, int rc, const char *err)
 {
-    fprintf(stderr, "scalerl %s: %s\n", cmd, err);
+    /* One line whatever err holds (a message that echoes a value given with a newline). */
+    char line[4 * ERR_LEN];
+    text_for_message(err, ERR_LEN, line, sizeof line);
+    fprintf(stderr, "scalerl %s: %s\n", cmd, line);
     return rc;
 }

@@ -27,6 +27,16 @@ int file_exists(const char *path);
 /* "dir/name" into out (n bytes). Returns 0, or 1 with err when it does not fit. */
 int path_join(char *out, size_t n, const char *dir, const char *name, char *err);
 
+/* The well-formed UTF-8 character at s (0-terminated): its length in bytes (1 to 4) and its code
+ * point in *cp; 0 when s starts with a byte that begins no well-formed character (a stray
+ * continuation byte, an overlong form, a surrogate, beyond U+10FFFF, cut short). Writers of XML
+ * and JSON replace such bytes with U+FFFD, so that their files stay well-formed. */
+int utf8_char(const char *s, unsigned *cp);
+
+/* The first `max` bytes of s for a one-line message: control characters written as \n, \t, \r
+ * or \xNN, and "..." when s was longer. out holds n bytes (at least 8 * max is always enough). */
+void text_for_message(const char *s, size_t max, char *out, size_t n);
+
 /* s without leading and trailing white space (the end is cut in place). */
 char *trim_space(char *s);
 

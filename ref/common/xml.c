@@ -2,20 +2,14 @@
 
 #include <string.h>
 
+#include "ref/common/util.h"
+
 /* The length of the well-formed UTF-8 sequence at s that XML allows, or 0. */
 static int xml_char_len(const unsigned char *s)
 {
-    unsigned c = s[0];
-    if (c < 0x80) return c >= 0x20 || c == '\t' || c == '\n' || c == '\r' ? 1 : 0;
-    int len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-    if (!len) return 0;
-    unsigned cp = c & (0x3f >> (len - 1));
-    for (int i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0; /* also stops at the terminating 0 */
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff) return 0;
+    unsigned cp;
+    const int len = utf8_char((const char *)s, &cp);
+    if (!len || (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') || cp == 0xfffe || cp == 0xffff) return 0;
     return len;
 }
 

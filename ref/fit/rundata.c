@@ -110,6 +110,15 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
         snprintf(err, ERR_LEN, "%s:%ld: eval row without a finite number in 'pass_rate'", path, lineno);
         return 1;
     }
+    /* A pass rate is a fraction; its interval's ends too, when the row has them. */
+    static const char *const rates[] = {"pass_rate", "pass_rate_lo", "pass_rate_hi"};
+    for (int i = 0; i < 3; i++) {
+        double v;
+        if (jsonl_num(o, rates[i], &v) && isfinite(v) && !(v >= 0 && v <= 1)) {
+            snprintf(err, ERR_LEN, "%s:%ld: eval row with %s %g: expected a number in [0, 1]", path, lineno, rates[i], v);
+            return 1;
+        }
+    }
     if (step == 0) {
         r->has_r0 = 1;
         r->r0 = y;
@@ -306,6 +315,26 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
             fprintf(stderr, "scalerl %s: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
                     cmd, dirs[i]);
     }
+    return 0;
+}
+
+int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err)
+{
+    static const char *const inputs[] = {"metrics.jsonl", "config.txt"};
+    /* lstat: the output is renamed into place, which replaces the directory entry `out` (a link,
+     * not what it points to): only an input read through that same entry is lost. */
+    struct stat so, si;
+    if (lstat(out, &so) != 0) return 0; /* not there yet: it cannot be an input */
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 2; k++) {
+            char path[1100];
+            if (path_join(path, sizeof path, dirs[i], inputs[k], err)) return 1;
+            if (lstat(path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                snprintf(err, ERR_LEN, "%s='%s' is '%s', an input of this command: writing it would replace it "
+                         "(choose another file)", key, out, path);
+                return 1;
+            }
+        }
     return 0;
 }
 

@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "errbuf.h"
+#include "ref/common/util.h"
+
+/* Seconds between progress lines. */
+#define EVAL_PROGRESS_EVERY_S 1.0
 
 /* 1 - C(n-c, k) / C(n, k): the chance that k of the n samples include a correct one. */
 static double pass_at_k(int n, int c, int k)
@@ -16,8 +20,16 @@ static double pass_at_k(int n, int c, int k)
     return 1.0 - prod;
 }
 
-int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples, EvalResult *r,
-             char *err)
+/* The progress line: prompts done, the pass rate so far, elapsed time and an ETA. */
+static void progress_line(int finished, int n, double sum, double t0)
+{
+    double el = wall_seconds() - t0;
+    fprintf(stderr, "\reval %d/%d prompts  pass %.3f so far  %.0fs elapsed, ETA %.0fs   ", finished, n,
+            finished ? sum / finished : 0.0, el, finished ? el / finished * (n - finished) : 0.0);
+}
+
+int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples, int progress,
+             EvalResult *r, char *err)
 {
     if (n > split_val_count(split)) {
         snprintf(err, ERR_LEN, "eval_n=%d exceeds the %d validation prompts", n, split_val_count(split));
@@ -44,7 +56,14 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
         goto done;
     }
     int n_live = 0;
+    const double t0 = wall_seconds();
+    double next_line = t0 + EVAL_PROGRESS_EVERY_S;
+    if (progress) fprintf(stderr, "\reval: %d prompts x %d samples   ", n, samples);
     while (finished < n) {
+        if (progress && wall_seconds() >= next_line) {
+            progress_line(finished, n, sum, t0);
+            next_line = wall_seconds() + EVAL_PROGRESS_EVERY_S;
+        }
         for (; next < n && n_live < gc.max_groups; next++, n_live++) {
             if (gen_add_group(g, split_val(split, next), (uint64_t)next, 0, next, err) < 0) {
                 rc = 1;
@@ -72,6 +91,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
             finished++;
         }
     }
+    if (progress) fprintf(stderr, "\r%*s\r", 100, ""); /* the caller's own progress line comes next */
     r->pass_rate = sum / n;
     /* 95% interval for the task's pass rate from the spread of per-prompt pass fractions (samples
      * of one prompt are correlated, so prompts, not completions, are the independent units);

@@ -22,9 +22,12 @@ typedef struct {
 } EvalResult;
 
 /* Evaluates params on the first n validation prompts of split. gc gives the numerics and length
- * control; its G, max_groups and slots are set here (G = samples). Returns 0, or 1/2 with err. */
-int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, EvalResult *out,
-             char *err);
+ * control; its G, max_groups and slots are set here (G = samples). progress: a line on stderr
+ * saying what is evaluated, rewritten once a second with the prompts done, the pass rate so far
+ * and an ETA, cleared at the end (a long evaluation is otherwise silent). Returns 0, or 1/2 with
+ * err. */
+int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, int progress,
+             EvalResult *out, char *err);
 
 /* What RL changed, prompt by prompt: samples completions of each of the first n validation
  * prompts with params, exactly as evaluate() does (the same sampling keys, so the same

@@ -6,6 +6,7 @@
 #include "ref/rl/advantage.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/loss.h"
+#include "ref/common/util.h"
 
 #define F(field) offsetof(TrainConfig, field)
 
@@ -62,6 +63,8 @@ static const OptSpec train_opts[] = {
     {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "run seed: sampling, prompt order"},
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: validation set and training pool"},
     {"steps", OPT_INT, F(steps), "7000", 1, 1e9, NULL, "optimizer steps"},
+    {"max_bad_steps", OPT_INT, F(max_bad_steps), "5", 1, 1e9, NULL,
+     "stop after this many steps in a row with a non-finite loss or gradient norm (each skipped)"},
     {"ckpt_every", OPT_INT, F(ckpt_every), "500", 0, 1e9, NULL,
      "steps between resume checkpoints in DIR/ckpt (0: none); they do not change results"},
     {"keep", OPT_INT, F(keep), "2", 1, 1000, NULL, "resume checkpoints kept (the newest)"},
@@ -213,7 +216,9 @@ int recipe_resolve(TrainConfig *c, Args *a, char *err)
             strncat(names, q->name, sizeof names - strlen(names) - 2);
             if (q[1].name) strncat(names, "|", sizeof names - strlen(names) - 1);
         }
-        snprintf(err, ERR_LEN, "unknown recipe '%s': expected one of %s (or list)", name, names);
+        char shown[8 * 80 + 8];
+        text_for_message(name, 80, shown, sizeof shown);
+        snprintf(err, ERR_LEN, "unknown recipe '%s': expected one of %s (or list)", shown, names);
         return 1;
     }
     /* Defaults for every key first (the required ones are checked with the user's), then the
@@ -240,6 +245,13 @@ int recipe_check(const TrainConfig *c, char *err)
     if (c->schedule == SCHEDULE_THREADS && c->offpolicy != OFFPOLICY_PIPELINE) {
         snprintf(err, ERR_LEN, "schedule=threads needs offpolicy=pipeline (got offpolicy=%s)",
                  c->offpolicy == OFFPOLICY_SYNC ? "sync" : "ppo");
+        return 1;
+    }
+    /* gen_slots=0 decodes a step's completions together, and the decoder holds at most 65536. */
+    if (c->prompts_per_step * c->gens_per_prompt > TRAIN_MAX_COMPLETIONS) {
+        snprintf(err, ERR_LEN, "prompts_per_step=%ld x gens_per_prompt=%ld = %ld completions per step: expected at most "
+                 "%d (lower either key)", c->prompts_per_step, c->gens_per_prompt,
+                 c->prompts_per_step * c->gens_per_prompt, TRAIN_MAX_COMPLETIONS);
         return 1;
     }
     if (c->gens_per_prompt < 2 && (c->adv_norm != ADV_NORM_NONE || c->zero_var_filter)) {

@@ -21,6 +21,9 @@
 #define DEFAULT_THINK_BUDGET "10-14"
 #define DEFAULT_ANSWER_BUDGET "6"
 
+/* prompts_per_step x gens_per_prompt at most: the decoder's slot limit (models/decode.c). */
+#define TRAIN_MAX_COMPLETIONS 65536
+
 typedef enum { OFFPOLICY_SYNC = 0, OFFPOLICY_PPO = 1, OFFPOLICY_PIPELINE = 2 } OffPolicy;
 #define OFFPOLICY_CHOICES "sync|ppo|pipeline"
 typedef enum { SCHEDULE_DETERMINISTIC = 0, SCHEDULE_THREADS = 1 } Schedule;
@@ -69,6 +72,7 @@ typedef struct {
     double temperature;
     /* run */
     long seed, data_seed, steps, threads;
+    long max_bad_steps; /* consecutive steps skipped for a non-finite loss or gradient norm that stop the run */
     long ckpt_every, keep; /* resume checkpoints (ref/rl/resume.h) */
     long train_pool;
     /* evaluation */

@@ -48,13 +48,13 @@ int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err)
         snprintf(err, ERR_LEN, "out of memory planning the evals");
         return 2;
     }
-    return open_metrics(c->out, append, &l->f, err);
+    return open_metrics(c->out, append, &l->metrics, err);
 }
 
 void runlog_close(RunLog *l)
 {
-    if (l->f) fclose(l->f);
-    l->f = NULL;
+    char ignored[ERR_LEN]; /* every row was written and checked when it came */
+    jsonl_file_close(&l->metrics, ignored);
     jw_free(&l->jw);
     free(l->eval_steps);
     l->eval_steps = NULL;
@@ -68,7 +68,7 @@ static void row_times(RunLog *l)
 
 static int end_row(RunLog *l, char *err)
 {
-    return jw_end(&l->jw, l->f, err) ? 2 : (fflush(l->f) ? 2 : 0);
+    return jsonl_file_append(&l->metrics, &l->jw, err);
 }
 
 int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadStats *th, char *err)
@@ -105,6 +105,7 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_num(w, "mismatch_kl", s->loss.mismatch_kl);
     jw_num(w, "far_frac", s->loss.far_frac);
     jw_num(w, "grad_norm", s->grad_norm);
+    jw_int(w, "bad_steps", at->bad_steps);
     jw_num(w, "lr", s->lr);
     jw_int(w, "tokens", s->tokens);
     jw_num(w, "stale_mean", s->stale_mean);
@@ -134,7 +135,7 @@ int runlog_eval(RunLog *l, const RunPoint *at, const float *params, const GenCon
     GenConfig gc = *gc_train;
     gc.stream = GEN_STREAM_EVAL;
     EvalResult r;
-    int rc = evaluate(params, &gc, split, (int)l->c->eval_n, (int)l->c->eval_samples, &r, err);
+    int rc = evaluate(params, &gc, split, (int)l->c->eval_n, (int)l->c->eval_samples, l->progress, &r, err);
     if (rc) return rc;
     l->last_pass = r.pass_rate;
     l->last_eval_step = at->step;
@@ -174,7 +175,7 @@ int runlog_run(RunLog *l, const RunPoint *at, long pool, const char *stopped, ch
     jw_int(w, "train_pool", pool);
     jw_num(w, "epochs", at->epochs);
     if (stopped) jw_str(w, "stopped", stopped);
-    return jw_end(w, l->f, err) ? 2 : 0;
+    return end_row(l, err);
 }
 
 void runlog_progress(RunLog *l, const RunPoint *at)

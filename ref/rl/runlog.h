@@ -17,7 +17,7 @@
 
 typedef struct {
     const TrainConfig *c;
-    FILE *f;
+    JsonlFile metrics; /* metrics.jsonl: whole lines only, even on a full disk */
     JsonWriter jw;
     double wall0, cpu0;
     long *eval_steps;
@@ -36,6 +36,7 @@ typedef struct {
     double retired_frac; /* of the training pool */
     long epoch;          /* the epoch of the last trained batch (0-based) */
     double epochs;       /* passes over the pool when that batch was drawn, fractional */
+    long bad_steps;      /* steps skipped for a non-finite loss or gradient norm (ref/rl/step.h) */
 } RunPoint;
 
 /* The timing-dependent fields of schedule=threads (not part of the deterministic metrics). */

@@ -177,10 +177,11 @@ int step_apply(TrainStep *ts, Model *m, StepStats *s, char *err)
     model_zero_grad(m);
     model_backward(m, ts->rows_dlogp);
     s->grad_norm = grad_clip(m, c->grad_clip);
-    if (!isfinite(s->grad_norm)) {
-        snprintf(err, ERR_LEN, "gradient norm is %g at step %ld: the run diverged (lower lr?)", s->grad_norm,
-                 ts->version + 1);
-        return 1;
+    /* A non-finite loss or gradient norm would put NaN into every weight and Adam moment: the step
+     * is skipped and counted (trainer_finish stops the run after max_bad_steps in a row). */
+    if (!isfinite(s->grad_norm) || !isfinite(s->loss.loss)) {
+        s->bad = 1;
+        return 0;
     }
     adamw_step(m, &ts->opt, s->lr);
     return 0;

@@ -27,6 +27,7 @@ typedef struct {
     long stale_max, rows, tokens;
     long groups_drawn; /* for this batch, dynamic sampling's discarded groups included (set by the caller) */
     long multi_version; /* trained completions whose tokens come from two or more policy versions */
+    int bad;            /* the loss or gradient norm was not finite: the step was skipped, no update */
     long stale_hist[STALE_BINS];
 } StepStats;
 
@@ -58,7 +59,9 @@ void step_free(TrainStep *ts);
  * grad_norm, entropy). The groups must stay unchanged until step_apply returns. */
 void step_prepare(TrainStep *ts, const Group *const *groups, int n_groups, long version, StepStats *s);
 /* The prepared step's forward, loss, backward and update of m (no update when no group carries
- * a signal). Returns 0, or 1 with err when the gradient is not finite. */
+ * a signal). A non-finite loss or gradient norm skips the update too and sets s->bad: the weights
+ * and Adam moments keep their last good values (the next step zeroes the gradients). Returns 0,
+ * or 1 with err. */
 int step_apply(TrainStep *ts, Model *m, StepStats *s, char *err);
 
 #endif

@@ -54,10 +54,14 @@ static int start_resumed(Trainer *t, long step, char *err)
 int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, char *err)
 {
     Trainer t;
+    RunDir rd = {-1, RUN_ABSENT, 0};
     int rc = trainer_init(&t, c, err);
     t.stop = ctl ? ctl->stop : NULL;
-    if (!rc) rc = mkdir_p(c->out, err);
-    if (!rc) rc = ctl && ctl->resume_step > 0 ? start_resumed(&t, ctl->resume_step, err) : start_fresh(&t, err);
+    if (!rc) rc = run_dir_claim(c, ctl && ctl->overwrite, &rd, err);
+    /* Decided under the directory's lock: an unfinished run of this config continues from its
+     * newest checkpoint. */
+    const long resume_step = !rc && ctl && ctl->resume && rd.was == RUN_INCOMPLETE ? resume_latest(c->out) : 0;
+    if (!rc) rc = resume_step > 0 ? start_resumed(&t, resume_step, err) : start_fresh(&t, err);
     if (!rc) rc = run(&t, err);
     if (!rc && t.stopped) {
         *stopped_at = t.version;
@@ -65,5 +69,6 @@ int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, c
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);
     trainer_free(&t);
+    run_dir_release(&rd);
     return rc;
 }

@@ -9,7 +9,10 @@
 
 /* How a run starts and when it stops early. */
 typedef struct {
-    long resume_step;                  /* > 0: resume from out/ckpt's checkpoint of this step */
+    int overwrite;                     /* replace a run of another config, or a finished one */
+    int resume;                        /* continue an unfinished run of this config from its newest
+                                        * checkpoint in out/ckpt (decided under out/'s lock); 0:
+                                        * start from step 0 */
     volatile const sig_atomic_t *stop; /* set (nonzero) by a signal handler: checkpoint, then stop */
 } TrainControl;
 
@@ -17,8 +20,10 @@ typedef struct {
 #define TRAIN_STOPPED 3
 
 /* Runs the RL job described by c (base checkpoint, task, output directory). Writes
- * out/config.txt, out/metrics.jsonl, out/ckpt/ (resume checkpoints), out/final.ckpt. Returns 0,
- * 1 (bad input), 2 (I/O) or TRAIN_STOPPED (with *stopped_at) with err. */
+ * out/config.txt, out/metrics.jsonl, out/ckpt/ (resume checkpoints), out/final.ckpt. The directory
+ * is claimed once the inputs are checked (run_dir_claim, ref/rl/runfiles.h: its lock, and a run of
+ * another config or a finished one refused unless ctl->overwrite). Returns 0, 1 (bad input), 2
+ * (I/O) or TRAIN_STOPPED (with *stopped_at) with err. */
 int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, char *err);
 
 #endif

@@ -89,7 +89,8 @@ RunPoint trainer_point(Trainer *t)
     const double sim = t->c->schedule == SCHEDULE_THREADS ? NAN : t->sim_time;
     const long retired = prompt_filter_n_retired(t->filter);
     RunPoint p = {t->version, t->flops_gen, t->flops_train, sim, retired,
-                  (double)retired / (double)data_pool_size(t->data), (long)floor(t->epochs), t->epochs};
+                  (double)retired / (double)data_pool_size(t->data), (long)floor(t->epochs), t->epochs,
+                  t->bad_steps};
     unlock(t);
     return p;
 }
@@ -132,8 +133,16 @@ int trainer_finish(Trainer *t, const StepStats *s, const ThreadStats *th, char *
 {
     t->flops_train += s->flops;
     t->version++;
+    t->bad_steps += s->bad;
+    t->bad_in_row = s->bad ? t->bad_in_row + 1 : 0;
     const RunPoint at = trainer_point(t);
     int rc = runlog_step(&t->log, &at, s, th, err);
+    if (!rc && t->bad_in_row >= t->c->max_bad_steps) {
+        snprintf(err, ERR_LEN, "stopping at step %ld: %ld steps in a row had a non-finite loss or gradient norm "
+                 "(max_bad_steps=%ld; each was skipped, so the weights are step %ld's): the run diverged (lower lr?)",
+                 t->version, t->bad_in_row, t->c->max_bad_steps, t->version - t->bad_in_row);
+        return 1;
+    }
     if (!rc) rc = runlog_eval(&t->log, &at, t->m.params, &t->gc, t->split, 0, err);
     if (!rc) runlog_progress(&t->log, &at);
     return rc;

@@ -41,6 +41,8 @@ typedef struct {
     RunLog log;
     /* where the run stands */
     long version; /* optimizer steps taken = version of the trainer's weights */
+    long bad_steps;  /* steps skipped for a non-finite loss or gradient norm (the step rows' bad_steps) */
+    long bad_in_row; /* of them, the latest consecutive ones: max_bad_steps of them stop the run */
     double flops_gen, flops_train;
     double sim_time;  /* the deterministic schedule's virtual clock: the trainer's (schedule_sim.c) */
     double gen_clock; /* and the generator's */

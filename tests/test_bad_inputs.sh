@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The bad inputs of issue 16, point 6, each refused with one line (exit 1) naming the key, or the
+# file and line, and what was expected; and SVGs that stay well-formed XML whatever bytes their
+# titles and labels hold, checked with an XML parser (python3's xml.dom.minidom). Long evaluations
+# show progress.
+. "$(dirname "$0")/lib.sh"
+
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
+K="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4 prompts_per_step=8 gens_per_prompt=4 eval_every=5 threads=1 progress=0"
+train "$T/r" $K steps=20
+
+# well_formed FILE...: every file parses as XML.
+well_formed() {
+  python3 -c "
+import sys, xml.dom.minidom
+for p in sys.argv[1:]: xml.dom.minidom.parse(p)" "$@"
+}
+# with_eval_row DIR FIELD VALUE: a copy of run r as DIR, its first eval row's FIELD set to VALUE.
+with_eval_row() {
+  mkdir -p "$1" && cp "$T/r/config.txt" "$1/" &&
+    sed "0,/\"$2\":[^,}]*/s//\"$2\":$3/" "$T/r/metrics.jsonl" >"$1/metrics.jsonl"
+}
+
+# ---- pass rates outside [0, 1] ----
+with_eval_row "$T/p75" pass_rate 7.5
+with_eval_row "$T/pm3" pass_rate -3
+with_eval_row "$T/hi2" pass_rate_hi 2
+expect_error "fit refuses a pass rate of 7.5, naming file, line and the range" 1 "$T/p75/metrics.jsonl:1:" "pass_rate 7.5" "[0, 1]" -- fit "$T/p75"
+expect_error "plot refuses a pass rate of -3, naming file, line and the range" 1 "$T/pm3/metrics.jsonl:1:" "pass_rate -3" "[0, 1]" -- \
+  plot "$T/pm3" out="$T/pm3.svg"
+expect_error "compare refuses an interval end of 2" 1 "metrics.jsonl:1:" "pass_rate_hi 2" -- compare "$T/hi2"
+check "no fit.json or SVG written for them" [ ! -e "$T/p75/fit.json" -a ! -e "$T/pm3.svg" ]
+
+# ---- an output that is an input ----
+cp "$T/r/metrics.jsonl" "$T/metrics.before"
+expect_error "plot out=RUN/metrics.jsonl is refused: it is an input" 1 "out='$T/r/metrics.jsonl'" "an input" -- \
+  plot "$T/r" out="$T/r/metrics.jsonl"
+expect_error "plot out= another spelling of RUN/config.txt is refused" 1 "an input" -- plot "$T/r" out="$T/r/../r/config.txt"
+mkdir -p "$T/cmp"
+cp -r "$T/r" "$T/cmp/r"
+expect_error "compare out=a run's metrics.jsonl is refused" 1 "an input" -- compare "$T/cmp" out="$T/cmp/r/metrics.jsonl"
+check "the inputs are unchanged" cmp -s "$T/r/metrics.jsonl" "$T/metrics.before"
+
+# ---- text keys: control characters, and spaces at either end, would not replay from config.txt ----
+expect_error "label= with a newline is refused, naming the key" 1 "'label'" "control character 0x0a" -- \
+  train $K out="$T/never" label="$(printf 'a\nb')"
+expect_error "label= with a trailing space is refused" 1 "'label'" "spaces at either end" -- train $K out="$T/never" label="a "
+expect_error "a plot title with a tab is refused" 1 "'title'" "control character 0x09" -- plot "$T/r" title="$(printf 'a\tb')"
+check "nothing is written for the refused runs" [ ! -e "$T/never" ]
+
+# ---- SVGs are well-formed whatever bytes titles and labels hold ----
+mkdir -p "$T/odd"
+cp -r "$T/r" "$T/odd/plain"
+odd="$T/odd/run-$(printf '\xff\xfe')-<&>"
+cp -r "$T/r" "$odd"
+# A label edited into config.txt by hand: invalid UTF-8, a control character, markup, a surrogate.
+printf 'label=x\xff\x01<b>&\xed\xa0\x80"\n' >>"$odd/config.txt"
+"$S" plot "$T/odd/"* out="$T/odd.svg" title="$(printf 'caf\xc3\xa9 \xff\xc0\xaf <tag> & "q" \xef\xbf\xbf')" preview=0 \
+  >/dev/null 2>"$T/odd.err"
+rc=$?
+"$S" plot "$T/odd/"* by=recipe out="$T/odd-recipe.svg" preview=0 >/dev/null 2>>"$T/odd.err"
+rc=$((rc + $?))
+"$S" compare "$T/odd" baseline=scalerl out="$T/odd-compare.svg" >/dev/null 2>>"$T/odd.err"
+rc=$((rc + $?))
+check "plot and compare write SVGs from a title and labels of any bytes (exit 0)" bash -c "[ $rc -eq 0 ] || { cat '$T/odd.err'; false; }"
+check "each of those SVGs is well-formed XML (python3 xml.dom.minidom)" well_formed "$T/odd.svg" "$T/odd-recipe.svg" "$T/odd-compare.svg"
+check "valid UTF-8 in a title is kept as is" grep -q "café" "$T/odd.svg"
+"$S" plot "$T/r" out="$T/plain.svg" preview=0 >/dev/null 2>&1
+check "a plain plot's SVG is well-formed too" well_formed "$T/plain.svg"
+"$S" compare "$T/odd" json=1 >"$T/odd.json" 2>/dev/null
+check "compare json=1 with such a label gives valid JSON lines (python3 json), the label among them" python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8')]
+assert any('x\ufffd' in json.dumps(r, ensure_ascii=False) for r in rows), rows" "$T/odd.json"
+
+# ---- batch sizes too large for memory: bad input naming both keys ----
+expect_error "prompts_per_step=65536 x gens_per_prompt=1024 is refused, naming both keys" 1 "prompts_per_step=65536" \
+  "gens_per_prompt=1024" -- train $K out="$T/never" prompts_per_step=65536 gens_per_prompt=1024
+"$S" init out="$T/wide.ckpt" ctx=4096 d_model=16 n_head=2 >/dev/null 2>&1
+expect_error "a batch whose records alone exceed this machine's memory is refused, naming both keys" 1 \
+  "prompts_per_step=4096 x gens_per_prompt=16" "GB at ctx=4096" -- \
+  train base="$T/wide.ckpt" out="$T/never" prompts_per_step=4096 gens_per_prompt=16 k=1024
+
+# ---- messages that match the rule they enforce ----
+expect_error "adam_beta2=1: the message shows the bound that refuses it" 1 "'adam_beta2'" "[0, 0.999999999]" -- \
+  train $K out="$T/never" adam_beta2=1
+printf 'lr=1e-3\nseed=\0x\n' >"$T/nul.txt"
+expect_error "a --config file holding a NUL byte: named, with the file and line" 1 "nul.txt:2:" "NUL byte" -- \
+  train $K out="$T/never" --config "$T/nul.txt"
+
+# ---- long evaluations show progress ----
+"$S" train $K out="$T/prog" steps=1 progress=1 >/dev/null 2>"$T/prog.err"
+check "train progress=1: each evaluation says what it evaluates on stderr" \
+  bash -c "[ \$(tr '\r' '\n' <'$T/prog.err' | grep -c '^eval: 40 prompts x 2 samples') -eq 2 ]"
+"$S" train $K out="$T/quiet" steps=1 progress=0 >/dev/null 2>"$T/quiet.err"
+check "progress=0: nothing on stderr" [ ! -s "$T/quiet.err" ]
+"$S" eval ckpt="$T/base.ckpt" task=add:digits=1-2 eval_n=40 n=40 samples=2 threads=1 progress=1 >/dev/null 2>"$T/ev.err"
+check "eval progress=1 shows it too" grep -q 'eval: 40 prompts x 2 samples' "$T/ev.err"
