@@ -13,7 +13,7 @@
 #include "ref/common/util.h"
 #include "ref/rl/runfiles.h"
 
-static const char STATE_MAGIC[8] = {'S', 'R', 'L', 'S', 'T', 'A', 'T', '1'};
+static const char STATE_MAGIC[8] = {'S', 'R', 'L', 'S', 'T', 'A', 'T', '2'}; /* 2: skipped-step counters */
 /* Read back with fmemopen; the largest state here is a few MB (the held groups). */
 #define STATE_MAX ((size_t)1 << 31)
 
@@ -54,6 +54,8 @@ static int state_payload(Trainer *t, char **buf, size_t *len, char *err)
     bw_f64(&w, t->sim_time);
     bw_f64(&w, t->gen_clock);
     bw_f64(&w, t->epochs);
+    bw_i64(&w, t->bad_steps);
+    bw_i64(&w, t->bad_in_row);
     const RunLog *l = &t->log;
     bw_i64(&w, l->next_eval);
     bw_i64(&w, l->last_eval_step);
@@ -267,6 +269,8 @@ static int load_payload(Trainer *t, const unsigned char *payload, size_t len, lo
     t->sim_time = br_f64(&r);
     t->gen_clock = br_f64(&r);
     t->epochs = br_f64(&r);
+    t->bad_steps = (long)br_count(&r, step);
+    t->bad_in_row = (long)br_count(&r, step);
     RunLog *l = &t->log;
     l->next_eval = (int)br_count(&r, l->n_evals);
     l->last_eval_step = (long)br_count(&r, step);

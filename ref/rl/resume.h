@@ -9,7 +9,7 @@
  *
  * What: DIR/ckpt/step-NNNNNNNN.ckpt holds the weights, Adam moments and step
  * (models/checkpoint.h); DIR/ckpt/step-NNNNNNNN.state everything else: the step, FLOP counters,
- * virtual clock and epochs; the run log's place (next eval, last pass rate and reward, elapsed
+ * virtual clocks, epochs and the skipped-step counters; the run log's place (next eval, last pass rate and reward, elapsed
  * time); the training pool's epoch, position and permutation; the prompt filter (pass rates and
  * retired set); the batch ring; the generator's held groups, whole records. The .state has a
  * magic, a layout check, a length and a CRC-32, and is written after the .ckpt, both atomically:
