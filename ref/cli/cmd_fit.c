@@ -175,9 +175,9 @@ static int cmp_group_A(const void *a, const void *b)
 
 static void print_pair(FILE *f, const RecipeGroup *a, const RecipeGroup *b, const PairCompare *pc)
 {
-    fprintf(f, "  %s vs %s: |dA| %.4f <= margin %.4f; at A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), "
-               "Cmid %.4g vs %.4g (%+.3f decades, margin %.3f): %s\n",
-            b->recipe, a->recipe, fabs(pc->dA), pc->margin_A, pc->A_star, pc->B[1], pc->B[0],
+    fprintf(f, "  %s vs %s: the same ceiling (dA %+.4f, margin %.4f; Weibull form %+.4f, margin %.4f); at A=%.4f: "
+               "B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, margin %.3f): %s\n",
+            b->recipe, a->recipe, pc->dA, pc->margin_A, pc->dA_weibull, pc->margin_A_weibull, pc->A_star, pc->B[1], pc->B[0],
             100 * (exp(pc->dlnB) - 1), 100 * (exp(pc->margin_lnB) - 1), pc->Cmid[1], pc->Cmid[0], pc->dlgC,
             pc->margin_lgC,
             pc->verdict == VERDICT_EFFICIENCY ? "they differ in efficiency" : "no difference beyond the spread");
@@ -191,6 +191,8 @@ static void pair_json(JsonWriter *w, const RecipeGroup *a, const RecipeGroup *b,
     jw_str(w, "other", a->recipe);
     jw_num(w, "dA", pc->dA);
     jw_num(w, "margin_A", pc->margin_A);
+    jw_num(w, "dA_weibull", pc->dA_weibull);
+    jw_num(w, "margin_A_weibull", pc->margin_A_weibull);
     jw_num(w, "A_common", pc->A_star);
     jw_num(w, "B", pc->B[1]);
     jw_num(w, "B_other", pc->B[0]);
@@ -256,8 +258,9 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
         for (int h = 0; h < g; h++) {
             PairCompare *pc = &j->pairs[h * j->ng + g];
             if ((rc = group_compare(&j->groups[h], gr, &c->fs, &c->floors, pc, err))) return rc;
-            /* The paper's rule: only recipes whose A lie within the seed spread are compared on B. */
-            j->pair_ok[h * j->ng + g] = fabs(pc->dA) <= pc->margin_A;
+            /* The paper's rule: only recipes of the same ceiling are compared on B (the ceiling read
+             * in both forms, ref/fit/fitgroup.h). */
+            j->pair_ok[h * j->ng + g] = pc->verdict != VERDICT_CEILING;
         }
     }
     return 0;
@@ -284,7 +287,7 @@ static void print_text(const FitJob *j, const FitConfig *c, const double *pred, 
     for (int g = 0; g < j->ng; g++)
         for (int h = 0; h < g; h++) {
             if (!j->pair_ok[h * j->ng + g]) continue;
-            if (!any++) printf("recipes whose A differ by less than the seed spread, refitted at their mean A:\n");
+            if (!any++) printf("recipes of the same ceiling (ref/fit/fitgroup.h), refitted at their mean A:\n");
             print_pair(stdout, &j->groups[h], &j->groups[g], &j->pairs[h * j->ng + g]);
         }
     for (int g = 0; g < j->ng; g++) {

@@ -74,6 +74,29 @@ static int seed_spreads(const CurveFit *f, int k, double *sA, double *slnB, doub
     return 0;
 }
 
+/* The Weibull reading: the pooled fit and the seed spread of its A. */
+static int group_fit_weibull(RecipeGroup *g, const FitSettings *s, char *err)
+{
+    FitSettings w = *s;
+    w.form = FORM_WEIBULL;
+    CurveFit f;
+    int rc = curve_fit(g->runs, g->k, &w, NULL, 0, &f, err);
+    if (rc) return rc;
+    g->weibull = f.sig;
+    curve_free(&f);
+    CurveFit *seeds = calloc((size_t)g->k, sizeof *seeds);
+    if (!seeds) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    for (int j = 0; j < g->k && !rc; j++) rc = curve_fit(&g->runs[j], 1, &w, NULL, 0, &seeds[j], err);
+    double slnB, slgC;
+    if (!rc) rc = seed_spreads(seeds, g->k, &g->spread_A_weibull, &slnB, &slgC, err);
+    for (int j = 0; j < g->k; j++) curve_free(&seeds[j]);
+    free(seeds);
+    return rc;
+}
+
 int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err)
 {
     int rc = curve_fit(g->runs, g->k, s, NULL, boot, &g->pooled, err);
@@ -85,7 +108,8 @@ int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err)
     }
     for (int j = 0; j < g->k; j++)
         if ((rc = curve_fit(&g->runs[j], 1, s, NULL, 0, &g->seeds[j], err))) return rc;
-    return seed_spreads(g->seeds, g->k, &g->spread_A, &g->spread_lnB, &g->spread_lgC, err);
+    if ((rc = seed_spreads(g->seeds, g->k, &g->spread_A, &g->spread_lnB, &g->spread_lgC, err))) return rc;
+    return group_fit_weibull(g, s, err);
 }
 
 const char *verdict_name(int v)
@@ -95,6 +119,18 @@ const char *verdict_name(int v)
     case VERDICT_EFFICIENCY: return "efficiency shaper";
     default: return "no effect";
     }
+}
+
+int group_better_form(const RecipeGroup *g)
+{
+    return g->weibull.sse < g->pooled.sig.sse ? FORM_WEIBULL : FORM_LOGLOGISTIC;
+}
+
+/* A recipe's ceiling and its seed spread in one form. */
+static void group_ceiling(const RecipeGroup *g, int form, double *A, double *spread)
+{
+    *A = form == FORM_WEIBULL ? g->weibull.p.A : g->pooled.sig.p.A;
+    *spread = form == FORM_WEIBULL ? g->spread_A_weibull : g->spread_A;
 }
 
 static double max3(double a, double b, double c)
@@ -131,6 +167,24 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     memset(out, 0, sizeof *out);
     out->dA = g->pooled.sig.p.A - base->pooled.sig.p.A;
     out->margin_A = max3(fl->A, base->spread_A, g->spread_A);
+    out->dA_weibull = g->weibull.p.A - base->weibull.p.A;
+    out->margin_A_weibull = max3(fl->A, base->spread_A_weibull, g->spread_A_weibull);
+    /* +1 / -1: the ceiling is higher / lower by this reading; 0: no difference beyond its margin. */
+    int by_ll = fabs(out->dA) > out->margin_A ? (out->dA > 0 ? 1 : -1) : 0;
+    int by_w = fabs(out->dA_weibull) > out->margin_A_weibull ? (out->dA_weibull > 0 ? 1 : -1) : 0;
+    out->forms_agree = by_ll == by_w;
+    if (out->forms_agree) {
+        out->ceiling = by_ll != 0;
+    } else {
+        double A0, A1, s0, s1;
+        out->form[0] = group_better_form(base);
+        out->form[1] = group_better_form(g);
+        group_ceiling(base, out->form[0], &A0, &s0);
+        group_ceiling(g, out->form[1], &A1, &s1);
+        out->dA_better = A1 - A0;
+        out->margin_A_better = max3(fl->A, s0, s1);
+        out->ceiling = fabs(out->dA_better) > out->margin_A_better;
+    }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
     Sigmoid pb, pg;
     double slnB[2], slgC[2];
@@ -145,7 +199,7 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     out->margin_lnB = max3(log(1 + fl->B), slnB[0], slnB[1]);
     out->dlgC = log10(pg.Cmid / pb.Cmid);
     out->margin_lgC = max3(fl->cmid, slgC[0], slgC[1]);
-    if (fabs(out->dA) > out->margin_A) out->verdict = VERDICT_CEILING;
+    if (out->ceiling) out->verdict = VERDICT_CEILING;
     else if (fabs(out->dlnB) > out->margin_lnB || fabs(out->dlgC) > out->margin_lgC) out->verdict = VERDICT_EFFICIENCY;
     else out->verdict = VERDICT_NONE;
     return 0;
