@@ -19,6 +19,7 @@ static const Command commands[] = {
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
+    {"fitbench", cmd_fitbench, "score curve fitters (built-in or any command) on a bank of runs"},
     {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
     {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
