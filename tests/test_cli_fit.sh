@@ -31,6 +31,12 @@ check "text output forecasts" grep -q "to reach 0.6500" <<<"$out"
 out=$($S fit "$T/a" target=0.9 cutoffs=0 boot=0 2>&1)
 check "a target above A is said to be above the ceiling" grep -q "above the fitted ceiling" <<<"$out"
 
+# form=weibull: the faster-saturating form, on data of that form
+$S synth out="$T/w" shape=weibull A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=2 >/dev/null
+$S fit "$T/w" form=weibull boot=0 cutoffs=0 >/dev/null 2>&1 || fail "fit form=weibull" "exit $?"
+check "fit form=weibull: A within 0.02, B within 15%, the form named in fit.json" pyjson "$T/w/fit.json" "
+assert d['form']=='weibull' and '2^-' in d['model'] and abs(d['A']-0.8)<=0.02 and abs(d['B']-1.5)/1.5<=0.15, d"
+
 # fit_until: hold out the tail and score it
 $S fit "$T/a" fit_until=5e15 json=1 >"$T/until.jsonl" 2>&1 || fail "fit fit_until" "exit $?"
 check "fit_until: held-out points scored within 0.02" pyjson "$T/a/fit.json" "

@@ -16,11 +16,11 @@
 #   pairs/loo-batch-s1..3    no zero-variance filter: the same plateau, a sharper bend  ~3 min each
 #   pairs/scalerl+think_budget=4-s1..3   a thinking budget that cuts the scratchpad:
 #                            a lower ceiling from a lower start                         ~2 min each
-#   longer/...-s1..2         10000 steps: a longer plateau                              ~3.5 min each
-#   decline/...-s1..2        the paper's constant learning rate, 10000 steps: a peak,
+#   longer/scalerl-s1..2     10000 steps: a longer plateau                              ~3.5 min each
+#   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: a peak,
 #                            then a decline                                             ~3.5 min each
-#   add24/add24-s1..2        2-4-digit addition from its own base: a slow, graded climb ~4 min each
-#   early/...-s1..2          the first steps of pairs/scalerl-s1..2, up to the last eval
+#   add24/scalerl-s1..2      2-4-digit addition from its own base: a slow, graded climb ~4 min each
+#   early/scalerl-s1..2      the first steps of pairs/scalerl-s1..2, up to the last eval
 #                            below half of the run's gain: cut before the knee, so the
 #                            ceiling is not identifiable and a fitter should say so     (no compute)
 # About an hour of one core in all (the minutes are on a free core of the development machine).
@@ -66,8 +66,9 @@ sweep() {
   "$S" sweep "${args[@]}" jobs="$JOBS" >&2
 }
 sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4 seeds=3
-sweep longer "$R/base.ckpt" scalerl+steps=10000 seeds=2
-sweep decline "$R/base.ckpt" scalerl+lr_shape=constant+steps=10000 seeds=2
+# Keys as the sweep's common keys (BANK_KEYS can override them) and the change named by label=.
+sweep longer "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
+sweep decline "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
 sweep add24 "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4 lr=1e-4 steps=6000
 
 # The committed bank: metrics gzipped (-n: no name or time stamp, so the bytes depend on the rows
@@ -108,9 +109,9 @@ for s in 1 2 3; do
     "a thinking budget shorter than the scratchpad: a lower start and a lower plateau (a ceiling mover against pairs/scalerl)" "$BASE_CMD"
 done
 for s in 1 2; do
-  bank longer "scalerl+steps=10000-s$s" "longer plateau" forecast \
+  bank longer "scalerl-s$s" "longer plateau" forecast \
     "10000 steps: a long flat stretch after the bend; a fitter whose tail creeps (the log-logistic) drifts above the plateau the longer it is" "$BASE_CMD"
-  bank decline "scalerl+lr_shape=constant+steps=10000-s$s" "declines after its peak" forecast \
+  bank decline "scalerl-s$s" "declines after its peak" forecast \
     "the paper's constant learning rate: a peak, then a decline no monotone curve follows; the score shows by how much a sigmoid overshoots" "$BASE_CMD"
   bank add24 "scalerl-s$s" "slow graded climb" forecast \
     "2-4-digit addition: a long, graded climb whose plateau arrives late; the half-budget forecast is hard" "$BASE24_CMD"

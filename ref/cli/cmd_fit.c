@@ -20,6 +20,7 @@
 
 typedef struct {
     FitSettings fs;
+    int form;
     char predict[OPT_STR_LEN];
     double target;
     long json;
@@ -30,6 +31,8 @@ typedef struct {
 
 static const OptSpec fit_opts[] = {
     FIT_SETTINGS_OPTS(FitConfig, fs),
+    {"form", OPT_CHOICE, offsetof(FitConfig, form), "loglogistic", 0, 0, "loglogistic|weibull",
+     "the curve: the paper's log-logistic, or the Weibull form, which reaches its ceiling faster (ref/fit/README.md)"},
     {"predict", OPT_STR, offsetof(FitConfig, predict), "", 0, 0, NULL,
      "comma-separated x values at which to forecast the pass rate"},
     {"target", OPT_FLOAT, offsetof(FitConfig, target), "-1", -1, 1, NULL,
@@ -154,7 +157,8 @@ static int write_fit_json(const RunData *r, const Analysis *an, const FitConfig 
     jw_str(&w, "recipe", r->recipe);
     if (r->has_seed) jw_int(&w, "seed", r->seed);
     else jw_null(&w, "seed");
-    jw_str(&w, "model", "R0 + (A - R0) / (1 + (Cmid/C)^B)");
+    jw_str(&w, "model", form_formula(c->fs.form));
+    jw_str(&w, "form", form_name(c->fs.form));
     analysis_json(&w, an, c, pred, n_pred);
     rc = jw_end(&w, af.f, err);
     jw_free(&w);
@@ -268,7 +272,7 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
 
 static void print_text(const FitJob *j, const FitConfig *c, const double *pred, int n_pred)
 {
-    printf("fit of R = R0 + (A - R0) / (1 + (Cmid/C)^B) with C = %s\n", c->fs.x);
+    printf("fit of R = %s with C = %s\n", form_formula(c->fs.form), c->fs.x);
     if (j->n_runs == 1) {
         const RunData *r = &j->runs[0];
         printf("run %s (recipe %s", r->dir, r->recipe);
@@ -343,9 +347,9 @@ int cmd_fit(int argc, char **argv)
     static const CommandSpec spec = {
         "fit",
         "usage: scalerl fit RUN_DIR... [key=value ...]\n\n"
-        "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) to the eval rows of each run (and of each\n"
-        "recipe's seeds pooled), with bootstrap intervals and a power law beside it; writes\n"
-        "RUN_DIR/fit.json. See README, \"Fitting curves\".\n",
+        "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) (form=weibull: R0 + (A - R0) (1 - 2^-((C/Cmid)^B)))\n"
+        "to the eval rows of each run (and of each recipe's seeds pooled), with bootstrap\n"
+        "intervals and a power law beside it; writes RUN_DIR/fit.json. See README, \"Fitting curves\".\n",
         fit_opts, CMD_POSITIONAL, NULL};
     char err[ERR_LEN];
     Args a;
@@ -354,6 +358,7 @@ int cmd_fit(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     if ((rc = fit_settings_check(&c.fs, err))) return report_error("fit", rc, err);
+    c.fs.form = c.form == 1 ? FORM_WEIBULL : FORM_LOGLOGISTIC;
     double pred[MAX_PREDICT];
     int n_pred;
     if ((rc = parse_predict(c.predict, pred, &n_pred, err))) return report_error("fit", rc, err);

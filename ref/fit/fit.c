@@ -20,6 +20,11 @@ const char *form_name(int form)
     return form == FORM_WEIBULL ? "weibull" : "loglogistic";
 }
 
+const char *form_formula(int form)
+{
+    return form == FORM_WEIBULL ? "R0 + (A - R0) (1 - 2^-((C/Cmid)^B))" : "R0 + (A - R0) / (1 + (Cmid/C)^B)";
+}
+
 /* e^u capped where it would overflow; the Gumbel share is 1 to double precision long before. */
 #define GUMBEL_U_MAX 700.0
 

@@ -34,6 +34,8 @@ enum { FORM_LOGLOGISTIC = 0, FORM_WEIBULL = 1, FORM_COUNT };
 
 /* "loglogistic", "weibull". */
 const char *form_name(int form);
+/* The curve as a formula, e.g. "R0 + (A - R0) / (1 + (Cmid/C)^B)". */
+const char *form_formula(int form);
 /* F(u), the share of the gain reached at u = B (ln C - ln Cmid). */
 double form_share(int form, double u);
 
