@@ -3,7 +3,7 @@
  *   generate  the generator (ref/rl/rollout.c, kept across steps as the trainer keeps it) samples 48
  *             groups of 16 completions of the task's 10-token prompts, bf16 body;
  *   forward   the trainer's FP32 forward over the completions of the first 34 groups (the ~70%
- *             that carry a reward signal in the real run), as ref/rl/train_step.c lays them out:
+ *             that carry a reward signal in the real run), as the trainer lays them out (ref/rl/rows.h):
  *             inputs tok[0..n-2] padded to the longest, targets at the sampled positions;
  *   backward  its backward.
  * With a checkpoint (what `scalerl pretrain task=sum:terms=3:digits=2` writes) the completions are
@@ -23,6 +23,7 @@
 #include "models/model.h"
 #include "ref/common/args.h"
 #include "ref/rl/rollout.h"
+#include "ref/rl/rows.h"
 #include "bench/timing.h"
 #include "ref/common/util.h"
 #include "tasks/tasks.h"
@@ -68,16 +69,8 @@ static void build_train_batch(Train *tr, Generator *gen, const int *groups)
         for (int q = 0; q < GROUP_SIZE; q++) {
             const Completion *c = &gen_group(gen, groups[j])->c[q];
             const size_t row = (size_t)(j * GROUP_SIZE + q) * T;
-            for (int p = 0; p < T; p++) {
-                tr->tokens[row + p] = p < c->n - 1 ? c->tok[p] : TOK_PAD;
-                tr->targets[row + p] = -1;
-                tr->dlogp[row + p] = 0.0f;
-            }
-            for (int p = c->n_prompt; p < c->n; p++)
-                if (!c->forced[p]) {
-                    tr->targets[row + p - 1] = c->tok[p];
-                    tr->dlogp[row + p - 1] = 1e-3f;
-                }
+            rows_pack(tr->tokens + row, tr->targets + row, c->tok, c->n, c->n_prompt, c->forced, T);
+            for (int p = 0; p < T; p++) tr->dlogp[row + p] = tr->targets[row + p] >= 0 ? 1e-3f : 0.0f;
         }
 }
 

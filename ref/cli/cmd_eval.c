@@ -11,7 +11,7 @@
 #include "ref/rl/evaluate.h"
 #include "ref/common/jsonl.h"
 #include "ref/rl/recipe.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/common/util.h"
 #include "tasks/tasks.h"
 
@@ -74,16 +74,8 @@ static int setup(const EvalConfig *c, EvalSetup *s, char *err)
     }
     if ((rc = split_new(s->spec, (uint64_t)c->data_seed, (int)c->eval_n, &s->split, err))) return rc;
     GenConfig *gc = &s->gc;
-    gc->mcfg = s->m.cfg;
-    gc->temperature = (float)c->temperature;
-    gc->prec = (Precision){c->gen_precision == PREC_BF16, c->head == PREC_BF16};
-    gc->seed = (uint64_t)c->seed;
-    gc->stream = 0xe7a1;
-    gc->length = (LengthMode)c->length;
-    gc->think_lo = (int)c->think_budget[0];
-    gc->think_hi = (int)c->think_budget[1];
-    gc->answer_budget = (int)c->answer_budget;
-    gc->penalty_cache = 0;
+    *gc = gen_config_from_keys(&s->m.cfg, c->temperature, c->gen_precision, c->head, c->seed, GEN_STREAM_EVAL,
+                               c->length, c->think_budget, c->answer_budget, 0);
     gc->G = (int)c->samples;
     gc->max_groups = 1;
     gc->slots = 256;

@@ -193,13 +193,18 @@ int recipe_check(const TrainConfig *c, char *err)
         return 1;
     }
     LossParams lp;
-    loss_params_default(&lp, (LossKind)c->loss);
-    lp.cispo_eps_max = c->eps_max;
-    lp.eps_low = c->eps_low;
-    lp.eps_high = c->eps_high;
-    lp.gspo_eps_low = c->gspo_eps_low;
-    lp.gspo_eps_high = c->gspo_eps_high;
+    recipe_loss_params(c, &lp);
     return loss_params_check(&lp, err);
+}
+
+void recipe_loss_params(const TrainConfig *c, LossParams *lp)
+{
+    loss_params_default(lp, (LossKind)c->loss);
+    lp->cispo_eps_max = c->eps_max;
+    lp->eps_low = c->eps_low;
+    lp->eps_high = c->eps_high;
+    lp->gspo_eps_low = c->gspo_eps_low;
+    lp->gspo_eps_high = c->gspo_eps_high;
 }
 
 void recipe_write(const TrainConfig *c, FILE *f)

@@ -83,6 +83,9 @@ const OptSpec *train_options(void);
 int recipe_resolve(TrainConfig *c, Args *a, char *err);
 /* Checks cross-key constraints (e.g. eps ordering, budgets against the model context). */
 int recipe_check(const TrainConfig *c, char *err);
+/* The loss parameters c selects (the loss's own defaults where c does not set them). */
+struct LossParams;
+void recipe_loss_params(const TrainConfig *c, struct LossParams *lp);
 /* Writes config.txt content: every key, resolved. */
 void recipe_write(const TrainConfig *c, FILE *f);
 /* Prints the table of presets (recipe=list). */
