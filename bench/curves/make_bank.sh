@@ -20,9 +20,10 @@
 #   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: a peak,
 #                            then a decline                                             ~3.5 min each
 #   add24/scalerl-s1..2      2-4-digit addition from its own base: a slow, graded climb ~4 min each
-#   early/scalerl-s1..2      the first steps of pairs/scalerl-s1..2, up to the last eval
-#                            below half of the run's gain: cut before the knee, so the
-#                            ceiling is not identifiable and a fitter should say so     (no compute)
+#   early/pairs-scalerl-s1..3, early/add24-scalerl-s1..2   the first steps of those runs, up
+#                            to their last eval below half of the run's gain: cut before
+#                            the knee, so the ceiling is not identifiable and a fitter
+#                            should say so                                              (no compute)
 # About an hour of one core in all (the minutes are on a free core of the development machine).
 #
 # Environment (for checking the plumbing quickly, not for the committed bank):
@@ -73,6 +74,8 @@ sweep add24 "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4
 
 # The committed bank: metrics gzipped (-n: no name or time stamp, so the bytes depend on the rows
 # only) and config.txt, per run; then the manifest.
+# The sets are rewritten whole, so that no run of an earlier bank lingers.
+for set in pairs longer decline add24 early; do rm -rf "${OUT:?}/$set"; done
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 manifest=$OUT/manifest.jsonl.tmp
 : >"$manifest"
@@ -117,10 +120,11 @@ for s in 1 2; do
     "2-4-digit addition: a long, graded climb whose plateau arrives late; the half-budget forecast is hard" "$BASE24_CMD"
 done
 
-# Cut before the knee: the rows of a default run up to its last eval below half of the gain the
-# run makes (last eval pass rate minus the step-0 one). What a user holds who stopped early.
-for s in 1 2; do
-  src=$R/pairs/scalerl-s$s dst=$OUT/early/scalerl-s$s
+# Cut before the knee: the rows of a run up to its last eval below half of the gain the run makes
+# (last eval pass rate minus the step-0 one). What a user holds who stopped early.
+# early SET RUN BASE_COMMAND TEACHES_WHAT
+early() {
+  local src=$R/$1/$2 dst=$OUT/early/$1-$2 cut cmd
   cut=$(awk -F'"step":' '/"kind":"eval"/ { split($2, a, /[,}]/); step = a[1];
           match($0, /"pass_rate":[-0-9.e]+/); r = substr($0, RSTART + 12, RLENGTH - 12) + 0;
           if (step == 0) r0 = r; n++; st[n] = step; pr[n] = r }
@@ -130,10 +134,12 @@ for s in 1 2; do
   awk -v cut="$cut" -F'"step":' '{ split($2, a, /[,}]/); if (a[1] + 0 <= cut && $0 !~ /"kind":"run"/) print }' \
     "$src/metrics.jsonl" | gzip -9n >"$dst/metrics.jsonl.gz"
   cp "$src/config.txt" "$dst/config.txt"
-  cmd="$(grep -F " out=$src " "$R/pairs.commands" || grep -F " out=$src" "$R/pairs.commands"), rows up to step $cut"
-  row "early/scalerl-s$s" "cut before its knee" refuse \
-    "the default run stopped at step $cut, before half of its gain: its ceiling is not in the data, and a fitter should decline to name it" \
-    "$cmd" "$BASE_CMD"
-done
+  cmd="$(grep -F " out=$src " "$R/$1.commands" || grep -F " out=$src" "$R/$1.commands"), rows up to step $cut"
+  row "early/$1-$2" "cut before its knee" refuse \
+    "$4 stopped at step $cut, before half of its gain: its ceiling is not in the data, and a fitter should decline to name it" \
+    "$cmd" "$3"
+}
+for s in 1 2 3; do early pairs "scalerl-s$s" "$BASE_CMD" "the default run"; done
+for s in 1 2; do early add24 "scalerl-s$s" "$BASE24_CMD" "the 2-4-digit addition run"; done
 mv "$manifest" "$OUT/manifest.jsonl"
 echo "make_bank: wrote $OUT/manifest.jsonl ($(wc -l <"$OUT/manifest.jsonl") runs); scalerl fitbench bank=$OUT scores fitters on it" >&2
