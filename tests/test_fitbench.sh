@@ -52,6 +52,7 @@ import json,sys
 d=json.load(open(sys.argv[1])); s=d['scores'][0]
 assert d['manifest'] and d['runs']==3, d
 assert s['forecasts']==6 and s['unidentifiable']==3 and s['said_unidentified']==3, s
+assert s['scored']==6 and s['flagged_unidentified']==0, s
 runs={f['run'] for f in d['forecasts']}; assert runs=={'a','pre','../elsewhere/b'}, runs" "$T/bank.json"
 check "the table names the bank's shapes and the refusals" grep -q "cut before its knee .*said so 3/3" "$T/bank.out"
 
@@ -87,6 +88,20 @@ d=json.load(open(sys.argv[1]))
 f=[f for f in d['forecasts'] if f['run']=='run-s2'][0]
 assert f['status']=='failed' and f['why'].startswith('exit 1: AssertionError'), f" "$T/ext.json"
 
+# Predictions and {"identified":false} together: scored, and flagged.
+cat >"$T/flag.py" <<'P'
+import json, sys
+q = json.loads(sys.stdin.readline())
+print(json.dumps({"identified": False}))
+for x in q["predict"]:
+    print(json.dumps({"x": x, "R": 0.7}))
+P
+$S fitbench bank="$T/bank" budgets=0.5 fitter="python3 $T/flag.py" out="$T/flag.json" >/dev/null 2>&1
+check "a fitter may forecast and say the ceiling is not identified: scored on runs to forecast, counted on the run to refuse" python3 -c "
+import json,sys
+s=json.load(open(sys.argv[1]))['scores'][0]
+assert s['scored']==2 and s['flagged_unidentified']==2 and s['said_unidentified']==1 and s['declined']==0, s" "$T/flag.json"
+
 # Bad fitters, one run, one budget each; the built-in beside them is scored as usual.
 mkdir -p "$T/one"; cp -r "$T/ll/run-s1" "$T/one/"
 start=$(date +%s)
@@ -97,7 +112,7 @@ $S fitbench bank="$T/one" budgets=0.5 timeout=1 boot=0 out="$T/bad.json" \
 took=$(( $(date +%s) - start ))
 [ $rc -eq 0 ] && pass "failing external fitters do not stop the benchmark (exit 0)" || fail "bad fitters" "exit $rc: $(head -c 300 "$T/bad.out")"
 check "a fitter that hangs is stopped at the time limit" awk_true "$took < 15"
-check "each failure is counted and named; a refusal is a refusal; the built-in is scored" python3 -c "
+check "each failure is counted and named; a fitter that only says unidentified declines; the built-in is scored" python3 -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
 why={f['fitter']:(f['status'],f.get('why','')) for f in d['forecasts']}
@@ -105,11 +120,12 @@ assert why['exit 3']==('failed','exit 3: (nothing on stderr)'), why['exit 3']
 assert why['sleep 30'][0]=='failed' and why['sleep 30'][1].startswith('timed out after 1 s'), why['sleep 30']
 assert why['echo hello'][0]=='failed' and why['echo hello'][1].startswith('line 1: not a JSON object'), why['echo hello']
 assert why['echo \"{\\\\\"x\\\\\":1,\\\\\"R\\\\\":0.5}\"'][1]=='line 1: x=1 was not asked for', why
-assert [v for k,v in why.items() if 'identified' in k][0]==('not identified',''), why
+assert [v for k,v in why.items() if 'identified' in k][0]==('declined',''), why
 assert [v for k,v in why.items() if 'cat' in k][0][1].startswith('line 1: expected a finite number in \"x\"'), why
 assert why['loglogistic'][0]=='ok', why
 s={x['fitter']:x for x in d['scores']}
-assert s['exit 3']['failed']==1 and s['loglogistic']['scored']==1, s" "$T/bad.json"
+assert s['exit 3']['failed']==1 and s['loglogistic']['scored']==1, s
+assert s[[k for k in s if 'identified' in k][0]]['declined']==1, s" "$T/bad.json"
 check "the text report lists the failures" grep -q "failures of sleep 30 (1):" "$T/bad.out"
 
 # ---- refusals and determinism

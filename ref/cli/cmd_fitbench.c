@@ -85,7 +85,7 @@ static void fmt_num(char *buf, size_t n, const char *fmt, double v)
 static const char *status_name(const BenchEntry *e)
 {
     if (e->skipped) return "skipped";
-    return e->f.status == FORECAST_OK ? "ok" : e->f.status == FORECAST_REFUSED ? "not identified" : "failed";
+    return e->f.status == FORECAST_OK ? "ok" : e->f.status == FORECAST_DECLINED ? "declined" : "failed";
 }
 
 /* The shapes of the bank in order of first appearance; returns their count. */
@@ -101,7 +101,8 @@ static int list_shapes(const Bank *b, const char **shapes)
 }
 
 /* A fitter's result on one shape: mean of its forecasts' mean absolute errors, how many were
- * scored of how many asked, and on runs to refuse how many it refused. */
+ * scored of how many asked, and on runs to refuse how often it said the ceiling was not
+ * identified. */
 typedef struct {
     double mae;
     int scored, asked, refuse_runs, said;
@@ -116,7 +117,7 @@ static ShapeCell shape_cell(const Bank *b, const FitterScore *s, int n_budgets, 
         if (e->skipped || strcmp(br->shape, shape) != 0) continue;
         if (br->expect_refuse) {
             c.refuse_runs++;
-            c.said += e->f.status == FORECAST_REFUSED;
+            c.said += e->f.status != FORECAST_FAILED && e->f.unidentified;
             continue;
         }
         c.asked++;
@@ -141,14 +142,15 @@ static void print_text(const Bank *b, const BenchConfig *c, const double *budget
     int w = 12;
     for (int f = 0; f < nf; f++)
         if ((int)strlen(s[f].fitter) > w) w = (int)strlen(s[f].fitter) > 48 ? 48 : (int)strlen(s[f].fitter);
-    printf("forecasts (each run x budget; errors are predicted - observed pass rate on the held-out points):\n");
-    printf("  %-*s %7s %7s %6s  %9s %7s %9s  %-18s  %-14s %7s\n", w, "fitter", "scored", "refused", "failed",
-           "mean|err|", "worst", "|err|last", "95% coverage", "unidentifiable", "seconds");
+    printf("forecasts (each run x budget; errors are predicted - observed pass rate on the held-out points;\n"
+           "flagged: said the ceiling was not identified, on runs that have one; unidentifiable: said so on\n"
+           "runs that do not):\n");
+    printf("  %-*s %7s %8s %6s  %9s %7s %9s  %-18s  %-8s %-14s %7s\n", w, "fitter", "scored", "declined", "failed",
+           "mean|err|", "worst", "|err|last", "95% coverage", "flagged", "unidentifiable", "seconds");
     for (int f = 0; f < nf; f++) {
         const FitterScore *x = &s[f];
-        char sc[16], rf[16], mae[16], worst[16], last[16], cov[40], un[32];
+        char sc[16], mae[16], worst[16], last[16], cov[40], un[32];
         snprintf(sc, sizeof sc, "%d/%d", x->scored, x->n_forecast);
-        snprintf(rf, sizeof rf, "%d", x->refused);
         fmt_num(mae, sizeof mae, "%.4f", x->mae);
         fmt_num(worst, sizeof worst, "%.4f", x->worst);
         fmt_num(last, sizeof last, "%.4f", x->last_abs);
@@ -157,12 +159,12 @@ static void print_text(const Bank *b, const BenchConfig *c, const double *budget
         else snprintf(cov, sizeof cov, "no intervals");
         if (x->n_unident) snprintf(un, sizeof un, "said so %d/%d", x->said, x->n_unident);
         else snprintf(un, sizeof un, "-");
-        printf("  %-*.*s %7s %7s %6d  %9s %7s %9s  %-18s  %-14s %7.1f\n", w, w, x->fitter, sc, rf, x->failed, mae,
-               worst, last, cov, un, x->seconds);
+        printf("  %-*.*s %7s %8d %6d  %9s %7s %9s  %-18s  %-8d %-14s %7.1f\n", w, w, x->fitter, sc, x->declined,
+               x->failed, mae, worst, last, cov, x->flagged, un, x->seconds);
     }
     const char *shapes[1024];
     int ns = list_shapes(b, shapes);
-    printf("mean |err| by shape (forecasts scored of asked; on unidentifiable runs, refusals of asked):\n");
+    printf("mean |err| by shape (forecasts scored of asked; on unidentifiable runs, how often the fitter said so):\n");
     printf("  %-24s", "shape");
     for (int f = 0; f < nf; f++) printf("  %-*.*s", 18, 18, s[f].fitter);
     printf("\n");
@@ -201,8 +203,9 @@ static void score_json(JsonWriter *w, const FitterScore *x)
     jw_bool(w, "builtin", x->builtin);
     jw_int(w, "forecasts", x->n_forecast);
     jw_int(w, "scored", x->scored);
-    jw_int(w, "refused", x->refused);
+    jw_int(w, "declined", x->declined);
     jw_int(w, "failed", x->failed);
+    jw_int(w, "flagged_unidentified", x->flagged);
     jw_num(w, "mae", x->mae);
     jw_num(w, "worst", x->worst);
     jw_num(w, "last_abs", x->last_abs);
@@ -211,7 +214,6 @@ static void score_json(JsonWriter *w, const FitterScore *x)
     jw_int(w, "points_scored", x->held_scored);
     jw_int(w, "unidentifiable", x->n_unident);
     jw_int(w, "said_unidentified", x->said);
-    jw_int(w, "unidentifiable_forecast", x->unident_forecast);
     jw_int(w, "unidentifiable_failed", x->unident_failed);
     jw_num(w, "seconds", x->seconds);
 }
@@ -231,6 +233,7 @@ static void entry_json(JsonWriter *w, const Bank *b, const FitterScore *x, int i
     jw_int(w, "points_fitted_from", e->n_prefix);
     jw_int(w, "points_held_out", e->n_held);
     jw_str(w, "status", status_name(e));
+    jw_bool(w, "unidentified", !e->skipped && e->f.status != FORECAST_FAILED && e->f.unidentified);
     if (!e->skipped && e->f.status == FORECAST_FAILED) jw_str(w, "why", e->f.why);
     jw_num(w, "mae", e->mae);
     jw_num(w, "max_err", e->max_err);

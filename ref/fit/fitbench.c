@@ -221,16 +221,17 @@ static void aggregate(const Bank *b, int n_budgets, FitterScore *s)
         const BankRun *br = &b->runs[i / n_budgets];
         if (e->skipped) continue;
         s->seconds += e->f.seconds;
+        int failed = e->f.status == FORECAST_FAILED;
         if (br->expect_refuse) {
             s->n_unident++;
-            s->said += e->f.status == FORECAST_REFUSED;
-            s->unident_forecast += e->f.status == FORECAST_OK;
-            s->unident_failed += e->f.status == FORECAST_FAILED;
+            s->said += !failed && e->f.unidentified;
+            s->unident_failed += failed;
             continue;
         }
         s->n_forecast++;
-        if (e->f.status == FORECAST_REFUSED) s->refused++;
-        if (e->f.status == FORECAST_FAILED) s->failed++;
+        s->declined += e->f.status == FORECAST_DECLINED;
+        s->failed += failed;
+        s->flagged += !failed && e->f.unidentified;
         if (e->f.status != FORECAST_OK) continue;
         s->scored++;
         sum_mae += e->mae;

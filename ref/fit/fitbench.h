@@ -1,12 +1,15 @@
 /* The fitter benchmark (`scalerl fitbench`): a bank of real runs, and for each run and each
  * budget (a fraction of the run's compute) every fitter forecasts the eval points after the
  * budget from the points up to it (ref/fit/forecast.h). Scores, per fitter:
- *   - on runs to forecast: the forecasts scored, refused and failed; the mean over forecasts of
+ *   - on runs to forecast: the forecasts scored, declined and failed; the mean over forecasts of
  *     each forecast's mean absolute error (each (run, budget) weighs the same, however many points
  *     it holds out); the worst absolute error over every held-out point; the mean absolute error
  *     at each run's last point; the coverage of the 95% intervals (the share of held-out points
- *     inside the interval given for them, against 0.95);
- *   - on runs whose ceiling is not identifiable: how often the fitter said so.
+ *     inside the interval given for them, against 0.95); how often the fitter flagged its ceiling
+ *     as not identified (information: a prefix of a run whose ceiling is in the full run may well
+ *     not pin it);
+ *   - on runs whose ceiling is not identifiable: how often the fitter said so (with or without a
+ *     forecast, which is not scored there).
  *
  * A bank is a directory. With a manifest.jsonl there, its rows name the runs (one JSON object a
  * line; "path" relative to the bank, which may point outside it such as ../findings/...; "shape";
@@ -55,11 +58,11 @@ typedef struct {
     int n_entries;        /* runs x budgets, run-major */
     BenchEntry *e;
     /* runs to forecast */
-    int n_forecast, scored, refused, failed;
+    int n_forecast, scored, declined, failed, flagged;
     double mae, worst, last_abs; /* NaN when nothing was scored */
     long covered, with_interval, held_scored;
     /* runs whose ceiling is not identifiable */
-    int n_unident, said, unident_forecast, unident_failed;
+    int n_unident, said, unident_failed;
     double seconds;
 } FitterScore;
 

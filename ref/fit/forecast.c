@@ -87,12 +87,7 @@ int forecast_builtin(const char *name, RunData *r, double cut, const FitSettings
         return 0;
     }
     double bound = c.y_best > 1 ? c.y_best : 1;
-    int unidentified = pl ? c.pl.A_at_bound : c.sig.A_at_bound || (c.has_ci && c.A_hi >= bound - 1e-9);
-    if (unidentified) {
-        f->status = FORECAST_REFUSED;
-        curve_free(&c);
-        return 0;
-    }
+    f->unidentified = pl ? c.pl.p.A >= 1 : c.sig.A_at_bound || (c.has_ci && c.A_hi >= bound - 1e-9);
     int n_fit = pl ? c.pl.n : c.sig.n;
     double sse = pl ? c.pl.sse : c.sig.sse;
     double scatter = n_fit > 3 ? sqrt(sse / (n_fit - 3)) : NAN;
@@ -124,7 +119,7 @@ static int take_line(const JsonObj *o, const double *xs, unsigned char *seen, lo
     const JsonField *id = jsonl_field(o, "identified");
     if (id) {
         if (id->type != JSON_BOOL) return fail(f, "line %ld: \"identified\" must be true or false", lineno);
-        if (id->num == 0) f->status = FORECAST_REFUSED;
+        if (id->num == 0) f->unidentified = 1;
         if (!jsonl_field(o, "x")) return 1;
     }
     double x, R, lo = NAN, hi = NAN;
@@ -181,20 +176,20 @@ void forecast_parse(const char *out, const double *xs, Forecast *f)
                 f->status = FORECAST_FAILED;
                 ok = 0;
             } else {
-                int refused = f->status == FORECAST_REFUSED;
                 ok = take_line(o, xs, seen, lineno, f);
-                if (ok && refused) f->status = FORECAST_REFUSED;
             }
         }
         line = nl ? nl + 1 : NULL;
     }
-    if (ok && f->status == FORECAST_OK) {
+    if (ok) {
         int answered = 0, first = -1;
         for (int i = 0; i < f->n; i++) {
             answered += seen[i];
             if (!seen[i] && first < 0) first = i;
         }
-        if (first >= 0) {
+        if (answered == 0 && f->unidentified) {
+            f->status = FORECAST_DECLINED;
+        } else if (first >= 0) {
             snprintf(f->why, sizeof f->why, "no prediction for x=%g (%d of %d answered)", xs[first], answered, f->n);
             f->status = FORECAST_FAILED;
         }
