@@ -16,6 +16,7 @@
 #   pairs/loo-batch-s1..3    no zero-variance filter: the same plateau, a sharper bend  ~3 min each
 #   pairs/scalerl+think_budget=4-s1..3   a thinking budget that cuts the scratchpad:
 #                            a lower ceiling from a lower start                         ~2 min each
+#   pairs/scalerl+lr=1e-4-s1..3   twice the learning rate: a faster rise             ~2.5 min each
 #   longer/scalerl-s1..2     10000 steps: a longer plateau                              ~3.5 min each
 #   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: a peak,
 #                            then a decline                                             ~3.5 min each
@@ -66,7 +67,7 @@ sweep() {
   echo "make_bank: $set: $(wc -l <"$R/$set.commands") runs" >&2
   "$S" sweep "${args[@]}" jobs="$JOBS" >&2
 }
-sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4 seeds=3
+sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4,scalerl+lr=1e-4 seeds=3
 # Keys as the sweep's common keys (BANK_KEYS can override them) and the change named by label=.
 sweep longer "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
 sweep decline "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
@@ -110,6 +111,10 @@ done
 for s in 1 2 3; do
   bank pairs "scalerl+think_budget=4-s$s" "lower ceiling" forecast \
     "a thinking budget shorter than the scratchpad: a lower start and a lower plateau (a ceiling mover against pairs/scalerl)" "$BASE_CMD"
+done
+for s in 1 2 3; do
+  bank pairs "scalerl+lr=1e-4-s$s" "faster rise" forecast \
+    "twice the learning rate: the plateau reached with less compute (an efficiency shaper against pairs/scalerl)" "$BASE_CMD"
 done
 for s in 1 2; do
   bank longer "scalerl-s$s" "longer plateau" forecast \
