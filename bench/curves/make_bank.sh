@@ -14,8 +14,10 @@
 # The shapes, and what each teaches a fitter (the "teaches" field of the manifest says it per run):
 #   pairs/scalerl-s1..3      the default run: a sigmoid that reaches its plateau       ~2.5 min each
 #   pairs/loo-batch-s1..3    no zero-variance filter: the same plateau, a sharper bend  ~3 min each
-#   pairs/scalerl+think_budget=4-s1..3   a thinking budget that cuts the scratchpad:
-#                            a lower ceiling from a lower start                         ~2 min each
+#   pairs/scalerl+think_budget=4-s1..3   a thinking budget one token short of the
+#                            scratchpad: a start near 0, the baseline's plateau         ~2.5 min each
+#   pairs/scalerl+think_budget=1-s1..3   a thinking budget of one token: a slow climb
+#                            to a lower level                                           ~2.5 min each
 #   pairs/scalerl+lr=1e-4-s1..3   twice the learning rate: a faster rise             ~2.5 min each
 #   longer/scalerl-s1..2     10000 steps: a longer plateau                              ~3.5 min each
 #   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: a peak,
@@ -67,7 +69,7 @@ sweep() {
   echo "make_bank: $set: $(wc -l <"$R/$set.commands") runs" >&2
   "$S" sweep "${args[@]}" jobs="$JOBS" >&2
 }
-sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4,scalerl+lr=1e-4 seeds=3
+sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4,scalerl+lr=1e-4,scalerl+think_budget=1 seeds=3
 # Keys as the sweep's common keys (BANK_KEYS can override them) and the change named by label=.
 sweep longer "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
 sweep decline "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
@@ -109,8 +111,10 @@ for s in 1 2 3; do
     "ScaleRL without zero-variance filtering: the baseline's plateau reached with a sharper bend; a log-logistic reads the bend as a lower ceiling (compare it with pairs/scalerl)" "$BASE_CMD"
 done
 for s in 1 2 3; do
-  bank pairs "scalerl+think_budget=4-s$s" "lower ceiling" forecast \
-    "a thinking budget shorter than the scratchpad: a lower start and a lower plateau (a ceiling mover against pairs/scalerl)" "$BASE_CMD"
+  bank pairs "scalerl+think_budget=4-s$s" "low start, same plateau" forecast \
+    "a thinking budget one token short of the scratchpad: the base model almost never finishes (R0 0.01), yet RL reaches the baseline's plateau; a fitter must not read a low start as a low ceiling" "$BASE_CMD"
+  bank pairs "scalerl+think_budget=1-s$s" "lower ceiling" forecast \
+    "a thinking budget of one token: the sums must be done without the scratchpad, a slow climb to a lower level (a ceiling mover against pairs/scalerl)" "$BASE_CMD"
 done
 for s in 1 2 3; do
   bank pairs "scalerl+lr=1e-4-s$s" "faster rise" forecast \
