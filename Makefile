@@ -18,7 +18,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test run bench sanitize clean deps
+.PHONY: all test test-cluster run bench sanitize clean deps FORCE
 .SECONDARY:
 all: $(BIN)
 
@@ -41,6 +41,15 @@ $(BUILD)/%.o: %.c $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+# `scalerl version` reports the commit and the flags it was built with; the stamp file changes,
+# and cmd_version.o is rebuilt, only when they do.
+BUILD_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/.build-info: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' '$(BUILD_COMMIT) $(OPT)' | cmp -s - $@ || printf '%s\n' '$(BUILD_COMMIT) $(OPT)' >$@
+$(BUILD)/ref/cli/cmd_version.o: $(BUILD)/.build-info
+$(BUILD)/ref/cli/cmd_version.o: CFLAGS += -DSCALERL_COMMIT='"$(BUILD_COMMIT)"' -DSCALERL_OPT='"$(OPT)"'
+
 $(BIN): $(BUILD)/ref/cli/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
@@ -54,8 +63,19 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 test: scalerl $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)
 
+# `scalerl sweep print=slurm` on a one-node Slurm started on this machine (tests/cluster_slurm.sh:
+# installs slurm-wlm and munge when root and missing; about 30 s). Not part of `make test`.
+test-cluster: scalerl
+	@tests/run.sh --only tests/cluster_slurm.sh
+
 bench: scalerl $(BENCH_BIN)
 	@bench/run.sh
+
+# The paper's study at toy scale (bench/findings/run.sh): make findings [studies=..] [seeds=3]
+# [jobs=2] [threads=1] [print=plan|commands].
+findings: $(BIN)
+	@bench/findings/run.sh $(if $(studies),studies=$(studies)) $(if $(seeds),seeds=$(seeds)) \
+	  $(if $(jobs),jobs=$(jobs)) $(if $(threads),threads=$(threads)) $(if $(print),print=$(print))
 
 run: $(BIN)
 	@ref/cli/make_run.sh

@@ -21,7 +21,6 @@
 #include "models/checkpoint.h"
 #include "models/decode.h"
 #include "models/model.h"
-#include "ref/common/args.h"
 #include "ref/rl/rollout.h"
 #include "ref/rl/rows.h"
 #include "bench/timing.h"
@@ -99,7 +98,7 @@ static void run_generate(void *p)
 static void run_forward(void *p)
 {
     Train *t = p;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_forward(t->m, t->tokens, t->targets, t->B, t->T, 1.0f, (Precision){0, 0}, t->logp, t->ent, err))
         die("forward", err);
 }

@@ -5,8 +5,9 @@ PyTorch, for the same shapes, on a given number of threads. Prints one `RESULT k
 
 Debian's torch does its matrix products in OpenBLAS, whose thread pool torch.set_num_threads does
 not control: bench/run.sh therefore starts one process per thread count with
-OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The model is README.md's architecture in torch.nn (see
-tests/make_torch_ref.py for the checked version); float32, CPU.
+OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The
+model is models/README.md's architecture in torch.nn (see tests/make_torch_ref.py for the checked
+version); float32, CPU.
 
 usage: OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_bench.py SECONDS VOCAB N
 """

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/loss.h"
 #include "tests/test.h"
 
@@ -108,6 +108,8 @@ static void test_cispo(void)
     CHECK_CLOSE(st.ratio_mean, 11.0 / 6.0, 1e-6, "cispo ratio mean");
     CHECK_CLOSE(st.ratio_max, 5.0, 1e-6, "cispo ratio max");
     CHECK_CLOSE(st.mismatch_kl, (5.0 - log(5.0)) / 6.0, 1e-6, "mismatch kl k3 estimator");
+    /* |log r| of 2, 1, 5, 1/2, 2, 1/2: all but the ratio 1 exceed 0.2; counts, so exact. */
+    CHECK(st.far_frac == 5.0 / 6.0, "far_frac: share of tokens with |log r| > 0.2", "got %g want 5/6", st.far_frac);
 }
 
 static void test_dapo_grpo(void)

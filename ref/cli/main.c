@@ -1,4 +1,6 @@
-/* scalerl: the command-line entry point. It only dispatches; each command is its own file. */
+/* scalerl: the command-line entry point. It only dispatches; the commands are in ref/cli/cmd_*.c
+ * (commands.h says which file holds which). Before main runs, the program may have started itself
+ * once more with GOMP_SPINCOUNT set (models/omp_env.c; models/README.md says why). */
 #include <stdio.h>
 #include <string.h>
 
@@ -19,12 +21,15 @@ static const Command commands[] = {
     {"fit", cmd_fit, "fit the sigmoid compute-performance curve to runs' eval rows"},
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
+    {"report", cmd_report, "one HTML page of a run or a sweep: curve, recipe, signals, what RL changed"},
     {"fitbench", cmd_fitbench, "score curve fitters (built-in or any command) on a bank of runs"},
     {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
+    {"get", cmd_get, "print fields of a JSON file (fit.json) through a template, for scripts"},
     {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
     {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
     {"logits", cmd_logits, "print a checkpoint's next-token logits at every position of a text (CSV)"},
+    {"version", cmd_version, "the build, the OpenBLAS kernels in use and the thread counts (for bug reports)"},
     {NULL, NULL, NULL},
 };
 

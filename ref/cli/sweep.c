@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -20,7 +21,7 @@
 /* Keys the sweep sets per run itself; an extra key may not set them for every run. */
 static const char *const per_run_keys[] = {"recipe", "seed", "out", NULL};
 /* Lines of config.txt that do not change what a run computes. */
-static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", NULL};
+static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", "ckpt_every=", "keep=", NULL};
 
 /* The preset of a recipes= entry PRESET[+key=value...] into preset[RECIPE_NAME_LEN]; returns its
  * length in the entry, where the +key=value pieces start. */
@@ -355,6 +356,20 @@ static int has_run_row(const char *path)
     return found;
 }
 
+/* An archived run (bench/findings, bench/curves): metrics.jsonl compressed to metrics.jsonl.gz
+ * once finished, its checkpoints dropped. Whether its last line is the run row. */
+static int archived_run_row(const char *dir)
+{
+    char path[OPT_STR_LEN + 64], line[8192];
+    snprintf(path, sizeof path, "%s/metrics.jsonl.gz", dir);
+    gzFile g = gzopen(path, "rb");
+    if (!g) return 0;
+    int found = 0;
+    while (gzgets(g, line, sizeof line)) found = strstr(line, "\"kind\":\"run\"") != NULL;
+    gzclose(g);
+    return found;
+}
+
 /* Describes the first line where have and want differ. */
 static void describe_difference(const char *have, const char *want, char *why, size_t n)
 {
@@ -397,6 +412,8 @@ RunState run_dir_state(const char *dir, const char *want, char *why, size_t n)
     if (strcmp(have, want) != 0) {
         describe_difference(have, want, why, n);
         s = RUN_STALE;
+    } else if (!file_exists(met) && archived_run_row(dir)) {
+        snprintf(why, n, "finished (archived: metrics.jsonl.gz)");
     } else if (!has_run_row(met)) {
         snprintf(why, n, "metrics.jsonl has no final run row");
         s = RUN_INCOMPLETE;
@@ -484,7 +501,7 @@ int sweep_locked(const SweepRun *r)
 
 /* One word for a POSIX shell: as is when made of characters no shell treats specially, else in
  * single quotes (a quote inside becomes '\''). */
-static void print_word(FILE *f, const char *w)
+void sweep_shell_word(FILE *f, const char *w)
 {
     int plain = *w != 0;
     for (const char *p = w; *p && plain; p++)
@@ -503,14 +520,19 @@ static void print_word(FILE *f, const char *w)
     fputc('\'', f);
 }
 
-void sweep_print_command(FILE *f, const char *exe, const SweepRun *r)
+void sweep_print_words(FILE *f, const char *exe, const SweepRun *r)
 {
-    print_word(f, exe);
+    sweep_shell_word(f, exe);
     fputs(" train", f);
     for (int i = 0; i < r->argc; i++) {
         fputc(' ', f);
-        print_word(f, r->argv[i]);
+        sweep_shell_word(f, r->argv[i]);
     }
+}
+
+void sweep_print_command(FILE *f, const char *exe, const SweepRun *r)
+{
+    sweep_print_words(f, exe, r);
     fputc('\n', f);
 }
 

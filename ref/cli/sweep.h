@@ -2,18 +2,21 @@
  * OUT/<recipe>-s<seed>/ (the layout `scalerl compare OUT` reads), and what makes such a directory
  * a finished run.
  *
- * Finished: config.txt matches the grid's resolved config (ignoring out=, threads= and progress=,
- * which say where and how fast a run goes, not what it computes: results are identical on any
- * thread count), metrics.jsonl holds the final "kind":"run" row, and final.ckpt exists. `train`
- * removes final.ckpt when it starts and writes it last, atomically, so a run that was stopped at
- * any point is never finished. Anything else is restarted from scratch.
+ * Finished: config.txt matches the grid's resolved config (ignoring out=, threads=, progress=,
+ * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
+ * computes: results are identical on any thread count), metrics.jsonl holds the final
+ * "kind":"run" row, and final.ckpt exists; or, archived (bench/findings), metrics.jsonl.gz ends
+ * with that row and metrics.jsonl is gone. `train` removes final.ckpt when it starts and writes it
+ * last, atomically, so a run that was stopped at any point is never finished. An unfinished run
+ * of the same config with a resume checkpoint is resumed (ref/rl/resume.h); anything else is
+ * restarted from scratch.
  *
  * Locks: OUT/<run>/.sweep.lock, held with flock(2) by the sweep and inherited by the train
  * process it starts, so the lock lasts while either lives and the kernel drops it when both are
  * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
  * is never removed (removing a lock file races with a process about to lock it).
  *
- * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_SWEEP_H
 #define SCALERL_SWEEP_H
 
@@ -75,8 +78,19 @@ int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err);
 int sweep_locked(const SweepRun *r);
 
 /* Writes r as one shell command line: exe train WORDS..., each word quoted when the shell would
- * otherwise change it. */
+ * otherwise change it. sweep_print_words writes the words alone (no newline); sweep_shell_word
+ * one word. */
 void sweep_print_command(FILE *f, const char *exe, const SweepRun *r);
+void sweep_print_words(FILE *f, const char *exe, const SweepRun *r);
+void sweep_shell_word(FILE *f, const char *w);
+
+/* Writes a bash script that submits the grid's unfinished runs to Slurm: one job array with a
+ * task per unfinished run (--cpus-per-task and threads= from the grid's threads=, 1 when not
+ * given; each train's output in its run directory's train.log; the run's lock taken as the local
+ * sweep takes it), then a job that, once every task has ended, runs compare (OUT/compare.txt) and
+ * report (OUT/report.html) on the sweep directory out. Paths stay as given, the jobs running in
+ * the current directory (cwd). Extra words given to the script go to both sbatch calls. */
+int sweep_print_slurm(FILE *f, const SweepGrid *g, const char *exe, const char *out, const char *cwd, char *err);
 
 /* Cores this process may run on (its CPU affinity), at least 1. */
 int sweep_usable_cores(void);

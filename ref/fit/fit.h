@@ -28,7 +28,7 @@
 #ifndef SCALERL_FIT_H
 #define SCALERL_FIT_H
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 enum { FORM_LOGLOGISTIC = 0, FORM_WEIBULL = 1, FORM_COUNT };
 

@@ -153,15 +153,15 @@ static int metrics_path(const char *dir, char *path, size_t n)
     return 0;
 }
 
-/* Called for each eval row: the parsed row, the line as the file has it (NULL unless asked for),
- * and where it is, for messages. 0 to go on, else the error code. */
-typedef int (*EvalRowFn)(void *ctx, const JsonObj *o, const char *raw, const char *path, long lineno, char *err);
+/* metrics_rows with, for fn, each row's line as the file has it (raw; NULL unless want_raw) and,
+ * for the caller, whether the rows came from metrics.jsonl.gz. */
+typedef int (*RawRowFn)(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                        char *err);
 
-/* Every "kind":"eval" row of DIR's metrics, in file order. A last line cut short (a writer still
- * appending) is skipped and flagged in *truncated; any other bad line is an error naming it. */
-static int each_eval_row(const char *dir, int want_raw, EvalRowFn fn, void *ctx, int *truncated, int *gz, char *err)
+static int rows_of(const char *dir, int want_raw, RawRowFn fn, void *ctx, int *truncated, int *gz, char *err)
 {
     char path[1100];
+    *truncated = 0;
     if (strlen(dir) > sizeof path - 32) {
         snprintf(err, ERR_LEN, "path too long: '%.100s...'", dir);
         return 1;
@@ -211,8 +211,7 @@ static int each_eval_row(const char *dir, int want_raw, EvalRowFn fn, void *ctx,
             break;
         }
         const char *kind = jsonl_str(o, "kind");
-        if (!kind || strcmp(kind, "eval") != 0) continue;
-        rc = fn(ctx, o, raw, path, lineno, err);
+        if (kind) rc = fn(ctx, kind, o, raw, path, lineno, err);
     }
     if (!rc && got == 2) rc = 2;
     free(raw);
@@ -222,24 +221,111 @@ static int each_eval_row(const char *dir, int want_raw, EvalRowFn fn, void *ctx,
 }
 
 typedef struct {
+    MetricsRowFn fn;
+    void *ctx;
+} PlainRows;
+
+static int plain_row(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                     char *err)
+{
+    PlainRows *p = ctx;
+    (void)raw;
+    return p->fn(p->ctx, kind, o, path, lineno, err);
+}
+
+int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err)
+{
+    PlainRows p = {fn, ctx};
+    int gz;
+    return rows_of(dir, 0, plain_row, &p, truncated, &gz, err);
+}
+
+typedef struct {
     RunData *r;
     const char *xcol;
     int cap;
-} LoadCtx;
+} EvalReader;
 
-static int load_row(void *vctx, const JsonObj *o, const char *raw, const char *path, long lineno, char *err)
+static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                    char *err)
 {
-    LoadCtx *c = vctx;
+    EvalReader *e = ctx;
     (void)raw;
-    return take_eval_row(c->r, &c->cap, o, path, lineno, c->xcol, err);
+    if (strcmp(kind, "eval") != 0) return 0;
+    return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, err);
 }
 
 static int read_metrics(RunData *r, const char *xcol, char *err)
 {
-    LoadCtx ctx = {r, xcol, 0};
-    int rc = each_eval_row(r->dir, 0, load_row, &ctx, &r->truncated, &r->gz, err);
+    EvalReader e = {r, xcol, 0};
+    int rc = rows_of(r->dir, 0, eval_row, &e, &r->truncated, &r->gz, err);
     if (!rc && r->n > 1) qsort(r->pts, (size_t)r->n, sizeof(EvalPoint), cmp_point);
     return rc;
+}
+
+typedef struct {
+    RunColumns *rc;
+    const char *kind, *xcol;
+} ColumnReader;
+
+static int column_add(RunColumn *c, double x, double y)
+{
+    if (c->n == c->cap) {
+        int nc = c->cap ? c->cap * 2 : 256;
+        double *nx = realloc(c->x, sizeof(double) * (size_t)nc);
+        if (!nx) return 1;
+        c->x = nx;
+        double *ny = realloc(c->y, sizeof(double) * (size_t)nc);
+        if (!ny) return 1;
+        c->y = ny;
+        c->cap = nc;
+    }
+    c->x[c->n] = x;
+    c->y[c->n++] = y;
+    return 0;
+}
+
+static int column_row(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err)
+{
+    ColumnReader *cr = ctx;
+    (void)path;
+    (void)lineno;
+    double x, y;
+    if (strcmp(kind, cr->kind) != 0 || !jsonl_num(o, cr->xcol, &x) || !isfinite(x)) return 0;
+    for (int i = 0; i < cr->rc->n; i++) {
+        RunColumn *c = &cr->rc->col[i];
+        if (jsonl_num(o, c->key, &y) && isfinite(y) && column_add(c, x, y)) {
+            snprintf(err, ERR_LEN, "out of memory reading %s rows", cr->kind);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int rundata_columns(const char *dir, const char *kind, const char *xcol, const char *const *keys, int n_keys,
+                    RunColumns *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->col = calloc((size_t)(n_keys > 0 ? n_keys : 1), sizeof *out->col))) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    out->n = n_keys;
+    for (int i = 0; i < n_keys; i++) out->col[i].key = keys[i];
+    ColumnReader cr = {out, kind, xcol};
+    int rc = metrics_rows(dir, column_row, &cr, &out->truncated, err);
+    if (rc) rundata_columns_free(out);
+    return rc;
+}
+
+void rundata_columns_free(RunColumns *c)
+{
+    for (int i = 0; i < c->n && c->col; i++) {
+        free(c->col[i].x);
+        free(c->col[i].y);
+    }
+    free(c->col);
+    memset(c, 0, sizeof *c);
 }
 
 int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)
@@ -373,22 +459,23 @@ typedef struct {
     DirList lines;
 } RawCtx;
 
-static int keep_raw(void *vctx, const JsonObj *o, const char *raw, const char *path, long lineno, char *err)
+static int keep_raw(void *vctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                    char *err)
 {
     RawCtx *c = vctx;
     (void)o;
     (void)path;
     (void)lineno;
-    return list_add(&c->lines, raw, err);
+    return strcmp(kind, "eval") == 0 ? list_add(&c->lines, raw, err) : 0;
 }
 
 int rundata_eval_lines(const char *dir, char ***lines, int *n, char *err)
 {
     RawCtx ctx = {{0}};
-    int truncated = 0, gz;
+    int truncated, gz;
     *lines = NULL;
     *n = 0;
-    int rc = each_eval_row(dir, 1, keep_raw, &ctx, &truncated, &gz, err);
+    int rc = rows_of(dir, 1, keep_raw, &ctx, &truncated, &gz, err);
     if (rc) {
         rundata_free_list(ctx.lines.dirs, ctx.lines.n);
         return rc;

@@ -1,6 +1,6 @@
 /* Validation: sample `samples` completions for each of n validation prompts with the current
  * weights and the training run's length control, verify them, and summarize. Not counted as RL
- * compute (DESIGN.md). */
+ * compute (ref/rl/README.md, "Compute"). */
 #ifndef SCALERL_EVALUATE_H
 #define SCALERL_EVALUATE_H
 
@@ -25,5 +25,13 @@ typedef struct {
  * control; its G, max_groups and slots are set here (G = samples). Returns 0, or 1/2 with err. */
 int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, EvalResult *out,
              char *err);
+
+/* What RL changed, prompt by prompt: samples completions of each of the first n validation
+ * prompts with params, exactly as evaluate() does (the same sampling keys, so the same
+ * completions as an eval of the same weights with the same gc and samples), and hands each
+ * prompt's group to visit in prompt order. A nonzero return of visit stops and is returned. */
+typedef int (*SampleVisit)(void *ctx, int i, const Group *g, char *err);
+int sample_val_prompts(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples,
+                       SampleVisit visit, void *ctx, char *err);
 
 #endif

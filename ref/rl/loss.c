@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 void loss_params_default(LossParams *p, LossKind kind)
 {
@@ -53,7 +53,7 @@ int loss_params_check(const LossParams *p, char *err)
 /* Running sums of the statistics, over tokens with w > 0. */
 typedef struct {
     double loss, ratio_sum, ratio_max, kl_sum;
-    long n_tokens, n_clipped;
+    long n_tokens, n_clipped, n_far;
 } Accum;
 
 static void accum_token(Accum *a, double d, int clipped)
@@ -64,6 +64,7 @@ static void accum_token(Accum *a, double d, int clipped)
     a->kl_sum += expm1(d) - d;
     a->n_tokens++;
     a->n_clipped += clipped;
+    a->n_far += fabs(d) > LOSS_FAR_LOG_RATIO;
 }
 
 /* PPO's clipped surrogate for ratio x and advantage A: writes the term min(x A, clip(x) A) and
@@ -162,5 +163,6 @@ void loss_compute(float *dlogp, LossStats *st, const float *logp, const float *l
         st->ratio_mean = acc.ratio_sum / acc.n_tokens;
         st->ratio_max = acc.ratio_max;
         st->mismatch_kl = acc.kl_sum / acc.n_tokens;
+        st->far_frac = (double)acc.n_far / acc.n_tokens;
     }
 }

@@ -65,7 +65,12 @@ typedef struct {
     double clip_frac;   /* n_clipped / n_tokens (0 when no tokens) */
     double ratio_mean, ratio_max;
     double mismatch_kl; /* mean k3 */
+    /* Share of tokens whose ratio is far from 1, |log r| > LOSS_FAR_LOG_RATIO: how much of the
+     * batch a clip at about 0.2 (DAPO, GRPO) could act on, whatever the loss. */
+    double far_frac;
 } LossStats;
+
+#define LOSS_FAR_LOG_RATIO 0.2
 
 /* Computes Loss and overwrites dlogp[off[0] .. off[n]-1] for n completions with advantages
  * adv[n]; dlogp is 0 wherever w is 0, except that under gspo every token of a sequence with

@@ -35,7 +35,7 @@ static int plan_evals(RunLog *l)
     return 0;
 }
 
-int runlog_open(RunLog *l, const TrainConfig *c, char *err)
+int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err)
 {
     memset(l, 0, sizeof *l);
     l->c = c;
@@ -48,7 +48,7 @@ int runlog_open(RunLog *l, const TrainConfig *c, char *err)
         snprintf(err, ERR_LEN, "out of memory planning the evals");
         return 2;
     }
-    return open_metrics(c->out, &l->f, err);
+    return open_metrics(c->out, append, &l->f, err);
 }
 
 void runlog_close(RunLog *l)
@@ -84,13 +84,17 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_num(w, "flops", at->flops_gen + at->flops_train);
     jw_num(w, "flops_gen", at->flops_gen);
     jw_num(w, "flops_train", at->flops_train);
+    if (isfinite(at->sim_time)) jw_num(w, "sim_time", at->sim_time);
     row_times(l);
     jw_num(w, "reward", s->adv.reward_mean);
     jw_num(w, "zero_var_frac", P ? s->adv.n_groups_zero_var / P : 0);
     jw_num(w, "kept_frac", P ? s->adv.n_groups_kept / P : 0);
+    if (c->dynamic_sampling) jw_int(w, "groups_drawn", s->groups_drawn);
     jw_int(w, "prompts_retired", at->prompts_retired);
     jw_int(w, "epoch", at->epoch);
+    jw_num(w, "retired_frac", at->retired_frac);
     jw_num(w, "len_mean", s->len_mean);
+    jw_num(w, "len_std", s->len_std);
     jw_num(w, "interrupt_frac", s->interrupt_frac);
     jw_num(w, "truncate_frac", s->truncate_frac);
     jw_num(w, "entropy", s->entropy);
@@ -99,6 +103,7 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_num(w, "ratio_mean", s->loss.ratio_mean);
     jw_num(w, "ratio_max", s->loss.ratio_max);
     jw_num(w, "mismatch_kl", s->loss.mismatch_kl);
+    jw_num(w, "far_frac", s->loss.far_frac);
     jw_num(w, "grad_norm", s->grad_norm);
     jw_num(w, "lr", s->lr);
     jw_int(w, "tokens", s->tokens);
@@ -138,6 +143,7 @@ int runlog_eval(RunLog *l, const RunPoint *at, const float *params, const GenCon
     jw_str(w, "kind", "eval");
     jw_int(w, "step", at->step);
     jw_num(w, "flops", at->flops_gen + at->flops_train);
+    if (isfinite(at->sim_time)) jw_num(w, "sim_time", at->sim_time);
     row_times(l);
     jw_num(w, "pass_rate", r.pass_rate);
     jw_num(w, "pass_rate_lo", r.pass_rate_lo);
@@ -166,6 +172,7 @@ int runlog_run(RunLog *l, const RunPoint *at, long pool, const char *stopped, ch
     row_times(l);
     jw_int(w, "prompts_retired", at->prompts_retired);
     jw_int(w, "train_pool", pool);
+    jw_num(w, "epochs", at->epochs);
     if (stopped) jw_str(w, "stopped", stopped);
     return jw_end(w, l->f, err) ? 2 : 0;
 }

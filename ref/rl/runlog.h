@@ -31,7 +31,11 @@ typedef struct {
 typedef struct {
     long step;
     double flops_gen, flops_train;
-    long prompts_retired, epoch;
+    double sim_time; /* modelled seconds on the virtual clock; NAN under schedule=threads */
+    long prompts_retired;
+    double retired_frac; /* of the training pool */
+    long epoch;          /* the epoch of the last trained batch (0-based) */
+    double epochs;       /* passes over the pool when that batch was drawn, fractional */
 } RunPoint;
 
 /* The timing-dependent fields of schedule=threads (not part of the deterministic metrics). */
@@ -41,8 +45,9 @@ typedef struct {
     double trainer_idle_s; /* time the trainer waited for its batch */
 } ThreadStats;
 
-/* Opens DIR/metrics.jsonl (truncated) and plans the evals. Returns 0 or 2 with err. */
-int runlog_open(RunLog *l, const TrainConfig *c, char *err);
+/* Opens DIR/metrics.jsonl (truncated, or appended to when resuming) and plans the evals.
+ * Returns 0 or 2 with err. */
+int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err);
 void runlog_close(RunLog *l);
 int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadStats *ts, char *err);
 /* Evaluates params when `step` is an eval step (or always, with force=1) and writes the row. */

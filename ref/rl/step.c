@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/rows.h"
 
@@ -82,15 +82,17 @@ void step_prepare(TrainStep *ts, const Group *const *groups, int n_groups, long 
     ts->groups = groups;
     ts->n_groups = n_groups;
     ts->version = v;
-    double len = 0, intr = 0, trunc = 0;
+    double len = 0, len2 = 0, intr = 0, trunc = 0;
     for (int i = 0; i < N; i++) {
         const Completion *cp = completion(ts, i);
         ts->reward[i] = cp->reward;
         len += cp->n - cp->n_prompt;
+        len2 += (double)(cp->n - cp->n_prompt) * (cp->n - cp->n_prompt);
         intr += cp->interrupted;
         trunc += cp->truncated;
     }
     s->len_mean = len / N;
+    s->len_std = sqrt(fmax(0.0, len2 / N - s->len_mean * s->len_mean));
     s->interrupt_frac = intr / N;
     s->truncate_frac = trunc / N;
     advantages_compute(ts->adv, ts->kept, &s->adv, ts->reward, n_groups, G, (AdvNorm)c->adv_norm,

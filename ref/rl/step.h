@@ -23,8 +23,9 @@
 typedef struct {
     AdvStats adv;
     LossStats loss;
-    double grad_norm, lr, entropy, len_mean, interrupt_frac, truncate_frac, stale_mean, flops;
+    double grad_norm, lr, entropy, len_mean, len_std, interrupt_frac, truncate_frac, stale_mean, flops;
     long stale_max, rows, tokens;
+    long groups_drawn; /* for this batch, dynamic sampling's discarded groups included (set by the caller) */
     long multi_version; /* trained completions whose tokens come from two or more policy versions */
     long stale_hist[STALE_BINS];
 } StepStats;

@@ -1,10 +1,11 @@
 /* One RL run's state and the four calls a schedule makes per step (the header has the contract). */
 #include "ref/rl/trainer.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/runfiles.h"
 
 /* Batches the generator may hold at once: sync 1, PPO-off-policy-k a round of k, PipelineRL-k
@@ -35,8 +36,8 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     if (rc) return rc;
     if ((rc = task_spec_parse(c->task, &t->spec, err))) return rc;
     if ((rc = split_new(t->spec, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
-    t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, err);
-    if (!t->data) return 2;
+    t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, &rc, err);
+    if (!t->data) return rc;
     t->filter = prompt_filter_new(c->prompt_filter_at, err);
     if (!t->filter) return 2;
     const int ring = ring_size(c);
@@ -49,14 +50,14 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     t->gen = gen_new(&t->gc, err);
     if (!t->gen) return 2;
     if ((rc = batches_init(&t->batches, t->gen, t->data, c->prompt_filter ? t->filter : NULL, t->P, ring, c->steps,
-                           err)))
+                           (int)c->dynamic_sampling, c->dynamic_sampling_max, err)))
         return rc;
     return step_init(&t->step, c, &t->m.cfg, t->P, err);
 }
 
-int trainer_open_log(Trainer *t, char *err)
+int trainer_open_log(Trainer *t, int append, char *err)
 {
-    return runlog_open(&t->log, t->c, err);
+    return runlog_open(&t->log, t->c, append, err);
 }
 
 void trainer_free(Trainer *t)
@@ -85,7 +86,10 @@ static void unlock(Trainer *t)
 RunPoint trainer_point(Trainer *t)
 {
     lock(t);
-    RunPoint p = {t->version, t->flops_gen, t->flops_train, prompt_filter_n_retired(t->filter), data_epoch(t->data)};
+    const double sim = t->c->schedule == SCHEDULE_THREADS ? NAN : t->sim_time;
+    const long retired = prompt_filter_n_retired(t->filter);
+    RunPoint p = {t->version, t->flops_gen, t->flops_train, sim, retired,
+                  (double)retired / (double)data_pool_size(t->data), (long)floor(t->epochs), t->epochs};
     unlock(t);
     return p;
 }
@@ -96,16 +100,19 @@ int trainer_prepare(Trainer *t, StepStats *s, char *err)
     lock(t);
     const Group *const *groups = batches_groups(&t->batches, v);
     /* Every group is recorded by the prompt filter before zero-variance filtering: an all-solved
-     * group is precisely the one to retire. */
+     * group is precisely the one to retire. Without No-Positive-Resampling nothing is recorded. */
     int rc = 0;
-    for (int j = 0; j < t->P && !rc; j++) {
+    for (int j = 0; j < t->P && !rc && t->c->prompt_filter; j++) {
         int n_pass = 0;
         for (int q = 0; q < t->G; q++) n_pass += groups[j]->c[q].correct;
         rc = prompt_filter_record(t->filter, groups[j]->prompt_key, n_pass, t->G, NULL, err);
     }
+    const long drawn = batches_drawn(&t->batches, v);
+    t->epochs = batches_epochs(&t->batches, v);
     unlock(t);
     if (rc) return rc;
     step_prepare(&t->step, groups, t->P, v, s);
+    s->groups_drawn = drawn;
     return 0;
 }
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""findings.jsonl and the findings README table, from a findings directory (bench/findings/run.sh).
+
+For each study: `scalerl compare DIR baseline=<first entry> json=1 out=DIR/curves.svg` gives each
+recipe's pooled fit and verdict; the step rows of its runs give the regime the verdict was
+reached in (means over each run's steps, then over its seeds). One line per (study, recipe).
+
+Usage: assemble.py SCALERL_BIN OUT_DIR STUDIES_TSV STUDY... (writes OUT_DIR/findings.jsonl and
+the table between the markers of OUT_DIR/README.md)."""
+import gzip
+import json
+import os
+import subprocess
+import sys
+
+REGIME = ["clip_frac", "far_frac", "mismatch_kl", "stale_mean", "truncate_frac", "len_std", "zero_var_frac",
+          "retired_frac"]
+CLASSES = ("ceiling mover", "efficiency shaper", "no effect")
+
+
+def label_of(entry):
+    """The name compare groups an entry's runs under (ref/cli/sweep.c: an entry with keys is its
+    own label unless it sets label=)."""
+    for kv in entry.split("+")[1:]:
+        if kv.startswith("label="):
+            return kv[len("label="):]
+    return entry
+
+
+def step_rows(run_dir):
+    path = os.path.join(run_dir, "metrics.jsonl")
+    opener = open
+    if not os.path.exists(path):
+        path, opener = path + ".gz", gzip.open
+    with opener(path, "rt") as f:
+        return [json.loads(line) for line in f if '"kind":"step"' in line]
+
+
+def run_label(run_dir):
+    cfg = dict(line.rstrip("\n").split("=", 1) for line in open(os.path.join(run_dir, "config.txt"))
+               if "=" in line and not line.startswith("#"))
+    return cfg.get("label") or cfg["recipe"]
+
+
+def regime(study_dir, label):
+    per_seed = []
+    for name in sorted(os.listdir(study_dir)):
+        d = os.path.join(study_dir, name)
+        if not os.path.isdir(d) or not os.path.exists(os.path.join(d, "config.txt")) or run_label(d) != label:
+            continue
+        rows = step_rows(d)
+        per_seed.append({k: sum(r.get(k, 0.0) or 0.0 for r in rows) / len(rows) for k in REGIME})
+    return {k: sum(s[k] for s in per_seed) / len(per_seed) for k in REGIME} if per_seed else {}
+
+
+def main():
+    scalerl, out, tsv, studies = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    table = [line.rstrip("\n").split("\t") for line in open(tsv) if line.strip() and not line.startswith("#")]
+    lines = []
+    for study in studies:
+        entries = [t for t in table if t[0] == study]
+        d = os.path.join(out, study)
+        if not os.path.isdir(d):
+            continue
+        base = label_of(entries[0][2])
+        res = subprocess.run([scalerl, "compare", d, "baseline=" + base, "json=1", "out=" + os.path.join(d, "curves.svg")],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            sys.exit("assemble: scalerl compare %s failed: %s" % (d, res.stderr.strip()))
+        got = {o["recipe"]: o for o in map(json.loads, res.stdout.splitlines()) if o.get("kind") == "recipe"}
+        for _, _, entry, paper, paper_verdict in entries:
+            o = got.get(label_of(entry))
+            if o is None:
+                continue
+            agrees = o["verdict"] == paper_verdict if paper_verdict in CLASSES else None
+            line = {"study": study, "recipe": label_of(entry), "seeds": o["seeds"]}
+            line.update({k: o.get(k) for k in ("A", "A_lo", "A_hi", "B", "B_lo", "B_hi", "Cmid", "last_mean")})
+            line.update({"verdict": o["verdict"], "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})
+            line.update(regime(d, label_of(entry)))
+            lines.append(line)
+    with open(os.path.join(out, "findings.jsonl.tmp"), "w") as f:
+        for line in lines:
+            f.write(json.dumps(line) + "\n")
+    os.replace(os.path.join(out, "findings.jsonl.tmp"), os.path.join(out, "findings.jsonl"))
+    write_table(out, lines)
+
+
+def fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def write_table(out, lines):
+    rows = ["| study | recipe | seeds | A [95%] | B | last | verdict | paper | paper's verdict | agrees | clip | far | mismatch KL | stale |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for l in lines:
+        rows.append("| %s | %s | %d | %s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
+            fmt(l["B"], ".2f"), fmt(l["last_mean"], ".3f"), l["verdict"], l["paper"], l["paper_verdict"],
+            {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
+            fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f")))
+    path = os.path.join(out, "README.md")
+    text = open(path).read() if os.path.exists(path) else "<!-- findings table -->\n<!-- end findings table -->\n"
+    start, end = "<!-- findings table -->", "<!-- end findings table -->"
+    if start not in text or end not in text:
+        text += "\n%s\n%s\n" % (start, end)
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    with open(path + ".tmp", "w") as f:
+        f.write(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()

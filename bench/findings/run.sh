@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# `make findings`: the paper's study at toy scale (issue #14): every study of studies.tsv, each
+# entry for `seeds` seeds, from one base model per model size, through `scalerl sweep` (finished
+# runs are skipped, unfinished ones resumed, so the study can span sessions). Then each finished
+# run is archived (metrics.jsonl.gz and config.txt kept, checkpoints dropped), `scalerl compare`
+# reads each study, and assemble.py writes findings.jsonl and README.md's table.
+#
+#   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [print=plan|commands]
+#
+# print=plan: the plan, its compute and a time estimate, and nothing run. print=commands: the
+# `scalerl train` commands of every unfinished run, one per line (for GNU parallel or a cluster).
+# Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
+# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK (base checkpoints), FINDINGS_KEYS (more keys).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+S=${SCALERL_BIN:-./scalerl}
+OUT=${FINDINGS_OUT:-bench/findings}
+TSV=${FINDINGS_STUDIES:-bench/findings/studies.tsv}
+STUDIES=all SEEDS=3 JOBS=2 THREADS=1 PRINT=""
+for kv in "$@"; do
+    case $kv in
+        studies=*) STUDIES=${kv#*=} ;;
+        seeds=*) SEEDS=${kv#*=} ;;
+        jobs=*) JOBS=${kv#*=} ;;
+        threads=*) THREADS=${kv#*=} ;;
+        print=plan|print=commands|print=) PRINT=${kv#*=} ;;
+        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, print=plan|commands)" >&2; exit 1 ;;
+    esac
+done
+[[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
+
+# Base models: name, checkpoint, pretrain keys. `default` is make run's base; `large` a 4-layer
+# d_model-128 model pretrained to about the default's R0 (the paper's larger model at a similar
+# start); `think` a base for 4-5-digit addition, whose scratchpads (11-17 tokens) need more than
+# the default 10-14 thinking tokens.
+base_ckpt() {
+    local over="FINDINGS_BASE_${1^^}"
+    [ -n "${!over:-}" ] && { echo "${!over}"; return; }
+    case $1 in
+        default) echo runs/base.ckpt ;;
+        large) echo runs/base-d128-L4.ckpt ;;
+        think) echo runs/base-add45.ckpt ;;
+    esac
+}
+base_keys() {
+    case $1 in
+        default) echo "" ;;
+        large) echo "d_model=128 n_layer=4 tokens=${LARGE_TOKENS:-150000}" ;;
+        think) echo "task=add:digits=4-5 tokens=${THINK_TOKENS:-1000000}" ;;
+    esac
+}
+# Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
+study_keys() {
+    case $1 in
+        think) echo "task=add:digits=4-5 answer_budget=7 ${FINDINGS_KEYS:-}" ;;
+        *) echo "${FINDINGS_KEYS:-}" ;;
+    esac
+}
+
+# Compute of one run relative to a default run (6.3e13 FLOPs, measured: 7000 steps of 48 x 16),
+# from its entry's batch and steps and its base's model size; single-core seconds per FLOP from
+# the same measurement (434 CPU-s for 6.27e13 FLOPs).
+DEFAULT_FLOPS=6.3e13
+SECONDS_PER_FLOP=6.9e-12
+rel_cost() {
+    local entry=$1 base=$2 p=48 g=16 steps=7000 model=1
+    [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
+    [[ $entry =~ gens_per_prompt=([0-9]+) ]] && g=${BASH_REMATCH[1]}
+    [[ $entry =~ steps=([0-9]+) ]] && steps=${BASH_REMATCH[1]}
+    [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
+    awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 7000) }'
+}
+
+studies=$(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++')
+[ "$STUDIES" = all ] || studies=$(tr ',' '\n' <<<"$STUDIES")
+for st in $studies; do
+    grep -q "^$st	" "$TSV" || { echo "make findings: unknown study '$st' (expected one of: $(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++' | tr '\n' ' '))" >&2; exit 1; }
+done
+
+# A run shared by several studies (the scalerl baseline, loo-dapo) is made once, in the first
+# study that lists it, and linked from the others: same base, study keys and entry.
+declare -A home
+for st in $studies; do
+    while IFS=$'\t' read -r s base entry _; do
+        [ "$s" = "$st" ] || continue
+        key="$base|$(study_keys "$st")|$entry"
+        [ -n "${home[$key]:-}" ] || home[$key]=$st
+    done < <(grep -v '^#' "$TSV")
+done
+
+if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
+    total=0
+    echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, into $OUT/<study>/"
+    for st in $studies; do
+        while IFS=$'\t' read -r s base entry paper verdict; do
+            [ "$s" = "$st" ] || continue
+            c=$(rel_cost "$entry" "$base")
+            owner=${home["$base|$(study_keys "$st")|$entry"]}
+            if [ "$owner" != "$st" ]; then
+                printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)\n' "$st" "$entry" "$base" "$owner"
+                continue
+            fi
+            total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
+            printf '  %-6s %-46s base %-7s x%-5s of a default run each\n' "$st" "$entry" "$base" "$c"
+        done < <(grep -v '^#' "$TSV")
+    done
+    awk -v t="$total" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
+        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each), finished runs skipped\n", t, t * f, t * f * s / 3600 / j, j, j }'
+    [ "$PRINT" = plan ] && exit 0
+fi
+
+# Base models (reused when present).
+for st in $studies; do
+    for base in $(grep "^$st	" "$TSV" | cut -f2 | sort -u); do
+        ck=$(base_ckpt "$base")
+        if [ ! -f "$ck" ]; then
+            mkdir -p "$(dirname "$ck")"
+            # shellcheck disable=SC2046
+            if [ "$PRINT" = commands ]; then echo "$S pretrain out=$ck $(base_keys "$base")"
+            else echo "== base model $base: $S pretrain out=$ck $(base_keys "$base")"; "$S" pretrain out="$ck" $(base_keys "$base") progress=0; fi
+        fi
+    done
+done
+
+# The sweeps: one per (study, base), over the entries the study owns; the others are linked.
+for st in $studies; do
+    for base in $(grep "^$st	" "$TSV" | cut -f2 | awk '!seen[$0]++'); do
+        entries=""
+        while IFS=$'\t' read -r s b entry _; do
+            [ "$s" = "$st" ] && [ "$b" = "$base" ] || continue
+            owner=${home["$base|$(study_keys "$st")|$entry"]}
+            if [ "$owner" = "$st" ]; then entries="$entries${entries:+,}$entry"; continue; fi
+            for seed in $(seq 1 "$SEEDS"); do
+                mkdir -p "$OUT/$st"
+                [ -e "$OUT/$st/$entry-s$seed" ] || ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
+            done
+        done < <(grep -v '^#' "$TSV")
+        [ -n "$entries" ] || continue
+        args=(sweep recipes="$entries" seeds="$SEEDS" out="$OUT/$st" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
+        # shellcheck disable=SC2206
+        keys=($(study_keys "$st"))
+        if [ "$PRINT" = commands ]; then
+            "$S" "${args[@]}" "${keys[@]}" print=commands
+        else
+            echo "== study $st, base $base: $S ${args[*]} ${keys[*]}"
+            "$S" "${args[@]}" "${keys[@]}"
+        fi
+    done
+done
+[ "$PRINT" = commands ] && exit 0
+
+# Archive finished runs: what a fresh clone needs to reproduce every verdict.
+for st in $studies; do
+    for d in "$OUT/$st"/*/; do
+        [ -f "$d/metrics.jsonl" ] && [ -f "$d/final.ckpt" ] && grep -q '"kind":"run"' "$d/metrics.jsonl" || continue
+        gzip -9n <"$d/metrics.jsonl" >"$d/metrics.jsonl.gz.tmp" && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
+        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock"
+    done
+done
+/usr/bin/python3 bench/findings/assemble.py "$S" "$OUT" "$TSV" $studies
