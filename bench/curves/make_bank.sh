@@ -16,9 +16,9 @@
 #   pairs/loo-batch-s1..3    no zero-variance filter: the same plateau, a sharper bend  ~3 min each
 #   pairs/scalerl+think_budget=4-s1..3   a thinking budget one token short of the
 #                            scratchpad: a start near 0, the baseline's plateau         ~2.5 min each
-#   pairs/scalerl+think_budget=1-s1..3   a thinking budget of one token: a slow climb
+#   pairs/scalerl+think_budget=1-s1..2   a thinking budget of one token: a slow climb
 #                            to a lower level                                           ~2.5 min each
-#   pairs/scalerl+lr=1e-4-s1..3   twice the learning rate: a faster rise             ~2.5 min each
+#   pairs/scalerl+lr=1e-4-s1..2   twice the learning rate: a faster rise             ~2.5 min each
 #   longer/scalerl-s1..2     10000 steps: a longer plateau                              ~3.5 min each
 #   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: a peak,
 #                            then a decline                                             ~3.5 min each
@@ -61,19 +61,21 @@ for cmd in "$BASE_CMD" "$BASE24_CMD"; do
   fi
 done
 
-# sweep SET BASE_CKPT SWEEP_KEYS...: runs one set (resumable) and records its train commands.
+# sweep SET TAG BASE_CKPT RECIPES SWEEP_KEYS...: runs recipes into set SET (resumable) and records
+# their train commands in $R/SET-TAG.commands.
 sweep() {
-  local set=$1 base=$2; shift 2
+  local set=$1 tag=$2 base=$3; shift 3
   local args=("recipes=$1" "out=$R/$set" "base=$base" threads=1 "${@:2}" "${EXTRA[@]}")
-  "$S" sweep "${args[@]}" print=commands | sed "s|^$S |scalerl |" >"$R/$set.commands"
-  echo "make_bank: $set: $(wc -l <"$R/$set.commands") runs" >&2
+  "$S" sweep "${args[@]}" print=commands | sed "s|^$S |scalerl |" >"$R/$set-$tag.commands"
+  echo "make_bank: $set: $(wc -l <"$R/$set-$tag.commands") runs" >&2
   "$S" sweep "${args[@]}" jobs="$JOBS" >&2
 }
-sweep pairs "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4,scalerl+lr=1e-4,scalerl+think_budget=1 seeds=3
+sweep pairs a "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4 seeds=3
+sweep pairs b "$R/base.ckpt" scalerl+lr=1e-4,scalerl+think_budget=1 seeds=2
 # Keys as the sweep's common keys (BANK_KEYS can override them) and the change named by label=.
-sweep longer "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
-sweep decline "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
-sweep add24 "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4 lr=1e-4 steps=6000
+sweep longer a "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
+sweep decline a "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
+sweep add24 a "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4 lr=1e-4 steps=6000
 
 # The committed bank: metrics gzipped (-n: no name or time stamp, so the bytes depend on the rows
 # only) and config.txt, per run; then the manifest.
@@ -99,7 +101,7 @@ bank() {
   gzip -9nc "$src/metrics.jsonl" >"$OUT/$set/$run/metrics.jsonl.gz"
   cp "$src/config.txt" "$OUT/$set/$run/config.txt"
   local cmd
-  cmd=$(grep -F " out=$src " "$R/$set.commands" || grep -F " out=$src" "$R/$set.commands")
+  cmd=$(cat "$R/$set"-*.commands | grep -F " out=$src " || cat "$R/$set"-*.commands | grep -F " out=$src")
   row "$set/$run" "$3" "$4" "$5" "$cmd" "$6"
 }
 for s in 1 2 3; do
@@ -113,10 +115,10 @@ done
 for s in 1 2 3; do
   bank pairs "scalerl+think_budget=4-s$s" "low start, same plateau" forecast \
     "a thinking budget one token short of the scratchpad: the base model almost never finishes (R0 0.01), yet RL reaches the baseline's plateau; a fitter must not read a low start as a low ceiling" "$BASE_CMD"
+done
+for s in 1 2; do
   bank pairs "scalerl+think_budget=1-s$s" "lower ceiling" forecast \
     "a thinking budget of one token: the sums must be done without the scratchpad, a slow climb to a lower level (a ceiling mover against pairs/scalerl)" "$BASE_CMD"
-done
-for s in 1 2 3; do
   bank pairs "scalerl+lr=1e-4-s$s" "faster rise" forecast \
     "twice the learning rate: the plateau reached with less compute (an efficiency shaper against pairs/scalerl)" "$BASE_CMD"
 done
@@ -143,7 +145,7 @@ early() {
   awk -v cut="$cut" -F'"step":' '{ split($2, a, /[,}]/); if (a[1] + 0 <= cut && $0 !~ /"kind":"run"/) print }' \
     "$src/metrics.jsonl" | gzip -9n >"$dst/metrics.jsonl.gz"
   cp "$src/config.txt" "$dst/config.txt"
-  cmd="$(grep -F " out=$src " "$R/$1.commands" || grep -F " out=$src" "$R/$1.commands"), rows up to step $cut"
+  cmd="$(cat "$R/$1"-*.commands | grep -F " out=$src " || cat "$R/$1"-*.commands | grep -F " out=$src"), rows up to step $cut"
   row "early/$1-$2" "cut before its knee" refuse \
     "$4 stopped at step $cut, before half of its gain: its ceiling is not in the data, and a fitter should decline to name it" \
     "$cmd" "$3"
