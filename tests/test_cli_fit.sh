@@ -31,6 +31,12 @@ check "text output forecasts" grep -q "to reach 0.6500" <<<"$out"
 out=$($S fit "$T/a" target=0.9 cutoffs=0 boot=0 2>&1)
 check "a target above A is said to be above the ceiling" grep -q "above the fitted ceiling" <<<"$out"
 
+# form=weibull: the faster-saturating form, on data of that form
+$S synth out="$T/w" shape=weibull A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=2 >/dev/null
+$S fit "$T/w" form=weibull boot=0 cutoffs=0 >/dev/null 2>&1 || fail "fit form=weibull" "exit $?"
+check "fit form=weibull: A within 0.02, B within 15%, the form named in fit.json" pyjson "$T/w/fit.json" "
+assert d['form']=='weibull' and '2^-' in d['model'] and abs(d['A']-0.8)<=0.02 and abs(d['B']-1.5)/1.5<=0.15, d"
+
 # fit_until: hold out the tail and score it
 $S fit "$T/a" fit_until=5e15 json=1 >"$T/until.jsonl" 2>&1 || fail "fit fit_until" "exit $?"
 check "fit_until: held-out points scored within 0.02" pyjson "$T/a/fit.json" "
@@ -133,7 +139,38 @@ texts=[t.text or '' for t in r.iter(ns+'text')]
 assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
 out=$($S compare "$T/cmp" boot=0 2>&1)
 check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
-check "compare text gives each recipe's last points beside dA" grep -qE "lowA +dA -0\.[0-9]+ \(margin [0-9.]+\), last points -0\.[0-9]+" <<<"$out"
+check "compare text gives each recipe's last points beside dA in both forms" \
+  grep -qE "lowA +dA -0\.[0-9]+ \(margin [0-9.]+\), in the Weibull form -0\.[0-9]+ \(margin [0-9.]+\), last points -0\.[0-9]+" <<<"$out"
+# ---- compare: verdicts a curve's shape cannot fool (ref/fit/README.md, "Verdicts"). Runs that
+# saturate like the Weibull form, as the toy's do, evenly spaced evals to about 7 Cmid, noise 0.008
+# (the plateau scatter of a real eval, README), 3 seeds each: `bend` reaches the baseline's plateau
+# but bends more sharply, `lower` has a plateau 0.06 lower and the same bend, `same` is the baseline
+# on other seeds. The log-logistic alone reads the sharper bend as a lower ceiling; the verdict
+# must not.
+W="shape=weibull R0=0.24 noise=0.008 n=70 spacing=even c_lo=7e11 c_hi=7e13"
+for s in 1 2 3; do
+  $S synth out="$T/shp/scalerl-s$s" recipe=scalerl seed=$s $W A=0.9 B=1 Cmid=1e13 >/dev/null
+  $S synth out="$T/shp/bend-s$s" recipe=bend seed=$((s + 10)) $W A=0.9 B=2.2 Cmid=1.2e13 >/dev/null
+  $S synth out="$T/shp/lower-s$s" recipe=lower seed=$((s + 20)) $W A=0.84 B=1 Cmid=1e13 >/dev/null
+  $S synth out="$T/shp/same-s$s" recipe=same seed=$((s + 30)) $W A=0.9 B=1 Cmid=1e13 >/dev/null
+done
+$S compare "$T/shp" json=1 boot=0 >"$T/shp.jsonl" 2>"$T/shp.err" || fail "compare shapes" "exit $?: $(cat "$T/shp.err")"
+check "shapes: a sharper bend to the same plateau is an efficiency shaper, a lower plateau a ceiling mover, the same curve no effect" python3 -c "
+import json,sys
+v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
+assert v=={'scalerl':'baseline','bend':'efficiency shaper','lower':'ceiling mover','same':'no effect'}, v" "$T/shp.jsonl"
+check "shapes: the log-logistic alone would have called the bend a ceiling mover; the Weibull reading decided" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['bend']
+assert r['dA'] < -r['margin_A'] and abs(r['dA_weibull']) <= r['margin_A_weibull'], r
+assert not r['forms_agree'] and r['form_baseline']=='weibull' and r['form']=='weibull', r
+assert abs(r['last_mean']-0.9) < 0.02, r" "$T/shp.jsonl"
+check "shapes: the lower plateau is seen in both forms" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['lower']
+assert r['forms_agree'] and r['dA'] < -r['margin_A'] and r['dA_weibull'] < -r['margin_A_weibull'], r" "$T/shp.jsonl"
+out=$($S compare "$T/shp" boot=0 2>&1)
+check "compare text says which reading decided" grep -qF "ceiling the same: the forms disagree; in each recipe's better-fitting form (scalerl weibull, bend weibull)" <<<"$out"
 expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseline recipe 'nope' not found" -- compare "$T/cmp" baseline=nope boot=0
 # A run's label= (a recipe changed by keys, as sweep writes for PRESET+key=value entries) is the
 # name it is grouped under, not its preset.

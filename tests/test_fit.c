@@ -37,35 +37,44 @@ static void make_curve(const Sigmoid *t, int n, int spacing, double noise, uint6
 
 static void test_noiseless(void)
 {
-    /* The last set falls (A below R0), as a run with too high a learning rate does. */
-    const Sigmoid sets[] = {{0.7, 2.0, 1e14, 0.1}, {0.61, 1.92, 2542, 0.2}, {0.9, 4.0, 3e9, 0.05},
-                            {0.45, 0.8, 1e17, 0.3}, {0.05, 2.0, 1e14, 0.5}};
-    for (int k = 0; k < 5; k++) {
+    /* The last set falls (A below R0), as a run with too high a learning rate does. Each set is
+     * fitted in both forms, on data of that form. */
+    const Sigmoid sets[] = {{0.7, 2.0, 1e14, 0.1, 0},  {0.61, 1.92, 2542, 0.2, 0}, {0.9, 4.0, 3e9, 0.05, 0},
+                            {0.45, 0.8, 1e17, 0.3, 0}, {0.05, 2.0, 1e14, 0.5, 0}};
+    for (int k = 0; k < 5 * FORM_COUNT; k++) {
         for (int fit_r0 = 0; fit_r0 <= 1; fit_r0++) {
-            const Sigmoid *t = &sets[k];
+            Sigmoid truth = sets[k % 5];
+            truth.form = k / 5;
+            const Sigmoid *t = &truth;
             double x[40], y[40], r0;
             make_curve(t, 40, 0, 0, 0, x, y, &r0);
             SigmoidFitOpts o;
             sigmoid_fit_defaults(&o);
+            o.form = t->form;
             o.R0 = r0;
             o.fit_r0 = fit_r0;
             SigmoidFit f;
-            char err[ERR_LEN], name[96];
+            char err[ERR_LEN], name[128], what[64];
+            snprintf(what, sizeof what, "noiseless %s set %d fit_r0=%d", form_name(t->form), k % 5, fit_r0);
             int rc = sigmoid_fit(x, y, 40, &o, &f, err);
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: fit succeeds", k, fit_r0);
+            snprintf(name, sizeof name, "%s: fit succeeds", what);
             CHECK(rc == 0, name, "rc %d: %s", rc, err);
             /* The issue's bar: noiseless parameters back within 1e-4 (A and R0 absolute, B and
              * Cmid relative); Levenberg-Marquardt on exact data lands far closer. */
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: A within 1e-4", k, fit_r0);
+            snprintf(name, sizeof name, "%s: A within 1e-4", what);
             CHECK_CLOSE(f.p.A, t->A, 1e-4, name);
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: B within 1e-4 relative", k, fit_r0);
+            snprintf(name, sizeof name, "%s: B within 1e-4 relative", what);
             CHECK_CLOSE(f.p.B / t->B, 1, 1e-4, name);
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: Cmid within 1e-4 relative", k, fit_r0);
+            snprintf(name, sizeof name, "%s: Cmid within 1e-4 relative", what);
             CHECK_CLOSE(f.p.Cmid / t->Cmid, 1, 1e-4, name);
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: R0 within 1e-4", k, fit_r0);
+            snprintf(name, sizeof name, "%s: R0 within 1e-4", what);
             CHECK_CLOSE(f.p.R0, t->R0, 1e-4, name);
-            snprintf(name, sizeof name, "noiseless set %d fit_r0=%d: r2 is 1 to 1e-9", k, fit_r0);
+            snprintf(name, sizeof name, "%s: r2 is 1 to 1e-9", what);
             CHECK_CLOSE(f.r2, 1, 1e-9, name);
+            double C;
+            snprintf(name, sizeof name, "%s: Cmid is the compute of half the gain", what);
+            CHECK(sigmoid_compute_for(t, 0.5 * (t->A + t->R0), &C) && fabs(C / t->Cmid - 1) < 1e-12, name,
+                  "C %g against Cmid %g", C, t->Cmid);
         }
     }
 }
@@ -74,7 +83,7 @@ static void test_noiseless(void)
  * |dA| <= 0.02, |dB|/B <= 15%, |d log10 Cmid| <= 0.15 on at least 19 of 20 seeds. */
 static void test_noisy(void)
 {
-    const Sigmoid sets[] = {{0.7, 2.0, 1e14, 0.1}, {0.6, 1.0, 3e13, 0.05}, {0.85, 4.0, 1e15, 0.2}};
+    const Sigmoid sets[] = {{0.7, 2.0, 1e14, 0.1, 0}, {0.6, 1.0, 3e13, 0.05, 0}, {0.85, 4.0, 1e15, 0.2, 0}};
     for (int k = 0; k < 3; k++) {
         const Sigmoid *t = &sets[k];
         int good = 0;
@@ -108,7 +117,7 @@ static void test_noisy(void)
  * 0.01, on log-spaced and on evenly spaced evals. */
 static void test_half(void)
 {
-    const Sigmoid t = {0.7, 2.0, 1e14, 0.1};
+    const Sigmoid t = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     for (int spacing = 0; spacing <= 1; spacing++) {
         int good = 0;
         double worst = 0, worst_obs = 0;
@@ -159,7 +168,7 @@ static void test_half(void)
 /* The paper's observation: a power law's A depends on the window, the sigmoid's does not. */
 static void test_powerlaw_drift(void)
 {
-    const Sigmoid t = {0.7, 2.0, 1e14, 0.1};
+    const Sigmoid t = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     const int win[5][2] = {{0, 39}, {10, 39}, {20, 39}, {0, 29}, {10, 29}};
     for (int seed = 0; seed <= 1; seed++) {
         double x[40], y[40], r0;
@@ -257,7 +266,7 @@ static void test_refusals(void)
 
 static void test_inverse(void)
 {
-    Sigmoid s = {0.7, 2.0, 1e14, 0.1};
+    Sigmoid s = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     double C;
     CHECK(sigmoid_compute_for(&s, 0.4, &C), "compute for R=0.4 (the midpoint) exists", "no");
     /* The midpoint of the gain is Cmid by definition; 1e-12 relative is rounding. */
@@ -299,7 +308,7 @@ static FitSettings default_settings(long boot)
 
 static void test_window(void)
 {
-    const Sigmoid t = {0.7, 2.0, 1e14, 0.1};
+    const Sigmoid t = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     EvalPoint pts[200];
     RunData r;
     unsigned char role[200];
@@ -335,7 +344,7 @@ static void test_window(void)
 
 static void test_bootstrap(void)
 {
-    const Sigmoid t = {0.7, 2.0, 1e14, 0.1};
+    const Sigmoid t = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     int covA = 0, covB = 0, covC = 0;
     for (int seed = 1; seed <= N_SEEDS; seed++) {
         EvalPoint pts[40];
@@ -403,7 +412,7 @@ static void test_bootstrap(void)
 
 static void test_fixed_A(void)
 {
-    const Sigmoid t = {0.7, 2.0, 1e14, 0.1};
+    const Sigmoid t = {0.7, 2.0, 1e14, 0.1, FORM_LOGLOGISTIC};
     double x[40], y[40], r0;
     make_curve(&t, 40, 0, 0, 0, x, y, &r0);
     SigmoidFitOpts o;

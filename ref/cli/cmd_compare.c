@@ -1,6 +1,7 @@
 /* scalerl compare: every run directory under DIR grouped by recipe, each recipe fitted (seeds
- * pooled, intervals resampling seeds and points) and classified against a baseline recipe as a
- * ceiling mover, an efficiency shaper or no effect (definitions in ref/fit/fitgroup.h). */
+ * pooled, intervals resampling seeds and points; the ceiling read in two forms) and classified
+ * against a baseline recipe as a ceiling mover, an efficiency shaper or no effect (definitions in
+ * ref/fit/fitgroup.h). */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,14 +37,15 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
 {
     printf("recipes under %s, fitted on x = %s; baseline %s\n", root, c->fs.x, c->baseline);
     printf("seed spread = max |seed's fit - mean of the seeds' fits|; margin = max(floor, both recipes' spreads);\n"
-           "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean\n", c->floors.A,
-           100 * c->floors.B, c->floors.cmid);
+           "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean;\n"
+           "A(wb) = the ceiling in the Weibull form, which approaches it faster (ref/fit/README.md)\n",
+           c->floors.A, 100 * c->floors.B, c->floors.cmid);
     /* The recipe column fits the longest name (labels such as scalerl+lr=1e-4 run long). */
     int w = 20;
     for (int g = 0; g < j->ng; g++)
         if ((int)strlen(j->groups[g].recipe) > w) w = (int)strlen(j->groups[g].recipe);
-    printf("  %-*s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %-6s  %s\n", w, "recipe", "seeds", "A [95% CI]", "spread",
-           "B [95% CI]", "spread", "Cmid [95% CI]", "spread", "last", "verdict");
+    printf("  %-*s %5s  %-25s %-8s %-22s %-8s %-30s %-7s  %-6s  %-6s  %s\n", w, "recipe", "seeds", "A [95% CI]",
+           "spread", "B [95% CI]", "spread", "Cmid [95% CI]", "spread", "A(wb)", "last", "verdict");
     for (int g = 0; g < j->ng; g++) {
         const RecipeGroup *gr = &j->groups[g];
         const CurveFit *f = &gr->pooled;
@@ -54,23 +56,31 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         snprintf(sA, sizeof sA, "%.4f", gr->spread_A);
         snprintf(sB, sizeof sB, "%.1f%%", 100 * (exp(gr->spread_lnB) - 1));
         snprintf(sC, sizeof sC, "%.3f", gr->spread_lgC);
-        printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %-6.4f  %s\n", w, gr->recipe, gr->k, A, gr->k > 1 ? sA : "-",
-               B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", compare_last_mean(gr),
-               g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
+        printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %-6.4f  %-6.4f  %s\n", w, gr->recipe, gr->k, A,
+               gr->k > 1 ? sA : "-", B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", gr->weibull.p.A,
+               compare_last_mean(gr), g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     printf("against %s:\n", c->baseline);
     for (int g = 0; g < j->ng; g++) {
         if (g == j->base) continue;
         const PairCompare *p = &j->pc[g];
-        printf("  %-*s dA %+.4f (margin %.4f), last points %+.4f", w, j->groups[g].recipe, p->dA, p->margin_A,
+        printf("  %-*s dA %+.4f (margin %.4f), in the Weibull form %+.4f (margin %.4f), last points %+.4f:\n", w,
+               j->groups[g].recipe, p->dA, p->margin_A, p->dA_weibull, p->margin_A_weibull,
                compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]));
+        double d = p->forms_agree ? p->dA : p->dA_better;
+        printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : d > 0 ? "higher" : "lower");
+        if (p->forms_agree) printf(" in both forms");
+        else
+            printf(": the forms disagree; in each recipe's better-fitting form (%s %s, %s %s) dA %+.4f (margin %.4f)",
+                   c->baseline, form_name(p->form[0]), j->groups[g].recipe, form_name(p->form[1]), p->dA_better,
+                   p->margin_A_better);
         if (p->verdict == VERDICT_CEILING) {
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
         }
-        printf("; at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, "
+        printf(";\n  %-*s at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, "
                "margin %.3f) -> %s\n",
-               p->A_star, p->B[1], p->B[0], 100 * (exp(p->dlnB) - 1), 100 * (exp(p->margin_lnB) - 1), p->Cmid[1],
+               w, "", p->A_star, p->B[1], p->B[0], 100 * (exp(p->dlnB) - 1), 100 * (exp(p->margin_lnB) - 1), p->Cmid[1],
                p->Cmid[0], p->dlgC, p->margin_lgC, verdict_name(p->verdict));
     }
 }
@@ -93,10 +103,23 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
         jw_num(&w, "spread_lnB", gr->spread_lnB);
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
         jw_num(&w, "last_mean", compare_last_mean(gr));
+        jw_num(&w, "A_weibull", gr->weibull.p.A);
+        jw_num(&w, "spread_A_weibull", gr->spread_A_weibull);
+        jw_num(&w, "sse_weibull", gr->weibull.sse);
+        jw_str(&w, "better_form", form_name(group_better_form(gr)));
         if (g != j->base) {
             const PairCompare *p = &j->pc[g];
             jw_num(&w, "dA", p->dA);
             jw_num(&w, "margin_A", p->margin_A);
+            jw_num(&w, "dA_weibull", p->dA_weibull);
+            jw_num(&w, "margin_A_weibull", p->margin_A_weibull);
+            jw_bool(&w, "forms_agree", p->forms_agree);
+            if (!p->forms_agree) {
+                jw_str(&w, "form_baseline", form_name(p->form[0]));
+                jw_str(&w, "form", form_name(p->form[1]));
+                jw_num(&w, "dA_better", p->dA_better);
+                jw_num(&w, "margin_A_better", p->margin_A_better);
+            }
             jw_num(&w, "A_common", p->A_star);
             jw_num(&w, "B_common", p->B[1]);
             jw_num(&w, "B_common_baseline", p->B[0]);

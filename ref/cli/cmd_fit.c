@@ -20,6 +20,7 @@
 
 typedef struct {
     FitSettings fs;
+    int form;
     char predict[OPT_STR_LEN];
     double target;
     long json;
@@ -30,6 +31,8 @@ typedef struct {
 
 static const OptSpec fit_opts[] = {
     FIT_SETTINGS_OPTS(FitConfig, fs),
+    {"form", OPT_CHOICE, offsetof(FitConfig, form), "loglogistic", 0, 0, "loglogistic|weibull",
+     "the curve: the paper's log-logistic, or the Weibull form, which reaches its ceiling faster (ref/fit/README.md)"},
     {"predict", OPT_STR, offsetof(FitConfig, predict), "", 0, 0, NULL,
      "comma-separated x values at which to forecast the pass rate"},
     {"target", OPT_FLOAT, offsetof(FitConfig, target), "-1", -1, 1, NULL,
@@ -154,7 +157,8 @@ static int write_fit_json(const RunData *r, const Analysis *an, const FitConfig 
     jw_str(&w, "recipe", r->recipe);
     if (r->has_seed) jw_int(&w, "seed", r->seed);
     else jw_null(&w, "seed");
-    jw_str(&w, "model", "R0 + (A - R0) / (1 + (Cmid/C)^B)");
+    jw_str(&w, "model", form_formula(c->fs.form));
+    jw_str(&w, "form", form_name(c->fs.form));
     analysis_json(&w, an, c, pred, n_pred);
     rc = jw_end(&w, af.f, err);
     jw_free(&w);
@@ -175,9 +179,9 @@ static int cmp_group_A(const void *a, const void *b)
 
 static void print_pair(FILE *f, const RecipeGroup *a, const RecipeGroup *b, const PairCompare *pc)
 {
-    fprintf(f, "  %s vs %s: |dA| %.4f <= margin %.4f; at A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), "
-               "Cmid %.4g vs %.4g (%+.3f decades, margin %.3f): %s\n",
-            b->recipe, a->recipe, fabs(pc->dA), pc->margin_A, pc->A_star, pc->B[1], pc->B[0],
+    fprintf(f, "  %s vs %s: the same ceiling (dA %+.4f, margin %.4f; Weibull form %+.4f, margin %.4f); at A=%.4f: "
+               "B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, margin %.3f): %s\n",
+            b->recipe, a->recipe, pc->dA, pc->margin_A, pc->dA_weibull, pc->margin_A_weibull, pc->A_star, pc->B[1], pc->B[0],
             100 * (exp(pc->dlnB) - 1), 100 * (exp(pc->margin_lnB) - 1), pc->Cmid[1], pc->Cmid[0], pc->dlgC,
             pc->margin_lgC,
             pc->verdict == VERDICT_EFFICIENCY ? "they differ in efficiency" : "no difference beyond the spread");
@@ -191,6 +195,8 @@ static void pair_json(JsonWriter *w, const RecipeGroup *a, const RecipeGroup *b,
     jw_str(w, "other", a->recipe);
     jw_num(w, "dA", pc->dA);
     jw_num(w, "margin_A", pc->margin_A);
+    jw_num(w, "dA_weibull", pc->dA_weibull);
+    jw_num(w, "margin_A_weibull", pc->margin_A_weibull);
     jw_num(w, "A_common", pc->A_star);
     jw_num(w, "B", pc->B[1]);
     jw_num(w, "B_other", pc->B[0]);
@@ -256,8 +262,9 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
         for (int h = 0; h < g; h++) {
             PairCompare *pc = &j->pairs[h * j->ng + g];
             if ((rc = group_compare(&j->groups[h], gr, &c->fs, &c->floors, pc, err))) return rc;
-            /* The paper's rule: only recipes whose A lie within the seed spread are compared on B. */
-            j->pair_ok[h * j->ng + g] = fabs(pc->dA) <= pc->margin_A;
+            /* The paper's rule: only recipes of the same ceiling are compared on B (the ceiling read
+             * in both forms, ref/fit/fitgroup.h). */
+            j->pair_ok[h * j->ng + g] = pc->verdict != VERDICT_CEILING;
         }
     }
     return 0;
@@ -265,7 +272,7 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
 
 static void print_text(const FitJob *j, const FitConfig *c, const double *pred, int n_pred)
 {
-    printf("fit of R = R0 + (A - R0) / (1 + (Cmid/C)^B) with C = %s\n", c->fs.x);
+    printf("fit of R = %s with C = %s\n", form_formula(c->fs.form), c->fs.x);
     if (j->n_runs == 1) {
         const RunData *r = &j->runs[0];
         printf("run %s (recipe %s", r->dir, r->recipe);
@@ -284,7 +291,7 @@ static void print_text(const FitJob *j, const FitConfig *c, const double *pred, 
     for (int g = 0; g < j->ng; g++)
         for (int h = 0; h < g; h++) {
             if (!j->pair_ok[h * j->ng + g]) continue;
-            if (!any++) printf("recipes whose A differ by less than the seed spread, refitted at their mean A:\n");
+            if (!any++) printf("recipes of the same ceiling (ref/fit/fitgroup.h), refitted at their mean A:\n");
             print_pair(stdout, &j->groups[h], &j->groups[g], &j->pairs[h * j->ng + g]);
         }
     for (int g = 0; g < j->ng; g++) {
@@ -340,9 +347,9 @@ int cmd_fit(int argc, char **argv)
     static const CommandSpec spec = {
         "fit",
         "usage: scalerl fit RUN_DIR... [key=value ...]\n\n"
-        "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) to the eval rows of each run (and of each\n"
-        "recipe's seeds pooled), with bootstrap intervals and a power law beside it; writes\n"
-        "RUN_DIR/fit.json. See README, \"Fitting curves\".\n",
+        "Fits R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B) (form=weibull: R0 + (A - R0) (1 - 2^-((C/Cmid)^B)))\n"
+        "to the eval rows of each run (and of each recipe's seeds pooled), with bootstrap\n"
+        "intervals and a power law beside it; writes RUN_DIR/fit.json. See README, \"Fitting curves\".\n",
         fit_opts, CMD_POSITIONAL, NULL};
     char err[ERR_LEN];
     Args a;
@@ -351,6 +358,7 @@ int cmd_fit(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     if ((rc = fit_settings_check(&c.fs, err))) return report_error("fit", rc, err);
+    c.fs.form = c.form == 1 ? FORM_WEIBULL : FORM_LOGLOGISTIC;
     double pred[MAX_PREDICT];
     int n_pred;
     if ((rc = parse_predict(c.predict, pred, &n_pred, err))) return report_error("fit", rc, err);

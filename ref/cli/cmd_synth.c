@@ -1,5 +1,6 @@
-/* scalerl synth: a run directory of synthetic eval rows on a known curve, for validating the
- * fitter. The rows follow the metrics.jsonl contract (with a "run" row and interleaved "step"
+/* scalerl synth: a run directory of synthetic eval rows on a known curve (the log-logistic or
+ * the faster-saturating Weibull form of ref/fit/fit.h), for validating the fitters and the
+ * verdicts of compare. The rows follow the metrics.jsonl contract (with a "run" row and interleaved "step"
  * rows that readers must skip), so everything downstream reads them like a real run. */
 #include <math.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@ enum { STREAM_SYNTH_NOISE = 0x5717 };
 #define SYNTH_FLOPS_PER_S 1e9
 
 typedef struct {
+    int shape;
     double A, B, Cmid, R0, noise;
     long n, seed;
     double c_lo, c_hi;
@@ -29,8 +31,11 @@ typedef struct {
 } SynthConfig;
 
 static const OptSpec synth_opts[] = {
+    {"shape", OPT_CHOICE, offsetof(SynthConfig, shape), "loglogistic", 0, 0, "loglogistic|weibull",
+     "the curve: the paper's log-logistic, or the Weibull form, which reaches its ceiling faster"},
     {"A", OPT_FLOAT, offsetof(SynthConfig, A), "0.7", 0, 1, NULL, "ceiling of the curve"},
-    {"B", OPT_FLOAT, offsetof(SynthConfig, B), "2", 0.01, 100, NULL, "steepness on a log compute axis"},
+    {"B", OPT_FLOAT, offsetof(SynthConfig, B), "2", 0.01, 100, NULL,
+     "steepness on a log compute axis (the Weibull form's exponent b)"},
     {"Cmid", OPT_FLOAT, offsetof(SynthConfig, Cmid), "1e14", 1e-300, 1e300, NULL, "compute at half of the gain"},
     {"R0", OPT_FLOAT, offsetof(SynthConfig, R0), "0.1", 0, 1, NULL, "pass rate at compute 0 (the step-0 row)"},
     {"noise", OPT_FLOAT, offsetof(SynthConfig, noise), "0", 0, 0.5, NULL,
@@ -93,7 +98,7 @@ static int write_metrics(const SynthConfig *c, const char *path, char *err)
     rc = jw_end(&w, af.f, err);
     eval_row(&w, c, 0, 0, noisy(c, c->R0, 0));
     if (!rc) rc = jw_end(&w, af.f, err);
-    Sigmoid s = {c->A, c->B, c->Cmid, c->R0};
+    Sigmoid s = {c->A, c->B, c->Cmid, c->R0, c->shape == 1 ? FORM_WEIBULL : FORM_LOGLOGISTIC};
     for (long i = 1; i <= c->n && !rc; i++) {
         double t = c->n > 1 ? (double)(i - 1) / (double)(c->n - 1) : 1;
         double C = c->spacing == 0 ? c->c_lo * pow(c->c_hi / c->c_lo, t) : c->c_lo + (c->c_hi - c->c_lo) * t;
@@ -129,7 +134,8 @@ int cmd_synth(int argc, char **argv)
         "synth",
         "usage: scalerl synth out=DIR [key=value ...]\n\n"
         "Writes DIR/metrics.jsonl with eval rows on R(C) = R0 + (A - R0) / (1 + (Cmid/C)^B)\n"
-        "plus Gaussian noise, and DIR/config.txt, for validating the fitter.\n",
+        "(shape=weibull: R0 + (A - R0) (1 - 2^-((C/Cmid)^B))) plus Gaussian noise, and\n"
+        "DIR/config.txt, for validating the fitters.\n",
         synth_opts, 0, "the directory is out=DIR"};
     char err[ERR_LEN];
     Args a;

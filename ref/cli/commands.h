@@ -24,6 +24,7 @@ int cmd_fit(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_fitbench(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_get(int argc, char **argv);

@@ -23,6 +23,7 @@ static const Command commands[] = {
     {"plot", cmd_plot, "draw runs' points and fitted curves as an SVG (and a text preview)"},
     {"compare", cmd_compare, "fit every run under a directory and classify recipes against a baseline"},
     {"report", cmd_report, "one HTML page of a run or a sweep: curve, recipe, signals, what RL changed"},
+    {"fitbench", cmd_fitbench, "score curve fitters (built-in or any command) on a bank of runs"},
     {"sweep", cmd_sweep, "run a grid of recipes x seeds (or print its train commands for a cluster)"},
     {"get", cmd_get, "print fields of a JSON file (fit.json) through a template, for scripts"},
     {"synth", cmd_synth, "write a run directory of synthetic eval rows on a known curve"},

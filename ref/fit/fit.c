@@ -16,9 +16,37 @@ enum { P_A, P_LNB, P_LC, P_R0, P_COUNT };
 #define B_BOUND_LO 1e-3
 #define B_BOUND_HI 1e3
 
+const char *form_name(int form)
+{
+    return form == FORM_WEIBULL ? "weibull" : "loglogistic";
+}
+
+const char *form_formula(int form)
+{
+    return form == FORM_WEIBULL ? "R0 + (A - R0) (1 - 2^-((C/Cmid)^B))" : "R0 + (A - R0) / (1 + (Cmid/C)^B)";
+}
+
+/* e^u capped where it would overflow; the Gumbel share is 1 to double precision long before. */
+#define GUMBEL_U_MAX 700.0
+
+double form_share(int form, double u)
+{
+    if (form == FORM_WEIBULL) return -expm1(-M_LN2 * exp(u < GUMBEL_U_MAX ? u : GUMBEL_U_MAX));
+    return 1 / (1 + exp(-u));
+}
+
+/* scale * dF/du given u and F(u); the logistic's product in the order the fitter always used, so
+ * that its fits are bit for bit what they were before the Weibull form came. */
+static double form_slope_scaled(int form, double scale, double u, double share)
+{
+    if (form == FORM_WEIBULL) return scale * (M_LN2 * exp(u < GUMBEL_U_MAX ? u : GUMBEL_U_MAX) * (1 - share));
+    return scale * share * (1 - share);
+}
+
 double sigmoid_at(const Sigmoid *s, double C)
 {
     if (!(C > 0)) return s->R0;
+    if (s->form == FORM_WEIBULL) return s->R0 + (s->A - s->R0) * form_share(FORM_WEIBULL, s->B * (log(C) - log(s->Cmid)));
     double z = s->B * (log(s->Cmid) - log(C));
     return s->R0 + (s->A - s->R0) / (1 + exp(z));
 }
@@ -28,8 +56,14 @@ int sigmoid_compute_for(const Sigmoid *s, double R, double *C)
     double gain = s->A - s->R0, part = R - s->R0;
     /* R must lie strictly inside (R0, A), whichever way the curve goes. */
     if (!(gain != 0) || !(part / gain > 0) || !(part / gain < 1)) return 0;
-    double ratio = gain / part - 1; /* (Cmid / C)^B */
-    double c = s->Cmid * pow(ratio, -1.0 / s->B);
+    double c;
+    if (s->form == FORM_WEIBULL) {
+        /* 1 - 2^-((C/Cmid)^B) = f  <=>  (C/Cmid)^B = -log2(1 - f) */
+        c = s->Cmid * pow(-log1p(-part / gain) / M_LN2, 1.0 / s->B);
+    } else {
+        double ratio = gain / part - 1; /* (Cmid / C)^B */
+        c = s->Cmid * pow(ratio, -1.0 / s->B);
+    }
     if (!isfinite(c) || c <= 0) return 0;
     *C = c;
     return 1;
@@ -100,6 +134,7 @@ int fit_check_data(const double *x, const double *y, int n, int min_points, char
 
 typedef struct {
     const double *lx; /* ln x - L */
+    int form;
     int fit_r0;
     double R0;        /* when not fitted */
 } SigmoidCtx;
@@ -108,13 +143,13 @@ static void sigmoid_point(const double *t, int i, double *f, double *g, const vo
 {
     const SigmoidCtx *c = vctx;
     double A = t[P_A], B = exp(t[P_LNB]), R0 = c->fit_r0 ? t[P_R0] : c->R0;
-    double z = B * (t[P_LC] - c->lx[i]);
-    double s = 1 / (1 + exp(z));
-    double ds = -(A - R0) * s * (1 - s); /* d f / d z */
+    double u = B * (c->lx[i] - t[P_LC]);
+    double s = form_share(c->form, u);
+    double dfu = form_slope_scaled(c->form, A - R0, u, s); /* d f / d u */
     *f = R0 + (A - R0) * s;
     g[P_A] = s;
-    g[P_LNB] = ds * z;
-    g[P_LC] = ds * B;
+    g[P_LNB] = dfu * u;
+    g[P_LC] = -dfu * B;
     g[P_R0] = c->fit_r0 ? 1 - s : 0;
 }
 
@@ -144,7 +179,7 @@ static void grid_search(const double *lx, const double *y, int n, const SigmoidF
             double lnB = log(B_GRID_LO) + (log(B_GRID_HI) - log(B_GRID_LO)) * bi / (o->n_b > 1 ? o->n_b - 1 : 1);
             double B = exp(lnB), Sys = 0, Ss = 0, Sss = 0;
             for (int i = 0; i < n; i++) {
-                s[i] = 1 / (1 + exp(B * (lc - lx[i])));
+                s[i] = form_share(o->form, B * (lx[i] - lc));
                 Sys += y[i] * s[i];
                 Ss += s[i];
                 Sss += s[i] * s[i];
@@ -214,7 +249,7 @@ int sigmoid_fit(const double *x, const double *y, int n, const SigmoidFitOpts *o
     GridBest gb;
     grid_search(lx, y, n, o, lmin, lmax, ymin, A_hi, r0_lo, r0_hi, &gb, scratch);
 
-    SigmoidCtx ctx = {lx, o->fit_r0, o->R0};
+    SigmoidCtx ctx = {lx, o->form, o->fit_r0, o->R0};
     LmProblem pb = {.np = P_COUNT, .max_iter = 300};
     pb.free_[P_A] = !o->fix_A;
     pb.free_[P_LNB] = 1;
@@ -261,6 +296,7 @@ int sigmoid_fit(const double *x, const double *y, int n, const SigmoidFitOpts *o
     out->p.B = exp(best[P_LNB]);
     out->p.Cmid = exp(best[P_LC] + L);
     out->p.R0 = o->fit_r0 ? best[P_R0] : o->R0;
+    out->p.form = o->form;
     out->sse = best_sse;
     out->r2 = 1 - best_sse / sst;
     out->n = n;

@@ -1,6 +1,15 @@
 /* The ScaleRL compute-performance curve and its least-squares fit.
  *
- *     R(C) = R0 + (A - R0) / (1 + (Cmid / C)^B)
+ *     R(C) = R0 + (A - R0) / (1 + (Cmid / C)^B)                 the log-logistic (the paper's)
+ *     R(C) = R0 + (A - R0) (1 - 2^-((C / Cmid)^B))              the Weibull form
+ *
+ * Both are sigmoids on a log compute axis, R0 + (A - R0) F(u) with u = B (ln C - ln Cmid) and F the
+ * share of the gain reached: the logistic F(u) = 1 / (1 + e^-u) or the Gumbel F(u) = 1 - exp(-ln 2
+ * e^u). They agree below the knee (both rise like e^u) and at Cmid (half the gain), and differ in
+ * how they approach the ceiling: the log-logistic's remaining gain falls as a power law of C,
+ * (Cmid / C)^B, the Weibull's as exp(-(C / Cmid)^B), much faster. The toy's real runs saturate
+ * like the second (ref/fit/README.md); the paper fits the first. Every statement below holds for
+ * both forms.
  *
  * A is the ceiling (the pass rate approached with unlimited compute), B the steepness on a log
  * compute axis (efficiency), Cmid the compute at which half of the gain A - R0 is reached, R0
@@ -21,8 +30,18 @@
 
 #include "errbuf.h"
 
+enum { FORM_LOGLOGISTIC = 0, FORM_WEIBULL = 1, FORM_COUNT };
+
+/* "loglogistic", "weibull". */
+const char *form_name(int form);
+/* The curve as a formula, e.g. "R0 + (A - R0) / (1 + (Cmid/C)^B)". */
+const char *form_formula(int form);
+/* F(u), the share of the gain reached at u = B (ln C - ln Cmid). */
+double form_share(int form, double u);
+
 typedef struct {
     double A, B, Cmid, R0;
+    int form; /* FORM_*; 0 (the log-logistic) when a curve is written as {A, B, Cmid, R0} */
 } Sigmoid;
 
 double sigmoid_at(const Sigmoid *s, double C);
@@ -31,6 +50,7 @@ double sigmoid_at(const Sigmoid *s, double C);
 int sigmoid_compute_for(const Sigmoid *s, double R, double *C);
 
 typedef struct {
+    int form;            /* FORM_*: the curve fitted */
     int fit_r0;          /* 1: R0 is fitted; 0: held at R0 */
     double R0;
     int fix_A;           /* 1: A held at A (recipes compared at a common ceiling) */

@@ -74,6 +74,28 @@ static int seed_spreads(const CurveFit *f, int k, double *sA, double *slnB, doub
     return 0;
 }
 
+/* A group fitted without bootstrap under settings s (A held at *fix_A unless NULL): the pooled
+ * fit into *pooled, and the seed spreads of A, ln B and log10 Cmid from each seed's own fit. */
+static int fit_unbooted(const RecipeGroup *g, const FitSettings *s, const double *fix_A, SigmoidFit *pooled,
+                        double *sA, double *slnB, double *slgC, char *err)
+{
+    CurveFit f;
+    int rc = curve_fit(g->runs, g->k, s, fix_A, 0, &f, err);
+    if (rc) return rc;
+    *pooled = f.sig;
+    curve_free(&f);
+    CurveFit *seeds = calloc((size_t)g->k, sizeof *seeds);
+    if (!seeds) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    for (int j = 0; j < g->k && !rc; j++) rc = curve_fit(&g->runs[j], 1, s, fix_A, 0, &seeds[j], err);
+    if (!rc) rc = seed_spreads(seeds, g->k, sA, slnB, slgC, err);
+    for (int j = 0; j < g->k; j++) curve_free(&seeds[j]);
+    free(seeds);
+    return rc;
+}
+
 int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err)
 {
     int rc = curve_fit(g->runs, g->k, s, NULL, boot, &g->pooled, err);
@@ -85,7 +107,12 @@ int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err)
     }
     for (int j = 0; j < g->k; j++)
         if ((rc = curve_fit(&g->runs[j], 1, s, NULL, 0, &g->seeds[j], err))) return rc;
-    return seed_spreads(g->seeds, g->k, &g->spread_A, &g->spread_lnB, &g->spread_lgC, err);
+    if ((rc = seed_spreads(g->seeds, g->k, &g->spread_A, &g->spread_lnB, &g->spread_lgC, err))) return rc;
+    /* The Weibull reading of the ceiling (ref/fit/fitgroup.h). */
+    FitSettings w = *s;
+    w.form = FORM_WEIBULL;
+    double slnB, slgC;
+    return fit_unbooted(g, &w, NULL, &g->weibull, &g->spread_A_weibull, &slnB, &slgC, err);
 }
 
 const char *verdict_name(int v)
@@ -97,32 +124,22 @@ const char *verdict_name(int v)
     }
 }
 
+int group_better_form(const RecipeGroup *g)
+{
+    return g->weibull.sse < g->pooled.sig.sse ? FORM_WEIBULL : FORM_LOGLOGISTIC;
+}
+
+/* A recipe's ceiling and its seed spread in one form. */
+static void group_ceiling(const RecipeGroup *g, int form, double *A, double *spread)
+{
+    *A = form == FORM_WEIBULL ? g->weibull.p.A : g->pooled.sig.p.A;
+    *spread = form == FORM_WEIBULL ? g->spread_A_weibull : g->spread_A;
+}
+
 static double max3(double a, double b, double c)
 {
     double m = a > b ? a : b;
     return m > c ? m : c;
-}
-
-/* Refits a group at A = A_star: pooled fit into *pooled_p, per-seed spreads of ln B, log10 Cmid. */
-static int refit_at(const RecipeGroup *g, const FitSettings *s, double A_star, Sigmoid *pooled_p, double *slnB,
-                    double *slgC, char *err)
-{
-    CurveFit f;
-    int rc = curve_fit(g->runs, g->k, s, &A_star, 0, &f, err);
-    if (rc) return rc;
-    *pooled_p = f.sig.p;
-    curve_free(&f);
-    CurveFit *seeds = calloc((size_t)g->k, sizeof *seeds);
-    if (!seeds) {
-        snprintf(err, ERR_LEN, "out of memory");
-        return 2;
-    }
-    for (int j = 0; j < g->k && !rc; j++) rc = curve_fit(&g->runs[j], 1, s, &A_star, 0, &seeds[j], err);
-    double sA;
-    if (!rc) rc = seed_spreads(seeds, g->k, &sA, slnB, slgC, err);
-    for (int j = 0; j < g->k; j++) curve_free(&seeds[j]);
-    free(seeds);
-    return rc;
 }
 
 int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
@@ -131,21 +148,41 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     memset(out, 0, sizeof *out);
     out->dA = g->pooled.sig.p.A - base->pooled.sig.p.A;
     out->margin_A = max3(fl->A, base->spread_A, g->spread_A);
+    out->dA_weibull = g->weibull.p.A - base->weibull.p.A;
+    out->margin_A_weibull = max3(fl->A, base->spread_A_weibull, g->spread_A_weibull);
+    /* +1 / -1: the ceiling is higher / lower by this reading; 0: no difference beyond its margin. */
+    int by_ll = fabs(out->dA) > out->margin_A ? (out->dA > 0 ? 1 : -1) : 0;
+    int by_w = fabs(out->dA_weibull) > out->margin_A_weibull ? (out->dA_weibull > 0 ? 1 : -1) : 0;
+    out->forms_agree = by_ll == by_w;
+    if (out->forms_agree) {
+        out->ceiling = by_ll != 0;
+    } else {
+        double A0, A1, s0, s1;
+        out->form[0] = group_better_form(base);
+        out->form[1] = group_better_form(g);
+        group_ceiling(base, out->form[0], &A0, &s0);
+        group_ceiling(g, out->form[1], &A1, &s1);
+        out->dA_better = A1 - A0;
+        out->margin_A_better = max3(fl->A, s0, s1);
+        out->ceiling = fabs(out->dA_better) > out->margin_A_better;
+    }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
-    Sigmoid pb, pg;
-    double slnB[2], slgC[2];
-    int rc = refit_at(base, s, out->A_star, &pb, &slnB[0], &slgC[0], err);
-    if (!rc) rc = refit_at(g, s, out->A_star, &pg, &slnB[1], &slgC[1], err);
+    /* Both refitted at A = A_star: pooled fits and per-seed spreads of ln B and log10 Cmid. */
+    SigmoidFit fb, fg;
+    double slnB[2], slgC[2], sA;
+    int rc = fit_unbooted(base, s, &out->A_star, &fb, &sA, &slnB[0], &slgC[0], err);
+    if (!rc) rc = fit_unbooted(g, s, &out->A_star, &fg, &sA, &slnB[1], &slgC[1], err);
     if (rc) return rc;
-    out->B[0] = pb.B;
-    out->B[1] = pg.B;
-    out->Cmid[0] = pb.Cmid;
-    out->Cmid[1] = pg.Cmid;
-    out->dlnB = log(pg.B / pb.B);
+    const Sigmoid *pb = &fb.p, *pg = &fg.p;
+    out->B[0] = pb->B;
+    out->B[1] = pg->B;
+    out->Cmid[0] = pb->Cmid;
+    out->Cmid[1] = pg->Cmid;
+    out->dlnB = log(pg->B / pb->B);
     out->margin_lnB = max3(log(1 + fl->B), slnB[0], slnB[1]);
-    out->dlgC = log10(pg.Cmid / pb.Cmid);
+    out->dlgC = log10(pg->Cmid / pb->Cmid);
     out->margin_lgC = max3(fl->cmid, slgC[0], slgC[1]);
-    if (fabs(out->dA) > out->margin_A) out->verdict = VERDICT_CEILING;
+    if (out->ceiling) out->verdict = VERDICT_CEILING;
     else if (fabs(out->dlnB) > out->margin_lnB || fabs(out->dlgC) > out->margin_lgC) out->verdict = VERDICT_EFFICIENCY;
     else out->verdict = VERDICT_NONE;
     return 0;

@@ -11,10 +11,21 @@
  * (|ln B1/B2| > ln 1.1; the paper's ScaleRL vs DAPO difference at a common A was 13%), Cmid 0.1
  * decade.
  *
- * Verdict of a recipe against a baseline: "ceiling mover" when A differs beyond its margin;
- * otherwise both are refitted with A held at their mean (pooled and per seed, for the spreads)
- * and the recipe is an "efficiency shaper" when B or Cmid then differ beyond their margins,
- * else "no effect". */
+ * Verdict of a recipe against a baseline. The ceiling is read in two forms: the paper's
+ * log-logistic and the Weibull form (ref/fit/fit.h), each fitted to the same points (pooled for
+ * the difference, per seed for the spread, each form with its own margin). The forms agree on the
+ * data and differ in how a curve approaches its ceiling beyond them, so a difference in A that one
+ * form sees and the other does not lies in the bend, not in a plateau the data show
+ * (ref/fit/README.md argues this and shows the case that needed it). So:
+ *   - both forms see A differ beyond their margins, the same way: "ceiling mover";
+ *   - neither does: not a ceiling mover;
+ *   - they disagree: each recipe's ceiling is read in the form that fits its own pooled points
+ *     better (smaller sum of squared residuals), and their difference against the margin of
+ *     those two readings decides.
+ * A recipe that is not a ceiling mover is compared as the paper does: both are refitted
+ * (log-logistic) with A held at the mean of their log-logistic A (pooled and per seed, for the
+ * spreads), and the recipe is an "efficiency shaper" when B or Cmid then differ beyond their
+ * margins, else "no effect". */
 #ifndef SCALERL_FITGROUP_H
 #define SCALERL_FITGROUP_H
 
@@ -42,6 +53,8 @@ typedef struct {
     CurveFit pooled;  /* all seeds together, bootstrap over seeds and points */
     CurveFit *seeds;  /* each seed alone, no bootstrap */
     double spread_A, spread_lnB, spread_lgC;
+    SigmoidFit weibull;       /* the Weibull form, all seeds pooled, no bootstrap */
+    double spread_A_weibull;  /* seed spread of its A */
 } RecipeGroup;
 
 /* Groups runs by recipe, in order of first appearance. 0 or 2 (out of memory). */
@@ -53,8 +66,16 @@ void groups_free(RecipeGroup *groups, int ng);
 enum { VERDICT_CEILING, VERDICT_EFFICIENCY, VERDICT_NONE };
 const char *verdict_name(int v);
 
+/* The form that fits a recipe's pooled points better (FORM_*). */
+int group_better_form(const RecipeGroup *g);
+
 typedef struct {
     double dA, margin_A;       /* A of the recipe minus the baseline's, and the margin */
+    double dA_weibull, margin_A_weibull; /* the same in the Weibull form */
+    int forms_agree;           /* both forms read the ceiling alike (both differ the same way, or neither) */
+    int form[2];               /* when they do not: each recipe's better-fitting form, [0] baseline */
+    double dA_better, margin_A_better; /* and the difference and margin in those forms */
+    int ceiling;               /* 1: the ceiling differs by the deciding reading */
     double A_star;             /* common ceiling of the refit */
     double B[2], Cmid[2];      /* [0] baseline, [1] recipe, fitted with A = A_star */
     double dlnB, margin_lnB;   /* ln(B recipe / B baseline) at A_star */

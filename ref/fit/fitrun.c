@@ -190,16 +190,20 @@ static int draw_resample(RunData *const *runs, int k, const Pool *p, uint64_t se
 static int bootstrap(RunData *const *runs, int k, const FitSettings *s, const SigmoidFitOpts *full, const Pool *p,
                      long boot, CurveFit *out, char *err)
 {
+    int with_pl = s->boot_powerlaw && out->has_pl;
     Sigmoid *all = malloc(sizeof(Sigmoid) * (size_t)boot);
-    unsigned char *ok = calloc((size_t)boot, 1);
+    PowerLaw *pl_all = with_pl ? malloc(sizeof(PowerLaw) * (size_t)boot) : NULL;
+    unsigned char *ok = calloc((size_t)boot, 1), *pl_ok = calloc((size_t)boot, 1);
     /* With several seeds a resample can draw the largest run k times. */
     int cap = 0;
     for (int j = 0; j < k; j++)
         if (p->n_fit[j] > cap) cap = p->n_fit[j];
     cap = cap * k + 1;
-    if (!all || !ok) {
+    if (!all || !ok || !pl_ok || (with_pl && !pl_all)) {
         free(all);
+        free(pl_all);
         free(ok);
+        free(pl_ok);
         snprintf(err, ERR_LEN, "out of memory");
         return 2;
     }
@@ -218,6 +222,7 @@ static int bootstrap(RunData *const *runs, int k, const FitSettings *s, const Si
             int n = draw_resample(runs, k, p, (uint64_t)s->boot_seed, b, x, y, &r0);
             SigmoidFitOpts o;
             sigmoid_fit_coarse(&o);
+            o.form = full->form;
             o.fit_r0 = full->fit_r0;
             o.fix_A = full->fix_A;
             o.A = full->A;
@@ -230,22 +235,30 @@ static int bootstrap(RunData *const *runs, int k, const FitSettings *s, const Si
                 all[b] = f.p;
                 ok[b] = 1;
             }
+            PowerLawFit pf;
+            if (with_pl && powerlaw_fit(x, y, n, &pf, e) == 0) {
+                pl_all[b] = pf.p;
+                pl_ok[b] = 1;
+            }
         }
         free(x);
         free(y);
     }
+    int m = 0, m_pl = 0;
+    for (long b = 0; b < boot; b++) {
+        if (ok[b]) all[m++] = all[b];
+        if (with_pl && pl_ok[b]) pl_all[m_pl++] = pl_all[b];
+    }
+    free(ok);
+    free(pl_ok);
+    out->boot = all;
+    out->boot_ok = m;
+    out->pl_boot = pl_all;
+    out->pl_boot_ok = m_pl;
     if (oom) {
-        free(all);
-        free(ok);
         snprintf(err, ERR_LEN, "out of memory");
         return 2;
     }
-    int m = 0;
-    for (long b = 0; b < boot; b++)
-        if (ok[b]) all[m++] = all[b];
-    free(ok);
-    out->boot = all;
-    out->boot_ok = m;
     out->has_ci = m >= FIT_MIN_BOOT;
     if (!out->has_ci) return 0;
     double *v = malloc(sizeof(double) * (size_t)m);
@@ -311,6 +324,7 @@ int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *f
     }
     SigmoidFitOpts o;
     sigmoid_fit_defaults(&o);
+    o.form = s->form;
     o.fit_r0 = s->fit_r0;
     o.R0 = p.r0;
     if (fix_A) {
@@ -346,23 +360,38 @@ int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *f
 void curve_free(CurveFit *c)
 {
     free(c->boot);
+    free(c->pl_boot);
     c->boot = NULL;
-    c->boot_ok = 0;
+    c->pl_boot = NULL;
+    c->boot_ok = c->pl_boot_ok = 0;
     c->has_ci = 0;
+}
+
+/* The percentile interval of the bootstrap curves at C: the sigmoids, or (pl) the power laws. */
+static void boot_band(const CurveFit *c, int pl, double C, double *lo, double *hi)
+{
+    int m = pl ? c->pl_boot_ok : c->boot_ok;
+    *lo = *hi = NAN;
+    if (m < FIT_MIN_BOOT) return;
+    double *v = malloc(sizeof(double) * (size_t)m);
+    if (!v) return;
+    for (int i = 0; i < m; i++) v[i] = pl ? powerlaw_at(&c->pl_boot[i], C) : sigmoid_at(&c->boot[i], C);
+    qsort(v, (size_t)m, sizeof(double), cmp_double);
+    *lo = quantile_sorted(v, m, (1 - FIT_CI_LEVEL) / 2);
+    *hi = quantile_sorted(v, m, 1 - (1 - FIT_CI_LEVEL) / 2);
+    free(v);
 }
 
 void curve_predict(const CurveFit *c, double C, double *R, double *lo, double *hi)
 {
     *R = sigmoid_at(&c->sig.p, C);
-    *lo = *hi = NAN;
-    if (!c->has_ci) return;
-    double *v = malloc(sizeof(double) * (size_t)c->boot_ok);
-    if (!v) return;
-    for (int i = 0; i < c->boot_ok; i++) v[i] = sigmoid_at(&c->boot[i], C);
-    qsort(v, (size_t)c->boot_ok, sizeof(double), cmp_double);
-    *lo = quantile_sorted(v, c->boot_ok, (1 - FIT_CI_LEVEL) / 2);
-    *hi = quantile_sorted(v, c->boot_ok, 1 - (1 - FIT_CI_LEVEL) / 2);
-    free(v);
+    boot_band(c, 0, C, lo, hi);
+}
+
+void curve_predict_powerlaw(const CurveFit *c, double C, double *R, double *lo, double *hi)
+{
+    *R = c->has_pl ? powerlaw_at(&c->pl.p, C) : NAN;
+    boot_band(c, 1, C, lo, hi);
 }
 
 void curve_target(const CurveFit *c, double R, TargetResult *t)

@@ -41,6 +41,9 @@ typedef struct {
     long fit_r0;          /* OPT_INT fields are long */
     long boot;            /* resamples; 0: no intervals */
     long boot_seed;
+    /* Set by the code, not by keys (0 after memset, the defaults): */
+    int form;             /* FORM_* of ref/fit/fit.h: the curve fitted */
+    int boot_powerlaw;    /* 1: the bootstrap also refits the power law (CurveFit.pl_boot) */
 } FitSettings;
 
 /* OptSpec entries for the settings above, for a command config struct `Type` holding a
@@ -86,6 +89,8 @@ typedef struct {
     double hold_last;          /* predicted minus observed at the last point, when it is held out */
     int boot_ok;          /* resamples that gave a fit */
     Sigmoid *boot;        /* their parameters */
+    int pl_boot_ok;       /* with FitSettings.boot_powerlaw: resamples the power law fitted */
+    PowerLaw *pl_boot;    /* and its parameters on them */
     int has_ci;           /* boot_ok >= FIT_MIN_BOOT */
     double A_lo, A_hi, B_lo, B_hi, Cmid_lo, Cmid_hi;
 } CurveFit;
@@ -96,8 +101,10 @@ int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *f
               char *err);
 void curve_free(CurveFit *c);
 
-/* Predicted pass rate at C, with the bootstrap interval (NaN without intervals). */
+/* Predicted pass rate at C, with the bootstrap interval of the curve (NaN without intervals). */
 void curve_predict(const CurveFit *c, double C, double *R, double *lo, double *hi);
+/* The same from the power law (R NaN without one; the interval needs boot_powerlaw). */
+void curve_predict_powerlaw(const CurveFit *c, double C, double *R, double *lo, double *hi);
 
 typedef struct {
     int reachable;      /* R lies below the fitted ceiling (and above R0) */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "ref/common/jsonl.h"
+#include "ref/common/lines.h"
 #include "ref/common/util.h"
 
 #define FIND_MAX_DEPTH 8
@@ -148,39 +149,69 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
     return add_point(r, cap, pt, err);
 }
 
-int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err)
+/* DIR/metrics.jsonl (1), or DIR/metrics.jsonl.gz when only that exists (2); 0 when neither does. */
+static int metrics_path(const char *dir, char *path, size_t n)
+{
+    struct stat st;
+    const char *names[] = {"metrics.jsonl", "metrics.jsonl.gz"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, n, "%s/%s", dir, names[i]);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return i + 1;
+    }
+    snprintf(path, n, "%s/metrics.jsonl", dir);
+    return 0;
+}
+
+/* metrics_rows with, for fn, each row's line as the file has it (raw; NULL unless want_raw) and,
+ * for the caller, whether the rows came from metrics.jsonl.gz. */
+typedef int (*RawRowFn)(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                        char *err);
+
+static int rows_of(const char *dir, int want_raw, RawRowFn fn, void *ctx, int *truncated, int *gz, char *err)
 {
     char path[1100];
     *truncated = 0;
-    if (path_join(path, sizeof path, dir, "metrics.jsonl", err)) return 1;
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
-        return 2;
+    if (strlen(dir) > sizeof path - 32) {
+        snprintf(err, ERR_LEN, "path too long: '%.100s...'", dir);
+        return 1;
     }
-    char *line = NULL;
-    size_t linecap = 0;
-    ssize_t len;
-    long lineno = 0;
-    int rc = 0;
+    *gz = metrics_path(dir, path, sizeof path) == 2;
+    LineReader lr;
+    int rc = lines_open(&lr, path, err);
+    if (rc) return rc;
     JsonObj *o = malloc(sizeof *o);
+    char *raw = NULL;
+    size_t raw_cap = 0, len;
+    long lineno = 0;
+    int got = 0;
     if (!o) {
-        fclose(f);
         snprintf(err, ERR_LEN, "out of memory");
-        return 2;
+        rc = 2;
     }
-    errno = 0;
-    while ((len = getline(&line, &linecap, f)) >= 0) {
+    while (!rc && (got = lines_next(&lr, &len, err)) == 1) {
         lineno++;
-        int complete = len > 0 && line[len - 1] == '\n';
-        char *s = line;
+        char *line = lr.buf, *s = line;
+        int complete = line[len - 1] == '\n';
         while (isspace((unsigned char)*s)) s++;
         if (*s == 0) continue;
+        if (want_raw) {
+            if (len + 1 > raw_cap) {
+                char *b = realloc(raw, len + 1);
+                if (!b) {
+                    snprintf(err, ERR_LEN, "out of memory");
+                    rc = 2;
+                    break;
+                }
+                raw = b;
+                raw_cap = len + 1;
+            }
+            memcpy(raw, line, len + 1);
+            while (len > 0 && (raw[len - 1] == '\n' || raw[len - 1] == '\r')) raw[--len] = 0;
+        }
         char perr[ERR_LEN];
         if (jsonl_parse(line, o, perr)) {
             /* Only an unterminated last line may be cut short: a writer appending to it. */
-            int c = fgetc(f);
-            if (!complete && c == EOF) {
+            if (!complete) {
                 *truncated = 1;
                 break;
             }
@@ -189,16 +220,33 @@ int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, ch
             break;
         }
         const char *kind = jsonl_str(o, "kind");
-        if (kind && (rc = fn(ctx, kind, o, path, lineno, err))) break;
+        if (kind) rc = fn(ctx, kind, o, raw, path, lineno, err);
     }
-    if (!rc && ferror(f)) {
-        snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
-        rc = 2;
-    }
+    if (!rc && got == 2) rc = 2;
+    free(raw);
     free(o);
-    free(line);
-    fclose(f);
+    lines_close(&lr);
     return rc;
+}
+
+typedef struct {
+    MetricsRowFn fn;
+    void *ctx;
+} PlainRows;
+
+static int plain_row(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                     char *err)
+{
+    PlainRows *p = ctx;
+    (void)raw;
+    return p->fn(p->ctx, kind, o, path, lineno, err);
+}
+
+int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err)
+{
+    PlainRows p = {fn, ctx};
+    int gz;
+    return rows_of(dir, 0, plain_row, &p, truncated, &gz, err);
 }
 
 typedef struct {
@@ -207,9 +255,11 @@ typedef struct {
     int cap;
 } EvalReader;
 
-static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err)
+static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                    char *err)
 {
     EvalReader *e = ctx;
+    (void)raw;
     if (strcmp(kind, "eval") != 0) return 0;
     return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, err);
 }
@@ -217,7 +267,7 @@ static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *p
 static int read_metrics(RunData *r, const char *xcol, char *err)
 {
     EvalReader e = {r, xcol, 0};
-    int rc = metrics_rows(r->dir, eval_row, &e, &r->truncated, err);
+    int rc = rows_of(r->dir, 0, eval_row, &e, &r->truncated, &r->gz, err);
     if (!rc && r->n > 1) qsort(r->pts, (size_t)r->n, sizeof(EvalPoint), cmp_point);
     return rc;
 }
@@ -312,8 +362,8 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
         if (rc) return rc;
         (*n_loaded)++;
         if (runs[i].truncated)
-            fprintf(stderr, "scalerl %s: note: %s/metrics.jsonl: ignored a truncated last line (run still writing?)\n",
-                    cmd, dirs[i]);
+            fprintf(stderr, "scalerl %s: note: %s/metrics.jsonl%s: ignored a truncated last line (run still writing?)\n",
+                    cmd, dirs[i], runs[i].gz ? ".gz" : "");
     }
     return 0;
 }
@@ -380,7 +430,7 @@ static int walk(const char *dir, int depth, DirList *l, char *err)
     char path[1100];
     if (path_join(path, sizeof path, dir, "metrics.jsonl", err)) return 1;
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) return list_add(l, dir, err);
+    if (metrics_path(dir, path, sizeof path)) return list_add(l, dir, err);
     if (depth >= FIND_MAX_DEPTH) return 0;
     DIR *d = opendir(dir);
     if (!d) {
@@ -416,7 +466,7 @@ int rundata_find(const char *root, char ***dirs, int *n, char *err)
     }
     int rc = walk(root, 0, &l, err);
     if (!rc && l.n == 0) {
-        snprintf(err, ERR_LEN, "no run directories (holding metrics.jsonl) under '%s'", root);
+        snprintf(err, ERR_LEN, "no run directories (holding metrics.jsonl or metrics.jsonl.gz) under '%s'", root);
         rc = 1;
     }
     if (rc) {
@@ -432,4 +482,34 @@ void rundata_free_list(char **dirs, int n)
 {
     for (int i = 0; i < n; i++) free(dirs[i]);
     free(dirs);
+}
+
+typedef struct {
+    DirList lines;
+} RawCtx;
+
+static int keep_raw(void *vctx, const char *kind, const JsonObj *o, const char *raw, const char *path, long lineno,
+                    char *err)
+{
+    RawCtx *c = vctx;
+    (void)o;
+    (void)path;
+    (void)lineno;
+    return strcmp(kind, "eval") == 0 ? list_add(&c->lines, raw, err) : 0;
+}
+
+int rundata_eval_lines(const char *dir, char ***lines, int *n, char *err)
+{
+    RawCtx ctx = {{0}};
+    int truncated, gz;
+    *lines = NULL;
+    *n = 0;
+    int rc = rows_of(dir, 1, keep_raw, &ctx, &truncated, &gz, err);
+    if (rc) {
+        rundata_free_list(ctx.lines.dirs, ctx.lines.n);
+        return rc;
+    }
+    *lines = ctx.lines.dirs;
+    *n = ctx.lines.n;
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* A run directory as the fitter sees it: the eval rows of RUN/metrics.jsonl (rows with
- * "kind":"eval"; other kinds are skipped) and the recipe and seed from RUN/config.txt.
+ * "kind":"eval"; other kinds are skipped; RUN/metrics.jsonl.gz when only that exists, as in the
+ * committed bank of bench/curves) and the recipe and seed from RUN/config.txt.
  *
  * Each eval row gives a point (x, pass_rate) where x is the chosen compute column (flops, wall_s,
  * cpu_s, or any numeric column); pass_rate_lo/_hi, when present, are the point's interval. The
@@ -28,6 +29,7 @@ typedef struct {
     double r0;      /* its pass rate */
     double r0_lo, r0_hi; /* its interval; NaN when the row has none */
     int truncated;  /* a partial last line was ignored */
+    int gz;         /* the rows came from metrics.jsonl.gz */
 } RunData;
 
 /* Loads dir with x taken from column xcol. 0, 1 (bad content: message names file, line and
@@ -45,14 +47,20 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
  * caught), else 1 with err: writing it (a rename into place) would replace an input. */
 int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err);
 
-/* Every directory at or under root holding a metrics.jsonl (not descending into run
- * directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */
+/* The eval rows of dir's metrics as the file has them, step-0 row included, in file order, without
+ * their newlines (for fitters that read metrics.jsonl rows themselves); free with
+ * rundata_free_list. A truncated last line is skipped. 0, 1 (bad line, named) or 2 (I/O). */
+int rundata_eval_lines(const char *dir, char ***lines, int *n, char *err);
+
+/* Every directory at or under root holding a metrics.jsonl or metrics.jsonl.gz (not descending
+ * into run directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */
 int rundata_find(const char *root, char ***dirs, int *n, char *err);
 void rundata_free_list(char **dirs, int n);
 
-/* Every row of DIR/metrics.jsonl that has a "kind", in file order, handed to fn (path and lineno
- * for its messages); a nonzero return of fn stops and is returned. A cut last line is skipped
- * and flagged in *truncated; any other malformed line is an error naming the file and line. */
+/* Every row of DIR/metrics.jsonl (or .gz) that has a "kind", in file order, handed to fn (path
+ * and lineno for its messages); a nonzero return of fn stops and is returned. A cut last line is
+ * skipped and flagged in *truncated; any other malformed line is an error naming the file and
+ * line. */
 typedef int (*MetricsRowFn)(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err);
 int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err);
 
