@@ -103,6 +103,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_model: bad seconds per measurement '%s': expected a number in (0, 60]\n", argv[1]);
         return 1;
     }
+    enum { MAX_SHAPES = 8 };
+    int shapes[MAX_SHAPES][2] = {{64, 2}, {128, 4}, {256, 4}}, n_shapes = 0;
+    const char *only = NULL;
+    for (int i = 2; i < argc; i++) {
+        int d, l;
+        char tail;
+        if (strncmp(argv[i], "only=", 5) == 0 && (!strcmp(argv[i] + 5, "train") || !strcmp(argv[i] + 5, "decode"))) {
+            only = argv[i] + 5;
+        } else if (sscanf(argv[i], "%dx%d%c", &d, &l, &tail) == 2 && d >= 8 && d <= 4096 && d % 4 == 0 && l >= 1 &&
+                   l <= 64 && n_shapes < MAX_SHAPES) {
+            shapes[n_shapes][0] = d;
+            shapes[n_shapes++][1] = l;
+        } else {
+            fprintf(stderr, "bench_model: bad argument '%s': expected DxL (d_model 8..4096, a multiple of 4 "
+                    "heads, 1..64 layers; at most %d) or only=train|decode\n", argv[i], MAX_SHAPES);
+            return 1;
+        }
+    }
+    if (n_shapes == 0) n_shapes = 3;
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     printf("OPENBLAS_CORETYPE=%s (OpenBLAS kernel: %s)\n", coretype ? coretype : "(unset)",
            openblas_get_corename());
@@ -118,9 +137,8 @@ int main(int argc, char **argv)
         printf("sgemm 1536^3 peak, %d thread%s: %.1f GFLOP/s\n", th, th > 1 ? "s" : "", peak[th]);
         printf("RESULT kind=peak threads=%d gflops=%.2f\n", th, peak[th]);
     }
-    const int shapes[3][2] = {{64, 2}, {128, 4}, {256, 4}};
     printf("\n%-22s %7s %12s %9s %7s\n", "measurement", "threads", "tokens/s", "GFLOP/s", "%peak");
-    for (int si = 0; si < 3; si++) {
+    for (int si = 0; si < n_shapes; si++) {
         const ModelConfig cfg = {.vocab = vocab, .ctx = BENCH_CTX, .d_model = shapes[si][0],
                                  .n_layer = shapes[si][1], .n_head = 4, .d_ff = 4 * shapes[si][0]};
         char err[MODEL_ERR_LEN];
@@ -171,18 +189,20 @@ int main(int argc, char **argv)
         for (int th = 1; th <= 2; th++) {
             model_set_threads(th);
             char label[64];
-            double t = time_it(run_train, &tr, seconds);
-            double gf = 3.0 * fwd_flops / t / 1e9;
-            snprintf(label, sizeof label, "train d%d L%d", cfg.d_model, cfg.n_layer);
-            printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, N / t, gf, 100.0 * gf / peak[th]);
-            printf("RESULT kind=train d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f\n", cfg.d_model, cfg.n_layer,
-                   th, N / t, gf);
-            t = time_it(run_generate, &g, seconds);
-            gf = gen_flops / t / 1e9;
-            snprintf(label, sizeof label, "decode d%d L%d", cfg.d_model, cfg.n_layer);
-            printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, gen_tokens / t, gf, 100.0 * gf / peak[th]);
-            printf("RESULT kind=decode d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f\n", cfg.d_model,
-                   cfg.n_layer, th, gen_tokens / t, gf);
+            if (!only || !strcmp(only, "train")) {
+                const double t = time_it(run_train, &tr, seconds), gf = 3.0 * fwd_flops / t / 1e9;
+                snprintf(label, sizeof label, "train d%d L%d", cfg.d_model, cfg.n_layer);
+                printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, N / t, gf, 100.0 * gf / peak[th]);
+                printf("RESULT kind=train d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f peak_frac=%.4f\n",
+                       cfg.d_model, cfg.n_layer, th, N / t, gf, gf / peak[th]);
+            }
+            if (!only || !strcmp(only, "decode")) {
+                const double t = time_it(run_generate, &g, seconds), gf = gen_flops / t / 1e9;
+                snprintf(label, sizeof label, "decode d%d L%d", cfg.d_model, cfg.n_layer);
+                printf("%-22s %7d %12.0f %9.2f %6.1f%%\n", label, th, gen_tokens / t, gf, 100.0 * gf / peak[th]);
+                printf("RESULT kind=decode d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f peak_frac=%.4f\n",
+                       cfg.d_model, cfg.n_layer, th, gen_tokens / t, gf, gf / peak[th]);
+            }
         }
         free(prompt);
         free(plen);

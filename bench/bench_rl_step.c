@@ -10,9 +10,10 @@
  * Every timed call starts from the checkpoint's weights and moments (restored outside the timed
  * part), so every generation samples the same batch and every thread count times the same work.
  *
- * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR]
+ * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE]
  * Prints milliseconds per phase for each thread count given (default 1 and 2), the fastest of
- * repeated calls (bench/timing.h). dump=DIR also writes DIR/batch.txt: the settings, the prompts,
+ * repeated calls (bench/timing.h). only=generate|forward|backward times that phase alone (the
+ * others print 0), for a profiler: `perf record build/bench/bench_rl_step 10 CKPT 1 only=forward`. dump=DIR also writes DIR/batch.txt: the settings, the prompts,
  * the first generated batch, and the loss and gradient norm the step computes on it from the
  * checkpoint's weights, for bench/torch_rl_step.py to check its own step against (format below,
  * at write_batch). */
@@ -300,10 +301,10 @@ int main(int argc, char **argv)
         return 1;
     }
     int threads[MAX_THREAD_COUNTS] = {1, 2}, n_threads = 0;
-    const char *dump = NULL;
+    const char *dump = NULL, *only = NULL;
     for (int i = 3; i < argc; i++) {
-        if (strncmp(argv[i], "dump=", 5) == 0) {
-            dump = argv[i] + 5;
+        if (strncmp(argv[i], "dump=", 5) == 0 || strncmp(argv[i], "only=", 5) == 0) {
+            *(argv[i][0] == 'd' ? &dump : &only) = argv[i] + 5;
             continue;
         }
         const int th = atoi(argv[i]);
@@ -315,6 +316,11 @@ int main(int argc, char **argv)
         threads[n_threads++] = th;
     }
     if (n_threads == 0) n_threads = 2;
+    if (only && strcmp(only, "generate") && strcmp(only, "forward") && strcmp(only, "backward")) {
+        fprintf(stderr, "bench_rl_step: bad only=%s: expected generate, forward or backward\n", only);
+        return 1;
+    }
+#define TIMED(name) (!only || strcmp(only, name) == 0)
     Bench b;
     setup(&b, argv[2]);
 
@@ -338,11 +344,11 @@ int main(int argc, char **argv)
     printf("%7s %12s %12s %12s %12s\n", "threads", "generate ms", "forward ms", "backward ms", "total ms");
     for (int k = 0; k < n_threads; k++) {
         model_set_threads(threads[k]);
-        const double tg = time_prepared(restore_weights, run_generate, &b, seconds);
-        const double tf = time_prepared(restore_weights, run_forward, &b, seconds);
+        const double tg = TIMED("generate") ? time_prepared(restore_weights, run_generate, &b, seconds) : 0.0;
+        const double tf = TIMED("forward") ? time_prepared(restore_weights, run_forward, &b, seconds) : 0.0;
         restore_weights(&b);
         run_forward(&b); /* the backward differentiates the last forward, both at the checkpoint's weights */
-        const double tb = time_prepared(restore_weights, run_backward, &b, seconds);
+        const double tb = TIMED("backward") ? time_prepared(restore_weights, run_backward, &b, seconds) : 0.0;
         printf("%7d %12.1f %12.1f %12.1f %12.1f\n", threads[k], 1e3 * tg, 1e3 * tf, 1e3 * tb, 1e3 * (tg + tf + tb));
         printf("RESULT kind=rl_step threads=%d generate_ms=%.2f forward_ms=%.2f backward_ms=%.2f total_ms=%.2f\n",
                threads[k], 1e3 * tg, 1e3 * tf, 1e3 * tb, 1e3 * (tg + tf + tb));

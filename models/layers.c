@@ -327,21 +327,31 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 /* Elements per OpenMP chunk of the elementwise kernels (big enough to amortize scheduling). */
 #define ELEM_CHUNK 4096
 
-void gelu_forward(float *out, const float *inp, size_t n)
+void gelu_forward(float *out, float *denom, const float *inp, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+        if (denom) {
 #pragma omp simd
-        for (size_t i = c0; i < c1; i++) {
-            float x = inp[i];
-            float u = GELU_K2 * (x + GELU_C * x * x * x);
-            out[i] = x / (1.0f + fast_expf(-u));
+            for (size_t i = c0; i < c1; i++) {
+                float x = inp[i];
+                float d = 1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x)));
+                denom[i] = d;
+                out[i] = x / d;
+            }
+        } else {
+#pragma omp simd
+            for (size_t i = c0; i < c1; i++) {
+                float x = inp[i];
+                out[i] = x / (1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x))));
+            }
         }
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+/* With s = 1 / (1 + exp(-u)) = gelu(x) / x: gelu'(x) = s + x s (1 - s) du/dx. */
+void gelu_backward(float *dinp, const float *inp, const float *denom, const float *dout, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
@@ -349,8 +359,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 #pragma omp simd
         for (size_t i = c0; i < c1; i++) {
             float x = inp[i];
-            float u = GELU_K2 * (x + GELU_C * x * x * x);
-            float s = 1.0f / (1.0f + fast_expf(-u));
+            float s = 1.0f / denom[i];
             float du = GELU_K2 * (1.0f + 3.0f * GELU_C * x * x);
             dinp[i] = dout[i] * (s + x * s * (1.0f - s) * du);
         }
