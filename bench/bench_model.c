@@ -131,6 +131,10 @@ int main(int argc, char **argv)
     printf("train = forward + backward + grad clip + AdamW; decode = model_generate (KV cache, sampling), "
            "%d sequences to the context end\n", BENCH_BATCH);
     printf("RESULT kind=config vocab=%d ctx=%d batch=%d\n", vocab, BENCH_CTX, BENCH_BATCH);
+    /* openblas_get_config() starts "OpenBLAS 0.3.21 ...": the second word is the version. */
+    char version[32] = "unknown";
+    if (sscanf(openblas_get_config(), "OpenBLAS %31s", version) != 1) strcpy(version, "unknown");
+    printf("RESULT kind=openblas version=%s core=%s\n", version, openblas_get_corename());
     double peak[3] = {0};
     for (int th = 1; th <= 2; th++) {
         peak[th] = sgemm_peak(th, seconds);
