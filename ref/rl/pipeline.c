@@ -12,9 +12,18 @@
  * version >= b - k; the trainer checks the recorded versions of every batch it consumes and stops
  * with an error if one is older (it cannot happen; the check makes the bound observable).
  *
- * Cores: the generator thread and the trainer each get half of `threads` (at least one) for
- * their OpenMP kernels, and OpenBLAS stays single-threaded (model_set_threads), so the two never
- * oversubscribe the machine. */
+ * Cores: the trainer and the generator each get all `threads` for their OpenMP kernels (OpenBLAS
+ * stays single-threaded, model_set_threads), and the operating system shares the cores between
+ * them: whichever side has work runs on every core the other leaves idle (its serial stretches,
+ * the ends of its parallel regions, and all of them while it waits), and when both have work each
+ * gets its share. The generator never runs more than k batches ahead, so over a step the cores
+ * do one step's generation and one step's training, with no core idle while either has work. The
+ * earlier fixed split, half of the cores each, idled the lighter side's cores: on 2 cores the
+ * generator, with about 60% of the trainer's work, spent 40% of every step waiting at the
+ * admission bound while the trainer ran alone on the other core (bench/README.md, "PipelineRL on
+ * two cores"). This needs OpenMP threads that sleep when they wait rather than spin, or a waiting
+ * thread would hold a core the other side needs: models/omp_env.c's GOMP_SPINCOUNT default does
+ * that (a user who sets OMP_WAIT_POLICY=active gets spinning threads and loses the overlap). */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +43,15 @@ typedef struct {
     int stop, failed;
     char err[ERR_LEN];
     double gen_busy_s; /* time the generator spent in gen_step */
-    int gen_threads;
+    int threads;
+    long wanted; /* the batch the trainer waits for, -1 when it does not wait */
 } Pipe;
 
 static void *generator_main(void *arg)
 {
     Pipe *p = arg;
     Trainer *t = p->t;
-    omp_set_num_threads(p->gen_threads);
+    omp_set_num_threads(p->threads);
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         p->in_use = p->latest; /* switch to the newest weights between two tokens */
@@ -65,7 +75,8 @@ static void *generator_main(void *arg)
         p->gen_busy_s += dt;
         t->flops_gen += flops;
         trainer_collect_finished(t);
-        pthread_cond_broadcast(&p->cv_batch);
+        /* Wake the trainer only when its batch is complete, not at every decode step. */
+        if (p->wanted >= 0 && trainer_batch_ready(t, p->wanted)) pthread_cond_broadcast(&p->cv_batch);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -102,9 +113,9 @@ int pipeline_threads_loop(Trainer *t, char *err)
     Pipe p;
     memset(&p, 0, sizeof p);
     p.t = t;
-    int total = t->c->threads > 0 ? (int)t->c->threads : omp_get_num_procs();
-    p.gen_threads = total / 2 > 0 ? total / 2 : 1;
-    int train_threads = total - p.gen_threads > 0 ? total - p.gen_threads : 1;
+    const int total = t->c->threads > 0 ? (int)t->c->threads : omp_get_num_procs();
+    p.threads = total;
+    p.wanted = -1;
     for (int i = 0; i < 3; i++) {
         p.buf[i] = malloc(t->m.n_params * sizeof(float));
         if (!p.buf[i]) {
@@ -121,7 +132,6 @@ int pipeline_threads_loop(Trainer *t, char *err)
     pthread_cond_init(&p.cv_gen, NULL);
     pthread_cond_init(&p.cv_batch, NULL);
     t->lock = &p.mu;
-    omp_set_num_threads(train_threads);
     pthread_t gen;
     int rc = 0;
     if (pthread_create(&gen, NULL, generator_main, &p) != 0) {
@@ -134,8 +144,10 @@ int pipeline_threads_loop(Trainer *t, char *err)
         double w0 = wall_seconds();
         pthread_mutex_lock(&p.mu);
         double busy0 = p.gen_busy_s;
+        p.wanted = v;
         while (!trainer_batch_ready(t, v) && !p.failed && !(t->exhausted && v >= t->admitted))
             pthread_cond_wait(&p.cv_batch, &p.mu);
+        p.wanted = -1;
         int failed = p.failed, exhausted = !trainer_batch_ready(t, v);
         pthread_mutex_unlock(&p.mu);
         if (failed) {
@@ -169,6 +181,5 @@ out:
     pthread_cond_destroy(&p.cv_gen);
     pthread_mutex_destroy(&p.mu);
     for (int i = 0; i < 3; i++) free(p.buf[i]);
-    omp_set_num_threads(total);
     return rc;
 }
