@@ -327,26 +327,22 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 /* Elements per OpenMP chunk of the elementwise kernels (big enough to amortize scheduling). */
 #define ELEM_CHUNK 4096
 
+/* Two passes per chunk (in L1): the denominators, then the quotients. Fused into one loop, GCC
+ * computed the quotient once per branch of fast_expf's clamps (three divisions per vector), and
+ * the loop ran at half the speed; the values are the same either way. */
 void gelu_forward(float *out, float *denom, const float *inp, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
-        if (denom) {
+        float *d = denom ? denom : out; /* without denom, out holds them until the quotient */
 #pragma omp simd
-            for (size_t i = c0; i < c1; i++) {
-                float x = inp[i];
-                float d = 1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x)));
-                denom[i] = d;
-                out[i] = x / d;
-            }
-        } else {
-#pragma omp simd
-            for (size_t i = c0; i < c1; i++) {
-                float x = inp[i];
-                out[i] = x / (1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x))));
-            }
+        for (size_t i = c0; i < c1; i++) {
+            float x = inp[i];
+            d[i] = 1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x)));
         }
+#pragma omp simd
+        for (size_t i = c0; i < c1; i++) out[i] = inp[i] / d[i];
     }
 }
 
