@@ -261,7 +261,13 @@ void matmul_forward_tiled(float *out, const float *inp, const float *w, const fl
             float *o = out + (size_t)r0 * OUT;
             float beta = 0.0f;
             if (bias) {
-                for (int r = 0; r < m; r++) memcpy(o + (size_t)r * OUT, bias, (size_t)OUT * sizeof *o);
+                /* One copy of the bias per row, for the product to add to (a loop, not one
+                 * memcpy call per row: rows are short). */
+                for (int r = 0; r < m; r++) {
+                    float *restrict orow = o + (size_t)r * OUT;
+#pragma omp simd
+                    for (int j = 0; j < OUT; j++) orow[j] = bias[j];
+                }
                 beta = 1.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OUT, IN, 1.0f, x, IN, wm, IN, beta, o, OUT);
