@@ -34,6 +34,11 @@ bench_start=$(date +%s)
 
 have_torch=0
 "$py" -c 'import torch' 2>/dev/null && have_torch=1
+# PyTorch's OpenMP runs with the wait policy scalerl gives itself (models/omp_env.c): with
+# libgomp's default, idle threads spin for milliseconds and, on a busy machine, 2 threads ran
+# several times slower than 1. The user's own setting wins, as it does for scalerl.
+torch_env=()
+[ -z "${GOMP_SPINCOUNT:-}" ] && [ -z "${OMP_WAIT_POLICY:-}" ] && torch_env=(GOMP_SPINCOUNT=1000)
 
 echo "== 1. make run, timed (wall time and peak resident memory of every process it starts)"
 base=$tmp/run/base.ckpt
@@ -69,7 +74,7 @@ for r in $(seq "$rounds"); do
   if [ "$have_torch" = 1 ]; then
     # One process per thread count: OpenBLAS sizes its pool when it loads (torch_bench.py).
     for th in 1 2; do
-      OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_rl_step.py "$secs" "$tmp/weights" "$tmp/rl/batch.txt" \
+      env "${torch_env[@]}" OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_rl_step.py "$secs" "$tmp/weights" "$tmp/rl/batch.txt" \
         "$th" >>"$res" || { echo "bench: torch_rl_step.py failed"; exit 1; }
     done
   fi
@@ -108,7 +113,7 @@ if [ "$have_torch" = 1 ]; then
   echo "== 5. PyTorch training step (forward, backward, clip, AdamW) at bench_model's shapes"
   vocab=$(sed -n 's/^RESULT kind=config vocab=\([0-9]*\).*/\1/p' "$res" | head -1)
   for th in 1 2; do
-    OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_bench.py "$secs" "${vocab:-22}" "$th" >>"$res" ||
+    env "${torch_env[@]}" OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th "$py" bench/torch_bench.py "$secs" "${vocab:-22}" "$th" >>"$res" ||
       { echo "bench: torch_bench.py failed"; exit 1; }
   done
 else
