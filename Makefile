@@ -22,7 +22,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test run bench sanitize clean deps
+.PHONY: all test test-cluster run bench sanitize clean deps
 .SECONDARY:
 all: $(BIN)
 
@@ -58,6 +58,11 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 # Every test binary and tests/*.sh script prints PASS/FAIL lines; run.sh counts them.
 test: scalerl $(TEST_BIN)
 	@tests/run.sh $(TEST_BIN)
+
+# `scalerl sweep print=slurm` on a one-node Slurm started on this machine (tests/cluster_slurm.sh:
+# installs slurm-wlm and munge when root and missing; about 30 s). Not part of `make test`.
+test-cluster: scalerl
+	@tests/run.sh --only tests/cluster_slurm.sh
 
 bench: scalerl $(BENCH_BIN)
 	@bench/run.sh

@@ -4,19 +4,19 @@
  * normalization, zero-variance filtering, global-norm clipping, AdamW):
  *   generate  the generator of ref/rl/rollout.c samples the 48 x 16 completions (KV cache,
  *             temperature sampling, length control) and verifies them;
- *   forward   advantages, the zero-variance filter, aggregation weights, the trainer's FP32
- *             forward over the kept completions and the CISPO loss, as ref/rl/train_step.c does;
- *   backward  backward, gradient clipping and the AdamW update.
+ *   train     the trainer's own step (ref/rl/step.h): step_prepare (rewards, advantages, the
+ *             zero-variance filter, aggregation weights, rows) and step_apply (the FP32 forward
+ *             over the kept completions, the CISPO loss, backward, clipping, AdamW).
  * Every timed call starts from the checkpoint's weights and moments (restored outside the timed
  * part), so every generation samples the same batch and every thread count times the same work.
  *
  * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE]
  * Prints milliseconds per phase for each thread count given (default 1 and 2), the fastest of
- * repeated calls (bench/timing.h). only=generate|forward|backward times that phase alone (the
- * others print 0), for a profiler: `perf record build/bench/bench_rl_step 10 CKPT 1 only=forward`. dump=DIR also writes DIR/batch.txt: the settings, the prompts,
- * the first generated batch, and the loss and gradient norm the step computes on it from the
- * checkpoint's weights, for bench/torch_rl_step.py to check its own step against (format below,
- * at write_batch). */
+ * repeated calls (bench/timing.h). only=generate|train times that phase alone (the other prints
+ * 0), for a profiler: `perf record build/bench/bench_rl_step 10 CKPT 1 only=train`. dump=DIR also
+ * writes DIR/batch.txt: the settings, the prompts, the first generated batch, and the loss and
+ * gradient norm the step computes on it from the checkpoint's weights, for
+ * bench/torch_rl_step.py to check its own step against (format below, at write_batch). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,16 +28,17 @@
 #include "models/model.h"
 #include "models/optim.h"
 #include "ref/common/args.h"
-#include "ref/common/runfiles.h"
 #include "ref/common/util.h"
 #include "ref/rl/advantage.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/loss.h"
 #include "ref/rl/recipe.h"
 #include "ref/rl/rollout.h"
+#include "ref/rl/runfiles.h"
+#include "ref/rl/step.h"
 #include "tasks/tasks.h"
 
-enum { MAX_THREAD_COUNTS = 8, STREAM_SAMPLE = 0x7a11 };
+enum { MAX_THREAD_COUNTS = 8 };
 
 static void die(const char *what, const char *err)
 {
@@ -55,21 +56,13 @@ typedef struct {
     TaskSplit *split;
     Problem *prompts; /* P */
     Generator *gen;
-    LossParams lp;
-    AdamWConfig opt;
+    TrainStep step;
+    StepStats stats;
     int P, G, N;
-    int *batch;      /* P: generator groups of the trained batch (the first one generated) */
-    int *scratch_gi; /* P: groups of a timed generation */
-    int *finished;   /* 2P: gen_take_finished's */
-    /* the trainer's buffers (N completions, N * ctx tokens) */
-    float *reward, *adv, *f_logp, *f_logp_gen, *f_w, *f_dlogp;
-    unsigned char *kept;
-    int *off, *f_row, *f_pos, *row_comp, *rows_tok, *rows_tgt;
-    float *rows_logp, *rows_ent, *rows_dlogp;
-    int R, T;
-    AdvStats adv_stats;
-    LossStats loss;
-    double grad_norm;
+    int *batch;              /* P: generator groups of the trained batch (the first one generated) */
+    const Group **groups;    /* P: the same, as the step takes them */
+    int *scratch_gi;         /* P: groups of a timed generation */
+    int *finished;           /* 2P: gen_take_finished's */
 } Bench;
 
 static const Completion *completion(Bench *b, const int *groups, int i)
@@ -105,68 +98,14 @@ static void run_generate(void *p)
     for (int j = 0; j < b->P; j++) gen_release(b->gen, b->scratch_gi[j]);
 }
 
-/* Rewards to the loss on the trained batch, in ref/rl/train_step.c's order. */
-static void run_forward(void *p)
+/* The trainer's step on the trained batch. The version is the end of the warmup, so that the
+ * step runs at the peak learning rate. */
+static void run_train(void *p)
 {
     Bench *b = p;
-    const TrainConfig *c = &b->c;
-    const int N = b->N;
-    char err[MODEL_ERR_LEN];
-    for (int i = 0; i < N; i++) b->reward[i] = completion(b, b->batch, i)->reward;
-    advantages_compute(b->adv, b->kept, &b->adv_stats, b->reward, b->P, b->G, (AdvNorm)c->adv_norm,
-                       (int)c->zero_var_filter);
-    /* The loss tokens: sampled completion tokens (forced ones are context only); rows for the
-     * forward are the kept completions with a loss token. */
-    int R = 0, T = 1;
-    b->off[0] = 0;
-    for (int i = 0; i < N; i++) {
-        const Completion *cp = completion(b, b->batch, i);
-        const int row = b->kept[i] ? R : -1;
-        int o = b->off[i];
-        for (int q = cp->n_prompt; q < cp->n; q++)
-            if (!cp->forced[q]) {
-                b->f_logp_gen[o] = cp->logp[q];
-                b->f_row[o] = row;
-                b->f_pos[o++] = q;
-            }
-        b->off[i + 1] = o;
-        if (row >= 0 && o > b->off[i]) {
-            b->row_comp[R++] = i;
-            T = cp->n - 1 > T ? cp->n - 1 : T;
-        }
-    }
-    aggregation_weights(b->f_w, b->off, b->kept, b->P, b->G, (AggMode)c->agg);
-    b->R = R;
-    b->T = T;
-    if (R == 0) return;
-    for (int r = 0; r < R; r++) {
-        const Completion *cp = completion(b, b->batch, b->row_comp[r]);
-        int *tok = b->rows_tok + (size_t)r * T, *tgt = b->rows_tgt + (size_t)r * T;
-        for (int q = 0; q < T; q++) {
-            tok[q] = q < cp->n - 1 ? cp->tok[q] : TOK_PAD;
-            tgt[q] = q + 1 < cp->n && q + 1 >= cp->n_prompt && !cp->forced[q + 1] ? cp->tok[q + 1] : -1;
-        }
-    }
-    if (model_forward(&b->m, b->rows_tok, b->rows_tgt, R, T, (float)c->temperature, (Precision){0, c->head},
-                      b->rows_logp, b->rows_ent, err))
-        die("forward", err);
-    for (int o = 0; o < b->off[N]; o++)
-        b->f_logp[o] = b->f_row[o] < 0 ? b->f_logp_gen[o]
-                                       : b->rows_logp[(size_t)b->f_row[o] * T + b->f_pos[o] - 1];
-    loss_compute(b->f_dlogp, &b->loss, b->f_logp, b->f_logp_gen, b->f_w, b->adv, b->off, N, &b->lp);
-}
-
-static void run_backward(void *p)
-{
-    Bench *b = p;
-    if (b->R == 0) return;
-    memset(b->rows_dlogp, 0, (size_t)b->R * b->T * sizeof(float));
-    for (int o = 0; o < b->off[b->N]; o++)
-        if (b->f_row[o] >= 0) b->rows_dlogp[(size_t)b->f_row[o] * b->T + b->f_pos[o] - 1] = b->f_dlogp[o];
-    model_zero_grad(&b->m);
-    model_backward(&b->m, b->rows_dlogp);
-    b->grad_norm = grad_clip(&b->m, b->c.grad_clip);
-    adamw_step(&b->m, &b->opt, b->c.lr);
+    char err[ERR_LEN];
+    step_prepare(&b->step, b->groups, b->P, b->c.warmup, &b->stats);
+    if (step_apply(&b->step, &b->m, &b->stats, err)) die("train", err);
 }
 
 /* batch.txt, one record per line, fields separated by spaces:
@@ -181,7 +120,8 @@ static void run_backward(void *p)
  *   result loss=L grad_norm=G rows=R tokens=E
  *                                        the step on this batch from the checkpoint's weights:
  *                                        the CISPO loss, the gradient norm before clipping, the
- *                                        trained rows and loss tokens */
+ *                                        trained rows and loss tokens (config's lr is the one
+ *                                        the step used) */
 static void write_batch(Bench *b, const char *dir)
 {
     char err[ERR_LEN], path[OPT_STR_LEN + 16];
@@ -200,7 +140,7 @@ static void write_batch(Bench *b, const char *dir)
     fprintf(f, " agg=%s", name);
     opts_choice_name(ADV_NORM_CHOICES, c->adv_norm, name, sizeof name);
     fprintf(f, " adv_norm=%s zero_var_filter=%ld adv_std_eps=%.9g", name, c->zero_var_filter, ADV_STD_EPS);
-    fprintf(f, " lr=%.9g beta1=%.9g beta2=%.9g adam_eps=%.9g weight_decay=%.9g grad_clip=%.9g\n", c->lr,
+    fprintf(f, " lr=%.9g beta1=%.9g beta2=%.9g adam_eps=%.9g weight_decay=%.9g grad_clip=%.9g\n", b->stats.lr,
             c->adam_beta1, c->adam_beta2, c->adam_eps, c->weight_decay, c->grad_clip);
     fprintf(f, "vocab ");
     for (int v = 0; v < b->m.cfg.vocab; v++) fputc(tok_char(v), f);
@@ -220,8 +160,8 @@ static void write_batch(Bench *b, const char *dir)
         for (int q = 0; q < cp->n; q++) fprintf(f, " %d", q < cp->n_prompt ? 0 : cp->forced[q]);
         fprintf(f, " %.9g\n", (double)cp->reward);
     }
-    fprintf(f, "result loss=%.17g grad_norm=%.17g rows=%d tokens=%ld\n", b->loss.loss, b->grad_norm, b->R,
-            b->loss.n_tokens);
+    fprintf(f, "result loss=%.17g grad_norm=%.17g rows=%ld tokens=%ld\n", b->stats.loss.loss, b->stats.grad_norm,
+            b->stats.rows, b->stats.tokens);
     if (atomic_commit(&af, err)) die("dump", err);
 }
 
@@ -242,25 +182,22 @@ static void setup(Bench *b, const char *ckpt)
     b->P = (int)c->prompts_per_step;
     b->G = (int)c->gens_per_prompt;
     b->N = b->P * b->G;
-    if (task_spec_parse(c->task, &b->spec, err) || split_new(b->spec, (uint64_t)c->data_seed, (int)c->eval_n, &b->split, err))
+    if (task_spec_parse(c->task, &b->spec, err) ||
+        split_new(b->spec, (uint64_t)c->data_seed, (int)c->eval_n, &b->split, err))
         die("task", err);
     b->prompts = alloc_or_die((size_t)b->P * sizeof *b->prompts);
     for (int j = 0; j < b->P; j++) split_train_draw(b->split, (uint64_t)j, &b->prompts[j]);
     /* Room for two batches: the trained one stays while timed generations come and go. */
-    const GenConfig gc = {.mcfg = b->m.cfg, .G = b->G, .max_groups = 2 * b->P, .slots = b->N,
-                          .temperature = (float)c->temperature,
-                          .prec = {c->gen_precision == PREC_BF16, c->head == PREC_BF16},
-                          .seed = (uint64_t)c->seed, .stream = STREAM_SAMPLE, .length = (LengthMode)c->length,
-                          .think_lo = (int)c->think_budget[0], .think_hi = (int)c->think_budget[1],
-                          .answer_budget = (int)c->answer_budget, .penalty_cache = (int)c->penalty_cache};
+    GenConfig gc = gen_config_from_keys(&b->m.cfg, c->temperature, c->gen_precision, c->head, c->seed,
+                                        GEN_STREAM_TRAIN, c->length, c->think_budget, c->answer_budget,
+                                        c->penalty_cache);
+    gc.G = b->G;
+    gc.max_groups = 2 * b->P;
+    gc.slots = b->N;
     if (gen_config_check(&gc, task_max_prompt_tokens(b->spec), err)) die("generator", err);
     if (!(b->gen = gen_new(&gc, err))) die("generator", err);
-    loss_params_default(&b->lp, (LossKind)c->loss);
-    b->lp.cispo_eps_max = c->eps_max;
-    b->lp.eps_low = c->eps_low;
-    b->lp.eps_high = c->eps_high;
-    b->opt = (AdamWConfig){c->adam_beta1, c->adam_beta2, c->adam_eps, c->weight_decay};
-    const size_t np = b->m.n_params * sizeof(float), N = (size_t)b->N, NT = N * (size_t)b->m.cfg.ctx;
+    if (step_init(&b->step, c, &b->m.cfg, b->P, err)) die("step", err);
+    const size_t np = b->m.n_params * sizeof(float);
     b->base_params = alloc_or_die(np);
     b->base_m = alloc_or_die(np);
     b->base_v = alloc_or_die(np);
@@ -269,24 +206,9 @@ static void setup(Bench *b, const char *ckpt)
     memcpy(b->base_v, b->m.adam_v, np);
     b->base_adam_step = b->m.adam_step;
     b->batch = alloc_or_die((size_t)b->P * sizeof(int));
+    b->groups = alloc_or_die((size_t)b->P * sizeof *b->groups);
     b->scratch_gi = alloc_or_die((size_t)b->P * sizeof(int));
     b->finished = alloc_or_die((size_t)2 * b->P * sizeof(int));
-    b->reward = alloc_or_die(N * sizeof(float));
-    b->adv = alloc_or_die(N * sizeof(float));
-    b->kept = alloc_or_die(N);
-    b->off = alloc_or_die((N + 1) * sizeof(int));
-    b->row_comp = alloc_or_die(N * sizeof(int));
-    b->f_logp = alloc_or_die(NT * sizeof(float));
-    b->f_logp_gen = alloc_or_die(NT * sizeof(float));
-    b->f_w = alloc_or_die(NT * sizeof(float));
-    b->f_dlogp = alloc_or_die(NT * sizeof(float));
-    b->f_row = alloc_or_die(NT * sizeof(int));
-    b->f_pos = alloc_or_die(NT * sizeof(int));
-    b->rows_tok = alloc_or_die(NT * sizeof(int));
-    b->rows_tgt = alloc_or_die(NT * sizeof(int));
-    b->rows_logp = alloc_or_die(NT * sizeof(float));
-    b->rows_ent = alloc_or_die(NT * sizeof(float));
-    b->rows_dlogp = alloc_or_die(NT * sizeof(float));
 }
 
 int main(int argc, char **argv)
@@ -316,8 +238,8 @@ int main(int argc, char **argv)
         threads[n_threads++] = th;
     }
     if (n_threads == 0) n_threads = 2;
-    if (only && strcmp(only, "generate") && strcmp(only, "forward") && strcmp(only, "backward")) {
-        fprintf(stderr, "bench_rl_step: bad only=%s: expected generate, forward or backward\n", only);
+    if (only && strcmp(only, "generate") && strcmp(only, "train")) {
+        fprintf(stderr, "bench_rl_step: bad only=%s: expected generate or train\n", only);
         return 1;
     }
 #define TIMED(name) (!only || strcmp(only, name) == 0)
@@ -327,31 +249,29 @@ int main(int argc, char **argv)
     /* The trained batch, and the step's loss and gradient norm on it from the checkpoint. */
     model_set_threads(threads[0]);
     generate_into(&b, b.batch);
-    run_forward(&b);
-    run_backward(&b);
+    for (int j = 0; j < b.P; j++) b.groups[j] = gen_group(b.gen, b.batch[j]);
+    run_train(&b);
     long len = 0;
     for (int i = 0; i < b.N; i++) {
         const Completion *cp = completion(&b, b.batch, i);
         len += cp->n - cp->n_prompt;
     }
     printf("RL step of the default run (task %s, %d x %d completions, %.1f new tokens on average, bf16 body; "
-           "%d of %d groups kept, trained as %d rows x T=%d, %ld loss tokens, FP32)\n",
-           b.c.task, b.P, b.G, (double)len / b.N, b.adv_stats.n_groups_kept, b.P, b.R, b.T, b.loss.n_tokens);
-    printf("RESULT kind=rl_batch loss=%.9g grad_norm=%.9g rows=%d T=%d tokens=%ld\n", b.loss.loss, b.grad_norm, b.R,
-           b.T, b.loss.n_tokens);
+           "%d of %d groups kept, trained as %ld rows x T=%d, %ld loss tokens, FP32)\n",
+           b.c.task, b.P, b.G, (double)len / b.N, b.stats.adv.n_groups_kept, b.P, b.stats.rows, b.step.T,
+           b.stats.tokens);
+    printf("RESULT kind=rl_batch loss=%.9g grad_norm=%.9g rows=%ld T=%d tokens=%ld\n", b.stats.loss.loss,
+           b.stats.grad_norm, b.stats.rows, b.step.T, b.stats.tokens);
     if (dump) write_batch(&b, dump);
 
-    printf("%7s %12s %12s %12s %12s\n", "threads", "generate ms", "forward ms", "backward ms", "total ms");
+    printf("%7s %12s %12s %12s\n", "threads", "generate ms", "train ms", "total ms");
     for (int k = 0; k < n_threads; k++) {
         model_set_threads(threads[k]);
         const double tg = TIMED("generate") ? time_prepared(restore_weights, run_generate, &b, seconds) : 0.0;
-        const double tf = TIMED("forward") ? time_prepared(restore_weights, run_forward, &b, seconds) : 0.0;
-        restore_weights(&b);
-        run_forward(&b); /* the backward differentiates the last forward, both at the checkpoint's weights */
-        const double tb = TIMED("backward") ? time_prepared(restore_weights, run_backward, &b, seconds) : 0.0;
-        printf("%7d %12.1f %12.1f %12.1f %12.1f\n", threads[k], 1e3 * tg, 1e3 * tf, 1e3 * tb, 1e3 * (tg + tf + tb));
-        printf("RESULT kind=rl_step threads=%d generate_ms=%.2f forward_ms=%.2f backward_ms=%.2f total_ms=%.2f\n",
-               threads[k], 1e3 * tg, 1e3 * tf, 1e3 * tb, 1e3 * (tg + tf + tb));
+        const double tt = TIMED("train") ? time_prepared(restore_weights, run_train, &b, seconds) : 0.0;
+        printf("%7d %12.1f %12.1f %12.1f\n", threads[k], 1e3 * tg, 1e3 * tt, 1e3 * (tg + tt));
+        printf("RESULT kind=rl_step threads=%d generate_ms=%.2f train_ms=%.2f total_ms=%.2f\n", threads[k], 1e3 * tg,
+               1e3 * tt, 1e3 * (tg + tt));
     }
     return 0;
 }

@@ -28,8 +28,7 @@ function yes(ok) { return ok == "" ? "not measured" : ok ? "yes" : "**no**" }
         impl = k == "rl_step" ? "c" : "torch"
         th = f["threads"]; threads_of[impl, th] = 1
         lo(ms, impl " generate " th, f["generate_ms"])
-        lo(ms, impl " forward " th, f["forward_ms"])
-        lo(ms, impl " backward " th, f["backward_ms"])
+        lo(ms, impl " train " th, f["train_ms"])
         if (impl == "torch") torch_tokens = f["new_tokens"]
     }
     else if (k == "rl_batch") { rl_rows = f["rows"]; rl_tokens = f["tokens"] }
@@ -51,8 +50,7 @@ function best_ms(impl, phase,    th, t, b) {
     b = ""
     for (th = 1; th <= 64; th++) {
         if (!((impl, th) in threads_of)) continue
-        t = phase == "total" ? ms[impl " generate " th] + ms[impl " forward " th] + ms[impl " backward " th] \
-                             : ms[impl " " phase " " th]
+        t = phase == "total" ? ms[impl " generate " th] + ms[impl " train " th] : ms[impl " " phase " " th]
         if (b == "" || t < b) { b = t; best_th[impl, phase] = th }
     }
     return b
@@ -86,8 +84,8 @@ END {
         fmt("%.1f ms", c_total) (c_total != "" ? " (" best_th["c", "total"] " thr)" : ""),
         "PyTorch " fmt("%.1f ms", t_total) (t_total != "" ? " (" best_th["torch", "total"] " thr)" : ""),
         fmt("%.1fx", speedup), ">= 10x", speedup == "" ? "not measured" : yes(speedup >= 10))
-    split("generate forward backward", phases, " ")
-    for (i = 1; i <= 3; i++) {
+    split("generate train", phases, " ")
+    for (i = 1; i <= 2; i++) {
         c = best_ms("c", phases[i]); t = best_ms("torch", phases[i])
         row("&nbsp;&nbsp;" phases[i], fmt("%.1f ms", c) (c != "" ? " (" best_th["c", phases[i]] " thr)" : ""),
             "PyTorch " fmt("%.1f ms", t) (t != "" ? " (" best_th["torch", phases[i]] " thr)" : ""),

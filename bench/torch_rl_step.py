@@ -10,14 +10,14 @@ bench_rl_step dump=DIR writes), written as a PyTorch user would write it:
             end-of-thinking marker forced at it, then at most answer_budget tokens), and the
             verifier on the decoded text. FP32 throughout: the C generator's bfloat16 body is an
             emulation that costs it extra work, which PyTorch is spared.
-  forward   advantages with zero-variance filtering and batch normalization, prompt-level
+  train     advantages with zero-variance filtering and batch normalization, prompt-level
             aggregation weights, one padded forward over the kept completions (FP32), the CISPO
-            loss (and the mean entropy, which the C trainer also computes);
-  backward  backward, torch.nn.utils.clip_grad_norm_, torch.optim.AdamW (decay on weight
-            matrices and embeddings only, as models/optim.c).
+            loss (and the mean entropy, which the C trainer also computes), backward,
+            torch.nn.utils.clip_grad_norm_, torch.optim.AdamW (decay on weight matrices and
+            embeddings only, as models/optim.c).
 
-The forward and backward train on the C generator's batch (converted to tensors once, outside
-the timing), so both implementations do the same training work; the generation samples its own
+The training step runs on the C generator's batch (converted to tensors once, outside the
+timing), so both implementations do the same training work; the generation samples its own
 completions of the same prompts (its random numbers are torch's).
 
 The check: on the C batch and the checkpoint's weights, the loss and the gradient norm (before
@@ -249,20 +249,19 @@ def main():
     def restore():
         model.load_state_dict(state)
 
-    def restore_and_forward():
-        restore()
-        holder["loss"], _ = train_forward(model, tb, cfg)
-
     def run_generate():
         holder["gen"] = generate(model, b["prompts"], b["answers"], b["vocab"], cfg, seed=1)
 
+    def run_train():
+        loss, _ = train_forward(model, tb, cfg)
+        train_backward(model, opt, loss, cfg)
+
     tg = best_time(run_generate, seconds, restore)
-    tf = best_time(lambda: train_forward(model, tb, cfg), seconds, restore)
-    tb_s = best_time(lambda: train_backward(model, opt, holder["loss"], cfg), seconds, restore_and_forward)
+    tt = best_time(run_train, seconds, restore)
     rewards, mean_len = holder["gen"]
-    print(f"RESULT kind=torch_rl_step threads={threads} generate_ms={1e3 * tg:.2f} forward_ms={1e3 * tf:.2f} "
-          f"backward_ms={1e3 * tb_s:.2f} total_ms={1e3 * (tg + tf + tb_s):.2f} new_tokens={mean_len:.2f} "
-          f"reward_mean={float(rewards.mean()):.4f}", flush=True)
+    print(f"RESULT kind=torch_rl_step threads={threads} generate_ms={1e3 * tg:.2f} train_ms={1e3 * tt:.2f} "
+          f"total_ms={1e3 * (tg + tt):.2f} new_tokens={mean_len:.2f} reward_mean={float(rewards.mean()):.4f}",
+          flush=True)
 
 
 if __name__ == "__main__":

@@ -99,3 +99,22 @@ numpy_python() {
     if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then echo "$p"; return; fi
   done
 }
+
+# need_debian CHECK_NAME "PACKAGES" COMMAND...: true when every COMMAND is on PATH, else installs
+# the Debian PACKAGES with apt-get when root (or with password-less sudo) and is true when that
+# worked; otherwise prints a FAIL naming the command to run and is false. Never a silent skip.
+need_debian() {
+  local name=$1 pkgs=$2 c missing=() sudo
+  shift 2
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+    fail "$name" "missing ${missing[*]} and $(id -un) cannot install them; run: sudo apt-get install -y $pkgs"
+    return 1
+  fi
+  echo "NOTE $name: installing Debian's $pkgs (missing: ${missing[*]})"
+  # shellcheck disable=SC2086 # the package list is words
+  $sudo apt-get update -qq >"$T/apt.log" 2>&1 &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 $pkgs >>"$T/apt.log" 2>&1 ||
+    { fail "$name" "apt-get install $pkgs failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; return 1; }
+}

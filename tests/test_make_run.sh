@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`'s script (ref/cli/make_run.sh) end to end on a small model and a short run, through the
-# knobs it reads (RUN_DIR, BASE_CKPT, TRAIN_KEYS): it leaves metrics.jsonl, fit.json and
-# curve.svg and prints A, B, Cmid, the half-budget check and the files; run again, it reuses the
-# base model and the finished run, and rewrites nothing of the run.
+# knobs it reads (RUN_DIR, BASE_CKPT, TRAIN_KEYS): it leaves metrics.jsonl, fit.json,
+# half_fit.json, curve.svg and report.html and prints A, B, Cmid, the half-budget check and the
+# files, its summary read from the fits' JSON (checked here against python's json); run again, it
+# reuses the base model and the finished run, and rewrites nothing of the run.
 . "$(dirname "$0")/lib.sh"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
@@ -14,16 +15,40 @@ run_script() { SCALERL_BIN=$S RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KE
 
 run_script >"$T/out1" 2>&1; rc=$?
 [ $rc -eq 0 ] && pass "make_run.sh exits 0" || fail "make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out1" | tr '\n' ' ')"
-check "it leaves metrics.jsonl, fit.json, curve.svg" test -s "$T/run/metrics.jsonl" -a -s "$T/run/fit.json" -a -s "$T/run/curve.svg"
+check "it leaves metrics.jsonl, fit.json, half_fit.json, curve.svg, report.html" test -s "$T/run/metrics.jsonl" -a \
+  -s "$T/run/fit.json" -a -s "$T/run/half_fit.json" -a -s "$T/run/curve.svg" -a -s "$T/run/report.html"
 check "the summary prints A, B and Cmid with intervals" \
   bash -c "sed -n '/== summary/,\$p' '$T/out1' | grep -cE '^  (A|B|Cmid) +[0-9.e+-]+ \[' | grep -qx 3"
 check "the summary prints the half-budget check and where the plot is" \
   bash -c "grep -q 'half-budget forecast (fit on the first half of compute)' '$T/out1' && grep -q 'files: .*curve.svg' '$T/out1'"
 check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget fit: A [0-9.]+ \[' "$T/out1"
-check "each command is printed before it runs (train, two fits, plot)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 4"
+check "the summary prints where the report is" grep -qE "^  report: $T/run/report.html" "$T/out1"
+check "each command is printed before it runs (train, two fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 5"
+# The summary's numbers are the JSON files' own, as python's json reads them.
+check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" /usr/bin/python3 -c "
+import json, re, sys
+out = open(sys.argv[1]).read().split('== summary')[1]
+w, h = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+def num(pat): return [float(x) for x in re.search(pat, out, re.M).groups()]
+for k, fmt in (('A', '.4f'), ('B', '.4g'), ('Cmid', '.4g')):
+    got = num(r'^  %s +(\\S+) \\[(\\S+), (\\S+)\\]' % k)
+    want = [float(format(w[k + s], fmt)) for s in ('', '_lo', '_hi')]
+    assert got == want, (k, got, want)
+assert num(r'^  r2 (\\S+)') == [float(format(w['r2'], '.5f'))], 'r2'
+got = num(r'mean \\|error\\| (\\S+), max (\\S+), at the last point (\\S+)')
+assert got == [float(format(h[k], '.4f')) for k in ('holdout_mae', 'holdout_max', 'holdout_last_error')], got
+assert h['holdout'] > 0 and h['fit_until_frac'] == 0.5, h['holdout']
+" "$T/out1" "$T/run/fit.json" "$T/run/half_fit.json"
 
 stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m1"
-run_script >"$T/out2" 2>&1; rc=$?
+# The second time as `make run` starts it, with the default ./scalerl, here from another directory:
+# the script finds the repository root itself.
+if [ "$S" = "$PWD/scalerl" ]; then
+  (repo=$PWD; cd "$T" && env -u SCALERL_BIN RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" \
+    "$repo/ref/cli/make_run.sh") >"$T/out2" 2>&1; rc=$?
+else
+  run_script >"$T/out2" 2>&1; rc=$?
+fi
 stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m2"
 [ $rc -eq 0 ] && pass "second make_run.sh exits 0" || fail "second make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out2" | tr '\n' ' ')"
 check "second run reuses the base model" grep -q "base model: reusing" "$T/out2"

@@ -16,6 +16,7 @@
 #include "models/optim.h"
 #include "ref/common/args.h"
 #include "ref/rl/rollout.h"
+#include "ref/rl/rows.h"
 #include "tasks/tasks.h"
 #include "tests/test.h"
 
@@ -234,10 +235,7 @@ static int forward_logp(Model *m, Generator *g, const int *gi, int G, int N, flo
     if (!tok || !tgt) die("forward_logp", "out of memory");
     for (int i = 0; i < N; i++) {
         const Completion *c = completion(g, gi, G, i);
-        for (int p = 0; p < T; p++) {
-            tok[i * T + p] = p < c->n - 1 ? c->tok[p] : TOK_PAD;
-            tgt[i * T + p] = p + 1 >= c->n_prompt && p + 1 < c->n && !c->forced[p + 1] ? c->tok[p + 1] : -1;
-        }
+        rows_pack(tok + (size_t)i * T, tgt + (size_t)i * T, c->tok, c->n, c->n_prompt, c->forced, T);
     }
     if (model_forward(m, tok, tgt, N, T, temperature, prec, logp_fwd, NULL, err)) die("forward_logp", err);
     free(tok);

@@ -189,3 +189,26 @@ $S sweep "${C[@]}" print=status >"$T/cst" 2>/dev/null
   || fail "print=status: runs made elsewhere" "$(cat "$T/cst")"
 $S sweep "${C[@]}" 2>"$T/c.log"
 check "sweep after the printed commands: nothing to run" grep -q "nothing to run" "$T/c.log"
+
+# ---- print=slurm without a cluster (make test-cluster runs it on a real Slurm): the script is
+# bash, lists only the unfinished run, and its task script, run by hand as Slurm would run array
+# task 0, trains that run into its train.log; a stand-in sbatch records what it is given.
+rm "$T/c/grpo-s2/final.ckpt"
+$S sweep "${C[@]}" print=slurm >"$T/slurm.sh" 2>/dev/null
+check "print=slurm: bash syntax" bash -n "$T/slurm.sh"
+check "print=slurm: a 1-task array naming the unfinished run" bash -c "grep -q -- '--array=0-0 ' '$T/slurm.sh' &&
+  [ \$(grep -c '^[0-9]) run=' '$T/slurm.sh') = 1 ] && grep -q '^0) run=$T/c/grpo-s2;' '$T/slurm.sh'"
+mkdir -p "$T/fakebin"
+cat >"$T/fakebin/sbatch" <<'SBATCH'
+#!/usr/bin/env bash
+n=$(ls "$FAKE_SBATCH_DIR" | grep -c '^args')
+printf '%s\n' "$@" >"$FAKE_SBATCH_DIR/args$n"; cat >"$FAKE_SBATCH_DIR/job$n"; echo "$((100 + n))"
+SBATCH
+chmod +x "$T/fakebin/sbatch"; mkdir -p "$T/sb"
+(cd "$T" && PATH="$T/fakebin:$PATH" FAKE_SBATCH_DIR="$T/sb" bash "$T/slurm.sh" extra-word) >"$T/slurm.out" 2>&1
+check "print=slurm: two sbatch calls, the second after the array, words passed on" bash -c "
+  grep -q 'submitted job array 100 (1 run) and job 101' '$T/slurm.out' && grep -qx -- '--dependency=afterany:100' '$T/sb/args1' &&
+  grep -qx extra-word '$T/sb/args0' && grep -qx extra-word '$T/sb/args1'"
+(cd / && SLURM_ARRAY_TASK_ID=0 bash "$T/sb/job0") >"$T/task.out" 2>&1
+check "print=slurm: array task 0 trains the unfinished run, its output in its train.log" runs_complete "$T/c" 3 "${GRID[@]}"
+check "print=slurm: the task log is the run's train.log" test -e "$T/c/grpo-s2/train.log"

@@ -9,10 +9,9 @@
 
 #include "ref/common/args.h"
 #include "ref/cli/commands.h"
-#include "ref/fit/fitgroup.h"
+#include "ref/fit/compare.h"
 #include "ref/fit/fitreport.h"
 #include "ref/common/jsonl.h"
-#include "ref/fit/plot.h"
 #include "ref/common/util.h"
 
 typedef struct {
@@ -32,81 +31,6 @@ static const OptSpec compare_opts[] = {
     SPREAD_FLOORS_OPTS(CompareConfig, floors),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
-
-typedef struct {
-    char **dirs;
-    int n_dirs;
-    RunData *runs;
-    int n_runs;
-    RecipeGroup *groups;
-    int ng;
-    int base;            /* index of the baseline group */
-    PairCompare *pc;     /* per group, against the baseline */
-} CompareJob;
-
-static void job_free(CompareJob *j)
-{
-    groups_free(j->groups, j->ng);
-    for (int i = 0; i < j->n_runs; i++) rundata_free(&j->runs[i]);
-    free(j->runs);
-    free(j->pc);
-    rundata_free_list(j->dirs, j->n_dirs);
-}
-
-static int cmp_group_A(const void *a, const void *b)
-{
-    const RecipeGroup *g = a, *h = b;
-    double x = g->pooled.sig.p.A, y = h->pooled.sig.p.A;
-    if (x != y) return (x < y) - (x > y);
-    return strcmp(g->recipe, h->recipe);
-}
-
-static int load_and_fit(CompareJob *j, const char *root, const CompareConfig *c, char *err)
-{
-    int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
-    if (rc) return rc;
-    if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
-    if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, c->fs.x, "compare", &j->n_runs, err)))
-        return rc;
-    if ((rc = groups_build(j->runs, j->n_runs, &j->groups, &j->ng, err))) return rc;
-    for (int g = 0; g < j->ng; g++)
-        if ((rc = group_fit(&j->groups[g], &c->fs, c->fs.boot, err))) return rc;
-    qsort(j->groups, (size_t)j->ng, sizeof *j->groups, cmp_group_A);
-    j->base = -1;
-    for (int g = 0; g < j->ng; g++)
-        if (strcmp(j->groups[g].recipe, c->baseline) == 0) j->base = g;
-    if (j->base < 0) {
-        int len = snprintf(err, ERR_LEN, "baseline recipe '%s' not found under '%s' (recipes there:", c->baseline, root);
-        for (int g = 0; g < j->ng && len < ERR_LEN; g++)
-            len += snprintf(err + len, (size_t)(ERR_LEN - len), " %s", j->groups[g].recipe);
-        if (len < ERR_LEN) snprintf(err + len, (size_t)(ERR_LEN - len), "; set baseline=NAME)");
-        return 1;
-    }
-    if (!(j->pc = calloc((size_t)j->ng, sizeof *j->pc))) goto oom;
-    for (int g = 0; g < j->ng; g++) {
-        if (g == j->base) continue;
-        if ((rc = group_compare(&j->groups[j->base], &j->groups[g], &c->fs, &c->floors, &j->pc[g], err))) return rc;
-    }
-    return 0;
-oom:
-    snprintf(err, ERR_LEN, "out of memory");
-    return 2;
-}
-
-/* The mean over a recipe's seeds of their last eval point's pass rate: what the runs reached, beside
- * the fitted ceiling A. When A is extrapolated well past the data, two recipes can differ in A
- * through the shape of their bend while ending at the same height; this column shows it. */
-static double group_last_mean(const RecipeGroup *gr)
-{
-    double sum = 0;
-    int k = 0;
-    for (int i = 0; i < gr->k; i++)
-        if (gr->runs[i]->n > 0) {
-            sum += gr->runs[i]->pts[gr->runs[i]->n - 1].y;
-            k++;
-        }
-    return k ? sum / k : NAN;
-}
 
 static void print_text(const CompareJob *j, const CompareConfig *c, const char *root)
 {
@@ -131,7 +55,7 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         snprintf(sB, sizeof sB, "%.1f%%", 100 * (exp(gr->spread_lnB) - 1));
         snprintf(sC, sizeof sC, "%.3f", gr->spread_lgC);
         printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %-6.4f  %s\n", w, gr->recipe, gr->k, A, gr->k > 1 ? sA : "-",
-               B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", group_last_mean(gr),
+               B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", compare_last_mean(gr),
                g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     printf("against %s:\n", c->baseline);
@@ -139,7 +63,7 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         if (g == j->base) continue;
         const PairCompare *p = &j->pc[g];
         printf("  %-*s dA %+.4f (margin %.4f), last points %+.4f", w, j->groups[g].recipe, p->dA, p->margin_A,
-               group_last_mean(&j->groups[g]) - group_last_mean(&j->groups[j->base]));
+               compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]));
         if (p->verdict == VERDICT_CEILING) {
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
@@ -168,7 +92,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
         jw_num(&w, "spread_A", gr->spread_A);
         jw_num(&w, "spread_lnB", gr->spread_lnB);
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
-        jw_num(&w, "last_mean", group_last_mean(gr));
+        jw_num(&w, "last_mean", compare_last_mean(gr));
         if (g != j->base) {
             const PairCompare *p = &j->pc[g];
             jw_num(&w, "dA", p->dA);
@@ -189,42 +113,12 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
     return rc;
 }
 
-/* One colour per recipe: every seed's points, and the pooled curve carrying the legend entry. */
 static int write_svg(const CompareJob *j, const CompareConfig *c, char *err)
 {
-    PlotSeries *s = calloc((size_t)(j->n_runs + j->ng), sizeof *s);
-    unsigned char **roles = calloc((size_t)j->n_runs, sizeof *roles);
-    char (*labels)[300] = calloc((size_t)j->ng, sizeof *labels);
-    int n = 0, rc = 0;
-    if (!s || !roles || !labels) {
-        snprintf(err, ERR_LEN, "out of memory");
-        rc = 2;
-    }
-    for (int g = 0; g < j->ng && !rc; g++) {
-        const RecipeGroup *gr = &j->groups[g];
-        for (int m = 0; m < gr->k && !rc; m++) {
-            int idx = (int)(gr->runs[m] - j->runs);
-            int nf, ne, nl;
-            if (!(roles[idx] = malloc((size_t)gr->runs[m]->n + 1))) {
-                snprintf(err, ERR_LEN, "out of memory");
-                rc = 2;
-                break;
-            }
-            fit_window(gr->runs[m], &c->fs, roles[idx], &nf, &ne, &nl);
-            s[n++] = (PlotSeries){.color = g, .pts = gr->runs[m]->pts, .n = gr->runs[m]->n, .role = roles[idx]};
-        }
-        snprintf(labels[g], sizeof labels[g], "%s (%d seed%s)%s", gr->recipe, gr->k, gr->k > 1 ? "s" : "",
-                 g == j->base ? ", baseline" : "");
-        const CurveFit *f = &gr->pooled;
-        s[n++] = (PlotSeries){.label = labels[g], .color = g, .has_fit = 1, .p = f->sig.p, .fit_lo = f->x_min,
-                              .fit_hi = f->x_max, .boot = f->boot, .n_boot = f->has_ci ? f->boot_ok : 0};
-    }
-    if (!rc) rc = plot_svg(c->out, s, n, c->fs.x, "recipes compared", err);
-    if (roles)
-        for (int i = 0; i < j->n_runs; i++) free(roles[i]);
-    free(roles);
-    free(labels);
-    free(s);
+    ComparePlot p;
+    int rc = compare_plot_build(j, &c->fs, &p, err);
+    if (!rc) rc = plot_svg(c->out, p.s, p.n, c->fs.x, "recipes compared", err);
+    compare_plot_free(&p);
     return rc;
 }
 
@@ -248,8 +142,8 @@ int cmd_compare(int argc, char **argv)
         snprintf(err, ERR_LEN, "expected one directory, got %d (usage: scalerl compare DIR [key=value ...])", a.n_pos);
         return report_error("compare", 1, err);
     }
-    CompareJob j = {0};
-    rc = load_and_fit(&j, a.pos[0], &c, err);
+    CompareJob j;
+    rc = compare_load(&j, a.pos[0], &c.fs, c.baseline, &c.floors, "compare", err);
     if (!rc && c.out[0]) rc = write_svg(&j, &c, err);
     if (!rc) {
         if (c.json) rc = print_json(&j, &c, err);
@@ -259,6 +153,6 @@ int cmd_compare(int argc, char **argv)
         }
     }
     if (!rc) rc = flush_stdout(err);
-    job_free(&j);
+    compare_free(&j);
     return rc ? report_error("compare", rc, err) : 0;
 }

@@ -11,7 +11,7 @@
 #include "ref/rl/evaluate.h"
 #include "ref/common/jsonl.h"
 #include "ref/rl/recipe.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/common/util.h"
 #include "tasks/tasks.h"
 
@@ -74,16 +74,8 @@ static int setup(const EvalConfig *c, EvalSetup *s, char *err)
     }
     if ((rc = split_new(s->spec, (uint64_t)c->data_seed, (int)c->eval_n, &s->split, err))) return rc;
     GenConfig *gc = &s->gc;
-    gc->mcfg = s->m.cfg;
-    gc->temperature = (float)c->temperature;
-    gc->prec = (Precision){c->gen_precision == PREC_BF16, c->head == PREC_BF16};
-    gc->seed = (uint64_t)c->seed;
-    gc->stream = 0xe7a1;
-    gc->length = (LengthMode)c->length;
-    gc->think_lo = (int)c->think_budget[0];
-    gc->think_hi = (int)c->think_budget[1];
-    gc->answer_budget = (int)c->answer_budget;
-    gc->penalty_cache = 0;
+    *gc = gen_config_from_keys(&s->m.cfg, c->temperature, c->gen_precision, c->head, c->seed, GEN_STREAM_EVAL,
+                               c->length, c->think_budget, c->answer_budget, 0);
     gc->G = (int)c->samples;
     gc->max_groups = 1;
     gc->slots = 256;
@@ -151,35 +143,21 @@ int cmd_eval(int argc, char **argv)
     return rc ? report_error("eval", rc, err) : 0;
 }
 
-/* Shows each prompt, its completions (specials as their characters) and rewards. */
-static int show_samples(const EvalConfig *c, EvalSetup *s, char *err)
+/* Prints a prompt, its completions (specials as their characters) and their rewards; ctx is the
+ * EvalConfig. */
+static int print_group(void *ctx, int i, const Group *gr, char *err)
 {
-    s->gc.max_groups = 1;
-    Generator *g = gen_new(&s->gc, err);
-    if (!g) return 2;
+    const EvalConfig *c = ctx;
+    (void)i;
+    (void)err;
     char text[4096];
-    int rc = 0;
-    for (int i = 0; i < c->n && !rc; i++) {
-        const Problem *p = split_val(s->split, i);
-        int gi = gen_add_group(g, p, (uint64_t)i, 0, i, err);
-        if (gi < 0) {
-            rc = 1;
-            break;
-        }
-        while (gen_busy(g)) gen_step(g, s->m.params, 0, NULL);
-        int finished_group;
-        gen_take_finished(g, &finished_group, 1);
-        Group *gr = gen_group(g, gi);
-        printf("prompt   %s   (answer %s)\n", p->prompt, p->answer);
-        for (int j = 0; j < c->samples; j++) {
-            const Completion *cp = &gr->c[j];
-            tok_decode(cp->tok + cp->n_prompt, cp->n - cp->n_prompt, text, sizeof text);
-            printf("  sample %-3d reward %g%s  %s\n", j, cp->reward, cp->interrupted ? " (interrupted)" : "", text);
-        }
-        gen_release(g, gi);
+    printf("prompt   %s   (answer %s)\n", gr->prob.prompt, gr->prob.answer);
+    for (int j = 0; j < c->samples; j++) {
+        const Completion *cp = &gr->c[j];
+        tok_decode(cp->tok + cp->n_prompt, cp->n - cp->n_prompt, text, sizeof text);
+        printf("  sample %-3d reward %g%s  %s\n", j, cp->reward, cp->interrupted ? " (interrupted)" : "", text);
     }
-    gen_free(g);
-    return rc;
+    return 0;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -195,7 +173,8 @@ int cmd_sample(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
-    if (!(rc = setup(&c, &s, err))) rc = show_samples(&c, &s, err);
+    if (!(rc = setup(&c, &s, err)))
+        rc = sample_val_prompts(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples, print_group, &c, err);
     teardown(&s);
     return rc ? report_error("sample", rc, err) : 0;
 }

@@ -9,7 +9,7 @@
 #include "models/model.h"
 #include "ref/common/args.h"
 #include "ref/cli/commands.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 #include "ref/common/util.h"
 #include "tasks/tasks.h"
 

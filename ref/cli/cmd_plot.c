@@ -70,12 +70,7 @@ static int fit_or_note(RunData **runs, int k, const PlotConfig *c, const char *n
         fprintf(stderr, "scalerl plot: note: %s drawn without a curve: %s\n", name, e);
         return 0;
     }
-    s->has_fit = 1;
-    s->p = f->sig.p;
-    s->fit_lo = f->x_min;
-    s->fit_hi = f->x_max;
-    s->boot = f->boot;
-    s->n_boot = f->has_ci ? f->boot_ok : 0;
+    plot_series_fit(s, f);
     return 0;
 }
 

@@ -16,7 +16,8 @@
 #include "ref/cli/commands.h"
 #include "ref/rl/evaluate.h"
 #include "ref/rl/recipe.h"
-#include "ref/common/runfiles.h"
+#include "ref/rl/rows.h"
+#include "ref/rl/runfiles.h"
 #include "ref/common/util.h"
 #include "tasks/tasks.h"
 
@@ -84,14 +85,9 @@ static int make_batch(const TaskSplit *split, long step, int B, int ctx, Batch *
         if (n - 1 > T) T = n - 1;
     }
     *n_tgt = 0;
-    for (int i = 0; i < B; i++) {
-        for (int t = 0; t < T; t++) {
-            b->tok[i * T + t] = t < lens[i] - 1 ? seq[(size_t)i * ctx + t] : TOK_PAD;
-            int target_pos = t + 1;
-            b->tgt[i * T + t] = (target_pos >= nps[i] && target_pos < lens[i]) ? seq[(size_t)i * ctx + target_pos] : -1;
-            *n_tgt += b->tgt[i * T + t] >= 0;
-        }
-    }
+    for (int i = 0; i < B; i++)
+        *n_tgt += rows_pack(b->tok + (size_t)i * T, b->tgt + (size_t)i * T, seq + (size_t)i * ctx, lens[i], nps[i],
+                            NULL, T);
     free(seq);
     *T_out = T;
     return 0;
@@ -176,9 +172,11 @@ static int pretrain(const PretrainConfig *c, char *err)
     printf("pretrained %ld steps, %ld completion tokens, final loss %.4f, in %.1f s -> %s\n", steps, done_tokens,
            loss_ema, wall_seconds() - t0, c->out);
     if (c->eval_samples > 0) {
-        GenConfig gc = {.mcfg = mc, .temperature = 1.0f, .seed = (uint64_t)c->seed, .stream = 0xe7a1,
-                        .length = LENGTH_NONE, .think_lo = task_max_solution_tokens(spec),
-                        .think_hi = task_max_solution_tokens(spec), .answer_budget = 1, .slots = 256};
+        /* No length control: the budget is the longest worked solution, as in pretraining. */
+        const long budget[2] = {task_max_solution_tokens(spec), task_max_solution_tokens(spec)};
+        GenConfig gc = gen_config_from_keys(&mc, 1.0, PREC_FP32, PREC_FP32, c->seed, GEN_STREAM_EVAL, LENGTH_NONE,
+                                            budget, 1, 0);
+        gc.slots = 256;
         EvalResult r;
         if ((rc = evaluate(m.params, &gc, split, (int)c->eval_n, (int)c->eval_samples, &r, err))) goto done;
         printf("validation pass rate %.4f [%.4f, %.4f] on %d prompts x %d samples\n", r.pass_rate, r.pass_rate_lo,

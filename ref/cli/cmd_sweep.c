@@ -1,5 +1,6 @@
-/* scalerl sweep: a grid of recipes x seeds, run here as subprocesses or printed as one
- * `scalerl train` command per run for a cluster (ref/cli/sweep.h says what a finished run is). */
+/* scalerl sweep: a grid of recipes x seeds, run here as subprocesses, printed as one `scalerl
+ * train` command per run (for GNU parallel, over SSH hosts too), or printed as a script that
+ * submits the unfinished runs to Slurm (ref/cli/sweep.h says what a finished run is). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -12,8 +13,8 @@
 #include "ref/cli/sweep.h"
 #include "ref/common/util.h"
 
-typedef enum { PRINT_NONE, PRINT_COMMANDS, PRINT_PENDING, PRINT_STATUS } PrintMode;
-#define PRINT_CHOICES "none|commands|pending|status"
+typedef enum { PRINT_NONE, PRINT_COMMANDS, PRINT_PENDING, PRINT_STATUS, PRINT_SLURM } PrintMode;
+#define PRINT_CHOICES "none|commands|pending|status|slurm"
 
 typedef struct {
     char recipes[OPT_STR_LEN];
@@ -30,7 +31,9 @@ static const OptSpec sweep_opts[] = {
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "sweep directory; run R, seed S goes to OUT/R-sS/"},
     {"jobs", OPT_INT, F(jobs), "1", 1, 1024, NULL, "runs at once (threads per run: cores / jobs unless threads= given)"},
     {"print", OPT_CHOICE, F(print), "none", 0, 0, PRINT_CHOICES,
-     "none: run the grid here; commands: one train command per run; pending: those not finished; status: each run's state"},
+     "none: run the grid here; commands: one train command per run (e.g. for GNU parallel); pending: those not "
+     "finished; status: each run's state; slurm: a bash script submitting the unfinished runs as a Slurm job array, "
+     "then compare and report"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 #undef F
@@ -94,7 +97,17 @@ static int sweep_main(Args *a, int argc, char **argv, char *err)
         sweep_grid_free(&g);
         return report_error("sweep", rc, err);
     }
-    rc = c.print != PRINT_NONE ? print_grid(&g, exe, c.print, err) : sweep_execute(&g, exe, (int)c.jobs, err);
+    if (c.print == PRINT_SLURM) {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof cwd)) {
+            snprintf(err, ERR_LEN, "cannot read the current directory: %s", strerror(errno));
+            rc = 2;
+        } else {
+            rc = sweep_print_slurm(stdout, &g, exe, c.out, cwd, err);
+        }
+    } else {
+        rc = c.print != PRINT_NONE ? print_grid(&g, exe, c.print, err) : sweep_execute(&g, exe, (int)c.jobs, err);
+    }
     if (rc) report_error("sweep", rc, err);
     sweep_grid_free(&g);
     return rc;

@@ -24,6 +24,8 @@ int cmd_plot(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_get(int argc, char **argv);
 
 /* CommandSpec.flags: where a command departs from "every word is one of its keys". */
 enum {

@@ -484,7 +484,7 @@ int sweep_locked(const SweepRun *r)
 
 /* One word for a POSIX shell: as is when made of characters no shell treats specially, else in
  * single quotes (a quote inside becomes '\''). */
-static void print_word(FILE *f, const char *w)
+void sweep_shell_word(FILE *f, const char *w)
 {
     int plain = *w != 0;
     for (const char *p = w; *p && plain; p++)
@@ -503,14 +503,19 @@ static void print_word(FILE *f, const char *w)
     fputc('\'', f);
 }
 
-void sweep_print_command(FILE *f, const char *exe, const SweepRun *r)
+void sweep_print_words(FILE *f, const char *exe, const SweepRun *r)
 {
-    print_word(f, exe);
+    sweep_shell_word(f, exe);
     fputs(" train", f);
     for (int i = 0; i < r->argc; i++) {
         fputc(' ', f);
-        print_word(f, r->argv[i]);
+        sweep_shell_word(f, r->argv[i]);
     }
+}
+
+void sweep_print_command(FILE *f, const char *exe, const SweepRun *r)
+{
+    sweep_print_words(f, exe, r);
     fputc('\n', f);
 }
 

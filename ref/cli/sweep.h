@@ -75,8 +75,19 @@ int sweep_lock(const SweepRun *r, int *fd, char *holder, size_t n, char *err);
 int sweep_locked(const SweepRun *r);
 
 /* Writes r as one shell command line: exe train WORDS..., each word quoted when the shell would
- * otherwise change it. */
+ * otherwise change it. sweep_print_words writes the words alone (no newline); sweep_shell_word
+ * one word. */
 void sweep_print_command(FILE *f, const char *exe, const SweepRun *r);
+void sweep_print_words(FILE *f, const char *exe, const SweepRun *r);
+void sweep_shell_word(FILE *f, const char *w);
+
+/* Writes a bash script that submits the grid's unfinished runs to Slurm: one job array with a
+ * task per unfinished run (--cpus-per-task and threads= from the grid's threads=, 1 when not
+ * given; each train's output in its run directory's train.log; the run's lock taken as the local
+ * sweep takes it), then a job that, once every task has ended, runs compare (OUT/compare.txt) and
+ * report (OUT/report.html) on the sweep directory out. Paths stay as given, the jobs running in
+ * the current directory (cwd). Extra words given to the script go to both sbatch calls. */
+int sweep_print_slurm(FILE *f, const SweepGrid *g, const char *exe, const char *out, const char *cwd, char *err);
 
 /* Cores this process may run on (its CPU affinity), at least 1. */
 int sweep_usable_cores(void);

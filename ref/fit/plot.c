@@ -6,6 +6,7 @@
 
 #include "ref/fit/fitrun.h"
 #include "ref/common/util.h"
+#include "ref/common/xml.h"
 
 /* Tableau 10: distinct hues that stay distinct for most colour-blind readers. */
 static const char *const palette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -84,19 +85,6 @@ static double px_y(const Frame *fr, double y)
     return v < M_TOP ? M_TOP : v > M_TOP + PLOT_H ? M_TOP + PLOT_H : v;
 }
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 static const char *color_of(const PlotSeries *s)
 {
     return palette[(s->color % N_PALETTE + N_PALETTE) % N_PALETTE];
@@ -128,12 +116,12 @@ static void draw_axes(FILE *f, const Frame *fr, const char *xname, const char *t
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\">compute: ", M_LEFT + PLOT_W / 2,
             SVG_H - 18);
-    xml_text(f, xname);
+    xml_escape(f, xname);
     fprintf(f, " (log scale)</text>\n");
     fprintf(f, "<text x=\"18\" y=\"%d\" font-size=\"13\" text-anchor=\"middle\" transform=\"rotate(-90 18 %d)\">"
                "pass rate</text>\n", M_TOP + PLOT_H / 2, M_TOP + PLOT_H / 2);
     fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">", SVG_W / 2);
-    xml_text(f, title);
+    xml_escape(f, title);
     fprintf(f, "</text>\n");
 }
 
@@ -142,7 +130,7 @@ static void draw_curve_piece(FILE *f, const Frame *fr, const PlotSeries *s, doub
 {
     if (!(b > a)) return;
     const int steps = 80;
-    fprintf(f, "<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s d=\"", color_of(s),
+    fprintf(f, "<path class=\"data\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s d=\"", color_of(s),
             dashed ? " stroke-dasharray=\"6,4\"" : "");
     for (int i = 0; i <= steps; i++) {
         double x = pow(10, a + (b - a) * i / steps);
@@ -195,7 +183,8 @@ static void draw_points(FILE *f, const Frame *fr, const PlotSeries *s)
             fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-opacity=\"0.6\"/>\n", x,
                     px_y(fr, p->lo), x, px_y(fr, p->hi), c);
         int fitted = !s->role || s->role[i] == ROLE_FIT;
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" stroke=\"%s\"/>\n", x, y, fitted ? c : "white", c);
+        fprintf(f, "<circle class=\"data\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\" stroke=\"%s\"/>\n", x, y,
+                fitted ? c : "white", c);
     }
 }
 
@@ -255,27 +244,29 @@ static void draw_legend(FILE *f, const PlotSeries *s, int n)
                 x + 26, ly - 4, color_of(&s[k]));
         fprintf(f, "<circle cx=\"%d\" cy=\"%d\" r=\"3\" fill=\"%s\"/>\n", x + 16, ly - 4, color_of(&s[k]));
         fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\">", x + 32, ly);
-        xml_text(f, s[k].label);
+        xml_escape(f, s[k].label);
         fprintf(f, "</text>\n");
     }
 }
 
-int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, const char *title, char *err)
+void plot_series_fit(PlotSeries *s, const CurveFit *f)
+{
+    s->has_fit = 1;
+    s->p = f->sig.p;
+    s->fit_lo = f->x_min;
+    s->fit_hi = f->x_max;
+    s->boot = f->boot;
+    s->n_boot = f->has_ci ? f->boot_ok : 0;
+}
+
+int plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title)
 {
     Frame fr;
-    if (!frame_compute(s, n, &fr)) {
-        snprintf(err, ERR_LEN, "nothing to plot: no eval point with %s > 0", xname);
-        return 1;
-    }
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (rc) return rc;
-    FILE *f = af.f;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+    if (!frame_compute(s, n, &fr)) return 0;
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"Helvetica, Arial, sans-serif\">\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-               SVG_W, SVG_H, SVG_W, SVG_H);
+            SVG_W, SVG_H, SVG_W, SVG_H);
     draw_axes(f, &fr, xname, title);
     for (int k = 0; k < n; k++)
         if (s[k].has_fit && s[k].boot && s[k].n_boot > 0) draw_band(f, &fr, &s[k]);
@@ -290,6 +281,21 @@ int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, co
     for (int k = 0; k < n; k++) draw_points(f, &fr, &s[k]);
     draw_legend(f, s, n);
     fprintf(f, "</svg>\n");
+    return 1;
+}
+
+int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, const char *title, char *err)
+{
+    Frame fr;
+    if (!frame_compute(s, n, &fr)) {
+        snprintf(err, ERR_LEN, "nothing to plot: no eval point with %s > 0", xname);
+        return 1;
+    }
+    AtomicFile af;
+    int rc = atomic_open(&af, path, err);
+    if (rc) return rc;
+    fprintf(af.f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    plot_svg_write(af.f, s, n, xname, title);
     return atomic_commit(&af, err);
 }
 
@@ -337,4 +343,143 @@ void plot_text(FILE *f, const PlotSeries *s, int n, const char *xname, int width
         if (s[k].has_fit) fprintf(f, "  (A=%.3f)", s[k].p.A);
         fputc('\n', f);
     }
+}
+
+/* ---- small multiples: one signal against compute ---- */
+
+#define LC_W 300
+#define LC_H 170
+#define LC_LEFT 48
+#define LC_RIGHT 10
+#define LC_TOP 24
+#define LC_BOTTOM 30
+#define LC_PW (LC_W - LC_LEFT - LC_RIGHT)
+#define LC_PH (LC_H - LC_TOP - LC_BOTTOM)
+/* A line is drawn as means over this many bins of log x, so a chart of 7000 steps stays small. */
+#define LC_BINS 150
+
+/* A step of 1, 2 or 5 times a power of ten that cuts span into about `want` intervals. */
+static double nice_step(double span, int want)
+{
+    double raw = span / want, mag = pow(10, floor(log10(raw)));
+    double m = raw / mag;
+    return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * mag;
+}
+
+/* The series' points reduced to bin means over log x in [lx0, lx1]; returns how many. */
+static int bin_means(const LineSeries *s, double lx0, double lx1, double *bx, double *by)
+{
+    int m = 0;
+    if (s->n <= LC_BINS) {
+        for (int i = 0; i < s->n; i++)
+            if (s->x[i] > 0 && isfinite(s->x[i]) && isfinite(s->y[i])) {
+                bx[m] = s->x[i];
+                by[m++] = s->y[i];
+            }
+        return m;
+    }
+    int bin = -1, cnt = 0;
+    double sx = 0, sy = 0;
+    for (int i = 0; i <= s->n; i++) {
+        int b = -2;
+        if (i < s->n) {
+            if (!(s->x[i] > 0) || !isfinite(s->x[i]) || !isfinite(s->y[i])) continue;
+            b = (int)((log10(s->x[i]) - lx0) / (lx1 - lx0) * LC_BINS);
+            if (b >= LC_BINS) b = LC_BINS - 1;
+        }
+        if (b != bin && cnt) {
+            bx[m] = sx / cnt;
+            by[m++] = sy / cnt;
+            sx = sy = 0;
+            cnt = 0;
+        }
+        bin = b;
+        if (i < s->n) {
+            sx += s->x[i];
+            sy += s->y[i];
+            cnt++;
+        }
+    }
+    return m;
+}
+
+int plot_lines_svg(FILE *f, const LineChart *c, const LineSeries *s, int n)
+{
+    if (!(c->x_lo > 0) || !(c->x_hi > c->x_lo)) return 0;
+    double lx0 = log10(c->x_lo), lx1 = log10(c->x_hi);
+    double **bx = calloc((size_t)(n > 0 ? n : 1), sizeof *bx), **by = calloc((size_t)(n > 0 ? n : 1), sizeof *by);
+    int *bn = calloc((size_t)(n > 0 ? n : 1), sizeof *bn);
+    int drawn = 0;
+    double ymin = INFINITY, ymax = -INFINITY;
+    for (int k = 0; k < n && bx && by && bn; k++) {
+        size_t cap = (size_t)(s[k].n < LC_BINS ? s[k].n : LC_BINS) + 1;
+        bx[k] = malloc(cap * sizeof(double));
+        by[k] = malloc(cap * sizeof(double));
+        if (!bx[k] || !by[k]) break;
+        bn[k] = bin_means(&s[k], lx0, lx1, bx[k], by[k]);
+        for (int i = 0; i < bn[k]; i++) {
+            ymin = fmin(ymin, by[k][i]);
+            ymax = fmax(ymax, by[k][i]);
+        }
+    }
+    if (isfinite(ymin)) {
+        if (ymax - ymin < 1e-12 * fmax(1, fabs(ymax))) { /* flat: a band around the value */
+            double pad = ymax == 0 ? 1 : fabs(ymax) * 0.1;
+            ymin -= pad;
+            ymax += pad;
+        }
+        double step = nice_step(ymax - ymin, 3);
+        double y0 = floor(ymin / step) * step, y1 = ceil(ymax / step) * step;
+#define LCX(x) (LC_LEFT + (log10(x) - lx0) / (lx1 - lx0) * LC_PW)
+#define LCY(y) (LC_TOP + (y1 - (y)) / (y1 - y0) * LC_PH)
+        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                   "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"10\">\n"
+                   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+                LC_W, LC_H, LC_W, LC_H);
+        fprintf(f, "<text x=\"%d\" y=\"14\" font-size=\"12\" font-weight=\"bold\">", LC_LEFT);
+        xml_escape(f, c->title);
+        fprintf(f, "</text>\n");
+        for (double y = y0; y <= y1 + step * 1e-6; y += step) {
+            double yy = fabs(y) < step * 1e-9 ? 0 : y;
+            fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e4e4e4\"/>\n", LC_LEFT, LCY(yy),
+                    LC_LEFT + LC_PW, LCY(yy));
+            fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", LC_LEFT - 4, LCY(yy) + 3, yy);
+        }
+        for (int d = (int)ceil(lx0 - 1e-9); d <= (int)floor(lx1 + 1e-9); d++) {
+            double x = LC_LEFT + (d - lx0) / (lx1 - lx0) * LC_PW;
+            fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", x, LC_TOP, x,
+                    LC_TOP + LC_PH);
+            fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">1e%d</text>\n", x, LC_TOP + LC_PH + 12, d);
+        }
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"#555\">", LC_LEFT + LC_PW / 2, LC_H - 4);
+        xml_escape(f, c->xname);
+        fprintf(f, " (log)</text>\n");
+        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", LC_LEFT,
+                LC_TOP, LC_PW, LC_PH);
+        for (int k = 0; k < n; k++) {
+            if (bn[k] == 0) continue;
+            const char *col = palette[(s[k].color % N_PALETTE + N_PALETTE) % N_PALETTE];
+            if (s[k].markers || bn[k] == 1) {
+                for (int i = 0; i < bn[k]; i++)
+                    fprintf(f, "<circle class=\"data\" cx=\"%.1f\" cy=\"%.1f\" r=\"2\" fill=\"%s\"/>\n",
+                            LCX(bx[k][i]), LCY(by[k][i]), col);
+            } else {
+                fprintf(f, "<path class=\"data\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" d=\"", col);
+                for (int i = 0; i < bn[k]; i++) fprintf(f, "%c%.1f,%.1f", i ? 'L' : 'M', LCX(bx[k][i]), LCY(by[k][i]));
+                fprintf(f, "\"/>\n");
+            }
+            drawn += bn[k];
+        }
+#undef LCX
+#undef LCY
+        fprintf(f, "</svg>\n");
+    }
+    for (int k = 0; k < n && bx && by; k++) {
+        free(bx[k]);
+        free(by[k]);
+    }
+    free(bx);
+    free(by);
+    free(bn);
+    return drawn;
 }

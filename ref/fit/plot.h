@@ -9,6 +9,7 @@
 
 #include "ref/common/args.h"
 #include "ref/fit/fit.h"
+#include "ref/fit/fitrun.h"
 #include "ref/fit/rundata.h"
 
 typedef struct {
@@ -24,11 +25,37 @@ typedef struct {
     int n_boot;
 } PlotSeries;
 
+/* s's curve from a fit: the sigmoid, its fitted range and, when the bootstrap gave intervals,
+ * its resamples for the band. */
+void plot_series_fit(PlotSeries *s, const CurveFit *f);
+
+/* The SVG element alone (no XML declaration), e.g. inline in an HTML page. Returns 1, or 0
+ * having written nothing when there is nothing to draw (plot_svg says why). */
+int plot_svg_write(FILE *f, const PlotSeries *s, int n, const char *xname, const char *title);
 /* Writes the SVG to path atomically. 0, 1 (nothing to draw) or 2 (I/O), with err. */
 int plot_svg(const char *path, const PlotSeries *s, int n, const char *xname, const char *title, char *err);
 
 /* A width x height character preview: letters for points (a, b, ... by colour), '-' for a fitted
  * curve over its fitted range and '.' beyond, then a legend. */
 void plot_text(FILE *f, const PlotSeries *s, int n, const char *xname, int width, int height);
+
+/* Small multiples: one signal of a run (or of several, one colour each) against compute, on a log
+ * x axis shared by every chart of a page, drawn small (300 x 170). Long series are drawn as means
+ * over bins of log x; short ones (eval rows) can be markers. */
+typedef struct {
+    const double *x, *y; /* n points, x ascending */
+    int n;
+    int color;   /* palette index */
+    int markers; /* 1: a dot per point instead of a line */
+} LineSeries;
+
+typedef struct {
+    const char *title;
+    const char *xname;
+    double x_lo, x_hi; /* the shared x range, 0 < x_lo < x_hi */
+} LineChart;
+
+/* Writes one chart's SVG element; returns the number of points drawn (0: nothing written). */
+int plot_lines_svg(FILE *f, const LineChart *c, const LineSeries *s, int n);
 
 #endif

@@ -139,10 +139,11 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
     return add_point(r, cap, pt, err);
 }
 
-static int read_metrics(RunData *r, const char *xcol, char *err)
+int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err)
 {
     char path[1100];
-    if (path_join(path, sizeof path, r->dir, "metrics.jsonl", err)) return 1;
+    *truncated = 0;
+    if (path_join(path, sizeof path, dir, "metrics.jsonl", err)) return 1;
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
@@ -152,7 +153,7 @@ static int read_metrics(RunData *r, const char *xcol, char *err)
     size_t linecap = 0;
     ssize_t len;
     long lineno = 0;
-    int cap = 0, rc = 0;
+    int rc = 0;
     JsonObj *o = malloc(sizeof *o);
     if (!o) {
         fclose(f);
@@ -171,7 +172,7 @@ static int read_metrics(RunData *r, const char *xcol, char *err)
             /* Only an unterminated last line may be cut short: a writer appending to it. */
             int c = fgetc(f);
             if (!complete && c == EOF) {
-                r->truncated = 1;
+                *truncated = 1;
                 break;
             }
             snprintf(err, ERR_LEN, "%s:%ld: %s", path, lineno, perr);
@@ -179,8 +180,7 @@ static int read_metrics(RunData *r, const char *xcol, char *err)
             break;
         }
         const char *kind = jsonl_str(o, "kind");
-        if (!kind || strcmp(kind, "eval") != 0) continue;
-        if ((rc = take_eval_row(r, &cap, o, path, lineno, xcol, err))) break;
+        if (kind && (rc = fn(ctx, kind, o, path, lineno, err))) break;
     }
     if (!rc && ferror(f)) {
         snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
@@ -189,8 +189,93 @@ static int read_metrics(RunData *r, const char *xcol, char *err)
     free(o);
     free(line);
     fclose(f);
+    return rc;
+}
+
+typedef struct {
+    RunData *r;
+    const char *xcol;
+    int cap;
+} EvalReader;
+
+static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err)
+{
+    EvalReader *e = ctx;
+    if (strcmp(kind, "eval") != 0) return 0;
+    return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, err);
+}
+
+static int read_metrics(RunData *r, const char *xcol, char *err)
+{
+    EvalReader e = {r, xcol, 0};
+    int rc = metrics_rows(r->dir, eval_row, &e, &r->truncated, err);
     if (!rc && r->n > 1) qsort(r->pts, (size_t)r->n, sizeof(EvalPoint), cmp_point);
     return rc;
+}
+
+typedef struct {
+    RunColumns *rc;
+    const char *kind, *xcol;
+} ColumnReader;
+
+static int column_add(RunColumn *c, double x, double y)
+{
+    if (c->n == c->cap) {
+        int nc = c->cap ? c->cap * 2 : 256;
+        double *nx = realloc(c->x, sizeof(double) * (size_t)nc);
+        if (!nx) return 1;
+        c->x = nx;
+        double *ny = realloc(c->y, sizeof(double) * (size_t)nc);
+        if (!ny) return 1;
+        c->y = ny;
+        c->cap = nc;
+    }
+    c->x[c->n] = x;
+    c->y[c->n++] = y;
+    return 0;
+}
+
+static int column_row(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err)
+{
+    ColumnReader *cr = ctx;
+    (void)path;
+    (void)lineno;
+    double x, y;
+    if (strcmp(kind, cr->kind) != 0 || !jsonl_num(o, cr->xcol, &x) || !isfinite(x)) return 0;
+    for (int i = 0; i < cr->rc->n; i++) {
+        RunColumn *c = &cr->rc->col[i];
+        if (jsonl_num(o, c->key, &y) && isfinite(y) && column_add(c, x, y)) {
+            snprintf(err, ERR_LEN, "out of memory reading %s rows", cr->kind);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int rundata_columns(const char *dir, const char *kind, const char *xcol, const char *const *keys, int n_keys,
+                    RunColumns *out, char *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->col = calloc((size_t)(n_keys > 0 ? n_keys : 1), sizeof *out->col))) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    out->n = n_keys;
+    for (int i = 0; i < n_keys; i++) out->col[i].key = keys[i];
+    ColumnReader cr = {out, kind, xcol};
+    int rc = metrics_rows(dir, column_row, &cr, &out->truncated, err);
+    if (rc) rundata_columns_free(out);
+    return rc;
+}
+
+void rundata_columns_free(RunColumns *c)
+{
+    for (int i = 0; i < c->n && c->col; i++) {
+        free(c->col[i].x);
+        free(c->col[i].y);
+    }
+    free(c->col);
+    memset(c, 0, sizeof *c);
 }
 
 int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)

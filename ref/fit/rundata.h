@@ -9,6 +9,7 @@
 #define SCALERL_RUNDATA_H
 
 #include "ref/common/args.h"
+#include "ref/common/jsonl.h"
 
 typedef struct {
     double x, y;   /* compute, pass rate */
@@ -43,5 +44,29 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
  * directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */
 int rundata_find(const char *root, char ***dirs, int *n, char *err);
 void rundata_free_list(char **dirs, int n);
+
+/* Every row of DIR/metrics.jsonl that has a "kind", in file order, handed to fn (path and lineno
+ * for its messages); a nonzero return of fn stops and is returned. A cut last line is skipped
+ * and flagged in *truncated; any other malformed line is an error naming the file and line. */
+typedef int (*MetricsRowFn)(void *ctx, const char *kind, const JsonObj *o, const char *path, long lineno, char *err);
+int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, char *err);
+
+/* Numeric columns of one kind of row against an x column: for each key, the (x, value) pairs of
+ * the rows where both are finite numbers, in file order; a key no row has gets n = 0. */
+typedef struct {
+    const char *key; /* not owned */
+    double *x, *y;
+    int n, cap;
+} RunColumn;
+
+typedef struct {
+    RunColumn *col;
+    int n;
+    int truncated;
+} RunColumns;
+
+int rundata_columns(const char *dir, const char *kind, const char *xcol, const char *const *keys, int n_keys,
+                    RunColumns *out, char *err);
+void rundata_columns_free(RunColumns *c);
 
 #endif

@@ -4,10 +4,12 @@
  * entries, off[0] = 0 normally, nondecreasing); it belongs to group i / G; kept[i] comes from
  * advantages_compute. Only kept completions get weight; every other token gets w = 0.
  *     prompt: w_t = 1 / (P * T_g)   T_g = tokens of group g's kept completions, P = kept groups
- *             (average over all tokens of a prompt's completions, then over prompts: ScaleRL)
+ *             (average over all tokens of a prompt's completions, then over prompts: ScaleRL; also
+ *             what DAPO eq. 12, MiniMax-M1 eq. 4 and Magistral 2.1 call token-level)
  *     sample: w_t = 1 / (S * n_i)   S = kept completions with n_i > 0
  *             (average over each completion's tokens, then over completions: GRPO)
- *     token:  w_t = 1 / T           T = tokens of all kept completions (DAPO)
+ *     token:  w_t = 1 / T           T = tokens of all kept completions (ScaleRL's "token average"
+ *             over the whole batch, section 3.2)
  * Kept groups or completions with no tokens are left out of P and S, so that the weights of a
  * batch with anything kept sum to 1. Denominators count kept items only: a dropped
  * zero-variance group changes nobody's weight. */

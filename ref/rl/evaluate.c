@@ -89,3 +89,30 @@ done:
     gen_free(g);
     return rc;
 }
+
+int sample_val_prompts(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples,
+                       SampleVisit visit, void *ctx, char *err)
+{
+    if (n > split_val_count(split)) {
+        snprintf(err, ERR_LEN, "%d prompts asked for, but there are %d validation prompts", n, split_val_count(split));
+        return 1;
+    }
+    GenConfig gc = *gc_in;
+    gc.G = samples;
+    gc.max_groups = n;
+    gc.slots = gc.slots > 0 ? gc.slots : 256;
+    Generator *g = gen_new(&gc, err);
+    if (!g) return 2;
+    int *gi = malloc((size_t)n * sizeof *gi), rc = 0;
+    if (!gi) {
+        snprintf(err, ERR_LEN, "out of memory");
+        rc = 2;
+    }
+    for (int i = 0; i < n && !rc; i++)
+        if ((gi[i] = gen_add_group(g, split_val(split, i), (uint64_t)i, 0, i, err)) < 0) rc = 1;
+    while (!rc && gen_busy(g)) gen_step(g, params, 0, NULL);
+    for (int i = 0; i < n && !rc; i++) rc = visit(ctx, i, gen_group(g, gi[i]), err);
+    free(gi);
+    gen_free(g);
+    return rc;
+}

@@ -26,4 +26,12 @@ typedef struct {
 int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, EvalResult *out,
              char *err);
 
+/* What RL changed, prompt by prompt: samples completions of each of the first n validation
+ * prompts with params, exactly as evaluate() does (the same sampling keys, so the same
+ * completions as an eval of the same weights with the same gc and samples), and hands each
+ * prompt's group to visit in prompt order. A nonzero return of visit stops and is returned. */
+typedef int (*SampleVisit)(void *ctx, int i, const Group *g, char *err);
+int sample_val_prompts(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples,
+                       SampleVisit visit, void *ctx, char *err);
+
 #endif

@@ -40,7 +40,7 @@
 typedef enum { LOSS_CISPO = 0, LOSS_DAPO = 1, LOSS_GRPO = 2, LOSS_GSPO = 3, LOSS_REINFORCE = 4 } LossKind;
 #define LOSS_KIND_CHOICES "cispo|dapo|grpo|gspo|reinforce"
 
-typedef struct {
+typedef struct LossParams {
     LossKind kind;
     double cispo_eps_max;               /* cispo: truncation of r from above, > 0 */
     double eps_low, eps_high;           /* dapo, grpo: clip(r, 1 - eps_low, 1 + eps_high) */

@@ -26,6 +26,10 @@ static const OptSpec train_opts[] = {
     {"agg", OPT_CHOICE, F(agg), "prompt", 0, 0, AGG_MODE_CHOICES, "loss aggregation"},
     {"adv_norm", OPT_CHOICE, F(adv_norm), "batch", 0, 0, ADV_NORM_CHOICES, "advantage normalization"},
     {"zero_var_filter", OPT_INT, F(zero_var_filter), "1", 0, 1, NULL, "drop groups whose rewards are all equal"},
+    {"dynamic_sampling", OPT_INT, F(dynamic_sampling), "0", 0, 1, NULL,
+     "DAPO's dynamic sampling: replace zero-variance groups until the batch is full"},
+    {"dynamic_sampling_max", OPT_INT, F(dynamic_sampling_max), "10", 1, 1000, NULL,
+     "dynamic sampling: at most this many x prompts_per_step groups drawn per batch"},
     {"prompt_filter", OPT_INT, F(prompt_filter), "1", 0, 1, NULL, "No-Positive-Resampling"},
     {"prompt_filter_at", OPT_FLOAT, F(prompt_filter_at), "0.9", 1e-6, 1, NULL, "retire a prompt at this pass rate"},
     {"length", OPT_CHOICE, F(length), "interrupt", 0, 0, LENGTH_CHOICES, "length control"},
@@ -37,26 +41,30 @@ static const OptSpec train_opts[] = {
     {"offpolicy", OPT_CHOICE, F(offpolicy), "pipeline", 0, 0, OFFPOLICY_CHOICES, "asynchrony"},
     {"k", OPT_INT, F(k), "8", 0, 1024, NULL, "ppo: steps per generation round; pipeline: maximum staleness"},
     {"schedule", OPT_CHOICE, F(schedule), "deterministic", 0, 0, SCHEDULE_CHOICES, "pipeline: simulated or threaded"},
-    {"overlap", OPT_INT, F(overlap), "8", 0, 1000000, NULL, "pipeline deterministic: decode steps per trainer step"},
+    {"sim_gen_gflops", OPT_FLOAT, F(sim_gen_gflops), "400", 1e-6, 1e12, NULL,
+     "deterministic schedule: the generators' modelled throughput, GFLOP/s (sim_time)"},
+    {"sim_train_gflops", OPT_FLOAT, F(sim_train_gflops), "100", 1e-6, 1e12, NULL,
+     "deterministic schedule: the trainer's modelled throughput, GFLOP/s (sim_time)"},
     {"gen_slots", OPT_INT, F(gen_slots), "0", 0, 65536, NULL, "sequences decoded at once (0: one batch)"},
     {"prompts_per_step", OPT_INT, F(prompts_per_step), "48", 1, 65536, NULL, "prompts (groups) per optimizer step"},
     {"gens_per_prompt", OPT_INT, F(gens_per_prompt), "16", 1, 1024, NULL, "completions per prompt (G)"},
     {"lr", OPT_FLOAT, F(lr), "5e-5", 0, 1, NULL, "peak learning rate"},
-    {"warmup", OPT_INT, F(warmup), "20", 0, 1000000, NULL, "linear warmup steps, then lr_shape"},
-    {"lr_shape", OPT_CHOICE, F(lr_shape), "cosine", 0, 0, "constant|cosine",
+    {"warmup", OPT_INT, F(warmup), "100", 0, 1000000, NULL, "linear warmup steps, then lr_shape"},
+    {"lr_shape", OPT_CHOICE, F(lr_shape), "constant", 0, 0, "constant|cosine",
      "after warmup: cosine down to min_lr_frac x lr at the last step, or constant (the paper's)"},
     {"min_lr_frac", OPT_FLOAT, F(min_lr_frac), "0.1", 0, 1, NULL, "lr_shape=cosine: final lr as a fraction of lr"},
     {"weight_decay", OPT_FLOAT, F(weight_decay), "0.01", 0, 10, NULL, "AdamW decoupled weight decay"},
     {"grad_clip", OPT_FLOAT, F(grad_clip), "1", 0, 1e9, NULL, "global gradient norm clip (0: off)"},
     {"adam_beta1", OPT_FLOAT, F(adam_beta1), "0.9", 0, 0.999999, NULL, "AdamW beta1"},
     {"adam_beta2", OPT_FLOAT, F(adam_beta2), "0.999", 0, 0.999999999, NULL, "AdamW beta2"},
-    {"adam_eps", OPT_FLOAT, F(adam_eps), "1e-8", 0, 1, NULL, "AdamW epsilon"},
+    {"adam_eps", OPT_FLOAT, F(adam_eps), "1e-15", 0, 1, NULL, "AdamW epsilon"},
     {"temperature", OPT_FLOAT, F(temperature), "1", 1e-3, 10, NULL, "sampling temperature"},
     {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "run seed: sampling, prompt order"},
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: validation set and training pool"},
     {"steps", OPT_INT, F(steps), "7000", 1, 1e9, NULL, "optimizer steps"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
-    {"train_pool", OPT_INT, F(train_pool), "600000", 1, 1e8, NULL, "training prompts: the first N draws of the task, served in epochs"},
+    {"train_pool", OPT_INT, F(train_pool), "100000", 1, 1e8, NULL,
+     "training prompts: the first N distinct prompts of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "100", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},
     {"eval_n", OPT_INT, F(eval_n), "2000", 1, 1000000, NULL, "validation prompts"},
     {"eval_samples", OPT_INT, F(eval_samples), "4", 1, 1024, NULL, "completions per validation prompt"},
@@ -70,39 +78,72 @@ const OptSpec *train_options(void)
     return train_opts;
 }
 
-/* The presets: each a description and its overrides of the defaults above. The leave-one-out
- * presets are `scalerl` with one component reverted, named as in the paper. */
+/* The presets: each a description, where its settings come from, its overrides of the defaults
+ * above, and what its source does that is not modelled here. The leave-one-out presets are
+ * `scalerl` with one component reverted, named as in the paper (Khatri et al. 2025, section 4).
+ * Section numbers: ScaleRL arXiv 2510.13786v1; DeepSeekMath 2402.03300; DAPO 2503.14476;
+ * MiniMax-M1 2506.13585; Magistral 2506.10910. */
 typedef struct {
     const char *name;
     const char *about;
+    const char *source;
     const char *keys;
+    const char *not_modelled;
 } Preset;
 
 static const Preset presets[] = {
     {"scalerl", "ScaleRL: CISPO, prompt average, batch adv-norm, zero-var filter, No-Positive-Resampling, "
-                "interruption, FP32 head, PipelineRL-8",
-     ""},
-    {"grpo", "GRPO baseline: clip 0.2/0.2, sample average, group adv-norm, PPO-off-policy-8",
+                "interruption, FP32 head, PipelineRL-8, AdamW eps 1e-15, 100 warmup steps, constant lr",
+     "ScaleRL sections 3-4, A.3 (optimizer; 64 generator and 16 trainer GPUs: sim_gen_gflops = 4 x "
+     "sim_train_gflops)",
+     "", "the scales: learning rate (5e-7 at 8B, 5e-5 here), lengths, eval size (README, Deviations from the paper)"},
+    {"grpo", "GRPO as ScaleRL ran it (its 'DeepSeek (GRPO)' baseline): clip 0.2/0.2, sample average, "
+             "group adv-norm, no filters, no length control, bf16 head, PPO-off-policy-8",
+     "ScaleRL A.16 (eps 0.2, sample average, PPO-off-policy-8); group mean/std advantages: DeepSeekMath 4.1.2",
      "loss=grpo eps_low=0.2 eps_high=0.2 agg=sample adv_norm=group zero_var_filter=0 prompt_filter=0 "
-     "length=none head=bf16 offpolicy=ppo k=8"},
-    {"dapo", "DAPO baseline: clip 0.2/0.26, prompt average, zero-var filter, overlong penalty, PPO-off-policy-8",
-     "loss=dapo eps_low=0.2 eps_high=0.26 agg=prompt adv_norm=group zero_var_filter=1 prompt_filter=0 "
-     "length=penalty head=bf16 offpolicy=ppo k=8"},
-    {"minimax", "MiniMax-M1: CISPO, FP32 head, prompt average, PPO-off-policy-8",
-     "loss=cispo agg=prompt adv_norm=group zero_var_filter=1 prompt_filter=0 length=none head=fp32 "
-     "offpolicy=ppo k=8"},
-    {"magistral", "Magistral: DAPO loss with PipelineRL-8",
-     "loss=dapo eps_low=0.2 eps_high=0.26 agg=token adv_norm=group zero_var_filter=1 prompt_filter=0 "
-     "length=penalty head=bf16 offpolicy=pipeline k=8"},
-    {"loo-dapo", "ScaleRL with the DAPO loss instead of CISPO", "loss=dapo"},
-    {"loo-fp32", "ScaleRL with a bf16 LM head", "head=bf16"},
-    {"loo-savg", "ScaleRL with sample averaging", "agg=sample"},
-    {"loo-8op", "ScaleRL with PPO-off-policy-8 instead of PipelineRL-8", "offpolicy=ppo k=8"},
-    {"loo-plan", "ScaleRL with group-level advantage normalization", "adv_norm=group"},
-    {"loo-batch", "ScaleRL without zero-variance filtering", "zero_var_filter=0"},
-    {"loo-uniform", "ScaleRL without No-Positive-Resampling", "prompt_filter=0"},
-    {"loo-lp", "ScaleRL with the overlong length penalty instead of interruption", "length=penalty"},
-    {NULL, NULL, NULL},
+     "dynamic_sampling=0 length=none head=bf16 offpolicy=ppo k=8",
+     "DeepSeekMath's KL penalty to a reference policy (coefficient 0.04, section 4.2): no KL term is implemented "
+     "(ScaleRL uses none)"},
+    {"dapo", "DAPO: clip-higher 0.2/0.28, per-prompt token average, group adv-norm, dynamic sampling, "
+             "overlong penalty, no KL, bf16 head, PPO-off-policy-8",
+     "DAPO 3.1 (clip-higher, eps 0.2/0.28 in 4.1), 3.2 (dynamic sampling), 3.3 eq. 12 (the token sum of a "
+     "prompt's group over its tokens: ScaleRL calls it prompt average, 3.2), 3.4 (soft overlong punishment); "
+     "PPO-off-policy-8 as ScaleRL ran DAPO (A.16)",
+     "loss=dapo eps_low=0.2 eps_high=0.28 agg=prompt adv_norm=group zero_var_filter=1 dynamic_sampling=1 "
+     "prompt_filter=0 length=penalty head=bf16 offpolicy=ppo k=8",
+     "DAPO's overlong filtering (masking truncated samples, 3.4); its own 16 minibatch updates per rollout batch "
+     "(4.1) are PPO-off-policy-16 in ScaleRL's terms: k=16 restores it. ScaleRL's reproduction ('Qwen2.5 (DAPO)', "
+     "A.16) used eps_high 0.26 and a larger batch with zero-variance groups dropped instead of dynamic sampling"},
+    {"minimax", "MiniMax-M1: CISPO, FP32 head, per-prompt token average, group adv-norm, dynamic sampling, "
+                "overlong penalty, no KL, PPO-off-policy-16",
+     "MiniMax-M1 3.1 (CISPO eq. 4-5, group advantages, dynamic sampling and length penalty taken from DAPO, no "
+     "KL, 16 off-policy update rounds per generation batch), 3.2 (FP32 LM head; AdamW eps 1e-15)",
+     "loss=cispo agg=prompt adv_norm=group zero_var_filter=1 dynamic_sampling=1 prompt_filter=0 length=penalty "
+     "head=fp32 offpolicy=ppo k=16",
+     "CISPO's eps_max is not given by the source (4 here, ScaleRL A.17.2 found 4, 5, 8 alike); AdamW betas "
+     "(0.9, 0.95); early stop of repetitive generations"},
+    {"magistral", "Magistral: DAPO-style clip-higher 0.2/0.28, per-prompt token average, batch adv-norm, "
+                  "zero-variance groups dropped, overlong penalty, no KL, bf16 head, PipelineRL-2",
+     "Magistral 2.1 (GRPO without KL, clip-higher eps_high 0.26-0.28, loss normalized by the group's tokens, "
+     "advantages centered per group then normalized by the minibatch std, zero-advantage groups dropped), 2.2.3 "
+     "(length penalty), 3 and 6.3 (asynchronous generators with in-flight weight updates, at most about 2 "
+     "batches in flight); ScaleRL 3.1 attributes PipelineRL to it",
+     "loss=dapo eps_low=0.2 eps_high=0.28 agg=prompt adv_norm=batch zero_var_filter=1 dynamic_sampling=0 "
+     "prompt_filter=0 length=penalty head=bf16 offpolicy=pipeline k=2",
+     "Magistral's length penalty peaks at 0.1 (eq. 1), DAPO's form here at 1; its eps_low is not given (0.2 "
+     "here); format and language rewards"},
+    {"loo-dapo", "ScaleRL with the DAPO loss instead of CISPO", "ScaleRL section 4 (leave-one-out)", "loss=dapo",
+     ""},
+    {"loo-fp32", "ScaleRL with a bf16 LM head", "ScaleRL section 4", "head=bf16", ""},
+    {"loo-savg", "ScaleRL with sample averaging", "ScaleRL section 4", "agg=sample", ""},
+    {"loo-8op", "ScaleRL with PPO-off-policy-8 instead of PipelineRL-8", "ScaleRL section 4", "offpolicy=ppo k=8",
+     ""},
+    {"loo-plan", "ScaleRL with group-level advantage normalization", "ScaleRL section 4", "adv_norm=group", ""},
+    {"loo-batch", "ScaleRL without zero-variance filtering", "ScaleRL section 4", "zero_var_filter=0", ""},
+    {"loo-uniform", "ScaleRL without No-Positive-Resampling", "ScaleRL section 4", "prompt_filter=0", ""},
+    {"loo-lp", "ScaleRL with the overlong length penalty instead of interruption", "ScaleRL section 4",
+     "length=penalty", ""},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 static const Preset *find_preset(const char *name)
@@ -112,6 +153,15 @@ static const Preset *find_preset(const char *name)
     return NULL;
 }
 
+/* Whether the preset sets `key` (a whole key: gspo_eps_low= is not eps_low=). */
+static int preset_sets(const Preset *p, const char *key)
+{
+    const size_t n = strlen(key);
+    for (const char *at = p->keys; (at = strstr(at, key)) != NULL; at += n)
+        if ((at == p->keys || at[-1] == ' ') && at[n] == '=') return 1;
+    return 0;
+}
+
 int recipe_exists(const char *name)
 {
     return find_preset(name) != NULL;
@@ -119,10 +169,12 @@ int recipe_exists(const char *name)
 
 void recipe_list(FILE *f)
 {
-    fprintf(f, "%-12s %s\n", "recipe", "overrides of the defaults (scalerl)");
+    fprintf(f, "%-12s %s\n", "recipe", "what it is; source; overrides of the defaults (scalerl); not modelled");
     for (const Preset *p = presets; p->name; p++) {
         fprintf(f, "%-12s %s\n", p->name, p->about);
-        if (p->keys[0]) fprintf(f, "%-12s   %s\n", "", p->keys);
+        fprintf(f, "%-12s   source: %s\n", "", p->source);
+        if (p->keys[0]) fprintf(f, "%-12s   keys: %s\n", "", p->keys);
+        if (p->not_modelled[0]) fprintf(f, "%-12s   not modelled: %s\n", "", p->not_modelled);
     }
 }
 
@@ -171,8 +223,8 @@ int recipe_resolve(TrainConfig *c, Args *a, char *err)
      * or the user set it. */
     LossParams lp;
     loss_params_default(&lp, (LossKind)c->loss);
-    if (!strstr(p->keys, "eps_low=") && !args_has(a, "eps_low")) c->eps_low = lp.eps_low;
-    if (!strstr(p->keys, "eps_high=") && !args_has(a, "eps_high")) c->eps_high = lp.eps_high;
+    if (!preset_sets(p, "eps_low") && !args_has(a, "eps_low")) c->eps_low = lp.eps_low;
+    if (!preset_sets(p, "eps_high") && !args_has(a, "eps_high")) c->eps_high = lp.eps_high;
     return recipe_check(c, err);
 }
 
@@ -193,13 +245,18 @@ int recipe_check(const TrainConfig *c, char *err)
         return 1;
     }
     LossParams lp;
-    loss_params_default(&lp, (LossKind)c->loss);
-    lp.cispo_eps_max = c->eps_max;
-    lp.eps_low = c->eps_low;
-    lp.eps_high = c->eps_high;
-    lp.gspo_eps_low = c->gspo_eps_low;
-    lp.gspo_eps_high = c->gspo_eps_high;
+    recipe_loss_params(c, &lp);
     return loss_params_check(&lp, err);
+}
+
+void recipe_loss_params(const TrainConfig *c, LossParams *lp)
+{
+    loss_params_default(lp, (LossKind)c->loss);
+    lp->cispo_eps_max = c->eps_max;
+    lp->eps_low = c->eps_low;
+    lp->eps_high = c->eps_high;
+    lp->gspo_eps_low = c->gspo_eps_low;
+    lp->gspo_eps_high = c->gspo_eps_high;
 }
 
 void recipe_write(const TrainConfig *c, FILE *f)

@@ -44,6 +44,7 @@ typedef struct {
     int agg;      /* AggMode */
     int adv_norm; /* AdvNorm */
     long zero_var_filter, prompt_filter;
+    long dynamic_sampling, dynamic_sampling_max;
     double prompt_filter_at;
     /* length control */
     int length;           /* LengthMode */
@@ -56,7 +57,7 @@ typedef struct {
     int offpolicy; /* OffPolicy */
     long k;
     int schedule;      /* Schedule */
-    long overlap;      /* deterministic pipeline: decode steps the generator runs per trainer step */
+    double sim_gen_gflops, sim_train_gflops; /* deterministic schedule: modelled throughputs */
     long gen_slots;    /* sequences decoded at once (0: prompts_per_step * gens_per_prompt) */
     /* batch and optimizer */
     long prompts_per_step, gens_per_prompt;
@@ -83,11 +84,15 @@ const OptSpec *train_options(void);
 int recipe_resolve(TrainConfig *c, Args *a, char *err);
 /* Checks cross-key constraints (e.g. eps ordering, budgets against the model context). */
 int recipe_check(const TrainConfig *c, char *err);
+/* The loss parameters c selects (the loss's own defaults where c does not set them). */
+struct LossParams;
+void recipe_loss_params(const TrainConfig *c, struct LossParams *lp);
 /* Writes config.txt content: every key, resolved. */
 void recipe_write(const TrainConfig *c, FILE *f);
-/* Prints the table of presets (recipe=list). */
+/* Prints the presets (recipe=list): what each is, its source (paper and section), its keys, and
+ * what its source does that is not modelled. */
 void recipe_list(FILE *f);
-/* The preset's key=value overrides as one line ("" for an unknown name), e.g. for the README. */
+/* Whether `name` is a preset. */
 int recipe_exists(const char *name);
 
 #endif

@@ -41,6 +41,25 @@ struct Generator {
     char *text; /* decoded completion for the verifier */
 };
 
+GenConfig gen_config_from_keys(const ModelConfig *mc, double temperature, int gen_precision, int head, long seed,
+                               uint64_t stream, int length, const long think_budget[2], long answer_budget,
+                               long penalty_cache)
+{
+    GenConfig gc;
+    memset(&gc, 0, sizeof gc);
+    gc.mcfg = *mc;
+    gc.temperature = (float)temperature;
+    gc.prec = (Precision){gen_precision == PREC_BF16, head == PREC_BF16};
+    gc.seed = (uint64_t)seed;
+    gc.stream = stream;
+    gc.length = (LengthMode)length;
+    gc.think_lo = (int)think_budget[0];
+    gc.think_hi = (int)think_budget[1];
+    gc.answer_budget = (int)answer_budget;
+    gc.penalty_cache = (int)penalty_cache;
+    return gc;
+}
+
 int gen_max_new(const GenConfig *c)
 {
     return c->length == LENGTH_INTERRUPT ? c->think_hi + 1 + c->answer_budget : c->think_hi + c->answer_budget;

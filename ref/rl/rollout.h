@@ -64,6 +64,17 @@ typedef struct {
     Completion *c;  /* G completions */
 } Group;
 
+/* Sampling streams: the trainer's rollouts, and every eval (train's eval rows, `scalerl eval`,
+ * `scalerl sample`, pretrain's closing eval), so that `scalerl eval` on a run's checkpoint
+ * reproduces the run's eval rows. */
+enum { GEN_STREAM_TRAIN = 0x7a11, GEN_STREAM_EVAL = 0xe7a1 };
+
+/* The one place a GenConfig is built from run keys (train, eval, sample, pretrain). G,
+ * max_groups and slots are left 0 for the caller. */
+GenConfig gen_config_from_keys(const ModelConfig *mc, double temperature, int gen_precision, int head, long seed,
+                               uint64_t stream, int length, const long think_budget[2], long answer_budget,
+                               long penalty_cache);
+
 typedef struct Generator Generator;
 
 Generator *gen_new(const GenConfig *cfg, char *err);

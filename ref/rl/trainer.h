@@ -1,98 +1,66 @@
-/* Private to the trainer's files (train.c, train_step.c, pipeline.c): the state of one RL run
- * and the pieces both schedules share. */
+/* One RL run's state, split as the run uses it: what is configured, the components it owns, and
+ * where the run stands. The schedules (ref/rl/schedule.h) drive it through four calls per
+ * optimizer step, on the batch its version names:
+ *   trainer_prepare  records the batch's groups in the prompt filter and prepares the step
+ *                    (ref/rl/step.h), whose FLOPs are then known;
+ *   trainer_apply    the optimizer step (weights version -> version + 1);
+ *   trainer_release  frees the batch's groups in the generator;
+ *   trainer_finish   advances the version, writes the step row, evaluates when due.
+ * Under schedule=threads, `lock` guards the generator, the data source, the prompt filter, the
+ * batches and flops_gen, which the generator thread also touches; these calls take it. */
 #ifndef SCALERL_TRAINER_H
 #define SCALERL_TRAINER_H
 
 #include <pthread.h>
-#include <stdio.h>
 
 #include "models/model.h"
-#include "models/optim.h"
-#include "ref/rl/advantage.h"
+#include "ref/rl/batches.h"
 #include "ref/rl/data.h"
-#include "ref/common/jsonl.h"
-#include "ref/rl/loss.h"
 #include "ref/rl/prompt_filter.h"
 #include "ref/rl/recipe.h"
 #include "ref/rl/rollout.h"
+#include "ref/rl/runlog.h"
+#include "ref/rl/step.h"
 #include "tasks/tasks.h"
 
-#define STALE_BINS 17 /* staleness histogram: 0..15, and 16 or more */
-
 typedef struct {
-    AdvStats adv;
-    LossStats loss;
-    double grad_norm, lr, entropy, len_mean, interrupt_frac, truncate_frac, stale_mean, flops;
-    long stale_max, retired_now, rows, tokens;
-    long multi_version; /* trained completions whose tokens come from two or more policy versions */
-    long stale_hist[STALE_BINS];
-    /* schedule=threads only (timing-dependent, so not part of the deterministic metrics) */
-    int threaded;
-    double gen_util;       /* fraction of the step's wall time the generator spent decoding */
-    double trainer_idle_s; /* time the trainer waited for its batch */
-} StepStats;
-
-typedef struct {
+    /* configured */
     const TrainConfig *c;
+    GenConfig gc;
+    int P, G;
+    /* owned */
     Model m;
     TaskSpec *spec;
     TaskSplit *split;
     DataSource *data;
     PromptFilter *filter;
-    GenConfig gc;
     Generator *gen;
-    LossParams lp;
-    AdamWConfig opt;
-    Precision train_prec;
-    int P, G, N, ring;
-    int *batch_gi;   /* ring * P: generator group of each group of each admitted batch */
-    int *batch_done; /* ring: groups of the batch whose completions all finished */
-    long admitted;   /* batches admitted so far */
-    int exhausted;   /* the prompt filter retired every training prompt: no more batches */
-    long version;    /* optimizer steps taken = version of the trainer's weights */
-    double flops_gen, flops_train, wall0, cpu0;
-    FILE *metrics;
-    JsonWriter jw;
-    /* schedule=threads: guards the generator's queue and groups, the data source, the prompt
-     * filter, batch_done, admitted and flops_gen; NULL in the deterministic schedule. */
-    pthread_mutex_t *lock;
-    int *finished_scratch; /* max_groups */
-    Problem *draw_scratch; /* P: a batch's prompts while it is admitted */
-    uint64_t *key_scratch; /* P */
-    long last_eval_step;
-    /* step scratch (N completions, N * ctx flat tokens) */
-    float *reward, *adv, *f_logp, *f_logp_gen, *f_w, *f_dlogp;
-    unsigned char *kept;
-    int *off, *f_row, *f_pos;
-    int *row_comp;
-    int *rows_tok, *rows_tgt;
-    float *rows_logp, *rows_ent, *rows_dlogp;
-    long *eval_steps;
-    int n_evals, next_eval;
-    double last_pass, last_step_reward;
-    int progress;
+    BatchQueue batches;
+    TrainStep step;
+    RunLog log;
+    /* where the run stands */
+    long version; /* optimizer steps taken = version of the trainer's weights */
+    double flops_gen, flops_train;
+    double sim_time; /* the deterministic schedule's virtual clock (ref/rl/schedule_sim.c) */
+    double epochs;   /* passes over the training pool when the last trained batch was drawn */
+    pthread_mutex_t *lock; /* schedule=threads; NULL otherwise */
 } Trainer;
 
-/* The highest batch the generator may hold when the trainer's weights are at `version`. */
-long trainer_admit_limit(const Trainer *t, long version);
-/* Admits batches up to limit (and below steps): draws their prompts, queues their groups. When
- * the prompt filter has retired every training prompt, sets t->exhausted and admits no more
- * (the run then ends after the batches already admitted). */
-int trainer_admit(Trainer *t, long limit, char *err);
-/* Moves the generator's finished groups into the per-batch counts. */
-void trainer_collect_finished(Trainer *t);
-int trainer_batch_ready(const Trainer *t, long b);
-Group *trainer_batch_group(Trainer *t, long b, int j);
-/* One optimizer step on batch t->version (train_step.c). */
-int trainer_step(Trainer *t, StepStats *s, char *err);
-/* Frees the groups of batch t->version once the step has consumed them (before the new weights
- * are published, so the generator's admission finds room). */
-void trainer_release_batch(Trainer *t);
-/* After a step: advances the version, writes the step row, evaluates when due
- * and prints progress. */
-int trainer_finish_step(Trainer *t, const StepStats *s, char *err);
+/* Loads the base model and builds every component; the run log is opened by trainer_open_log
+ * once the run directory is ready. Returns 0, 1 (bad input) or 2 (I/O, memory) with err; on
+ * failure trainer_free still frees what was built. */
+int trainer_init(Trainer *t, const TrainConfig *c, char *err);
+int trainer_open_log(Trainer *t, char *err);
+void trainer_free(Trainer *t);
 
-/* The threaded schedule (pipeline.c): real generator thread, bound k enforced at run time. */
-int pipeline_threads_loop(Trainer *t, char *err);
+/* The generator's admission limit at trainer version v: the highest batch it may hold. */
+long trainer_admit_limit(const Trainer *t, long v);
+/* Where the run stands, for a metrics row. */
+RunPoint trainer_point(Trainer *t);
+
+int trainer_prepare(Trainer *t, StepStats *s, char *err);
+int trainer_apply(Trainer *t, StepStats *s, char *err);
+void trainer_release(Trainer *t);
+int trainer_finish(Trainer *t, const StepStats *s, const ThreadStats *th, char *err);
 
 #endif

@@ -1,4 +1,4 @@
-#include "ref/common/runfiles.h"
+#include "ref/rl/runfiles.h"
 
 #include <errno.h>
 #include <string.h>

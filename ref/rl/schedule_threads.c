@@ -28,8 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/rl/trainer.h"
+#include "ref/common/args.h"
 #include "ref/common/util.h"
+#include "ref/rl/schedule.h"
 
 typedef struct {
     Trainer *t;
@@ -57,12 +58,12 @@ static void *generator_main(void *arg)
         p->in_use = p->latest; /* switch to the newest weights between two tokens */
         const float *params = p->buf[p->in_use];
         const long version = p->buf_version[p->in_use];
-        if (trainer_admit(t, trainer_admit_limit(t, p->pub_version), p->err)) {
+        if (batches_admit(&t->batches, trainer_admit_limit(t, p->pub_version), p->err)) {
             p->failed = 1;
             pthread_cond_broadcast(&p->cv_batch);
             break;
         }
-        if (t->exhausted) pthread_cond_broadcast(&p->cv_batch);
+        if (t->batches.exhausted) pthread_cond_broadcast(&p->cv_batch);
         if (gen_busy(t->gen) == 0) {
             pthread_cond_wait(&p->cv_gen, &p->mu);
             continue;
@@ -74,9 +75,13 @@ static void *generator_main(void *arg)
         pthread_mutex_lock(&p->mu);
         p->gen_busy_s += dt;
         t->flops_gen += flops;
-        trainer_collect_finished(t);
+        if (batches_collect(&t->batches, p->err)) {
+            p->failed = 1;
+            pthread_cond_broadcast(&p->cv_batch);
+            break;
+        }
         /* Wake the trainer only when its batch is complete, not at every decode step. */
-        if (p->wanted >= 0 && trainer_batch_ready(t, p->wanted)) pthread_cond_broadcast(&p->cv_batch);
+        if (p->wanted >= 0 && batches_ready(&t->batches, p->wanted)) pthread_cond_broadcast(&p->cv_batch);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -108,7 +113,7 @@ static int check_bound(Trainer *t, const StepStats *s, char *err)
     return 0;
 }
 
-int pipeline_threads_loop(Trainer *t, char *err)
+int schedule_threads(Trainer *t, char *err)
 {
     Pipe p;
     memset(&p, 0, sizeof p);
@@ -144,11 +149,12 @@ int pipeline_threads_loop(Trainer *t, char *err)
         double w0 = wall_seconds();
         pthread_mutex_lock(&p.mu);
         double busy0 = p.gen_busy_s;
+        BatchQueue *q = &t->batches;
         p.wanted = v;
-        while (!trainer_batch_ready(t, v) && !p.failed && !(t->exhausted && v >= t->admitted))
+        while (!batches_ready(q, v) && !p.failed && !(q->exhausted && v >= q->admitted))
             pthread_cond_wait(&p.cv_batch, &p.mu);
         p.wanted = -1;
-        int failed = p.failed, exhausted = !trainer_batch_ready(t, v);
+        int failed = p.failed, exhausted = !batches_ready(q, v);
         pthread_mutex_unlock(&p.mu);
         if (failed) {
             snprintf(err, ERR_LEN, "%s", p.err);
@@ -158,17 +164,16 @@ int pipeline_threads_loop(Trainer *t, char *err)
         if (exhausted) break; /* every training prompt retired */
         double idle = wall_seconds() - w0;
         StepStats s;
-        if ((rc = trainer_step(t, &s, err)) || (rc = check_bound(t, &s, err))) break;
-        trainer_release_batch(t);
+        if ((rc = trainer_prepare(t, &s, err)) || (rc = check_bound(t, &s, err)) || (rc = trainer_apply(t, &s, err)))
+            break;
+        trainer_release(t);
         publish(&p, v + 1);
         pthread_mutex_lock(&p.mu);
         double busy = p.gen_busy_s - busy0;
         pthread_mutex_unlock(&p.mu);
         double wall = wall_seconds() - w0;
-        s.threaded = 1;
-        s.trainer_idle_s = idle;
-        s.gen_util = wall > 0 ? busy / wall : 0;
-        if ((rc = trainer_finish_step(t, &s, err))) break;
+        const ThreadStats th = {1, wall > 0 ? busy / wall : 0, idle};
+        if ((rc = trainer_finish(t, &s, &th, err))) break;
     }
     pthread_mutex_lock(&p.mu);
     p.stop = 1;

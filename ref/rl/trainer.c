@@ -1,0 +1,140 @@
+/* One RL run's state and the four calls a schedule makes per step (the header has the contract). */
+#include "ref/rl/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ref/common/args.h"
+#include "ref/rl/runfiles.h"
+
+/* Batches the generator may hold at once: sync 1, PPO-off-policy-k a round of k, PipelineRL-k
+ * the batch being consumed and k ahead of it. */
+static int ring_size(const TrainConfig *c)
+{
+    return c->offpolicy == OFFPOLICY_PIPELINE ? (int)c->k + 1 : c->offpolicy == OFFPOLICY_PPO ? (int)c->k : 1;
+}
+
+long trainer_admit_limit(const Trainer *t, long v)
+{
+    const TrainConfig *c = t->c;
+    switch (c->offpolicy) {
+    case OFFPOLICY_PIPELINE: return v + c->k;
+    case OFFPOLICY_PPO: return (v / c->k) * c->k + c->k - 1;
+    default: return v;
+    }
+}
+
+int trainer_init(Trainer *t, const TrainConfig *c, char *err)
+{
+    memset(t, 0, sizeof *t);
+    t->c = c;
+    t->P = (int)c->prompts_per_step;
+    t->G = (int)c->gens_per_prompt;
+    model_set_threads((int)c->threads);
+    int rc = load_base_model(c->base, &t->m, err);
+    if (rc) return rc;
+    if ((rc = task_spec_parse(c->task, &t->spec, err))) return rc;
+    if ((rc = split_new(t->spec, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
+    t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, &rc, err);
+    if (!t->data) return rc;
+    t->filter = prompt_filter_new(c->prompt_filter_at, err);
+    if (!t->filter) return 2;
+    const int ring = ring_size(c);
+    t->gc = gen_config_from_keys(&t->m.cfg, c->temperature, c->gen_precision, c->head, c->seed, GEN_STREAM_TRAIN,
+                                 c->length, c->think_budget, c->answer_budget, c->penalty_cache);
+    t->gc.G = t->G;
+    t->gc.max_groups = ring * t->P;
+    t->gc.slots = c->gen_slots > 0 ? (int)c->gen_slots : t->P * t->G;
+    if ((rc = gen_config_check(&t->gc, task_max_prompt_tokens(t->spec), err))) return rc;
+    t->gen = gen_new(&t->gc, err);
+    if (!t->gen) return 2;
+    if ((rc = batches_init(&t->batches, t->gen, t->data, c->prompt_filter ? t->filter : NULL, t->P, ring, c->steps,
+                           (int)c->dynamic_sampling, c->dynamic_sampling_max, err)))
+        return rc;
+    return step_init(&t->step, c, &t->m.cfg, t->P, err);
+}
+
+int trainer_open_log(Trainer *t, char *err)
+{
+    return runlog_open(&t->log, t->c, err);
+}
+
+void trainer_free(Trainer *t)
+{
+    runlog_close(&t->log);
+    step_free(&t->step);
+    batches_free(&t->batches);
+    gen_free(t->gen);
+    data_free(t->data);
+    prompt_filter_free(t->filter);
+    split_free(t->split);
+    task_spec_free(t->spec);
+    model_free(&t->m);
+}
+
+static void lock(Trainer *t)
+{
+    if (t->lock) pthread_mutex_lock(t->lock);
+}
+
+static void unlock(Trainer *t)
+{
+    if (t->lock) pthread_mutex_unlock(t->lock);
+}
+
+RunPoint trainer_point(Trainer *t)
+{
+    lock(t);
+    const double sim = t->c->schedule == SCHEDULE_THREADS ? NAN : t->sim_time;
+    const long retired = prompt_filter_n_retired(t->filter);
+    RunPoint p = {t->version, t->flops_gen, t->flops_train, sim, retired,
+                  (double)retired / (double)data_pool_size(t->data), (long)floor(t->epochs), t->epochs};
+    unlock(t);
+    return p;
+}
+
+int trainer_prepare(Trainer *t, StepStats *s, char *err)
+{
+    const long v = t->version;
+    lock(t);
+    const Group *const *groups = batches_groups(&t->batches, v);
+    /* Every group is recorded by the prompt filter before zero-variance filtering: an all-solved
+     * group is precisely the one to retire. Without No-Positive-Resampling nothing is recorded. */
+    int rc = 0;
+    for (int j = 0; j < t->P && !rc && t->c->prompt_filter; j++) {
+        int n_pass = 0;
+        for (int q = 0; q < t->G; q++) n_pass += groups[j]->c[q].correct;
+        rc = prompt_filter_record(t->filter, groups[j]->prompt_key, n_pass, t->G, NULL, err);
+    }
+    const long drawn = batches_drawn(&t->batches, v);
+    t->epochs = batches_epochs(&t->batches, v);
+    unlock(t);
+    if (rc) return rc;
+    step_prepare(&t->step, groups, t->P, v, s);
+    s->groups_drawn = drawn;
+    return 0;
+}
+
+int trainer_apply(Trainer *t, StepStats *s, char *err)
+{
+    return step_apply(&t->step, &t->m, s, err);
+}
+
+void trainer_release(Trainer *t)
+{
+    lock(t);
+    batches_release(&t->batches, t->version);
+    unlock(t);
+}
+
+int trainer_finish(Trainer *t, const StepStats *s, const ThreadStats *th, char *err)
+{
+    t->flops_train += s->flops;
+    t->version++;
+    const RunPoint at = trainer_point(t);
+    int rc = runlog_step(&t->log, &at, s, th, err);
+    if (!rc) rc = runlog_eval(&t->log, &at, t->m.params, &t->gc, t->split, 0, err);
+    if (!rc) runlog_progress(&t->log, &at);
+    return rc;
+}
