@@ -207,6 +207,22 @@ static void run_generate(void *p)
     }
 }
 
+/* One measurement (tokens and FLOPs per call, t seconds per call) and its products alone (their
+ * FLOPs per call, their GFLOP/s): its table line and its RESULT line. products_share is the share
+ * of the measurement's time its products would take at their speed alone. */
+static void report(const char *kind, const ModelConfig *cfg, int threads, double tokens, double flops, double t,
+                   double products_flops, double products_gflops, double peak)
+{
+    char label[64];
+    const double gf = flops / t / 1e9, share = products_flops / (products_gflops * 1e9) / t;
+    snprintf(label, sizeof label, "%s d%d L%d", kind, cfg->d_model, cfg->n_layer);
+    printf("%-22s %7d %12.0f %9.2f %6.1f%% %9.2f %6.1f%% %7.0f%%\n", label, threads, tokens / t, gf, 100.0 * gf / peak,
+           products_gflops, 100.0 * products_gflops / peak, 100.0 * share);
+    printf("RESULT kind=%s d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f peak_frac=%.4f products_gflops=%.3f "
+           "products_share=%.4f\n",
+           kind, cfg->d_model, cfg->n_layer, threads, tokens / t, gf, gf / peak, products_gflops, share);
+}
+
 int main(int argc, char **argv)
 {
     const double seconds = argc > 1 ? atof(argv[1]) : 1.0;
@@ -305,29 +321,16 @@ int main(int argc, char **argv)
         for (int t = 0; t < max_new; t++) gen_flops += B * model_flops_token(&cfg, t);
         for (int th = 1; th <= 2; th++) {
             model_set_threads(th);
-            char label[64];
-            /* Each measurement, then its products alone, and the share of its time they take. */
+            /* Each measurement, then its products alone. */
             if (!only || !strcmp(only, "train")) {
-                const double t = time_it(run_train, &tr, seconds), gf = 3.0 * fwd_flops / t / 1e9;
-                const double pg = products_gflops(&cfg, N, 1, seconds);
-                const double share = 6.0 * N * product_macs(&cfg) / (pg * 1e9) / t;
-                snprintf(label, sizeof label, "train d%d L%d", cfg.d_model, cfg.n_layer);
-                printf("%-22s %7d %12.0f %9.2f %6.1f%% %9.2f %6.1f%% %7.0f%%\n", label, th, N / t, gf,
-                       100.0 * gf / peak[th], pg, 100.0 * pg / peak[th], 100.0 * share);
-                printf("RESULT kind=train d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f peak_frac=%.4f "
-                       "products_gflops=%.3f products_share=%.4f\n",
-                       cfg.d_model, cfg.n_layer, th, N / t, gf, gf / peak[th], pg, share);
+                const double t = time_it(run_train, &tr, seconds);
+                report("train", &cfg, th, N, 3.0 * fwd_flops, t, 6.0 * N * product_macs(&cfg),
+                       products_gflops(&cfg, N, 1, seconds), peak[th]);
             }
             if (!only || !strcmp(only, "decode")) {
-                const double t = time_it(run_generate, &g, seconds), gf = gen_flops / t / 1e9;
-                const double pg = products_gflops(&cfg, B, 0, seconds);
-                const double share = 2.0 * gen_tokens * product_macs(&cfg) / (pg * 1e9) / t;
-                snprintf(label, sizeof label, "decode d%d L%d", cfg.d_model, cfg.n_layer);
-                printf("%-22s %7d %12.0f %9.2f %6.1f%% %9.2f %6.1f%% %7.0f%%\n", label, th, gen_tokens / t, gf,
-                       100.0 * gf / peak[th], pg, 100.0 * pg / peak[th], 100.0 * share);
-                printf("RESULT kind=decode d=%d L=%d threads=%d tokens_per_s=%.1f gflops=%.3f peak_frac=%.4f "
-                       "products_gflops=%.3f products_share=%.4f\n",
-                       cfg.d_model, cfg.n_layer, th, gen_tokens / t, gf, gf / peak[th], pg, share);
+                const double t = time_it(run_generate, &g, seconds);
+                report("decode", &cfg, th, gen_tokens, gen_flops, t, 2.0 * gen_tokens * product_macs(&cfg),
+                       products_gflops(&cfg, B, 0, seconds), peak[th]);
             }
         }
         free(prompt);
