@@ -21,7 +21,9 @@ function yes(ok) { return ok == "" ? "not measured" : ok ? "yes" : "**no**" }
     else if (k == "openblas") { blas_version = f["version"]; blas_core = f["core"] }
     else if (k == "train" || k == "decode") {
         key = k " " f["d"] " " f["L"] " " f["threads"]
-        hi(gflops, key, f["gflops"]); hi(tok_s, key, f["tokens_per_s"])
+        # The share of time in the products comes with the best measurement's round.
+        if (!(key in gflops) || f["gflops"] + 0 > gflops[key]) share[key] = f["products_share"]
+        hi(gflops, key, f["gflops"]); hi(tok_s, key, f["tokens_per_s"]); hi(prod, key, f["products_gflops"])
         if (!(key in seen_shape)) { seen_shape[key] = 1; shape_order[++n_shape] = key }
     }
     else if (k == "rl_step" || k == "torch_rl_step") {
@@ -111,16 +113,18 @@ END {
     print "" > md
 
     print "Transformer core (`build/bench/bench_model`), best of the rounds; sgemm 1536^3 peak " \
-          fmt("%.1f", peak1) " GFLOP/s on 1 thread, " fmt("%.1f", peak2) " on 2:" > md
+          fmt("%.1f", peak1) " GFLOP/s on 1 thread, " fmt("%.1f", peak2) " on 2. \"Products alone\": the " \
+          "measurement's matrix products with nothing else (bench/README.md); \"time in products\": the share " \
+          "of the measurement's time they would take at that speed:" > md
     print "" > md
-    print "| measurement | threads | tokens/s | GFLOP/s | % of peak | PyTorch tokens/s | C / PyTorch |" > md
-    print "|---|---|---|---|---|---|---|" > md
+    print "| measurement | threads | tokens/s | GFLOP/s | % of peak | products alone, % of peak | time in products | PyTorch tokens/s | C / PyTorch |" > md
+    print "|---|---|---|---|---|---|---|---|---|" > md
     for (i = 1; i <= n_shape; i++) {
         split(shape_order[i], p, " "); key = shape_order[i]; tk = p[2] " " p[3] " " p[4]
         tt = p[1] == "train" && (tk in torch_tok) ? torch_tok[tk] : ""
-        printf "| %s d%s L%s | %s | %.0f | %.1f | %.0f%% | %s | %s |\n", p[1], p[2], p[3], p[4], tok_s[key], gflops[key],
-               100 * gflops[key] / peak[p[4]], tt == "" ? "" : sprintf("%.0f", tt),
-               tt == "" ? "" : sprintf("%.2f", tok_s[key] / tt) > md
+        printf "| %s d%s L%s | %s | %.0f | %.1f | %.0f%% | %.0f%% | %.0f%% | %s | %s |\n", p[1], p[2], p[3], p[4],
+               tok_s[key], gflops[key], 100 * gflops[key] / peak[p[4]], 100 * prod[key] / peak[p[4]], 100 * share[key],
+               tt == "" ? "" : sprintf("%.0f", tt), tt == "" ? "" : sprintf("%.2f", tok_s[key] / tt) > md
     }
     print "" > md
     printf "RL steps/s of `scalerl train` (%s steps of the default run, rate over the second half), best of the " \
