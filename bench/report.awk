@@ -85,7 +85,7 @@ END {
     row("RL step of the default run, C vs PyTorch (each at its best thread count)",
         fmt("%.1f ms", c_total) (c_total != "" ? " (" best_th["c", "total"] " thr)" : ""),
         "PyTorch " fmt("%.1f ms", t_total) (t_total != "" ? " (" best_th["torch", "total"] " thr)" : ""),
-        fmt("%.1fx", speedup), ">= 10x", speedup == "" ? "not measured" : yes(speedup >= 10))
+        fmt("%.2fx", speedup), ">= 10x", speedup == "" ? "not measured" : yes(speedup >= 10))
     split("generate train", phases, " ")
     for (i = 1; i <= 2; i++) {
         c = best_ms("c", phases[i]); t = best_ms("torch", phases[i])

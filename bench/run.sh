@@ -16,7 +16,8 @@
 # Timings on a shared machine only ever gain time from other processes: 2 to 4 repeat in
 # BENCH_ROUNDS rounds (default 3), interleaving the things compared, and the fastest of all
 # rounds counts. SECONDS_PER_MEASUREMENT (default 1) is the minimum time of one measurement in
-# one round. About 6 minutes on 2 cores with `make run`, 3 without.
+# one round. Measured on the busy development machine (load average 8): 22 minutes, `make run` 13
+# of them; less on idle cores (`make run` alone takes 2-3 minutes there).
 set -u
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_MEASUREMENT:-1}
@@ -128,10 +129,10 @@ awk -v cpu="$cpu" -v cores="$(nproc)" -v date="$(date -u +%Y-%m-%dT%H:%MZ)" \
     -v commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" -v rounds="$rounds" -v secs="$secs" \
     -v load_start="$load_start" -v load_end="$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")" \
     -v bench_s=$(($(date +%s) - bench_start)) -v rl_steps="$rl_steps" \
-    -v md="$out_dir/.latest.md.tmp" -v json="$out_dir/.latest.json.tmp" \
+    -v md="$out_dir/.latest.tmp.md" -v json="$out_dir/.latest.tmp.json" \
     -f bench/report.awk "$res" || { echo "bench: report failed"; exit 1; }
 # Written under temporary names and renamed: a reader never sees half a report.
-mv "$out_dir/.latest.md.tmp" "$out_dir/latest.md" && mv "$out_dir/.latest.json.tmp" "$out_dir/latest.json" || exit 2
+mv "$out_dir/.latest.tmp.md" "$out_dir/latest.md" && mv "$out_dir/.latest.tmp.json" "$out_dir/latest.json" || exit 2
 echo
 cat "$out_dir/latest.md"
 echo
