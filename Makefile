@@ -56,7 +56,7 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # Every test binary and tests/*.sh script prints PASS/FAIL lines; run.sh counts them.
-test: scalerl $(TEST_BIN)
+test: scalerl $(TEST_BIN) $(BENCH_BIN)
 	@tests/run.sh $(TEST_BIN)
 
 # `scalerl sweep print=slurm` on a one-node Slurm started on this machine (tests/cluster_slurm.sh:

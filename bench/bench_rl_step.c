@@ -10,9 +10,10 @@
  * Every timed call starts from the checkpoint's weights and moments (restored outside the timed
  * part), so every generation samples the same batch and every thread count times the same work.
  *
- * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE]
+ * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE] [KEY=VALUE...]
  * Prints milliseconds per phase for each thread count given (default 1 and 2), the fastest of
- * repeated calls (bench/timing.h). only=generate|train times that phase alone (the other prints
+ * repeated calls (bench/timing.h). KEY=VALUE sets a `scalerl train` key over the defaults (presets
+ * are not resolved), e.g. a smaller task for tests/test_bench.sh. only=generate|train times that phase alone (the other prints
  * 0), for a profiler: `perf record build/bench/bench_rl_step 10 CKPT 1 only=train`. dump=DIR also
  * writes DIR/batch.txt: the settings, the prompts, the first generated batch, and the loss and
  * gradient norm the step computes on it from the checkpoint's weights, for
@@ -172,12 +173,12 @@ static void *alloc_or_die(size_t n)
     return p;
 }
 
-static void setup(Bench *b, const char *ckpt)
+static void setup(Bench *b, const TrainConfig *config, const char *ckpt)
 {
     char err[CHECKPOINT_META_MAX > ERR_LEN ? CHECKPOINT_META_MAX : ERR_LEN];
     memset(b, 0, sizeof *b);
+    b->c = *config;
     TrainConfig *c = &b->c;
-    if (opts_set_defaults(train_options(), c, err)) die("defaults", err);
     if (load_base_model(ckpt, &b->m, err)) die("checkpoint", err);
     b->P = (int)c->prompts_per_step;
     b->G = (int)c->gens_per_prompt;
@@ -214,7 +215,7 @@ static void setup(Bench *b, const char *ckpt)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR]\n");
+        fprintf(stderr, "usage: bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE] [KEY=VALUE...]\n");
         return 1;
     }
     const double seconds = atof(argv[1]);
@@ -224,18 +225,34 @@ int main(int argc, char **argv)
     }
     int threads[MAX_THREAD_COUNTS] = {1, 2}, n_threads = 0;
     const char *dump = NULL, *only = NULL;
+    TrainConfig config;
+    char err[ERR_LEN];
+    if (opts_set_defaults(train_options(), &config, err)) die("defaults", err);
     for (int i = 3; i < argc; i++) {
         if (strncmp(argv[i], "dump=", 5) == 0 || strncmp(argv[i], "only=", 5) == 0) {
             *(argv[i][0] == 'd' ? &dump : &only) = argv[i] + 5;
             continue;
         }
-        const int th = atoi(argv[i]);
-        if (th < 1 || th > 64 || n_threads == MAX_THREAD_COUNTS) {
+        const char *eq = strchr(argv[i], '=');
+        if (eq) { /* a `scalerl train` key over the defaults */
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
+            const OptSpec *spec = opts_find(train_options(), key);
+            if (!spec) {
+                fprintf(stderr, "bench_rl_step: unknown key '%s': expected a `scalerl train` key\n", key);
+                return 1;
+            }
+            if (opts_set_value(spec, &config, eq + 1, err)) die("key", err);
+            continue;
+        }
+        char *end;
+        const long th = strtol(argv[i], &end, 10);
+        if (*end || th < 1 || th > 64 || n_threads == MAX_THREAD_COUNTS) {
             fprintf(stderr, "bench_rl_step: bad thread count '%s': expected at most %d counts in 1..64\n", argv[i],
                     MAX_THREAD_COUNTS);
             return 1;
         }
-        threads[n_threads++] = th;
+        threads[n_threads++] = (int)th;
     }
     if (n_threads == 0) n_threads = 2;
     if (only && strcmp(only, "generate") && strcmp(only, "train")) {
@@ -244,7 +261,7 @@ int main(int argc, char **argv)
     }
 #define TIMED(name) (!only || strcmp(only, name) == 0)
     Bench b;
-    setup(&b, argv[2]);
+    setup(&b, &config, argv[2]);
 
     /* The trained batch, and the step's loss and gradient norm on it from the checkpoint. */
     model_set_threads(threads[0]);
@@ -256,7 +273,7 @@ int main(int argc, char **argv)
         const Completion *cp = completion(&b, b.batch, i);
         len += cp->n - cp->n_prompt;
     }
-    printf("RL step of the default run (task %s, %d x %d completions, %.1f new tokens on average, bf16 body; "
+    printf("RL step (task %s, %d x %d completions, %.1f new tokens on average, bf16 body; "
            "%d of %d groups kept, trained as %ld rows x T=%d, %ld loss tokens, FP32)\n",
            b.c.task, b.P, b.G, (double)len / b.N, b.stats.adv.n_groups_kept, b.P, b.stats.rows, b.step.T,
            b.stats.tokens);

@@ -161,7 +161,8 @@ class TrainBatch:
 
 
 def train_forward(model, tb, cfg):
-    """Advantages, weights, the forward and the CISPO loss; returns the loss (to minimize)."""
+    """Advantages, weights, the forward and the CISPO loss; returns the loss (to minimize) and the
+    mean entropy, or (None, 0) when no group carries a signal (the C step then makes no update)."""
     P, G = int(cfg["P"]), int(cfg["G"])
     r = tb.rewards.view(P, G)
     a = r - r.mean(dim=1, keepdim=True)
@@ -174,6 +175,8 @@ def train_forward(model, tb, cfg):
     groups_kept = (group_tok > 0).sum()
     w = torch.where(group_tok > 0, 1.0 / (groups_kept * group_tok.clamp(min=1)), torch.zeros(()))
     rows = (kept[:, None] & (n_tok > 0)).flatten().nonzero().squeeze(1)
+    if len(rows) == 0:
+        return None, 0.0
     T = int(tb.lengths[rows].max())
     tokens, mask = tb.tokens[rows, :T], tb.loss_mask[rows, 1:T]
     logits = model(tokens[:, :-1])
@@ -187,7 +190,9 @@ def train_forward(model, tb, cfg):
 
 
 def train_backward(model, opt, loss, cfg):
-    """Backward, clipping, AdamW; returns the gradient norm before clipping."""
+    """Backward, clipping, AdamW; returns the gradient norm before clipping (0 without a loss)."""
+    if loss is None:
+        return 0.0
     opt.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), float(cfg["grad_clip"]))
@@ -230,13 +235,14 @@ def main():
     loss, _ = train_forward(base, tb, cfg)
     norm = train_backward(base, opt, loss, cfg)
     c = b["result"]
-    loss_rel = abs(float(loss) - c["loss"]) / max(abs(c["loss"]), 1e-30)
+    loss_t = 0.0 if loss is None else float(loss)
+    loss_rel = abs(loss_t - c["loss"]) / max(abs(c["loss"]), 1e-30)
     grad_rel = abs(norm - c["grad_norm"]) / max(abs(c["grad_norm"]), 1e-30)
     G = int(cfg["G"])
     mismatch = sum(verify(b["vocab"], b["answers"][i // G], comp[0][len(b["prompts"][i // G]):]) != comp[3]
                    for i, comp in enumerate(b["completions"]))
     ok = loss_rel <= LOSS_RTOL and grad_rel <= GRAD_RTOL and mismatch == 0
-    print(f"RESULT kind=torch_rl_check threads={threads} loss_c={c['loss']:.9g} loss_torch={float(loss):.9g} "
+    print(f"RESULT kind=torch_rl_check threads={threads} loss_c={c['loss']:.9g} loss_torch={loss_t:.9g} "
           f"loss_rel={loss_rel:.3g} loss_rtol={LOSS_RTOL:g} grad_norm_c={c['grad_norm']:.9g} "
           f"grad_norm_torch={norm:.9g} grad_rel={grad_rel:.3g} grad_rtol={GRAD_RTOL:g} "
           f"reward_mismatches={mismatch} ok={int(ok)}", flush=True)
