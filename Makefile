@@ -22,7 +22,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test test-cluster run bench sanitize clean deps
+.PHONY: all test test-cluster run bench sanitize clean deps FORCE
 .SECONDARY:
 all: $(BIN)
 
@@ -45,6 +45,15 @@ deps: $(DEPS_OK)
 $(BUILD)/%.o: %.c $(DEPS_OK) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# `scalerl version` reports the commit and the flags it was built with; the stamp file changes,
+# and cmd_version.o is rebuilt, only when they do.
+BUILD_COMMIT := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/.build-info: FORCE
+	@mkdir -p $(BUILD)
+	@printf '%s\n' '$(BUILD_COMMIT) $(OPT)' | cmp -s - $@ || printf '%s\n' '$(BUILD_COMMIT) $(OPT)' >$@
+$(BUILD)/ref/cli/cmd_version.o: $(BUILD)/.build-info
+$(BUILD)/ref/cli/cmd_version.o: CFLAGS += -DSCALERL_COMMIT='"$(BUILD_COMMIT)"' -DSCALERL_OPT='"$(OPT)"'
 
 $(BIN): $(BUILD)/ref/cli/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)

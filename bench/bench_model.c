@@ -70,7 +70,7 @@ typedef struct {
 static void run_train(void *p)
 {
     Train *t = p;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     const AdamWConfig adam = {0.9, 0.95, 1e-15, 0.01};
     model_zero_grad(&t->m);
     if (model_forward(&t->m, t->tokens, t->targets, t->B, t->T, 1.0f, (Precision){0, 0}, t->logp, NULL, err)) {
@@ -200,7 +200,7 @@ static double products_gflops(const ModelConfig *cfg, int rows, int train, doubl
 static void run_generate(void *p)
 {
     Gen *g = p;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_generate(g->m, &g->req, err)) {
         fprintf(stderr, "bench: %s\n", err);
         exit(1);
@@ -274,7 +274,7 @@ int main(int argc, char **argv)
     for (int si = 0; si < n_shapes; si++) {
         const ModelConfig cfg = {.vocab = vocab, .ctx = BENCH_CTX, .d_model = shapes[si][0],
                                  .n_layer = shapes[si][1], .n_head = 4, .d_ff = 4 * shapes[si][0]};
-        char err[MODEL_ERR_LEN];
+        char err[ERR_LEN];
         Train tr = {.B = BENCH_BATCH, .T = BENCH_CTX};
         if (model_create(&tr.m, &cfg, 1, err)) {
             fprintf(stderr, "bench: %s\n", err);

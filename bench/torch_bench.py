@@ -6,7 +6,7 @@ PyTorch, for the same shapes, on a given number of threads. Prints one `RESULT k
 Debian's torch does its matrix products in OpenBLAS, whose thread pool torch.set_num_threads does
 not control: bench/run.sh therefore starts one process per thread count with
 OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The model is
-bench/torch_model.py's (README.md's architecture in torch.nn); float32, CPU.
+bench/torch_model.py's (models/README.md's architecture in torch.nn); float32, CPU.
 
 usage: OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_bench.py SECONDS VOCAB N
 """

@@ -1,4 +1,4 @@
-"""README.md's architecture ("Architecture") in torch.nn, for the PyTorch side of `make bench`
+"""models/README.md's architecture in torch.nn, for the PyTorch side of `make bench`
 (bench/torch_bench.py, bench/torch_rl_step.py). Written from the README, as a PyTorch user would
 write a small GPT; tests/make_torch_ref.py holds the checked, float64 version.
 

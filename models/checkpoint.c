@@ -1,4 +1,4 @@
-/* Checkpoint files. The byte-exact layout is in README.md, "Checkpoint format"; in short:
+/* Checkpoint files. The byte-exact layout is in models/README.md, "Checkpoint format"; in short:
  *
  *   header:  magic "SCALERLC", version, header length, flags, model config, tensor table,
  *            metadata text, payload lengths, payload CRC32, header CRC32
@@ -156,7 +156,7 @@ static int write_checkpoint(FILE *f, const Model *m, int with_optimizer, const c
     if (!header || !d) {
         free(header);
         free(d);
-        snprintf(err, MODEL_ERR_LEN, "out of memory writing '%s'", tmp);
+        snprintf(err, ERR_LEN, "out of memory writing '%s'", tmp);
         return 2;
     }
     const uint32_t flags = with_optimizer ? CKPT_FLAG_OPTIMIZER : 0;
@@ -180,7 +180,7 @@ static int write_checkpoint(FILE *f, const Model *m, int with_optimizer, const c
         header_build(header, m, flags, meta, meta_len, d->raw_len, d->compressed_len, (uint32_t)d->crc);
         rc = (fseek(f, 0, SEEK_SET) == 0 && fwrite(header, 1, hlen, f) == hlen) ? 0 : 2;
     }
-    if (rc) snprintf(err, MODEL_ERR_LEN, "%s '%s': %s", what, tmp, strerror(errno));
+    if (rc) snprintf(err, ERR_LEN, "%s '%s': %s", what, tmp, strerror(errno));
     free(header);
     free(d);
     return rc;
@@ -191,7 +191,7 @@ int checkpoint_save(const char *path, const Model *m, int with_optimizer, const 
     if (!meta) meta = "";
     size_t meta_len = strlen(meta);
     if (meta_len >= CHECKPOINT_META_MAX) {
-        snprintf(err, MODEL_ERR_LEN, "checkpoint metadata is %zu bytes: at most %d", meta_len,
+        snprintf(err, ERR_LEN, "checkpoint metadata is %zu bytes: at most %d", meta_len,
                  CHECKPOINT_META_MAX - 1);
         return 1;
     }
@@ -199,21 +199,21 @@ int checkpoint_save(const char *path, const Model *m, int with_optimizer, const 
     char tmp[1200];
     int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%ld", path, (long)getpid(), (long)syscall(SYS_gettid));
     if (n < 0 || (size_t)n >= sizeof tmp) {
-        snprintf(err, MODEL_ERR_LEN, "checkpoint path too long: '%.100s...'", path);
+        snprintf(err, ERR_LEN, "checkpoint path too long: '%.100s...'", path);
         return 1;
     }
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        snprintf(err, MODEL_ERR_LEN, "cannot write '%s': %s", tmp, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", tmp, strerror(errno));
         return 2;
     }
     int rc = write_checkpoint(f, m, with_optimizer, meta, meta_len, tmp, err);
     if (fclose(f) != 0 && !rc) {
-        snprintf(err, MODEL_ERR_LEN, "cannot write '%s': %s", tmp, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot write '%s': %s", tmp, strerror(errno));
         rc = 2;
     }
     if (!rc && rename(tmp, path) != 0) {
-        snprintf(err, MODEL_ERR_LEN, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
         rc = 2;
     }
     if (rc) remove(tmp);
@@ -237,7 +237,7 @@ static int check_table(const unsigned char *rec, int n_stored, const ModelConfig
     int n;
     model_layout(cfg, t, &n);
     if (n_stored != n) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': tensor table has %d tensors, expected %d for this config", path,
+        snprintf(err, ERR_LEN, "'%s': tensor table has %d tensors, expected %d for this config", path,
                  n_stored, n);
         return 1;
     }
@@ -255,7 +255,7 @@ static int check_table(const unsigned char *rec, int n_stored, const ModelConfig
             /* %.32s with a sanitized copy: a hostile name must not garble the terminal. */
             for (char *c = name; *c; c++)
                 if (*c < 32 || *c > 126) *c = '?';
-            snprintf(err, MODEL_ERR_LEN,
+            snprintf(err, ERR_LEN,
                      "'%s': tensor %d ('%.32s', %u-d %ux%ux%u at %llu, %llu floats) does not match the layout "
                      "of the stored config (expected '%s')",
                      path, k, name, get_u32(rec + 32), get_u32(rec + 36), get_u32(rec + 40), get_u32(rec + 44),
@@ -280,40 +280,40 @@ typedef struct {
 static int read_header(FILE *f, const char *path, long file_size, unsigned char *b, Header *h, char *err)
 {
     if (file_size == 0) {
-        snprintf(err, MODEL_ERR_LEN, "'%s' is empty, not a scalerl checkpoint", path);
+        snprintf(err, ERR_LEN, "'%s' is empty, not a scalerl checkpoint", path);
         return 1;
     }
     size_t first = file_size < 8 ? (size_t)file_size : 8;
     int rc = read_exact(f, b, first);
     if (rc == 2) goto read_error;
     if (first < 8 || memcmp(b, CKPT_MAGIC, 8) != 0) {
-        snprintf(err, MODEL_ERR_LEN, "'%s' is not a scalerl checkpoint (bad magic bytes)", path);
+        snprintf(err, ERR_LEN, "'%s' is not a scalerl checkpoint (bad magic bytes)", path);
         return 1;
     }
     if ((rc = read_exact(f, b + 8, CKPT_PREFIX_LEN - 8))) goto short_header;
     uint32_t version = get_u32(b + OFF_VERSION);
     if (version != CKPT_VERSION) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': checkpoint format version %u, this build reads version %u", path,
+        snprintf(err, ERR_LEN, "'%s': checkpoint format version %u, this build reads version %u", path,
                  version, CKPT_VERSION);
         return 1;
     }
     uint32_t hlen = get_u32(b + OFF_HEADER_LEN);
     if (hlen < header_len_for(0, 0) || hlen > CKPT_HEADER_MAX) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt header (header length %u, expected %d..%d)", path, hlen,
+        snprintf(err, ERR_LEN, "'%s': corrupt header (header length %u, expected %d..%d)", path, hlen,
                  (int)header_len_for(0, 0), (int)CKPT_HEADER_MAX);
         return 1;
     }
     if ((rc = read_exact(f, b + CKPT_PREFIX_LEN, hlen - CKPT_PREFIX_LEN))) goto short_header;
     uint32_t stored_crc = get_u32(b + hlen - 4), crc = (uint32_t)crc32(0L, b, hlen - 4);
     if (stored_crc != crc) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt header (header CRC32 %08x, computed %08x)", path, stored_crc,
+        snprintf(err, ERR_LEN, "'%s': corrupt header (header CRC32 %08x, computed %08x)", path, stored_crc,
                  crc);
         return 1;
     }
     /* From here the header is what the writer wrote; what follows checks it is also consistent. */
     h->flags = get_u32(b + 16);
     if (h->flags & ~CKPT_FLAG_OPTIMIZER) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': unknown header flags 0x%x (this build knows 0x%x)", path, h->flags,
+        snprintf(err, ERR_LEN, "'%s': unknown header flags 0x%x (this build knows 0x%x)", path, h->flags,
                  CKPT_FLAG_OPTIMIZER);
         return 1;
     }
@@ -323,14 +323,14 @@ static int read_header(FILE *f, const char *path, long file_size, unsigned char 
         if (c[i] > 1000000000u) c[i] = 1000000000u; /* keeps the int conversion defined; the check refuses it */
     }
     h->cfg = (ModelConfig){(int)c[0], (int)c[1], (int)c[2], (int)c[3], (int)c[4], (int)c[5]};
-    char cfg_err[MODEL_ERR_LEN];
+    char cfg_err[ERR_LEN];
     if (model_config_check(&h->cfg, cfg_err)) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': stored %s", path, cfg_err);
+        snprintf(err, ERR_LEN, "'%s': stored %s", path, cfg_err);
         return 1;
     }
     uint32_t n_tensors = get_u32(b + 44);
     if (n_tensors > MODEL_MAX_TENSORS || header_len_for((int)n_tensors, 0) > hlen) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt header (%u tensors in a %u-byte header)", path, n_tensors,
+        snprintf(err, ERR_LEN, "'%s': corrupt header (%u tensors in a %u-byte header)", path, n_tensors,
                  hlen);
         return 1;
     }
@@ -338,13 +338,13 @@ static int read_header(FILE *f, const char *path, long file_size, unsigned char 
     unsigned char *r = b + CKPT_PREFIX_LEN + (size_t)n_tensors * CKPT_RECORD_LEN;
     h->meta_len = get_u32(r);
     if (h->meta_len >= CHECKPOINT_META_MAX || header_len_for((int)n_tensors, h->meta_len) != hlen) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt header (metadata length %zu in a %u-byte header)", path,
+        snprintf(err, ERR_LEN, "'%s': corrupt header (metadata length %zu in a %u-byte header)", path,
                  h->meta_len, hlen);
         return 1;
     }
     h->meta = (char *)r + 4;
     if (memchr(h->meta, 0, h->meta_len)) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': metadata contains a NUL byte", path);
+        snprintf(err, ERR_LEN, "'%s': metadata contains a NUL byte", path);
         return 1;
     }
     unsigned char *tr = r + 4 + h->meta_len;
@@ -356,23 +356,23 @@ static int read_header(FILE *f, const char *path, long file_size, unsigned char 
     uint64_t n_params = model_layout(&h->cfg, t, &n);
     uint64_t want = (h->flags & CKPT_FLAG_OPTIMIZER) ? 12 * n_params + 8 : 4 * n_params;
     if (h->payload_len != want) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': payload length %llu, expected %llu for this config and flags", path,
+        snprintf(err, ERR_LEN, "'%s': payload length %llu, expected %llu for this config and flags", path,
                  (unsigned long long)h->payload_len, (unsigned long long)want);
         return 1;
     }
     uint64_t have = (uint64_t)file_size - hlen;
     if (have < h->compressed_len) {
-        snprintf(err, MODEL_ERR_LEN, "'%s' is truncated: %llu payload bytes, the header says %llu", path,
+        snprintf(err, ERR_LEN, "'%s' is truncated: %llu payload bytes, the header says %llu", path,
                  (unsigned long long)have, (unsigned long long)h->compressed_len);
         return 1;
     }
     if (have > h->compressed_len) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': %llu bytes of trailing garbage after the payload", path,
+        snprintf(err, ERR_LEN, "'%s': %llu bytes of trailing garbage after the payload", path,
                  (unsigned long long)(have - h->compressed_len));
         return 1;
     }
     if (h->payload_len / INFLATE_MAX_RATIO > h->compressed_len) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt header (%llu payload bytes cannot inflate from %llu)", path,
+        snprintf(err, ERR_LEN, "'%s': corrupt header (%llu payload bytes cannot inflate from %llu)", path,
                  (unsigned long long)h->payload_len, (unsigned long long)h->compressed_len);
         return 1;
     }
@@ -380,11 +380,11 @@ static int read_header(FILE *f, const char *path, long file_size, unsigned char 
 
 short_header:
     if (rc == 1) {
-        snprintf(err, MODEL_ERR_LEN, "'%s' is truncated inside the header (%ld bytes)", path, file_size);
+        snprintf(err, ERR_LEN, "'%s' is truncated inside the header (%ld bytes)", path, file_size);
         return 1;
     }
 read_error:
-    snprintf(err, MODEL_ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
+    snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
     return 2;
 }
 
@@ -394,14 +394,14 @@ static int read_payload(FILE *f, const char *path, const Header *h, unsigned cha
 {
     unsigned char *in = malloc(IO_CHUNK);
     if (!in) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory reading '%s'", path);
+        snprintf(err, ERR_LEN, "out of memory reading '%s'", path);
         return 2;
     }
     z_stream z;
     memset(&z, 0, sizeof z);
     if (inflateInit(&z) != Z_OK) {
         free(in);
-        snprintf(err, MODEL_ERR_LEN, "zlib cannot initialize inflate for '%s'", path);
+        snprintf(err, ERR_LEN, "zlib cannot initialize inflate for '%s'", path);
         return 2;
     }
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -455,20 +455,20 @@ static int read_payload(FILE *f, const char *path, const Header *h, unsigned cha
     else if (zrc == Z_STREAM_END && seg < 4) zmsg = "stream shorter than the header says";
     else if (unused_input) zmsg = "stream ends before the payload does";
     int corrupt = rc == 0 && (zrc != Z_STREAM_END || seg < 4 || unused_input);
-    if (corrupt) snprintf(err, MODEL_ERR_LEN, "'%s': corrupt payload (zlib: %s)", path, zmsg);
+    if (corrupt) snprintf(err, ERR_LEN, "'%s': corrupt payload (zlib: %s)", path, zmsg);
     inflateEnd(&z);
     free(in);
     if (rc == 2) {
-        snprintf(err, MODEL_ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
         return 2;
     }
     if (rc == 1) {
-        snprintf(err, MODEL_ERR_LEN, "'%s' is truncated inside the payload", path);
+        snprintf(err, ERR_LEN, "'%s' is truncated inside the payload", path);
         return 1;
     }
     if (corrupt) return zrc == Z_MEM_ERROR ? 2 : 1;
     if ((uint32_t)crc != h->payload_crc) {
-        snprintf(err, MODEL_ERR_LEN, "'%s': corrupt payload (CRC32 %08x, header says %08x)", path, (uint32_t)crc,
+        snprintf(err, ERR_LEN, "'%s': corrupt payload (CRC32 %08x, header says %08x)", path, (uint32_t)crc,
                  h->payload_crc);
         return 1;
     }
@@ -491,19 +491,19 @@ int checkpoint_load(const char *path, Model *m, char *meta, char *err)
     if (meta) meta[0] = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, MODEL_ERR_LEN, "cannot open '%s': %s", path, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot open '%s': %s", path, strerror(errno));
         return 2;
     }
     long file_size = -1;
     if (fseek(f, 0, SEEK_END) == 0) file_size = ftell(f);
     if (file_size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        snprintf(err, MODEL_ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
+        snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
         fclose(f);
         return 2;
     }
     unsigned char *b = malloc(CKPT_HEADER_MAX);
     if (!b) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory reading '%s'", path);
+        snprintf(err, ERR_LEN, "out of memory reading '%s'", path);
         fclose(f);
         return 2;
     }
@@ -525,7 +525,7 @@ int checkpoint_load(const char *path, Model *m, char *meta, char *err)
                 floats_from_le(m->adam_v, m->n_params);
                 uint64_t s = get_u64(step);
                 if (s > (uint64_t)1 << 62) {
-                    snprintf(err, MODEL_ERR_LEN, "'%s': optimizer step %llu is out of range", path,
+                    snprintf(err, ERR_LEN, "'%s': optimizer step %llu is out of range", path,
                              (unsigned long long)s);
                     rc = 1;
                 }

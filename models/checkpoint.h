@@ -1,4 +1,4 @@
-/* Checkpoints: one file per model, format documented in README.md ("Checkpoint format"):
+/* Checkpoints: one file per model, format documented in models/README.md ("Checkpoint format"):
  * magic, version, config, tensor table, zlib-compressed payload with CRC32. Written to a
  * temporary file and renamed; loading validates every field and refuses anything inconsistent
  * with a one-line error. */

@@ -38,12 +38,12 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
 {
     if (model_config_check(cfg, err)) return NULL;
     if (slots < 1 || slots > 65536) {
-        snprintf(err, MODEL_ERR_LEN, "bad decode slot count %d: expected 1..65536", slots);
+        snprintf(err, ERR_LEN, "bad decode slot count %d: expected 1..65536", slots);
         return NULL;
     }
     DecodeState *s = calloc(1, sizeof *s);
     if (!s) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory allocating a decode state");
+        snprintf(err, ERR_LEN, "out of memory allocating a decode state");
         return NULL;
     }
     s->cfg = *cfg;
@@ -66,7 +66,7 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
     s->pos = calloc(S, sizeof *s->pos);
     s->row_pos = calloc(S, sizeof *s->row_pos);
     if (!s->mem || !s->pos || !s->row_pos) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory allocating a KV cache of %d slots (%zu MB)", slots,
+        snprintf(err, ERR_LEN, "out of memory allocating a KV cache of %d slots (%zu MB)", slots,
                  total * sizeof(float) >> 20);
         decode_free(s);
         return NULL;
@@ -266,41 +266,41 @@ static int check_request(const Model *m, const GenerateRequest *r, char *err)
 {
     const ModelConfig *c = &m->cfg;
     if (r->n < 1) {
-        snprintf(err, MODEL_ERR_LEN, "bad generate request: n=%d sequences, expected at least 1", r->n);
+        snprintf(err, ERR_LEN, "bad generate request: n=%d sequences, expected at least 1", r->n);
         return 1;
     }
     if (r->max_new < 1) {
-        snprintf(err, MODEL_ERR_LEN, "bad generate request: max_new=%d, expected at least 1", r->max_new);
+        snprintf(err, ERR_LEN, "bad generate request: max_new=%d, expected at least 1", r->max_new);
         return 1;
     }
     if (!(r->temperature >= 0.0f) || !isfinite(r->temperature)) {
-        snprintf(err, MODEL_ERR_LEN, "bad generate request: temperature=%g, expected a finite value >= 0",
+        snprintf(err, ERR_LEN, "bad generate request: temperature=%g, expected a finite value >= 0",
                  (double)r->temperature);
         return 1;
     }
     if (r->stop_token < -1 || r->stop_token >= c->vocab) {
-        snprintf(err, MODEL_ERR_LEN, "bad generate request: stop_token=%d, expected -1 (none) or 0..%d",
+        snprintf(err, ERR_LEN, "bad generate request: stop_token=%d, expected -1 (none) or 0..%d",
                  r->stop_token, c->vocab - 1);
         return 1;
     }
     if (!r->prompts || !r->prompt_len || !r->seq_ids || !r->out_tokens || !r->out_logp || !r->out_len) {
-        snprintf(err, MODEL_ERR_LEN, "bad generate request: an input or output array is NULL");
+        snprintf(err, ERR_LEN, "bad generate request: an input or output array is NULL");
         return 1;
     }
     for (int i = 0; i < r->n; i++) {
         if (r->prompt_len[i] < 1 || r->prompt_len[i] >= c->ctx) {
-            snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d has %d tokens, expected 1..%d (ctx - 1)", i,
+            snprintf(err, ERR_LEN, "bad generate request: prompt %d has %d tokens, expected 1..%d (ctx - 1)", i,
                      r->prompt_len[i], c->ctx - 1);
             return 1;
         }
         if (!r->prompts[i]) {
-            snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d is NULL", i);
+            snprintf(err, ERR_LEN, "bad generate request: prompt %d is NULL", i);
             return 1;
         }
         for (int t = 0; t < r->prompt_len[i]; t++) {
             int tok = r->prompts[i][t];
             if (tok < 0 || tok >= c->vocab) {
-                snprintf(err, MODEL_ERR_LEN, "bad generate request: prompt %d token %d is %d, expected 0..%d", i, t,
+                snprintf(err, ERR_LEN, "bad generate request: prompt %d token %d is %d, expected 0..%d", i, t,
                          tok, c->vocab - 1);
                 return 1;
             }
@@ -320,7 +320,7 @@ int model_generate(const Model *m, GenerateRequest *r, char *err)
     int *slots = malloc((size_t)n * sizeof *slots), *toks = malloc((size_t)n * sizeof *toks);
     float *logits = malloc((size_t)n * V * sizeof *logits);
     if (!fed || !done || !slots || !toks || !logits) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory generating %d sequences", n);
+        snprintf(err, ERR_LEN, "out of memory generating %d sequences", n);
         rc = 2;
         goto out;
     }

@@ -105,7 +105,7 @@ static int acts_prepare(Model *m, int B, int P, int E, size_t att_cap, char *err
     if (!m->acts) {
         m->acts = calloc(1, sizeof *m->acts);
         if (!m->acts) {
-            snprintf(err, MODEL_ERR_LEN, "out of memory allocating activations");
+            snprintf(err, ERR_LEN, "out of memory allocating activations");
             return 2;
         }
     }
@@ -120,7 +120,7 @@ static int acts_prepare(Model *m, int B, int P, int E, size_t att_cap, char *err
         a->B = a->T = a->N = 0;
         a->buf = aligned_alloc(64, need * sizeof(float));
         if (!a->buf) {
-            snprintf(err, MODEL_ERR_LEN, "out of memory allocating activations for %d sequences, %d tokens (%zu MB)",
+            snprintf(err, ERR_LEN, "out of memory allocating activations for %d sequences, %d tokens (%zu MB)",
                      B, P, need * sizeof(float) >> 20);
             return 2;
         }
@@ -143,27 +143,27 @@ static int check_inputs(const Model *m, const int *tokens, const int *targets, i
 {
     const ModelConfig *c = &m->cfg;
     if (T < 1 || T > c->ctx) {
-        snprintf(err, MODEL_ERR_LEN, "bad sequence length T=%d: expected 1..%d (the model's ctx)", T, c->ctx);
+        snprintf(err, ERR_LEN, "bad sequence length T=%d: expected 1..%d (the model's ctx)", T, c->ctx);
         return 1;
     }
     if (B < 1 || (long long)B * T > MAX_BATCH_TOKENS) {
-        snprintf(err, MODEL_ERR_LEN, "bad batch B=%d with T=%d: expected B >= 1 and B*T <= %d", B, T,
+        snprintf(err, ERR_LEN, "bad batch B=%d with T=%d: expected B >= 1 and B*T <= %d", B, T,
                  MAX_BATCH_TOKENS);
         return 1;
     }
     if (!(temperature > 0.0f) || !isfinite(temperature)) {
-        snprintf(err, MODEL_ERR_LEN, "bad temperature %g: expected a finite value > 0", (double)temperature);
+        snprintf(err, ERR_LEN, "bad temperature %g: expected a finite value > 0", (double)temperature);
         return 1;
     }
     const int N = B * T;
     for (int n = 0; n < N; n++) {
         if (tokens[n] < 0 || tokens[n] >= c->vocab) {
-            snprintf(err, MODEL_ERR_LEN, "bad token id %d at sequence %d position %d: expected 0..%d", tokens[n],
+            snprintf(err, ERR_LEN, "bad token id %d at sequence %d position %d: expected 0..%d", tokens[n],
                      n / T, n % T, c->vocab - 1);
             return 1;
         }
         if (targets[n] < -1 || targets[n] >= c->vocab) {
-            snprintf(err, MODEL_ERR_LEN, "bad target id %d at sequence %d position %d: expected -1 (skip) or 0..%d",
+            snprintf(err, ERR_LEN, "bad target id %d at sequence %d position %d: expected -1 (skip) or 0..%d",
                      targets[n], n / T, n % T, c->vocab - 1);
             return 1;
         }

@@ -21,7 +21,7 @@
 #define LN_EPS 1e-5f
 
 /* Rows per sgemm call when a matmul over N rows is split across threads: a function of N only,
- * never of the thread count (see README "Threads"). */
+ * never of the thread count (see models/README.md, "Threads and determinism"). */
 int matmul_row_tile(int N);
 
 /* exp(x) for float, accurate to about 2 ulp, from + - * only (no libm call): inlined, so that the

@@ -23,13 +23,13 @@ int model_config_check(const ModelConfig *c, char *err)
     };
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
         if (f[i].value < f[i].lo || f[i].value > f[i].hi) {
-            snprintf(err, MODEL_ERR_LEN, "bad model config %s=%d: expected %d..%d", f[i].name, f[i].value,
+            snprintf(err, ERR_LEN, "bad model config %s=%d: expected %d..%d", f[i].name, f[i].value,
                      f[i].lo, f[i].hi);
             return 1;
         }
     }
     if (c->d_model % c->n_head != 0) {
-        snprintf(err, MODEL_ERR_LEN, "bad model config: d_model=%d is not a multiple of n_head=%d", c->d_model,
+        snprintf(err, ERR_LEN, "bad model config: d_model=%d is not a multiple of n_head=%d", c->d_model,
                  c->n_head);
         return 1;
     }
@@ -118,7 +118,7 @@ int model_create(Model *m, const ModelConfig *cfg, uint64_t seed, char *err)
     size_t stride = (bytes + 63) & ~(size_t)63;
     float *all = aligned_alloc(64, 4 * stride);
     if (!all) {
-        snprintf(err, MODEL_ERR_LEN, "out of memory allocating %zu parameters", m->n_params);
+        snprintf(err, ERR_LEN, "out of memory allocating %zu parameters", m->n_params);
         return 2;
     }
     memset(all, 0, 4 * stride);

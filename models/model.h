@@ -7,15 +7,15 @@
  * tensors are stacked along a leading n_layer axis. Linear weights are stored (out, in): y = x W^T
  * + b, as in llm.c.
  *
- * Error convention (as in ref/): functions that can fail return 0 on success, 1 for bad input,
- * 2 for I/O, and write a one-line message into err (MODEL_ERR_LEN bytes). */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O; a one-line message in err). */
 #ifndef SCALERL_MODEL_H
 #define SCALERL_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_ERR_LEN 512
+#include "errbuf.h"
+
 #define MODEL_MAX_TENSORS 20
 
 typedef struct {
@@ -91,7 +91,7 @@ typedef struct {
 } Model;
 
 /* Allocates a model with the given config and initializes its parameters from seed
- * (initialization documented in README.md). Moments zero, adam_step 0. */
+ * (initialization documented in models/README.md). Moments zero, adam_step 0. */
 int model_create(Model *m, const ModelConfig *cfg, uint64_t seed, char *err);
 void model_free(Model *m);
 void model_zero_grad(Model *m);
@@ -116,7 +116,8 @@ void model_backward(Model *m, const float *dlogp);
 double model_flops_token(const ModelConfig *cfg, int pos);
 
 /* Sets the OpenMP thread count for model kernels and pins OpenBLAS to one thread, so that the
- * two never oversubscribe the cores (see README, "Threads"). n <= 0: all cores. */
+ * two never oversubscribe the cores (see models/README.md, "Threads and determinism").
+ * n <= 0: all cores. */
 void model_set_threads(int n);
 
 #endif

@@ -3,9 +3,9 @@
  * Between and at the end of parallel regions, libgomp's idle threads spin ~300000 iterations
  * (milliseconds) before they sleep. On a machine whose cores are shared with other busy processes
  * that is ruinous: the spinning thread holds a core that the thread everyone waits for needs.
- * Measured on 2 cores next to two other CPU-bound processes (README "Threads"): an RL step with
- * threads=2 took ~750 ms with libgomp's default and ~200 ms spinning at most OMP_SPIN_DEFAULT
- * iterations.
+ * Measured on 2 cores at a load average of 13 (models/README.md, "The re-execution before main",
+ * has the command): an RL step with threads=2 took 6943 ms with libgomp's default and 432 ms
+ * spinning at most OMP_SPIN_DEFAULT iterations.
  *
  * libgomp reads GOMP_SPINCOUNT once, in its constructor, before main; and glibc rebuilds the
  * environment from the one the process was started with after the executable's .preinit_array

@@ -1,4 +1,5 @@
-/* AdamW, global-norm clipping and the learning-rate schedule. Formulas in README.md, "Optimizer".
+/* AdamW, global-norm clipping and the learning-rate schedule. Formulas in models/README.md,
+ * "Optimizer".
  *
  * Every loop is elementwise except the norm, whose reduction order is fixed (see NORM_CHUNKS), so
  * results are byte-identical for any OpenMP thread count. */

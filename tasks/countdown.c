@@ -192,7 +192,7 @@ static int countdown_check(const FamParams *p, char *err)
     int hits = 0;
     for (int a = 0; a < CD_CHECK_ATTEMPTS; a++) hits += attempt(p, &r, &t);
     if (hits * 50 < CD_CHECK_ATTEMPTS) {
-        snprintf(err, TASK_ERR_LEN,
+        snprintf(err, ERR_LEN,
                  "only %d of %d random expressions over %ld-%ld numbers in %ld-%ld land in the target "
                  "range %ld-%ld (expected at least 2%%; widen target or change nums or n)",
                  hits, CD_CHECK_ATTEMPTS, p->lo[C_N], p->hi[C_N], p->lo[C_NUMS], p->hi[C_NUMS],

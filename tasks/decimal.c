@@ -15,15 +15,6 @@ void dec_random(Dec *x, int digits, TRng *r)
     x->d[digits - 1] = (unsigned char)trng_range(r, digits == 1 ? 0 : 1, 9);
 }
 
-void dec_from_u64(Dec *x, unsigned long long v)
-{
-    x->n = 0;
-    do {
-        x->d[x->n++] = (unsigned char)(v % 10);
-        v /= 10;
-    } while (v);
-}
-
 int dec_cmp(const Dec *a, const Dec *b)
 {
     if (a->n != b->n) return a->n < b->n ? -1 : 1;

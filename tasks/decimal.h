@@ -17,7 +17,6 @@ typedef struct {
 /* A uniform number with exactly `digits` digits: 0..9 for one digit, otherwise a leading
  * digit 1..9. digits in [1, DEC_CAP]. */
 void dec_random(Dec *x, int digits, TRng *r);
-void dec_from_u64(Dec *x, unsigned long long v);
 int dec_cmp(const Dec *a, const Dec *b);
 /* out may alias a or b. The caller guarantees the result fits DEC_CAP digits. */
 void dec_add(Dec *out, const Dec *a, const Dec *b);

@@ -50,8 +50,7 @@ typedef struct {
 
 extern const Family family_add, family_sub, family_mul, family_sum, family_countdown;
 
-/* Number of families and the family with index i (the value of Problem.family). */
-int task_family_count(void);
+/* The family with index i (the value of Problem.family), or NULL for an index no family has. */
 const Family *task_family(int i);
 
 typedef struct {

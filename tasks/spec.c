@@ -20,11 +20,6 @@ static const Family *const families[] = {&family_add, &family_sub, &family_mul, 
 
 #define SPEC_TEXT_MAX 1024
 
-int task_family_count(void)
-{
-    return N_FAMILIES;
-}
-
 const Family *task_family(int i)
 {
     return i >= 0 && i < N_FAMILIES ? families[i] : NULL;
@@ -119,7 +114,7 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
     if (at) {
         *at = 0;
         if (!parse_weight(at + 1, &sp->weight)) {
-            snprintf(err, TASK_ERR_LEN, "task spec part '%s': bad weight '%s' (expected a positive number after '@', e.g. @0.7)",
+            snprintf(err, ERR_LEN, "task spec part '%s': bad weight '%s' (expected a positive number after '@', e.g. @0.7)",
                      shown, at + 1);
             return 1;
         }
@@ -131,7 +126,7 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
         if (strcmp(text, families[i]->name) == 0) sp->family = i;
     if (sp->family < 0) {
         list_families(list, sizeof list);
-        snprintf(err, TASK_ERR_LEN, "task spec part '%s': unknown family '%s' (expected one of: %s)", shown,
+        snprintf(err, ERR_LEN, "task spec part '%s': unknown family '%s' (expected one of: %s)", shown,
                  text, list);
         return 1;
     }
@@ -146,7 +141,7 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
         if (next) *next++ = 0;
         char *eq = strchr(item, '=');
         if (!eq || eq == item) {
-            snprintf(err, TASK_ERR_LEN, "task spec part '%s': bad parameter '%s' (expected key=value, e.g. %s=%ld)",
+            snprintf(err, ERR_LEN, "task spec part '%s': bad parameter '%s' (expected key=value, e.g. %s=%ld)",
                      shown, item, f->keys[0].name, f->keys[0].def_lo);
             return 1;
         }
@@ -156,12 +151,12 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
             if (strcmp(item, f->keys[i].name) == 0) k = i;
         if (k < 0) {
             list_keys(f, list, sizeof list);
-            snprintf(err, TASK_ERR_LEN, "task spec part '%s': unknown parameter '%s' for family %s (expected one of: %s)",
+            snprintf(err, ERR_LEN, "task spec part '%s': unknown parameter '%s' for family %s (expected one of: %s)",
                      shown, item, f->name, list);
             return 1;
         }
         if (seen & (1u << k)) {
-            snprintf(err, TASK_ERR_LEN, "task spec part '%s': parameter '%s' given twice (expected each key at most once)",
+            snprintf(err, ERR_LEN, "task spec part '%s': parameter '%s' given twice (expected each key at most once)",
                      shown, item);
             return 1;
         }
@@ -169,10 +164,10 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
         const FamKey *key = &f->keys[k];
         if (!parse_value(key, eq + 1, &sp->prm.lo[k], &sp->prm.hi[k])) {
             if (key->range_ok)
-                snprintf(err, TASK_ERR_LEN, "task spec part '%s': bad value '%s' for %s (expected N or LO-HI with %ld <= LO <= HI <= %ld)",
+                snprintf(err, ERR_LEN, "task spec part '%s': bad value '%s' for %s (expected N or LO-HI with %ld <= LO <= HI <= %ld)",
                          shown, eq + 1, key->name, key->lo, key->hi);
             else
-                snprintf(err, TASK_ERR_LEN, "task spec part '%s': bad value '%s' for %s (expected one integer in %ld..%ld)",
+                snprintf(err, ERR_LEN, "task spec part '%s': bad value '%s' for %s (expected one integer in %ld..%ld)",
                          shown, eq + 1, key->name, key->lo, key->hi);
             return 1;
         }
@@ -181,24 +176,24 @@ static int parse_part(char *text, const char *shown, SpecPart *sp, char *err)
 
     f->limits(&sp->prm, &sp->lim);
     if (sp->lim.prompt_chars > TASK_PROMPT_MAX - 1) {
-        snprintf(err, TASK_ERR_LEN, "task spec part '%s': prompts of up to %d characters exceed the limit of %d (expected fewer digits or terms)",
+        snprintf(err, ERR_LEN, "task spec part '%s': prompts of up to %d characters exceed the limit of %d (expected fewer digits or terms)",
                  shown, sp->lim.prompt_chars, TASK_PROMPT_MAX - 1);
         return 1;
     }
     if (sp->lim.answer_chars > TASK_ANSWER_MAX - 1) {
-        snprintf(err, TASK_ERR_LEN, "task spec part '%s': answers of up to %d characters exceed the limit of %d (expected fewer digits)",
+        snprintf(err, ERR_LEN, "task spec part '%s': answers of up to %d characters exceed the limit of %d (expected fewer digits)",
                  shown, sp->lim.answer_chars, TASK_ANSWER_MAX - 1);
         return 1;
     }
     if (sp->lim.solution_chars > TASK_SOLUTION_MAX - 1) {
-        snprintf(err, TASK_ERR_LEN, "task spec part '%s': solutions of up to %d characters exceed the limit of %d (expected fewer digits, or scratch=0)",
+        snprintf(err, ERR_LEN, "task spec part '%s': solutions of up to %d characters exceed the limit of %d (expected fewer digits, or scratch=0)",
                  shown, sp->lim.solution_chars, TASK_SOLUTION_MAX - 1);
         return 1;
     }
     if (f->check) {
-        char why[TASK_ERR_LEN];
+        char why[ERR_LEN];
         if (f->check(&sp->prm, why)) {
-            snprintf(err, TASK_ERR_LEN, "task spec part '%s': %s", shown, why);
+            snprintf(err, ERR_LEN, "task spec part '%s': %s", shown, why);
             return 1;
         }
     }
@@ -231,21 +226,21 @@ static void write_canonical(TaskSpec *s)
 
 int task_spec_parse(const char *spec, TaskSpec **out, char *err)
 {
-    char dummy[TASK_ERR_LEN];
+    char dummy[ERR_LEN];
     if (!err) err = dummy;
     if (out) *out = NULL;
     if (!spec || !*spec) {
-        snprintf(err, TASK_ERR_LEN, "empty task spec (expected e.g. add:digits=3 or add:digits=2-4@0.7,mul:digits=2@0.3)");
+        snprintf(err, ERR_LEN, "empty task spec (expected e.g. add:digits=3 or add:digits=2-4@0.7,mul:digits=2@0.3)");
         return 1;
     }
     size_t n = strlen(spec);
     if (n >= SPEC_TEXT_MAX) {
-        snprintf(err, TASK_ERR_LEN, "task spec is %zu characters long (expected at most %d)", n, SPEC_TEXT_MAX - 1);
+        snprintf(err, ERR_LEN, "task spec is %zu characters long (expected at most %d)", n, SPEC_TEXT_MAX - 1);
         return 1;
     }
     TaskSpec *s = calloc(1, sizeof *s);
     if (!s) {
-        snprintf(err, TASK_ERR_LEN, "out of memory for a task spec (%zu bytes)", sizeof *s);
+        snprintf(err, ERR_LEN, "out of memory for a task spec (%zu bytes)", sizeof *s);
         return 2;
     }
     char text[SPEC_TEXT_MAX], shown[SPEC_TEXT_MAX];
@@ -258,12 +253,12 @@ int task_spec_parse(const char *spec, TaskSpec **out, char *err)
         shown[comma ? (size_t)(comma - text) : n] = 0;
         const char *part_shown = shown + (part - text);
         if (!*part) {
-            snprintf(err, TASK_ERR_LEN, "task spec '%s': empty part (expected family[:key=value...][@weight] between commas)", spec);
+            snprintf(err, ERR_LEN, "task spec '%s': empty part (expected family[:key=value...][@weight] between commas)", spec);
             free(s);
             return 1;
         }
         if (s->n == SPEC_MAX_PARTS) {
-            snprintf(err, TASK_ERR_LEN, "task spec '%s' has more than %d parts (expected at most %d)", spec,
+            snprintf(err, ERR_LEN, "task spec '%s' has more than %d parts (expected at most %d)", spec,
                      SPEC_MAX_PARTS, SPEC_MAX_PARTS);
             free(s);
             return 1;

@@ -88,17 +88,17 @@ static int fail(TaskSplit *sp, int rc)
 
 int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err)
 {
-    char dummy[TASK_ERR_LEN];
+    char dummy[ERR_LEN];
     if (!err) err = dummy;
     *out = NULL;
     const char *name = task_spec_string(s);
     if (n_val < 0 || n_val > 10000000) {
-        snprintf(err, TASK_ERR_LEN, "validation size %d is out of range (expected 0..10000000)", n_val);
+        snprintf(err, ERR_LEN, "validation size %d is out of range (expected 0..10000000)", n_val);
         return 1;
     }
     double space = task_space_size(s);
     if (space < 2.0 * n_val) {
-        snprintf(err, TASK_ERR_LEN,
+        snprintf(err, ERR_LEN,
                  "task spec '%s' has only %.0f distinct prompts; %d validation prompts need at least %.0f "
                  "(validation may take at most half of them)",
                  name, space, n_val, 2.0 * n_val);
@@ -112,7 +112,7 @@ int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char
         sp->slot = calloc(cap, sizeof *sp->slot);
     }
     if (!sp || !sp->val || !sp->slot) {
-        snprintf(err, TASK_ERR_LEN, "out of memory for a validation set of %d problems", n_val);
+        snprintf(err, ERR_LEN, "out of memory for a validation set of %d problems", n_val);
         return fail(sp, 2);
     }
     sp->spec = s;
@@ -129,7 +129,7 @@ int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char
         sp->slot[k] = ++sp->n_val;
     }
     if (sp->n_val < n_val) {
-        snprintf(err, TASK_ERR_LEN,
+        snprintf(err, ERR_LEN,
                  "task spec '%s': only %d distinct prompts in %llu draws, %d requested "
                  "(problem space at most %.3g prompts; expected a wider spec or fewer validation prompts)",
                  name, sp->n_val, (unsigned long long)i, n_val, space);
@@ -141,7 +141,7 @@ int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char
         hits += split_is_val(sp, p.prompt);
     }
     if (hits > MAX_VAL_MASS * MASS_PROBES) {
-        snprintf(err, TASK_ERR_LEN,
+        snprintf(err, ERR_LEN,
                  "task spec '%s': %d validation prompts cover %.0f%% of training draws (expected at most %.0f%%; "
                  "widen the spec or use fewer validation prompts)",
                  name, n_val, 100.0 * hits / MASS_PROBES, 100 * MAX_VAL_MASS);

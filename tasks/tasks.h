@@ -9,15 +9,15 @@
  * After parsing, specs and splits are read-only: task_draw, task_verify, split_train_draw and
  * split_is_val allocate nothing and may be called from many threads at once.
  *
- * Error convention (as in ref/): 0 ok, 1 bad input, 2 I/O; a one-line message in err
- * (TASK_ERR_LEN bytes). */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O; a one-line message in err). */
 #ifndef SCALERL_TASKS_H
 #define SCALERL_TASKS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define TASK_ERR_LEN 512
+#include "errbuf.h"
+
 #define TASK_PROMPT_MAX 96    /* bytes, including the terminating 0 */
 #define TASK_SOLUTION_MAX 256 /* bytes, including the terminating 0 */
 
@@ -34,7 +34,7 @@ int tok_vocab_size(void);
  * decoded with another vocabulary. Changes whenever an id's character changes. */
 const char *tok_vocab_version(void);
 /* The character a token is written as in text (specials have their own characters, documented
- * in README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
+ * in tasks/README.md), and a printable name for CSV headers and dumps ("<eos>", "7", "+"). */
 char tok_char(int id);
 const char *tok_name(int id);
 /* Encodes text (which may contain the special characters) into out[0..max-1]. Returns the

@@ -55,7 +55,7 @@ int tok_encode(const char *text, int *out, int max, char *err)
 {
     int n = 0;
     if (!text) {
-        if (err) snprintf(err, TASK_ERR_LEN, "no text to encode (expected a 0-terminated string)");
+        if (err) snprintf(err, ERR_LEN, "no text to encode (expected a 0-terminated string)");
         return -1;
     }
     for (size_t i = 0; text[i]; i++) {
@@ -68,13 +68,13 @@ int tok_encode(const char *text, int *out, int max, char *err)
             else
                 snprintf(shown, sizeof shown, "\\x%02X", c);
             if (err)
-                snprintf(err, TASK_ERR_LEN,
+                snprintf(err, ERR_LEN,
                          "character %s at byte offset %zu is not in the %s vocabulary (expected one of %s)",
                          shown, i, tok_vocab_version(), vocab_chars);
             return -1;
         }
         if (n >= max) {
-            if (err) snprintf(err, TASK_ERR_LEN, "text needs more than the %d tokens allowed", max);
+            if (err) snprintf(err, ERR_LEN, "text needs more than the %d tokens allowed", max);
             return -1;
         }
         out[n++] = id;

@@ -69,6 +69,18 @@ expect_error() {
 }
 
 awk_true() { awk "BEGIN { exit !($1) }"; }              # a numeric condition, e.g. "$x > 0.5"
+# measured NAME VALUE OP BOUND: PASS when VALUE OP BOUND (OP is <= or >=; an empty or non-numeric
+# VALUE fails), after a line "MEASURED VALUE OP BOUND NAME" that run.sh ignores and
+# bench/coretypes.sh collects (as tests/test.h's CHECK_TOL and CHECK_ATLEAST do).
+measured() {
+  local name=$1 value=$2 op=$3 bound=$4
+  echo "MEASURED ${value:-nan} $op $bound $name"
+  if [[ $value =~ ^-?[0-9.]+([eE][-+]?[0-9]+)?$ ]] && awk_true "$value $op $bound"; then
+    pass "$name"
+  else
+    fail "$name" "measured ${value:-nothing}, want $op $bound"
+  fi
+}
 jget() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" "$1"; } # FILE KEY: KEY's value on each JSON line (FILE - : stdin)
 # The metrics without timing: every field whose name ends in _s removed.
 strip_s() { sed -E 's/"[a-z0-9_]*_s":[^,}]*,?//g; s/,}/}/g' "$1"; }

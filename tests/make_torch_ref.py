@@ -4,7 +4,7 @@
 Run once by hand (from the repository root): /usr/bin/python3 tests/make_torch_ref.py
 Needs Debian's python3-torch; nothing in `make` or `make test` runs it.
 
-The model is written from README.md's "Architecture" section with torch.nn primitives
+The model is written from models/README.md's "Architecture" section with torch.nn primitives
 (Embedding, LayerNorm, Linear, GELU(approximate="tanh"), an explicit masked softmax attention),
 not from the C code. It runs in float64 on float32 parameters, so its outputs are the exact
 function of the stored parameters up to float64 rounding; a second pass emulates bfloat16
@@ -17,7 +17,7 @@ File format, little-endian, no padding:
   int32    tokens[B*T]          row-major (sequence, position)
   int32    targets[B*T]         -1 = position not scored
   float32  dlogp[B*T]           weights of the loss sum(dlogp * logp) over scored positions
-  float32  params[n_params]     in the layout order of README.md's table (tok_emb ... head_w)
+  float32  params[n_params]     in the layout order of models/README.md's table (tok_emb ... head_w)
   float32  logits[B*T*V]        before temperature
   float32  logp[B*T]            log softmax(logits / temperature)[target], 0 where skipped
   float32  entropy[B*T]         entropy of softmax(logits / temperature), 0 where skipped

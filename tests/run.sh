@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 # shared with other work; passive waiting changes no result, only the waiting.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 passed=0; failed=0
+# The build, the OpenBLAS kernels and the thread counts first: results depend on them, and a
+# failure report then carries them.
+"${SCALERL_BIN:-./scalerl}" version || echo "NOTE scalerl version failed: the configuration above is incomplete"
+echo
 run_one() {
   local name=$1; shift
   local out rc start end

@@ -1,6 +1,6 @@
 /* Checkpoints: byte-identical round trips, and every kind of damaged or hostile file refused with
  * its own message and the right exit class (1 bad file, 2 cannot read). The byte offsets used
- * here are the documented format (README.md, "Checkpoint format"). */
+ * here are the documented format (models/README.md, "Checkpoint format"). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +82,7 @@ static void fix_header_crc(Bytes *f)
 static Model make_model(void)
 {
     Model m;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_create(&m, &cfg, 3, err)) {
         printf("FAIL model_create: %s\n", err);
         exit(1);
@@ -100,7 +100,7 @@ static Model make_model(void)
 static void expect_refused(const char *path, int rc_want, const char *want, const char *name)
 {
     Model m;
-    char err[MODEL_ERR_LEN] = "", meta[CHECKPOINT_META_MAX];
+    char err[ERR_LEN] = "", meta[CHECKPOINT_META_MAX];
     int rc = checkpoint_load(path, &m, meta, err);
     CHECK(rc == rc_want && strstr(err, want) != NULL && strchr(err, '\n') == NULL, name,
           "rc %d (want %d), message \"%s\" (want it to contain \"%s\")", rc, rc_want, err, want);
@@ -117,7 +117,7 @@ static void expect_refused_bytes(const char *dir, const Bytes *f, const char *wa
 
 static void test_round_trip(const char *dir, const char *meta_text)
 {
-    char p1[256], p2[256], p3[256], p4[256], err[MODEL_ERR_LEN], meta[CHECKPOINT_META_MAX];
+    char p1[256], p2[256], p3[256], p4[256], err[ERR_LEN], meta[CHECKPOINT_META_MAX];
     path_in(p1, dir, "a.ckpt");
     path_in(p2, dir, "b.ckpt");
     path_in(p3, dir, "c.ckpt");
@@ -163,7 +163,7 @@ static void test_round_trip(const char *dir, const char *meta_text)
 /* Byte-level damage to a valid file: each refused with its own message. */
 static void test_damaged_files(const char *dir)
 {
-    char good[256], path[256], err[MODEL_ERR_LEN];
+    char good[256], path[256], err[ERR_LEN];
     path_in(good, dir, "good.ckpt");
     Model m = make_model();
     if (checkpoint_save(good, &m, 1, "tokenizer=test\n", err)) {
@@ -254,7 +254,7 @@ static void test_damaged_files(const char *dir)
 /* Files whose header CRC is valid but whose fields lie: refused before any absurd allocation. */
 static void test_hostile_headers(const char *dir)
 {
-    char good[256], err[MODEL_ERR_LEN];
+    char good[256], err[ERR_LEN];
     path_in(good, dir, "good.ckpt");
     const Bytes f = read_all(good);
     const size_t tr = trailer_at(&f);
@@ -339,7 +339,7 @@ static int count_entries(const char *d)
 
 static void test_failed_saves(const char *dir)
 {
-    char sub[256], path[256], err[MODEL_ERR_LEN] = "";
+    char sub[256], path[256], err[ERR_LEN] = "";
     Model m = make_model();
     path_in(sub, dir, "fresh");
     mkdir(sub, 0777);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `scalerl logits` end to end, from the repo root: the CSV's shape and header, determinism, bf16
 # rounding visible but small, agreement with an independent numpy forward pass written from
-# README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
+# models/README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
 # one line and the right exit code. The numpy check is skipped (and not counted) without numpy.
 . "$(dirname "$0")/lib.sh"
 
@@ -67,10 +67,13 @@ for l in range(L):
 logits = ln(x, w["lnf_g"], w["lnf_b"]) @ w["head_w"].T
 got = np.array([[float(v) for v in r[2:]] for r in body])
 err = float(np.abs(got - logits).max())
-# FP32 against float64 on logits of size ~0.3: a few 1e-7; bound 1e-5.
-ok = err <= 1e-5
-print(("PASS" if ok else "FAIL") + " logits match a numpy forward pass from README and the dumped tensors"
-      + ("" if ok else f": max |diff| {err:.3g} > 1e-5"))
+# FP32 (rounded by whichever kernels OpenBLAS picked) against float64: the FP32 tolerance of
+# tests/rounding.h, FP32_ULPS = 64 ulps of the largest |logit|. A wrong op moves logits by 1e-2
+# of that and more.
+tol = 64 * 2.0 ** -23 * float(np.abs(logits).max())
+name = "logits match a numpy forward pass from models/README.md and the dumped tensors"
+print(f"MEASURED {err:.6g} <= {tol:.6g} {name}")
+print(("PASS " if err <= tol else "FAIL ") + name + ("" if err <= tol else f": max |diff| {err:.3g} > {tol:.3g}"))
 PYEOF
   [ $? -eq 0 ] || echo "FAIL logits numpy check: python exited with an error"
 else

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `scalerl init` and `scalerl dump` end to end, run from the repo root: files written atomically
 # and deterministically, .npy files that numpy reads with the right shapes and values, a
-# checkpoint that an independent Python reader of the documented format (README.md, "Checkpoint
+# checkpoint that an independent Python reader of the documented format (models/README.md, "Checkpoint
 # format") decodes to the same numbers, and bad input refused with one line and the right exit
 # code. The numpy checks are skipped (and not counted) when no python3 with numpy is found.
 . "$(dirname "$0")/lib.sh"
@@ -58,7 +58,7 @@ for name, shape in shapes:
 check(not bad, "npy files load in numpy as <f4, C order, with the documented shapes", "; ".join(bad))
 check(sum(a.size for a in arrays.values()) == cfg["n_params"], "npy sizes add up to n_params")
 
-# GPT-2 initialization (README): gains 1, biases 0, weights N(0, 0.02), residual projections
+# GPT-2 initialization (models/README.md): gains 1, biases 0, weights N(0, 0.02), residual projections
 # N(0, 0.02/sqrt(2 L)). With >= 2048 draws per tensor the sample std is within ~2% of the truth
 # (3 standard errors); 10% still tells the two scales apart (they differ by 2x here).
 gains_biases = all((arrays[n] == (1.0 if n.endswith("_g") else 0.0)).all()

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/loss.h"
 #include "tests/test.h"
 

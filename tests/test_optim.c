@@ -15,7 +15,7 @@ static const ModelConfig cfg = {40, 32, 64, 2, 4, 256};
 static Model new_model(void)
 {
     Model m;
-    char err[MODEL_ERR_LEN];
+    char err[ERR_LEN];
     if (model_create(&m, &cfg, 7, err)) {
         printf("FAIL model_create: %s\n", err);
         exit(1);

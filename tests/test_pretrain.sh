@@ -25,9 +25,9 @@ check "random initialization passes at most 1% ($r0)" awk_true "${r0:-1} <= 0.01
 check "pretrain exits 0, quiet on stderr when stderr is not a terminal" [ $? -eq 0 -a ! -s "$T/err" ]
 r1=$(sed -n 's/^validation pass rate \([0-9.]*\) .*/\1/p' "$T/pre")
 check "pretrain prints the budget it used" grep -qE '^pretrained [0-9]+ steps, [0-9]+ completion tokens, final loss' "$T/pre"
-check "pretraining 320k tokens raises the pass rate above $THRESHOLD (got ${r1:-none})" awk_true "${r1:-0} > $THRESHOLD"
+measured "pretraining 320k tokens raises the pass rate to at least $THRESHOLD" "$r1" '>=' "$THRESHOLD"
 lo=$(sed -n 's/^validation pass rate [0-9.]* \[\([0-9.]*\),.*/\1/p' "$T/pre")
-check "its 95% interval's lower end is above the threshold too (${lo:-none})" awk_true "${lo:-0} > $THRESHOLD"
+measured "its 95% interval's lower end reaches the threshold too" "$lo" '>=' "$THRESHOLD"
 tokens=$(sed -n 's/^pretrained [0-9]* steps, \([0-9]*\) completion tokens.*/\1/p' "$T/pre")
 # The step count is fixed up front (the cosine schedule needs it) from the first batch's token
 # count, so the total lands near the budget, not on it: measured +2.4%; we allow 5%.

@@ -14,7 +14,7 @@
 
 static TaskSpec *parse_ok(const char *spec)
 {
-    char err[TASK_ERR_LEN] = "";
+    char err[ERR_LEN] = "";
     TaskSpec *s = NULL;
     int rc = task_spec_parse(spec, &s, err);
     if (rc || !s) {
@@ -267,7 +267,7 @@ static void test_tokenizer(void)
     for (int id = 0; id < v; id++) {
         char text[2] = {tok_char(id), 0};
         int out[4];
-        char err[TASK_ERR_LEN];
+        char err[ERR_LEN];
         ok &= tok_encode(text, out, 4, err) == 1 && out[0] == id;
         for (int j = 0; j < id; j++) {
             distinct &= tok_char(j) != tok_char(id);
@@ -279,7 +279,7 @@ static void test_tokenizer(void)
 
     const char *text = "^47+85=12,13#132$";
     int ids[64];
-    char err[TASK_ERR_LEN], back[64];
+    char err[ERR_LEN], back[64];
     int n = tok_encode(text, ids, 64, err);
     size_t m = tok_decode(ids, n, back, sizeof back);
     CHECK(n == (int)strlen(text) && m == strlen(text) && strcmp(back, text) == 0, "tok_round_trip",
@@ -329,7 +329,7 @@ static void check_canonical(const char *spec, const char *want)
 
 static void check_rejected(const char *spec, const char *part1, const char *part2)
 {
-    char err[TASK_ERR_LEN] = "", name[160];
+    char err[ERR_LEN] = "", name[160];
     TaskSpec *s = (TaskSpec *)&err; /* must be reset to NULL */
     int rc = task_spec_parse(spec, &s, err);
     snprintf(name, sizeof name, "spec_rejects %.100s", spec ? spec : "(null)");
@@ -460,7 +460,7 @@ static void test_family_draws(void)
             const char *fam = task_family_name(p.family);
             size_t lp = strlen(p.prompt), ls = strlen(p.solution);
             int ids[TASK_SOLUTION_MAX];
-            char err[TASK_ERR_LEN];
+            char err[ERR_LEN];
             int form = p.prompt[0] == '^' && lp >= 3 && p.prompt[lp - 1] == '=' &&
                        tok_encode(p.prompt, ids, TASK_SOLUTION_MAX, err) == (int)lp &&
                        tok_encode(p.solution, ids, TASK_SOLUTION_MAX, err) == (int)ls && strchr(p.solution, '#') &&
@@ -512,7 +512,7 @@ static void test_family_draws(void)
     }
 }
 
-/* Worked examples, as documented in README.md. */
+/* Worked examples, as documented in tasks/README.md. */
 static void test_examples(void)
 {
     struct {
@@ -868,7 +868,7 @@ static void test_split(void)
 {
     TaskSpec *s = parse_ok("add:digits=2"); /* 8,100 prompts */
     if (!s) return;
-    char err[TASK_ERR_LEN] = "";
+    char err[ERR_LEN] = "";
     TaskSplit *sp = NULL, *sp2 = NULL, *other = NULL;
     int rc = split_new(s, 77, 1000, &sp, err);
     CHECK(rc == 0 && sp && split_val_count(sp) == 1000, "split_new", "rc %d err '%s'", rc, err);

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "ref/cli/commands.h"
-#include "ref/common/args.h"
 #include "ref/common/jsonl.h"
 #include "ref/common/util.h"
 

@@ -57,7 +57,7 @@ static int print_logits(const LogitsOptions *o, char *err)
         rc = 2;
         goto out;
     }
-    char terr[TASK_ERR_LEN];
+    char terr[ERR_LEN];
     const int n = tok_encode(o->text, tokens, ctx, terr);
     if (n < 0) {
         snprintf(err, ERR_LEN, "bad text: %s", terr);

@@ -9,8 +9,11 @@ int command_args(const CommandSpec *cs, Args *a, void *cfg, int argc, char **arg
     char err[ERR_LEN];
     int rc = args_parse(a, cs->name, argc, argv, err);
     if (!rc && a->help) {
-        printf("%s\nkeys:\n", cs->usage);
-        opts_help(cs->opts, stdout);
+        printf("%s", cs->usage);
+        if (cs->opts[0].key) {
+            printf("\nkeys:\n");
+            opts_help(cs->opts, stdout);
+        }
         *exit_code = 0;
         return 0;
     }

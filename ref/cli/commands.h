@@ -1,6 +1,7 @@
 /* Every `scalerl` subcommand: int cmd_NAME(int argc, char **argv), given the words after the
  * command name; returns the process exit code (0 ok, 1 bad input, 2 I/O) after printing its own
- * one-line error. Each lives in its own ref/cli/cmd_NAME.c and is listed in ref/cli/main.c.
+ * one-line error. Each lives in ref/cli/cmd_NAME.c, except cmd_sample, which shares eval's keys
+ * and set-up and so sits beside cmd_eval in cmd_eval.c; all are listed in ref/cli/main.c.
  *
  * They start alike (command_args): the words parsed, --help answered from the command's usage
  * text and key table, the keys applied and checked, stray words refused, any error reported as
@@ -26,6 +27,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_get(int argc, char **argv);
+int cmd_version(int argc, char **argv);
 
 /* CommandSpec.flags: where a command departs from "every word is one of its keys". */
 enum {

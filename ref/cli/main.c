@@ -1,4 +1,6 @@
-/* scalerl: the command-line entry point. It only dispatches; each command is its own file. */
+/* scalerl: the command-line entry point. It only dispatches; the commands are in ref/cli/cmd_*.c
+ * (commands.h says which file holds which). Before main runs, the program may have started itself
+ * once more with GOMP_SPINCOUNT set (models/omp_env.c; models/README.md says why). */
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +28,7 @@ static const Command commands[] = {
     {"init", cmd_init, "write a freshly initialized model as a checkpoint"},
     {"dump", cmd_dump, "write a checkpoint's tensors as .npy files and its config as JSON"},
     {"logits", cmd_logits, "print a checkpoint's next-token logits at every position of a text (CSV)"},
+    {"version", cmd_version, "the build, the OpenBLAS kernels in use and the thread counts (for bug reports)"},
     {NULL, NULL, NULL},
 };
 

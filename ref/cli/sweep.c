@@ -20,7 +20,7 @@
 /* Keys the sweep sets per run itself; an extra key may not set them for every run. */
 static const char *const per_run_keys[] = {"recipe", "seed", "out", NULL};
 /* Lines of config.txt that do not change what a run computes. */
-static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", NULL};
+static const char *const ignored_config_keys[] = {"out=", "threads=", "progress=", "ckpt_every=", "keep=", NULL};
 
 /* The preset of a recipes= entry PRESET[+key=value...] into preset[RECIPE_NAME_LEN]; returns its
  * length in the entry, where the +key=value pieces start. */

@@ -2,18 +2,20 @@
  * OUT/<recipe>-s<seed>/ (the layout `scalerl compare OUT` reads), and what makes such a directory
  * a finished run.
  *
- * Finished: config.txt matches the grid's resolved config (ignoring out=, threads= and progress=,
- * which say where and how fast a run goes, not what it computes: results are identical on any
- * thread count), metrics.jsonl holds the final "kind":"run" row, and final.ckpt exists. `train`
- * removes final.ckpt when it starts and writes it last, atomically, so a run that was stopped at
- * any point is never finished. Anything else is restarted from scratch.
+ * Finished: config.txt matches the grid's resolved config (ignoring out=, threads=, progress=,
+ * ckpt_every= and keep=, which say where, how fast and how safely a run goes, not what it
+ * computes: results are identical on any thread count), metrics.jsonl holds the final
+ * "kind":"run" row, and final.ckpt exists. `train` removes final.ckpt when it starts and writes it
+ * last, atomically, so a run that was stopped at any point is never finished. An unfinished run
+ * of the same config with a resume checkpoint is resumed (ref/rl/resume.h); anything else is
+ * restarted from scratch.
  *
  * Locks: OUT/<run>/.sweep.lock, held with flock(2) by the sweep and inherited by the train
  * process it starts, so the lock lasts while either lives and the kernel drops it when both are
  * gone (a dead holder never leaves a stale lock). The file holds "pid host" for messages only and
  * is never removed (removing a lock file races with a process about to lock it).
  *
- * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_SWEEP_H
 #define SCALERL_SWEEP_H
 

@@ -15,6 +15,7 @@
 
 #include "ref/common/jsonl.h"
 #include "ref/cli/sweep.h"
+#include "ref/rl/resume.h"
 #include "ref/common/util.h"
 
 /* While runs are locked by another process, how often to look again. */
@@ -102,7 +103,8 @@ static int launch(Sweep *s, int i)
         return 0;
     }
     /* Another sweep may have finished it since we looked. */
-    if (sweep_run_state(r, why, sizeof why) == RUN_FINISHED) {
+    const RunState state = sweep_run_state(r, why, sizeof why);
+    if (state == RUN_FINISHED) {
         close(lock);
         j->st = JOB_SKIPPED;
         s->elsewhere++;
@@ -113,8 +115,11 @@ static int launch(Sweep *s, int i)
     char log_path[OPT_STR_LEN + 64];
     snprintf(log_path, sizeof log_path, "%s/train.log", r->dir);
     int log = -1, null_in = -1;
-    if ((rc = sweep_run_clear(r, err)) == 0) {
-        log = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* An unfinished run of this config with a checkpoint is resumed by train (ref/rl/resume.h), its
+     * log continued; anything else starts from nothing. */
+    const int resume = state == RUN_INCOMPLETE && resume_latest(r->dir) > 0;
+    if ((rc = resume ? 0 : sweep_run_clear(r, err)) == 0) {
+        log = open(log_path, O_WRONLY | O_CREAT | (resume ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
         null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (log < 0 || null_in < 0) {
             snprintf(err, ERR_LEN, "cannot open '%s': %s", log < 0 ? log_path : "/dev/null", strerror(errno));

@@ -6,15 +6,15 @@
  * keys once (type, default, range or accepted values, help) and gets parsing, validation, --help
  * text and a replayable config file (`opts_write`) from the one table.
  *
- * Error convention used throughout ref/: functions return 0 on success, 1 for bad input, 2 for I/O
- * failure (the process exit codes), and write a one-line message into `err` (ERR_LEN bytes). */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O; a one-line message in err). */
 #ifndef SCALERL_ARGS_H
 #define SCALERL_ARGS_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#define ERR_LEN 512
+#include "errbuf.h"
+
 #define ARGS_MAX 256
 #define ARGS_KEY_LEN 64
 #define ARGS_VAL_LEN 1024

@@ -12,14 +12,14 @@
  * Numbers are written in the shortest form that reads back to the same double (at most 17
  * significant digits). NaN and infinities are not JSON: they are written as null.
  *
- * Error convention as in ref/common/args.h: 0 ok, 1 bad input, 2 I/O, one-line message in err. */
+ * Errors: errbuf.h's convention (0 ok, 1 bad input, 2 I/O, a one-line message in err). */
 #ifndef SCALERL_JSONL_H
 #define SCALERL_JSONL_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 #define JSONL_MAX_FIELDS 256
 

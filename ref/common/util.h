@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 /* A file written under a temporary name in the same directory and renamed into place on
  * commit, so that a reader never sees a half-written file. */

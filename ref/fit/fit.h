@@ -19,7 +19,7 @@
 #ifndef SCALERL_FIT_H
 #define SCALERL_FIT_H
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 typedef struct {
     double A, B, Cmid, R0;

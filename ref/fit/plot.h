@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/fit/fit.h"
 #include "ref/fit/fitrun.h"
 #include "ref/fit/rundata.h"

@@ -1,6 +1,7 @@
 #include "ref/fit/powerlaw.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

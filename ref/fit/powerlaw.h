@@ -9,7 +9,7 @@
 #ifndef SCALERL_POWERLAW_H
 #define SCALERL_POWERLAW_H
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 #define PL_A_MAX 1.5
 

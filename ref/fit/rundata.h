@@ -8,7 +8,7 @@
 #ifndef SCALERL_RUNDATA_H
 #define SCALERL_RUNDATA_H
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/common/jsonl.h"
 
 typedef struct {

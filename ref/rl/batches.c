@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 int batches_init(BatchQueue *q, Generator *gen, DataSource *data, PromptFilter *filter, int P, int ring, long steps,
                  int dynamic, long ds_max, char *err)
@@ -43,6 +43,7 @@ int batches_init(BatchQueue *q, Generator *gen, DataSource *data, PromptFilter *
     q->gi = (int *)b;
     q->finished = q->gi + held;
     q->done = q->finished + held;
+    memset(q->gi, 0, held * sizeof(int));
     memset(q->done, 0, (size_t)ring * sizeof(int));
     return 0;
 }
@@ -147,4 +148,41 @@ const Group *const *batches_groups(BatchQueue *q, long b)
 void batches_release(BatchQueue *q, long b)
 {
     for (int j = 0; j < q->P; j++) gen_release(q->gen, q->gi[(b % q->ring) * q->P + j]);
+}
+
+void batches_save(const BatchQueue *q, BinWriter *w)
+{
+    const size_t held = (size_t)q->ring * q->P;
+    bw_i64(w, q->ring);
+    bw_i64(w, q->P);
+    bw_i64(w, q->admitted);
+    bw_i64(w, q->exhausted);
+    bw_i64(w, (int64_t)q->extra);
+    bw_bytes(w, q->gi, held * sizeof *q->gi);
+    bw_bytes(w, q->done, (size_t)q->ring * sizeof *q->done);
+    bw_bytes(w, q->drawn, (size_t)q->ring * sizeof *q->drawn);
+    bw_bytes(w, q->epochs, (size_t)q->ring * sizeof *q->epochs);
+}
+
+int batches_load(BatchQueue *q, BinReader *r, char *err)
+{
+    const size_t held = (size_t)q->ring * q->P;
+    if (br_i64(r) != q->ring || br_i64(r) != q->P) {
+        snprintf(err, ERR_LEN, "resume state: the batch ring's size differs from this config's");
+        return 1;
+    }
+    q->admitted = (long)br_count(r, q->last + 1);
+    q->exhausted = (int)br_count(r, 1);
+    q->extra = (uint64_t)br_i64(r);
+    br_bytes(r, q->gi, held * sizeof *q->gi);
+    br_bytes(r, q->done, (size_t)q->ring * sizeof *q->done);
+    br_bytes(r, q->drawn, (size_t)q->ring * sizeof *q->drawn);
+    br_bytes(r, q->epochs, (size_t)q->ring * sizeof *q->epochs);
+    int ok = !r->bad;
+    for (size_t i = 0; ok && i < held; i++) ok = q->gi[i] >= 0 && q->gi[i] < (int)held;
+    if (!ok) {
+        snprintf(err, ERR_LEN, "resume state: the batch ring is truncated or inconsistent");
+        return 1;
+    }
+    return 0;
 }

@@ -62,6 +62,10 @@ const Group *const *batches_groups(BatchQueue *q, long b);
 long batches_drawn(const BatchQueue *q, long b);
 /* Passes over the pool when batch b was drawn: its epoch is the integer part. */
 double batches_epochs(const BatchQueue *q, long b);
+/* Resume state: admission counters and the held batches' bookkeeping (the groups themselves are
+ * the generator's, saved by gen_save). Returns 0, or 1 with err. */
+void batches_save(const BatchQueue *q, BinWriter *w);
+int batches_load(BatchQueue *q, BinReader *r, char *err);
 /* Frees batch b's groups in the generator, once its step has consumed them. */
 void batches_release(BatchQueue *q, long b);
 

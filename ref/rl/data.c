@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 enum { STREAM_SHUFFLE = 0x5bf1 };
 /* A task has no more distinct training prompts to give once this many draws in a row brought no
@@ -150,4 +150,34 @@ double data_epochs(const DataSource *d)
 long data_epoch_size(const DataSource *d)
 {
     return d->n_epoch;
+}
+
+void data_save(const DataSource *d, BinWriter *w)
+{
+    bw_i64(w, d->n);
+    bw_i64(w, d->epoch);
+    bw_i64(w, d->cursor);
+    bw_i64(w, d->started);
+    bw_i64(w, d->n_epoch);
+    bw_bytes(w, d->order, (size_t)d->n_epoch * sizeof *d->order);
+}
+
+int data_load(DataSource *d, BinReader *r, char *err)
+{
+    if (br_i64(r) != d->n) {
+        snprintf(err, ERR_LEN, "resume state: the training pool's size differs from this config's");
+        return 1;
+    }
+    d->epoch = (long)br_count(r, INT64_MAX);
+    d->cursor = (long)br_i64(r);
+    d->started = (int)br_count(r, 1);
+    d->n_epoch = (long)br_count(r, d->n);
+    br_bytes(r, d->order, (size_t)d->n_epoch * sizeof *d->order);
+    int ok = !r->bad && d->cursor >= 0 && d->cursor <= d->n_epoch;
+    for (long i = 0; ok && i < d->n_epoch; i++) ok = d->order[i] >= 0 && d->order[i] < d->n;
+    if (!ok) {
+        snprintf(err, ERR_LEN, "resume state: the training pool's position is truncated or inconsistent");
+        return 1;
+    }
+    return 0;
 }

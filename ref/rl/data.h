@@ -16,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "ref/common/binio.h"
 #include "ref/rl/prompt_filter.h"
 #include "tasks/tasks.h"
 
@@ -35,5 +36,9 @@ long data_epoch(const DataSource *d);
 double data_epochs(const DataSource *d);
 /* Prompts in the current epoch's permutation (the pool minus those retired before it began). */
 long data_epoch_size(const DataSource *d);
+/* Resume state: where the source stands (epoch, position, the epoch's permutation). data_load
+ * restores it into a source built with the same pool. Returns 0, or 1 with err. */
+void data_save(const DataSource *d, BinWriter *w);
+int data_load(DataSource *d, BinReader *r, char *err);
 
 #endif

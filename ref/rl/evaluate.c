@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 /* 1 - C(n-c, k) / C(n, k): the chance that k of the n samples include a correct one. */
 static double pass_at_k(int n, int c, int k)

@@ -1,6 +1,6 @@
 /* Validation: sample `samples` completions for each of n validation prompts with the current
  * weights and the training run's length control, verify them, and summarize. Not counted as RL
- * compute (DESIGN.md). */
+ * compute (ref/rl/README.md, "Compute"). */
 #ifndef SCALERL_EVALUATE_H
 #define SCALERL_EVALUATE_H
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 void loss_params_default(LossParams *p, LossKind kind)
 {

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 
 typedef struct {
     uint64_t key;

@@ -69,6 +69,7 @@ typedef struct {
     double temperature;
     /* run */
     long seed, data_seed, steps, threads;
+    long ckpt_every, keep; /* resume checkpoints (ref/rl/resume.h) */
     long train_pool;
     /* evaluation */
     long eval_every, eval_n, eval_samples;

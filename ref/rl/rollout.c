@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "models/rng.h"
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/length_penalty.h"
 
 /* Streams of the counter-based generator used here (the caller's stream is for sampling). */
@@ -379,4 +379,85 @@ int gen_step(Generator *g, const float *params, long version, double *flops)
     }
     for (int s = 0; s < g->cfg.slots; s++) g->slot_row[s] = g->split_head[s] = g->split_next[s] = -1;
     return fed;
+}
+
+int gen_idle(const Generator *g)
+{
+    return g->q_len == 0 && g->n_active == 0 && g->n_finished == 0;
+}
+
+void gen_save(const Generator *g, BinWriter *w)
+{
+    const int G = g->cfg.G;
+    bw_i64(w, g->cfg.max_groups);
+    bw_i64(w, G);
+    for (int gi = 0; gi < g->cfg.max_groups; gi++) {
+        const Group *gr = &g->groups[gi];
+        bw_i64(w, gr->in_use);
+        if (!gr->in_use) continue;
+        bw_bytes(w, &gr->prob, sizeof gr->prob);
+        bw_i64(w, (int64_t)gr->key);
+        bw_i64(w, (int64_t)gr->prompt_key);
+        bw_i64(w, gr->tag);
+        bw_i64(w, gr->n_done);
+        for (int j = 0; j < G; j++) {
+            const Completion *c = &gr->c[j];
+            const int64_t fields[] = {c->n_prompt, c->n, c->think_budget, c->think_end, c->interrupted,
+                                      c->truncated, c->done, c->correct};
+            bw_bytes(w, fields, sizeof fields);
+            bw_f64(w, c->reward);
+            bw_bytes(w, c->tok, (size_t)c->n * sizeof *c->tok);
+            bw_bytes(w, c->logp, (size_t)c->n * sizeof *c->logp);
+            bw_bytes(w, c->version, (size_t)c->n * sizeof *c->version);
+            bw_bytes(w, c->forced, (size_t)c->n);
+        }
+    }
+}
+
+int gen_load(Generator *g, BinReader *r, char *err)
+{
+    const int G = g->cfg.G, ctx = g->cfg.mcfg.ctx;
+    if (br_i64(r) != g->cfg.max_groups || br_i64(r) != G) {
+        snprintf(err, ERR_LEN, "resume state: the generator's size differs from this config's");
+        return 1;
+    }
+    for (int gi = 0; gi < g->cfg.max_groups && !r->bad; gi++) {
+        Group *gr = &g->groups[gi];
+        gr->in_use = (int)br_count(r, 1);
+        if (!gr->in_use) continue;
+        br_bytes(r, &gr->prob, sizeof gr->prob);
+        gr->prob.prompt[sizeof gr->prob.prompt - 1] = 0;
+        gr->prob.solution[sizeof gr->prob.solution - 1] = 0;
+        gr->prob.answer[sizeof gr->prob.answer - 1] = 0;
+        gr->key = (uint64_t)br_i64(r);
+        gr->prompt_key = (uint64_t)br_i64(r);
+        gr->tag = (long)br_i64(r);
+        gr->n_done = (int)br_count(r, G);
+        for (int j = 0; j < G && !r->bad; j++) {
+            Completion *c = &gr->c[j];
+            int64_t fields[8];
+            br_bytes(r, fields, sizeof fields);
+            if (fields[1] < 0 || fields[1] > ctx || fields[0] < 1 || fields[0] > fields[1]) r->bad = 1;
+            if (r->bad) break;
+            c->n_prompt = (int)fields[0];
+            c->n = (int)fields[1];
+            c->think_budget = (int)fields[2];
+            c->think_end = (int)fields[3];
+            c->interrupted = (int)fields[4];
+            c->truncated = (int)fields[5];
+            c->done = (int)fields[6];
+            c->correct = (int)fields[7];
+            c->reward = (float)br_f64(r);
+            br_bytes(r, c->tok, (size_t)c->n * sizeof *c->tok);
+            br_bytes(r, c->logp, (size_t)c->n * sizeof *c->logp);
+            br_bytes(r, c->version, (size_t)c->n * sizeof *c->version);
+            memset(c->forced, 0, (size_t)ctx);
+            br_bytes(r, c->forced, (size_t)c->n);
+        }
+    }
+    if (r->bad) {
+        snprintf(err, ERR_LEN, "resume state: the generator's records are truncated or inconsistent");
+        return 1;
+    }
+    return 0;
 }

@@ -7,7 +7,7 @@
  * may change between two tokens while the KV cache is kept (PipelineRL's in-flight update); every
  * sampled token records its log-probability and the policy version that produced it.
  *
- * The rollout record (DESIGN.md): prompt id, group id, tokens, per-token generator log-prob,
+ * The rollout record (ref/rl/README.md): prompt id, group id, tokens, per-token generator log-prob,
  * per-token policy version, interrupted flag, reward, length. The trainer never regenerates.
  *
  * Randomness: the sample at position p of completion c uses rng_uniform(seed, stream, key, p) with
@@ -20,6 +20,7 @@
 
 #include "models/decode.h"
 #include "models/model.h"
+#include "ref/common/binio.h"
 #include "ref/rl/recipe.h"
 #include "tasks/tasks.h"
 
@@ -98,5 +99,13 @@ int gen_config_check(const GenConfig *cfg, int max_prompt_tokens, char *err);
 
 /* Maximum completion tokens under cfg's length control (the budgets, EOS included). */
 int gen_max_new(const GenConfig *cfg);
+
+/* Resume state. A generator can be saved only when idle: nothing queued or decoding and every
+ * finished group taken (gen_idle), so its state is the records of the groups it holds and no KV
+ * cache. gen_load restores them into a fresh generator of the same config: the same group
+ * indices, so that later groups land where they would have. Returns 0, or 1 with err. */
+int gen_idle(const Generator *g);
+void gen_save(const Generator *g, BinWriter *w);
+int gen_load(Generator *g, BinReader *r, char *err);
 
 #endif

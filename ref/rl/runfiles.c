@@ -1,5 +1,6 @@
 #include "ref/rl/runfiles.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
@@ -55,11 +56,11 @@ int write_run_config(const TrainConfig *c, char *err)
     return atomic_commit(&af, err);
 }
 
-int open_metrics(const char *dir, FILE **f, char *err)
+int open_metrics(const char *dir, int append, FILE **f, char *err)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    *f = fopen(path, "w");
+    *f = fopen(path, append ? "a" : "w");
     if (!*f) {
         snprintf(err, ERR_LEN, "cannot write '%s': %s", path, strerror(errno));
         return 2;
@@ -75,4 +76,24 @@ int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *e
     snprintf(meta, sizeof meta, "%s\nrecipe=%s\ntask=%s\nstep=%ld\nseed=%ld\n", tok, c->recipe, c->task, step,
              c->seed);
     return checkpoint_save(path, m, 1, meta, err);
+}
+
+int remove_resume_checkpoints(const char *dir, int keep_complete, char *err)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/ckpt", dir);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL && !rc;) {
+        if (strncmp(e->d_name, "step-", 5) != 0 || (keep_complete && !strstr(e->d_name, ".tmp."))) continue;
+        char f[1400];
+        snprintf(f, sizeof f, "%s/%s", path, e->d_name);
+        if (unlink(f) != 0 && errno != ENOENT) {
+            snprintf(err, ERR_LEN, "cannot remove the earlier run's '%s': %s", f, strerror(errno));
+            rc = 2;
+        }
+    }
+    closedir(d);
+    return rc;
 }

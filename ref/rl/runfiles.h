@@ -18,8 +18,11 @@ void tokenizer_meta(char *buf, size_t n);
 int remove_run_checkpoint(const char *dir, char *err);
 /* DIR/config.txt, atomically. */
 int write_run_config(const TrainConfig *c, char *err);
-/* DIR/metrics.jsonl, truncated, for appending rows. */
-int open_metrics(const char *dir, FILE **f, char *err);
+/* DIR/metrics.jsonl for appending rows: truncated first unless `append` (a resumed run). */
+int open_metrics(const char *dir, int append, FILE **f, char *err);
+/* Removes DIR/ckpt's resume checkpoints (a run starting from step 0), or with keep_complete only
+ * the temporary files a killed writer left there (a resumed run). 0 or 2. */
+int remove_resume_checkpoints(const char *dir, int keep_complete, char *err);
 /* DIR/final.ckpt with optimizer state and the run's step in its metadata. */
 int save_run_checkpoint(const TrainConfig *c, const Model *m, long step, char *err);
 

@@ -35,7 +35,7 @@ static int plan_evals(RunLog *l)
     return 0;
 }
 
-int runlog_open(RunLog *l, const TrainConfig *c, char *err)
+int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err)
 {
     memset(l, 0, sizeof *l);
     l->c = c;
@@ -48,7 +48,7 @@ int runlog_open(RunLog *l, const TrainConfig *c, char *err)
         snprintf(err, ERR_LEN, "out of memory planning the evals");
         return 2;
     }
-    return open_metrics(c->out, &l->f, err);
+    return open_metrics(c->out, append, &l->f, err);
 }
 
 void runlog_close(RunLog *l)

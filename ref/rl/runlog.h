@@ -45,8 +45,9 @@ typedef struct {
     double trainer_idle_s; /* time the trainer waited for its batch */
 } ThreadStats;
 
-/* Opens DIR/metrics.jsonl (truncated) and plans the evals. Returns 0 or 2 with err. */
-int runlog_open(RunLog *l, const TrainConfig *c, char *err);
+/* Opens DIR/metrics.jsonl (truncated, or appended to when resuming) and plans the evals.
+ * Returns 0 or 2 with err. */
+int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err);
 void runlog_close(RunLog *l);
 int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadStats *ts, char *err);
 /* Evaluates params when `step` is an eval step (or always, with force=1) and writes the row. */

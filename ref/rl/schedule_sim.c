@@ -21,24 +21,24 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
+#include "ref/rl/resume.h"
 #include "ref/rl/schedule.h"
 
 /* One decode step with the trainer's current weights; advances the generator's clock by its
  * cost. Returns the tokens fed (0: nothing admitted to decode). */
-static int decode_one(Trainer *t, double *gen_clock, char *err)
+static int decode_one(Trainer *t, char *err)
 {
     double flops = 0.0;
     const int fed = gen_step(t->gen, t->m.params, t->version, &flops);
     t->flops_gen += flops;
-    *gen_clock += flops / (t->c->sim_gen_gflops * 1e9);
+    t->gen_clock += flops / (t->c->sim_gen_gflops * 1e9);
     return batches_collect(&t->batches, err) ? -1 : fed;
 }
 
 int schedule_deterministic(Trainer *t, char *err)
 {
     const TrainConfig *c = t->c;
-    double gen_clock = t->sim_time; /* the generator's clock; t->sim_time is the trainer's */
     int rc;
     while (t->version < c->steps) {
         const long v = t->version;
@@ -47,7 +47,7 @@ int schedule_deterministic(Trainer *t, char *err)
         /* (A) */
         int waited = 0;
         while (c->offpolicy == OFFPOLICY_PPO ? gen_busy(t->gen) > 0 : !batches_ready(&t->batches, v)) {
-            const int fed = decode_one(t, &gen_clock, err);
+            const int fed = decode_one(t, err);
             if (fed < 0) return 1;
             if (fed == 0) {
                 snprintf(err, ERR_LEN, "internal: batch %ld incomplete with nothing to generate", v);
@@ -58,16 +58,17 @@ int schedule_deterministic(Trainer *t, char *err)
         StepStats s;
         if ((rc = trainer_prepare(t, &s, err))) return rc;
         /* (B) */
-        const double start = waited ? fmax(t->sim_time, gen_clock) : t->sim_time;
+        const double start = waited ? fmax(t->sim_time, t->gen_clock) : t->sim_time;
         const double end = start + s.flops / (c->sim_train_gflops * 1e9);
-        while (gen_clock < end && gen_busy(t->gen) > 0)
-            if (decode_one(t, &gen_clock, err) < 0) return 1;
-        if (gen_clock < end) gen_clock = end; /* idle until version v+1 admits more */
+        while (t->gen_clock < end && gen_busy(t->gen) > 0)
+            if (decode_one(t, err) < 0) return 1;
+        if (t->gen_clock < end) t->gen_clock = end; /* idle until version v+1 admits more */
         if ((rc = trainer_apply(t, &s, err))) return rc;
         trainer_release(t);
         /* (C) */
         t->sim_time = end;
-        if ((rc = trainer_finish(t, &s, NULL, err))) return rc;
+        if ((rc = trainer_finish(t, &s, NULL, err)) || (rc = resume_after_step(t, err))) return rc;
+        if (t->stopped) break;
     }
     return 0;
 }

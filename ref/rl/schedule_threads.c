@@ -28,8 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/common/util.h"
+#include "ref/rl/resume.h"
 #include "ref/rl/schedule.h"
 
 typedef struct {
@@ -42,6 +43,7 @@ typedef struct {
     int latest, in_use;
     long pub_version;
     int stop, failed;
+    int paused; /* a checkpoint is waiting for the generator to go idle: admit nothing */
     char err[ERR_LEN];
     double gen_busy_s; /* time the generator spent in gen_step */
     int threads;
@@ -58,7 +60,7 @@ static void *generator_main(void *arg)
         p->in_use = p->latest; /* switch to the newest weights between two tokens */
         const float *params = p->buf[p->in_use];
         const long version = p->buf_version[p->in_use];
-        if (batches_admit(&t->batches, trainer_admit_limit(t, p->pub_version), p->err)) {
+        if (!p->paused && batches_admit(&t->batches, trainer_admit_limit(t, p->pub_version), p->err)) {
             p->failed = 1;
             pthread_cond_broadcast(&p->cv_batch);
             break;
@@ -101,6 +103,30 @@ static void publish(Pipe *p, long version)
     p->pub_version = version;
     pthread_cond_broadcast(&p->cv_gen);
     pthread_mutex_unlock(&p->mu);
+}
+
+/* A checkpoint (ref/rl/resume.h) needs an idle generator: admission pauses until the admitted
+ * batches are generated, then the state is saved under the lock. Only timing changes. */
+static int checkpoint(Pipe *p, char *err)
+{
+    Trainer *t = p->t;
+    const TrainConfig *c = t->c;
+    const int due = (c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || (t->stop && *t->stop);
+    if (!due || t->version >= c->steps) return 0;
+    pthread_mutex_lock(&p->mu);
+    p->paused = 1;
+    while (!gen_idle(t->gen) && !p->failed) pthread_cond_wait(&p->cv_batch, &p->mu);
+    int rc = 0;
+    if (p->failed) {
+        snprintf(err, ERR_LEN, "%s", p->err);
+        rc = 1;
+    } else {
+        rc = resume_after_step(t, err);
+    }
+    p->paused = 0;
+    pthread_cond_broadcast(&p->cv_gen);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
 static int check_bound(Trainer *t, const StepStats *s, char *err)
@@ -173,7 +199,7 @@ int schedule_threads(Trainer *t, char *err)
         pthread_mutex_unlock(&p.mu);
         double wall = wall_seconds() - w0;
         const ThreadStats th = {1, wall > 0 ? busy / wall : 0, idle};
-        if ((rc = trainer_finish(t, &s, &th, err))) break;
+        if ((rc = trainer_finish(t, &s, &th, err)) || (rc = checkpoint(&p, err)) || t->stopped) break;
     }
     pthread_mutex_lock(&p.mu);
     p.stop = 1;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/rows.h"
 

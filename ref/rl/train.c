@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "ref/common/util.h"
+#include "ref/rl/resume.h"
 #include "ref/rl/runfiles.h"
 #include "ref/rl/schedule.h"
 #include "ref/rl/trainer.h"
@@ -16,7 +17,7 @@ static int run(Trainer *t, char *err)
     if (rc) return rc;
     runlog_progress(&t->log, &at);
     rc = c->schedule == SCHEDULE_THREADS ? schedule_threads(t, err) : schedule_deterministic(t, err);
-    if (rc) return rc;
+    if (rc || t->stopped) return rc;
     /* A run cut short by the prompt filter still ends with an eval of its final weights. */
     const int stopped = t->version < c->steps;
     at = trainer_point(t);
@@ -28,15 +29,40 @@ static int run(Trainer *t, char *err)
                       stopped ? "every training prompt retired by the prompt filter" : NULL, err);
 }
 
-int train_run(const TrainConfig *c, char *err)
+/* A run from step 0: nothing of an earlier run in the directory may count as this one's. */
+static int start_fresh(Trainer *t, char *err)
+{
+    const char *dir = t->c->out;
+    int rc = remove_run_checkpoint(dir, err);
+    if (!rc) rc = remove_resume_checkpoints(dir, 0, err);
+    if (!rc) rc = write_run_config(t->c, err);
+    if (!rc) rc = trainer_open_log(t, 0, err);
+    return rc;
+}
+
+/* A run from its checkpoint: metrics cut back to it, then the state restored (ref/rl/resume.h). */
+static int start_resumed(Trainer *t, long step, char *err)
+{
+    int rc = remove_resume_checkpoints(t->c->out, 1, err);
+    if (!rc) rc = resume_cut_metrics(t->c->out, step, err);
+    if (!rc) rc = trainer_open_log(t, 1, err);
+    if (!rc) rc = resume_load(t, step, err);
+    if (!rc) fprintf(stderr, "scalerl train: resuming %s at step %ld\n", t->c->out, step);
+    return rc;
+}
+
+int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, char *err)
 {
     Trainer t;
     int rc = trainer_init(&t, c, err);
+    t.stop = ctl ? ctl->stop : NULL;
     if (!rc) rc = mkdir_p(c->out, err);
-    if (!rc) rc = remove_run_checkpoint(c->out, err);
-    if (!rc) rc = write_run_config(c, err);
-    if (!rc) rc = trainer_open_log(&t, err);
+    if (!rc) rc = ctl && ctl->resume_step > 0 ? start_resumed(&t, ctl->resume_step, err) : start_fresh(&t, err);
     if (!rc) rc = run(&t, err);
+    if (!rc && t.stopped) {
+        *stopped_at = t.version;
+        rc = TRAIN_STOPPED;
+    }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);
     trainer_free(&t);
     return rc;

@@ -5,8 +5,20 @@
 
 #include "ref/rl/recipe.h"
 
+#include <signal.h>
+
+/* How a run starts and when it stops early. */
+typedef struct {
+    long resume_step;                  /* > 0: resume from out/ckpt's checkpoint of this step */
+    volatile const sig_atomic_t *stop; /* set (nonzero) by a signal handler: checkpoint, then stop */
+} TrainControl;
+
+/* The run stopped on request, its checkpoint written at step *stopped_at. */
+#define TRAIN_STOPPED 3
+
 /* Runs the RL job described by c (base checkpoint, task, output directory). Writes
- * out/config.txt, out/metrics.jsonl, out/final.ckpt. Returns 0, 1 (bad input) or 2 (I/O). */
-int train_run(const TrainConfig *c, char *err);
+ * out/config.txt, out/metrics.jsonl, out/ckpt/ (resume checkpoints), out/final.ckpt. Returns 0,
+ * 1 (bad input), 2 (I/O) or TRAIN_STOPPED (with *stopped_at) with err. */
+int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, char *err);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ref/common/args.h"
+#include "errbuf.h"
 #include "ref/rl/runfiles.h"
 
 /* Batches the generator may hold at once: sync 1, PPO-off-policy-k a round of k, PipelineRL-k
@@ -55,9 +55,9 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     return step_init(&t->step, c, &t->m.cfg, t->P, err);
 }
 
-int trainer_open_log(Trainer *t, char *err)
+int trainer_open_log(Trainer *t, int append, char *err)
 {
-    return runlog_open(&t->log, t->c, err);
+    return runlog_open(&t->log, t->c, append, err);
 }
 
 void trainer_free(Trainer *t)

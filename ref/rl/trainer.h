@@ -12,6 +12,7 @@
 #define SCALERL_TRAINER_H
 
 #include <pthread.h>
+#include <signal.h>
 
 #include "models/model.h"
 #include "ref/rl/batches.h"
@@ -41,16 +42,21 @@ typedef struct {
     /* where the run stands */
     long version; /* optimizer steps taken = version of the trainer's weights */
     double flops_gen, flops_train;
-    double sim_time; /* the deterministic schedule's virtual clock (ref/rl/schedule_sim.c) */
+    double sim_time;  /* the deterministic schedule's virtual clock: the trainer's (schedule_sim.c) */
+    double gen_clock; /* and the generator's */
     double epochs;   /* passes over the training pool when the last trained batch was drawn */
     pthread_mutex_t *lock; /* schedule=threads; NULL otherwise */
+    /* checkpoints and interruption (ref/rl/resume.h) */
+    int ckpt_pending;                   /* a checkpoint is due at the next idle step boundary */
+    volatile const sig_atomic_t *stop;  /* nonzero (the signal's number) once a signal asks to stop */
+    int stopped;                        /* the run stopped on request after its checkpoint */
 } Trainer;
 
 /* Loads the base model and builds every component; the run log is opened by trainer_open_log
  * once the run directory is ready. Returns 0, 1 (bad input) or 2 (I/O, memory) with err; on
  * failure trainer_free still frees what was built. */
 int trainer_init(Trainer *t, const TrainConfig *c, char *err);
-int trainer_open_log(Trainer *t, char *err);
+int trainer_open_log(Trainer *t, int append, char *err);
 void trainer_free(Trainer *t);
 
 /* The generator's admission limit at trainer version v: the highest batch it may hold. */

@@ -1,0 +1,42 @@
+/* Checkpoints that resume a run exactly, and the resume itself.
+ *
+ * When: after the step that reaches a multiple of ckpt_every (or that a signal interrupts), at the
+ * first step boundary from there at which the generator is idle (gen_idle: no queued or half-
+ * decoded completion, so no KV cache needs saving). Under the deterministic schedule with its
+ * default rates the generator is idle at every boundary, so that is the step itself; the rule is
+ * deterministic in any case, so an interrupted and resumed run takes exactly the steps of an
+ * uninterrupted one. The threaded schedule pauses admission until its generator is idle.
+ *
+ * What: DIR/ckpt/step-NNNNNNNN.ckpt holds the weights, Adam moments and step
+ * (models/checkpoint.h); DIR/ckpt/step-NNNNNNNN.state everything else: the step, FLOP counters,
+ * virtual clock and epochs; the run log's place (next eval, last pass rate and reward, elapsed
+ * time); the training pool's epoch, position and permutation; the prompt filter (pass rates and
+ * retired set); the batch ring; the generator's held groups, whole records. The .state has a
+ * magic, a layout check, a length and a CRC-32, and is written after the .ckpt, both atomically:
+ * a checkpoint is complete iff its .state reads back valid. The `keep` newest are kept.
+ *
+ * Resume: a freshly built trainer (trainer_init) takes the newest complete checkpoint's state,
+ * and metrics.jsonl is cut back to the rows of steps up to it (its own eval row included; a torn
+ * last line dropped). Everything drawn later is a counter-based function of (seed, step, index),
+ * so the rest of the run is what it would have been. */
+#ifndef SCALERL_RESUME_H
+#define SCALERL_RESUME_H
+
+#include "ref/rl/trainer.h"
+
+/* Writes the checkpoint of t->version and removes all but the `keep` newest. 0 or 2 with err. */
+int resume_save(Trainer *t, char *err);
+/* Called by a schedule after every step, with the generator's state stable (under the lock in
+ * the threaded schedule): marks a checkpoint due every ckpt_every steps or when t->stop is set,
+ * and writes it when the generator is idle. Sets t->stopped once a requested stop has its
+ * checkpoint (the schedule then returns). 0, or 2 with err. */
+int resume_after_step(Trainer *t, char *err);
+/* The step of the newest complete checkpoint in run directory dir, or 0 when there is none. */
+long resume_latest(const char *dir);
+/* Restores t (built by trainer_init for the same config) from the checkpoint at `step`.
+ * Returns 0, 1 (a bad or foreign checkpoint) or 2 (I/O) with err. */
+int resume_load(Trainer *t, long step, char *err);
+/* Cuts dir/metrics.jsonl back to its rows of steps <= step. Returns 0, or 1/2 with err. */
+int resume_cut_metrics(const char *dir, long step, char *err);
+
+#endif

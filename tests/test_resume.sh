@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Checkpoints and exact resume (ref/rl/resume.h), and signals (ref/cli/cmd_train.c): a run
+# interrupted by SIGINT, SIGTERM or SIGHUP, or killed with -9 at five moments in a row, then
+# rerun with the same command, ends with metrics.jsonl (timing fields aside) and final.ckpt
+# byte-identical to an uninterrupted run's; PPO-off-policy with dynamic sampling too; a second
+# SIGINT stops at once and still resumes; `keep` bounds the checkpoints; a corrupt newest
+# checkpoint falls back to the one before; the threaded schedule checkpoints and resumes; a sweep
+# resumes an unfinished run instead of restarting it.
+. "$(dirname "$0")/lib.sh"
+
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
+K="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4 steps=40
+   prompts_per_step=32 gens_per_prompt=8 eval_every=10 warmup=5 lr=3e-4 ckpt_every=7 threads=1 progress=0"
+# shellcheck disable=SC2086
+train "$T/u" $K
+steps_in() { local n; n=$(grep -c '"kind":"step"' "$1/metrics.jsonl" 2>/dev/null) || true; echo "${n:-0}"; }
+# Starts `scalerl train KEYS out=DIR` in the background and waits until it has written at least
+# N step rows (or ended); the pid is in $RUN_PID.
+start_until() {
+    local dir=$1 n=$2; shift 2
+    "$S" train "$@" out="$dir" 2>"$dir.err" &
+    RUN_PID=$!
+    while kill -0 "$RUN_PID" 2>/dev/null && [ "$(steps_in "$dir")" -lt "$n" ]; do sleep 0.01; done
+}
+same_as_u() {
+    cmp -s <(strip_s "$T/u/metrics.jsonl") <(strip_s "$1/metrics.jsonl") && cmp -s "$T/u/final.ckpt" "$1/final.ckpt"
+}
+
+# ---- SIGINT, SIGTERM, SIGHUP: finish the step, checkpoint, one line, exit 128 + signal (the
+# handling is one code path; the resume after SIGINT stands for all three) ----
+for sig in INT:130 TERM:143 HUP:129; do
+    name=${sig%%:*} code=${sig#*:}
+    # shellcheck disable=SC2086
+    start_until "$T/s$name" 15 $K
+    kill -"$name" "$RUN_PID"
+    wait "$RUN_PID"
+    rc=$?
+    check "SIG$name: exit $code (got $rc), one line naming the checkpoint and the command to resume" \
+        bash -c "[ $rc = $code ] && [ \$(wc -l <'$T/s$name.err') = 1 ] && grep -q 'stopped by SIG$name after step' '$T/s$name.err' && grep -q 'resume with: scalerl train --config $T/s$name/config.txt' '$T/s$name.err'"
+    check "SIG$name: a checkpoint of the step it stopped at, and no final.ckpt" \
+        bash -c "step=\$(sed -E 's/.*after step ([0-9]+).*/\\1/' '$T/s$name.err'); [ -s '$T/s$name/ckpt/step-'\$(printf %08d \$step)'.state' ] && [ ! -e '$T/s$name/final.ckpt' ]"
+done
+# shellcheck disable=SC2086
+"$S" train $K out="$T/sINT" 2>"$T/sINT.err2"
+check "SIGINT then the same command: resumes and ends byte-identical to the uninterrupted run" same_as_u "$T/sINT"
+check "resume says where it resumed" grep -q "scalerl train: resuming $T/sINT at step" "$T/sINT.err2"
+
+# ---- kill -9 at five moments in a row, resuming each time ----
+landed=0
+for at in 4 11 18 25 32; do
+    # shellcheck disable=SC2086
+    start_until "$T/k9" "$at" $K
+    kill -9 "$RUN_PID" 2>/dev/null && landed=$((landed + 1))
+    wait "$RUN_PID" 2>/dev/null
+done
+# shellcheck disable=SC2086
+"$S" train $K out="$T/k9" 2>/dev/null
+check "kill -9 five times ($landed landed mid-run), resumed each time: byte-identical to uninterrupted" \
+    bash -c "[ $landed -ge 3 ] && cmp -s <(bash -c '. tests/lib.sh >/dev/null; strip_s $T/u/metrics.jsonl') <(bash -c '. tests/lib.sh >/dev/null; strip_s $T/k9/metrics.jsonl') && cmp -s '$T/u/final.ckpt' '$T/k9/final.ckpt'"
+check "kill -9 leaves no temporary file behind once the run is over" \
+    bash -c "! find '$T/k9' -name '*.tmp.*' | grep -q ."
+check "keep=2 (default): two resume checkpoints at most" \
+    bash -c "[ \$(ls '$T/k9/ckpt' | grep -c '\\.state\$') -le 2 ]"
+
+# ---- PPO-off-policy-4 with dynamic sampling: the ring and the refills resume exactly ----
+P="$K offpolicy=ppo k=4 dynamic_sampling=1 ckpt_every=8"
+# shellcheck disable=SC2086
+train "$T/pu" $P
+# shellcheck disable=SC2086
+start_until "$T/pr" 20 $P
+kill -INT "$RUN_PID"; wait "$RUN_PID"
+# shellcheck disable=SC2086
+"$S" train $P out="$T/pr" 2>/dev/null
+check "ppo + dynamic sampling: SIGINT then resume is byte-identical" \
+    bash -c "cmp -s <(grep -v wall_s '$T/pu/metrics.jsonl' | sed -E 's/\"(wall_s|cpu_s)\":[^,}]*,?//g') <(grep -v wall_s '$T/pr/metrics.jsonl' | sed -E 's/\"(wall_s|cpu_s)\":[^,}]*,?//g'); cmp -s '$T/pu/final.ckpt' '$T/pr/final.ckpt'"
+
+# ---- a second SIGINT stops at once ----
+# shellcheck disable=SC2086
+start_until "$T/twice" 12 $K
+kill -INT "$RUN_PID"; kill -INT "$RUN_PID"
+wait "$RUN_PID"
+rc=$?
+# shellcheck disable=SC2086
+"$S" train $K out="$T/twice" 2>/dev/null
+check "two SIGINTs: exit 130 at once (got $rc), and the run still resumes to the same end" \
+    bash -c "[ $rc = 130 ] && cmp -s '$T/u/final.ckpt' '$T/twice/final.ckpt'"
+
+# ---- a corrupt newest checkpoint: the one before it is used ----
+# shellcheck disable=SC2086
+start_until "$T/bad" 30 $K
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+newest=$(ls "$T/bad/ckpt" | grep '\.state$' | sort | tail -n 1)
+printf 'garbage' | dd of="$T/bad/ckpt/$newest" bs=1 seek=40 conv=notrunc 2>/dev/null
+# shellcheck disable=SC2086
+"$S" train $K out="$T/bad" progress=1 2>"$T/bad.err"
+check "a corrupt newest checkpoint: resumed from the one before, same end" \
+    bash -c "grep -q 'resuming' '$T/bad.err' && ! grep -q \"at step \$(echo $newest | sed -E 's/step-0*([0-9]+).*/\\1/')\\\$\" '$T/bad.err' && cmp -s '$T/u/final.ckpt' '$T/bad/final.ckpt'"
+
+# ---- the threaded schedule: checkpoint on SIGINT, resume to the end ----
+# shellcheck disable=SC2086
+start_until "$T/thr" 15 $K schedule=threads threads=2
+kill -INT "$RUN_PID"; wait "$RUN_PID"
+rc=$?
+# shellcheck disable=SC2086
+"$S" train $K schedule=threads threads=2 out="$T/thr" 2>/dev/null
+check "schedule=threads: SIGINT checkpoints (exit $rc), the rerun resumes and finishes 40 steps" \
+    bash -c "[ $rc = 130 ] && [ -s '$T/thr/final.ckpt' ] && [ \$(grep -c '\"kind\":\"step\"' '$T/thr/metrics.jsonl') = 40 ]"
+
+# ---- a sweep resumes an unfinished run ----
+mkdir -p "$T/sw"
+# shellcheck disable=SC2086
+start_until "$T/sw/scalerl-s1" 20 $K recipe=scalerl seed=1
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+# shellcheck disable=SC2086
+"$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K >/dev/null 2>&1
+check "sweep: an unfinished run with a checkpoint is resumed, not restarted" \
+    bash -c "grep -q 'resuming' '$T/sw/scalerl-s1/train.log' && cmp -s '$T/u/final.ckpt' '$T/sw/scalerl-s1/final.ckpt'"
