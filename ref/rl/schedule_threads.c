@@ -82,8 +82,10 @@ static void *generator_main(void *arg)
             pthread_cond_broadcast(&p->cv_batch);
             break;
         }
-        /* Wake the trainer only when its batch is complete, not at every decode step. */
-        if (p->wanted >= 0 && batches_ready(&t->batches, p->wanted)) pthread_cond_broadcast(&p->cv_batch);
+        /* Wake the trainer only when what it waits for has happened, not at every decode step:
+         * its batch is complete, or a checkpoint waits for the generator to go idle. */
+        if ((p->wanted >= 0 && batches_ready(&t->batches, p->wanted)) || (p->paused && gen_idle(t->gen)))
+            pthread_cond_broadcast(&p->cv_batch);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
