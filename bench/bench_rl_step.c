@@ -1,33 +1,45 @@
-/* Where the time of one RL step goes, at the reference workload (`scalerl train
- * task=sum:terms=3:digits=2 prompts_per_step=48 gens_per_prompt=16`, d_model 64, 2 layers):
- *   generate  the generator (ref/rl/rollout.c, kept across steps as the trainer keeps it) samples 48
- *             groups of 16 completions of the task's 10-token prompts, bf16 body;
- *   forward   the trainer's FP32 forward over the completions of the first 34 groups (the ~70%
- *             that carry a reward signal in the real run), as the trainer lays them out (ref/rl/rows.h):
- *             inputs tok[0..n-2] padded to the longest, targets at the sampled positions;
- *   backward  its backward.
- * With a checkpoint (what `scalerl pretrain task=sum:terms=3:digits=2` writes) the completions are
- * the real run's: ~10 tokens, many sharing their first tokens. Without one, an untrained model
- * with its thinking cut at 8..11 tokens and 4 answer tokens gives the same lengths, but random
- * tokens, so the trainer's rows share less than in the real run.
+/* One whole RL step of the default run, by phase, at the default recipe's settings (`scalerl train`
+ * with no keys: the default task, 48 prompts x 16 completions, interruption length control, bf16
+ * generator body, FP32 trainer, CISPO with prompt-level aggregation, batch advantage
+ * normalization, zero-variance filtering, global-norm clipping, AdamW):
+ *   generate  the generator of ref/rl/rollout.c samples the 48 x 16 completions (KV cache,
+ *             temperature sampling, length control) and verifies them;
+ *   train     the trainer's own step (ref/rl/step.h): step_prepare (rewards, advantages, the
+ *             zero-variance filter, aggregation weights, rows) and step_apply (the FP32 forward
+ *             over the kept completions, the CISPO loss, backward, clipping, AdamW).
+ * Every timed call starts from the checkpoint's weights and moments (restored outside the timed
+ * part), so every generation samples the same batch and every thread count times the same work.
  *
- * Usage: build/bench/bench_rl_step [seconds_per_measurement [checkpoint|- [threads...]]]
- * Prints milliseconds per phase (the fastest of several repetitions: on a shared machine other
- * processes only ever add time), for each thread count given (default 1 and 2). */
+ * Usage: build/bench/bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE] [KEY=VALUE...]
+ * Prints milliseconds per phase for each thread count given (default 1 and 2), the fastest of
+ * repeated calls (bench/timing.h). KEY=VALUE sets a `scalerl train` key over the defaults (presets
+ * are not resolved), e.g. a smaller task for tests/test_bench.sh. only=generate|train times that phase alone (the other prints
+ * 0), for a profiler: `perf record build/bench/bench_rl_step 10 CKPT 1 only=train`. dump=DIR also
+ * writes DIR/batch.txt: the settings, the prompts, the first generated batch, and the loss and
+ * gradient norm the step computes on it from the checkpoint's weights, for
+ * bench/torch_rl_step.py to check its own step against (format below, at write_batch). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/timing.h"
 #include "models/checkpoint.h"
 #include "models/decode.h"
 #include "models/model.h"
-#include "ref/rl/rollout.h"
-#include "ref/rl/rows.h"
-#include "bench/timing.h"
+#include "models/optim.h"
+#include "ref/common/args.h"
 #include "ref/common/util.h"
+#include "ref/rl/advantage.h"
+#include "ref/rl/aggregate.h"
+#include "ref/rl/loss.h"
+#include "ref/rl/recipe.h"
+#include "ref/rl/rollout.h"
+#include "ref/rl/runfiles.h"
+#include "ref/rl/step.h"
 #include "tasks/tasks.h"
 
-enum { GROUPS = 48, GROUP_SIZE = 16, TRAIN_GROUPS = 34 };
+enum { MAX_THREAD_COUNTS = 8 };
 
 static void die(const char *what, const char *err)
 {
@@ -35,158 +47,248 @@ static void die(const char *what, const char *err)
     exit(1);
 }
 
-/* The training batch (B rows of T positions) the trainer would build from a generated batch. */
 typedef struct {
-    Model *m;
-    int B, T;
-    int *tokens, *targets;
-    float *logp, *ent, *dlogp;
-} Train;
-
-/* One batch through the generator: GROUPS groups queued, decode steps until all are done; the
- * training batch is built from the first TRAIN_GROUPS groups (when train is not NULL), then the
- * groups are released. */
-typedef struct {
-    const Model *m;
+    TrainConfig c;
+    Model m;
+    float *base_params; /* the checkpoint's weights and moments, restored before every timed call */
+    float *base_m, *base_v;
+    long base_adam_step;
+    TaskSpec *spec;
+    TaskSplit *split;
+    Problem *prompts; /* P */
     Generator *gen;
-    const TaskSplit *split;
-    Train *train;
-    double mean_len;
-} Gen;
+    TrainStep step;
+    StepStats stats;
+    int P, G, N;
+    int *batch;              /* P: generator groups of the trained batch (the first one generated) */
+    const Group **groups;    /* P: the same, as the step takes them */
+    int *scratch_gi;         /* P: groups of a timed generation */
+    int *finished;           /* 2P: gen_take_finished's */
+} Bench;
 
-static void build_train_batch(Train *tr, Generator *gen, const int *groups)
+static const Completion *completion(Bench *b, const int *groups, int i)
 {
-    int T = 1;
-    for (int j = 0; j < TRAIN_GROUPS; j++)
-        for (int q = 0; q < GROUP_SIZE; q++) {
-            const Completion *c = &gen_group(gen, groups[j])->c[q];
-            if (c->n - 1 > T) T = c->n - 1;
-        }
-    tr->B = TRAIN_GROUPS * GROUP_SIZE;
-    tr->T = T;
-    for (int j = 0; j < TRAIN_GROUPS; j++)
-        for (int q = 0; q < GROUP_SIZE; q++) {
-            const Completion *c = &gen_group(gen, groups[j])->c[q];
-            const size_t row = (size_t)(j * GROUP_SIZE + q) * T;
-            rows_pack(tr->tokens + row, tr->targets + row, c->tok, c->n, c->n_prompt, c->forced, T);
-            for (int p = 0; p < T; p++) tr->dlogp[row + p] = tr->targets[row + p] >= 0 ? 1e-3f : 0.0f;
-        }
+    return &gen_group(b->gen, groups[i / b->G])->c[i % b->G];
+}
+
+/* Queues the P prompts and decodes until every completion is verified; their groups go to gi. */
+static void generate_into(Bench *b, int *gi)
+{
+    char err[ERR_LEN];
+    for (int j = 0; j < b->P; j++)
+        if ((gi[j] = gen_add_group(b->gen, &b->prompts[j], (uint64_t)j, (uint64_t)j, 0, err)) < 0)
+            die("generator", err);
+    while (gen_busy(b->gen) > 0) gen_step(b->gen, b->m.params, 0, NULL);
+    if (gen_take_finished(b->gen, b->finished, 2 * b->P) != b->P) die("generator", "a group did not finish");
+}
+
+static void restore_weights(void *p)
+{
+    Bench *b = p;
+    const size_t bytes = b->m.n_params * sizeof(float);
+    memcpy(b->m.params, b->base_params, bytes);
+    memcpy(b->m.adam_m, b->base_m, bytes);
+    memcpy(b->m.adam_v, b->base_v, bytes);
+    b->m.adam_step = b->base_adam_step;
 }
 
 static void run_generate(void *p)
 {
-    Gen *g = p;
-    char err[ERR_LEN];
-    for (int j = 0; j < GROUPS; j++)
-        if (gen_add_group(g->gen, split_val(g->split, j), (uint64_t)j, 0, 0, err) < 0) die("generator", err);
-    double flops = 0.0;
-    while (gen_busy(g->gen) > 0) gen_step(g->gen, g->m->params, 0, &flops);
-    int done[GROUPS];
-    const int n = gen_take_finished(g->gen, done, GROUPS);
-    if (n != GROUPS) die("generator", "a group did not finish");
-    long len = 0;
-    for (int i = 0; i < n; i++)
-        for (int q = 0; q < GROUP_SIZE; q++) {
-            const Completion *c = &gen_group(g->gen, done[i])->c[q];
-            len += c->n - c->n_prompt;
-        }
-    g->mean_len = (double)len / (GROUPS * GROUP_SIZE);
-    if (g->train) build_train_batch(g->train, g->gen, done);
-    for (int i = 0; i < n; i++) gen_release(g->gen, done[i]);
+    Bench *b = p;
+    generate_into(b, b->scratch_gi);
+    for (int j = 0; j < b->P; j++) gen_release(b->gen, b->scratch_gi[j]);
 }
 
-static void run_forward(void *p)
+/* The trainer's step on the trained batch. The version is the end of the warmup, so that the
+ * step runs at the peak learning rate. */
+static void run_train(void *p)
 {
-    Train *t = p;
+    Bench *b = p;
     char err[ERR_LEN];
-    if (model_forward(t->m, t->tokens, t->targets, t->B, t->T, 1.0f, (Precision){0, 0}, t->logp, t->ent, err))
-        die("forward", err);
+    step_prepare(&b->step, b->groups, b->P, b->c.warmup, &b->stats);
+    if (step_apply(&b->step, &b->m, &b->stats, err)) die("train", err);
 }
 
-static void run_backward(void *p)
+/* batch.txt, one record per line, fields separated by spaces:
+ *   config KEY=VALUE ...                 the settings the step used
+ *   vocab CHARS                          the tokenizer's characters, id order
+ *   prompt J N_PROMPT TOK... ANSWER      prompt j's tokens (BOS first) and its answer text
+ *   completion I N TOK... LOGP... FORCED... REWARD
+ *                                        completion i (group i / G) as generated: all N tokens,
+ *                                        prompt included; per token the generator's log-prob
+ *                                        and whether length control forced it (0 at prompt
+ *                                        positions); the verifier's reward
+ *   result loss=L grad_norm=G rows=R tokens=E
+ *                                        the step on this batch from the checkpoint's weights:
+ *                                        the CISPO loss, the gradient norm before clipping, the
+ *                                        trained rows and loss tokens (config's lr is the one
+ *                                        the step used) */
+static void write_batch(Bench *b, const char *dir)
 {
-    Train *t = p;
-    model_zero_grad(t->m);
-    model_backward(t->m, t->dlogp);
+    char err[ERR_LEN], path[OPT_STR_LEN + 16];
+    if (mkdir_p(dir, err) || path_join(path, sizeof path, dir, "batch.txt", err)) die("dump", err);
+    AtomicFile af;
+    if (atomic_open(&af, path, err)) die("dump", err);
+    FILE *f = af.f;
+    const TrainConfig *c = &b->c;
+    char name[64];
+    fprintf(f, "config P=%d G=%d vocab=%d ctx=%d temperature=%.9g think_lo=%ld think_hi=%ld answer_budget=%ld",
+            b->P, b->G, b->m.cfg.vocab, b->m.cfg.ctx, c->temperature, c->think_budget[0], c->think_budget[1],
+            c->answer_budget);
+    opts_choice_name(LOSS_KIND_CHOICES, c->loss, name, sizeof name);
+    fprintf(f, " loss=%s eps_max=%.9g", name, c->eps_max);
+    opts_choice_name(AGG_MODE_CHOICES, c->agg, name, sizeof name);
+    fprintf(f, " agg=%s", name);
+    opts_choice_name(ADV_NORM_CHOICES, c->adv_norm, name, sizeof name);
+    fprintf(f, " adv_norm=%s zero_var_filter=%ld adv_std_eps=%.9g", name, c->zero_var_filter, ADV_STD_EPS);
+    fprintf(f, " lr=%.9g beta1=%.9g beta2=%.9g adam_eps=%.9g weight_decay=%.9g grad_clip=%.9g\n", b->stats.lr,
+            c->adam_beta1, c->adam_beta2, c->adam_eps, c->weight_decay, c->grad_clip);
+    fprintf(f, "vocab ");
+    for (int v = 0; v < b->m.cfg.vocab; v++) fputc(tok_char(v), f);
+    fputc('\n', f);
+    const Completion *first = NULL;
+    for (int j = 0; j < b->P; j++) {
+        first = &gen_group(b->gen, b->batch[j])->c[0];
+        fprintf(f, "prompt %d %d", j, first->n_prompt);
+        for (int q = 0; q < first->n_prompt; q++) fprintf(f, " %d", first->tok[q]);
+        fprintf(f, " %s\n", b->prompts[j].answer);
+    }
+    for (int i = 0; i < b->N; i++) {
+        const Completion *cp = completion(b, b->batch, i);
+        fprintf(f, "completion %d %d", i, cp->n);
+        for (int q = 0; q < cp->n; q++) fprintf(f, " %d", cp->tok[q]);
+        for (int q = 0; q < cp->n; q++) fprintf(f, " %.9g", q < cp->n_prompt ? 0.0 : (double)cp->logp[q]);
+        for (int q = 0; q < cp->n; q++) fprintf(f, " %d", q < cp->n_prompt ? 0 : cp->forced[q]);
+        fprintf(f, " %.9g\n", (double)cp->reward);
+    }
+    fprintf(f, "result loss=%.17g grad_norm=%.17g rows=%ld tokens=%ld\n", b->stats.loss.loss, b->stats.grad_norm,
+            b->stats.rows, b->stats.tokens);
+    if (atomic_commit(&af, err)) die("dump", err);
+}
+
+static void *alloc_or_die(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) die("setup", "out of memory");
+    return p;
+}
+
+static void setup(Bench *b, const TrainConfig *config, const char *ckpt)
+{
+    char err[CHECKPOINT_META_MAX > ERR_LEN ? CHECKPOINT_META_MAX : ERR_LEN];
+    memset(b, 0, sizeof *b);
+    b->c = *config;
+    TrainConfig *c = &b->c;
+    if (load_base_model(ckpt, &b->m, err)) die("checkpoint", err);
+    b->P = (int)c->prompts_per_step;
+    b->G = (int)c->gens_per_prompt;
+    b->N = b->P * b->G;
+    if (task_spec_parse(c->task, &b->spec, err) ||
+        split_new(b->spec, (uint64_t)c->data_seed, (int)c->eval_n, &b->split, err))
+        die("task", err);
+    b->prompts = alloc_or_die((size_t)b->P * sizeof *b->prompts);
+    for (int j = 0; j < b->P; j++) split_train_draw(b->split, (uint64_t)j, &b->prompts[j]);
+    /* Room for two batches: the trained one stays while timed generations come and go. */
+    GenConfig gc = gen_config_from_keys(&b->m.cfg, c->temperature, c->gen_precision, c->head, c->seed,
+                                        GEN_STREAM_TRAIN, c->length, c->think_budget, c->answer_budget,
+                                        c->penalty_cache);
+    gc.G = b->G;
+    gc.max_groups = 2 * b->P;
+    gc.slots = b->N;
+    if (gen_config_check(&gc, task_max_prompt_tokens(b->spec), err)) die("generator", err);
+    if (!(b->gen = gen_new(&gc, err))) die("generator", err);
+    if (step_init(&b->step, c, &b->m.cfg, b->P, err)) die("step", err);
+    const size_t np = b->m.n_params * sizeof(float);
+    b->base_params = alloc_or_die(np);
+    b->base_m = alloc_or_die(np);
+    b->base_v = alloc_or_die(np);
+    memcpy(b->base_params, b->m.params, np);
+    memcpy(b->base_m, b->m.adam_m, np);
+    memcpy(b->base_v, b->m.adam_v, np);
+    b->base_adam_step = b->m.adam_step;
+    b->batch = alloc_or_die((size_t)b->P * sizeof(int));
+    b->groups = alloc_or_die((size_t)b->P * sizeof *b->groups);
+    b->scratch_gi = alloc_or_die((size_t)b->P * sizeof(int));
+    b->finished = alloc_or_die((size_t)2 * b->P * sizeof(int));
 }
 
 int main(int argc, char **argv)
 {
-    const double seconds = argc > 1 ? atof(argv[1]) : 1.0;
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_rl_step SECONDS CHECKPOINT [THREADS...] [dump=DIR] [only=PHASE] [KEY=VALUE...]\n");
+        return 1;
+    }
+    const double seconds = atof(argv[1]);
     if (!(seconds > 0.0) || seconds > 60.0) {
         fprintf(stderr, "bench_rl_step: bad seconds per measurement '%s': expected a number in (0, 60]\n", argv[1]);
         return 1;
     }
-    const char *ckpt = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL;
-    int threads[8] = {1, 2}, n_threads = 2;
-    if (argc > 3) {
-        n_threads = 0;
-        for (int i = 3; i < argc && n_threads < 8; i++) {
-            threads[n_threads] = atoi(argv[i]);
-            if (threads[n_threads] < 1 || threads[n_threads] > 64) {
-                fprintf(stderr, "bench_rl_step: bad thread count '%s': expected 1..64\n", argv[i]);
+    int threads[MAX_THREAD_COUNTS] = {1, 2}, n_threads = 0;
+    const char *dump = NULL, *only = NULL;
+    TrainConfig config;
+    char err[ERR_LEN];
+    if (opts_set_defaults(train_options(), &config, err)) die("defaults", err);
+    for (int i = 3; i < argc; i++) {
+        if (strncmp(argv[i], "dump=", 5) == 0 || strncmp(argv[i], "only=", 5) == 0) {
+            *(argv[i][0] == 'd' ? &dump : &only) = argv[i] + 5;
+            continue;
+        }
+        const char *eq = strchr(argv[i], '=');
+        if (eq) { /* a `scalerl train` key over the defaults */
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(eq - argv[i]), argv[i]);
+            const OptSpec *spec = opts_find(train_options(), key);
+            if (!spec) {
+                fprintf(stderr, "bench_rl_step: unknown key '%s': expected a `scalerl train` key\n", key);
                 return 1;
             }
-            n_threads++;
+            if (opts_set_value(spec, &config, eq + 1, err)) die("key", err);
+            continue;
         }
+        char *end;
+        const long th = strtol(argv[i], &end, 10);
+        if (*end || th < 1 || th > 64 || n_threads == MAX_THREAD_COUNTS) {
+            fprintf(stderr, "bench_rl_step: bad thread count '%s': expected at most %d counts in 1..64\n", argv[i],
+                    MAX_THREAD_COUNTS);
+            return 1;
+        }
+        threads[n_threads++] = (int)th;
     }
-    char err[CHECKPOINT_META_MAX > ERR_LEN ? CHECKPOINT_META_MAX : ERR_LEN];
-    Model m;
-    if (ckpt) {
-        if (checkpoint_load(ckpt, &m, NULL, err)) die("checkpoint", err);
-    } else {
-        const ModelConfig cfg = {.vocab = tok_vocab_size(), .ctx = 64, .d_model = 64, .n_layer = 2, .n_head = 4,
-                                 .d_ff = 256};
-        if (model_create(&m, &cfg, 1, err)) die("model", err);
+    if (n_threads == 0) n_threads = 2;
+    if (only && strcmp(only, "generate") && strcmp(only, "train")) {
+        fprintf(stderr, "bench_rl_step: bad only=%s: expected generate or train\n", only);
+        return 1;
     }
-    TaskSpec *spec;
-    TaskSplit *split;
-    if (task_spec_parse("sum:terms=3:digits=2", &spec, err) || split_new(spec, 1, GROUPS, &split, err))
-        die("task", err);
-    /* The trainer's defaults with a trained model (think 24..32, answer 8); cut short without. */
-    const GenConfig gc = {.mcfg = m.cfg, .G = GROUP_SIZE, .max_groups = GROUPS, .slots = GROUPS * GROUP_SIZE,
-                          .temperature = 1.0f, .prec = {1, 0}, .seed = 1, .stream = 1, .length = LENGTH_INTERRUPT,
-                          .think_lo = ckpt ? 24 : 8, .think_hi = ckpt ? 32 : 11, .answer_budget = ckpt ? 8 : 4,
-                          .penalty_cache = 0};
-    const size_t NT = (size_t)TRAIN_GROUPS * GROUP_SIZE * m.cfg.ctx;
-    Train tr = {.m = &m, .tokens = malloc(NT * sizeof(int)), .targets = malloc(NT * sizeof(int)),
-                .logp = malloc(NT * sizeof(float)), .ent = malloc(NT * sizeof(float)),
-                .dlogp = malloc(NT * sizeof(float))};
-    Gen g = {.m = &m, .gen = gen_new(&gc, err), .split = split, .train = &tr};
-    if (!g.gen) die("generator", err);
-    if (!tr.tokens || !tr.targets || !tr.logp || !tr.ent || !tr.dlogp) die("setup", "out of memory");
-    run_generate(&g);
-    g.train = NULL; /* the training batch stays the first one */
-    long scored = 0, kept = 0;
-    for (int r = 0; r < tr.B; r++) {
-        int len = tr.T;
-        while (len > 0 && tr.targets[(size_t)r * tr.T + len - 1] < 0) len--;
-        kept += len;
-        for (int t = 0; t < tr.T; t++) scored += tr.targets[(size_t)r * tr.T + t] >= 0;
+#define TIMED(name) (!only || strcmp(only, name) == 0)
+    Bench b;
+    setup(&b, &config, argv[2]);
+
+    /* The trained batch, and the step's loss and gradient norm on it from the checkpoint. */
+    model_set_threads(threads[0]);
+    generate_into(&b, b.batch);
+    for (int j = 0; j < b.P; j++) b.groups[j] = gen_group(b.gen, b.batch[j]);
+    run_train(&b);
+    long len = 0;
+    for (int i = 0; i < b.N; i++) {
+        const Completion *cp = completion(&b, b.batch, i);
+        len += cp->n - cp->n_prompt;
     }
-    printf("RL step (%s): generate %d x %d completions (10-token prompts, %.1f new tokens), bf16 body; "
-           "train %d rows x T=%d (mean length %.1f, %ld scored), FP32\n",
-           ckpt ? "trained model" : "untrained model", GROUPS, GROUP_SIZE, g.mean_len, tr.B, tr.T,
-           (double)kept / tr.B, scored);
-    printf("%7s %12s %12s %12s %12s\n", "threads", "generate ms", "forward ms", "backward ms", "total ms");
+    printf("RL step (task %s, %d x %d completions, %.1f new tokens on average, bf16 body; "
+           "%d of %d groups kept, trained as %ld rows x T=%d, %ld loss tokens, FP32)\n",
+           b.c.task, b.P, b.G, (double)len / b.N, b.stats.adv.n_groups_kept, b.P, b.stats.rows, b.step.T,
+           b.stats.tokens);
+    printf("RESULT kind=rl_batch loss=%.9g grad_norm=%.9g rows=%ld T=%d tokens=%ld\n", b.stats.loss.loss,
+           b.stats.grad_norm, b.stats.rows, b.step.T, b.stats.tokens);
+    if (dump) write_batch(&b, dump);
+
+    printf("%7s %12s %12s %12s\n", "threads", "generate ms", "train ms", "total ms");
     for (int k = 0; k < n_threads; k++) {
         model_set_threads(threads[k]);
-        const double tg = time_it(run_generate, &g, seconds);
-        const double tf = time_it(run_forward, &tr, seconds);
-        run_forward(&tr); /* the backward differentiates the last forward */
-        const double tb = time_it(run_backward, &tr, seconds);
-        printf("%7d %12.1f %12.1f %12.1f %12.1f\n", threads[k], 1e3 * tg, 1e3 * tf, 1e3 * tb, 1e3 * (tg + tf + tb));
-        printf("RESULT kind=rl_step threads=%d generate_ms=%.2f forward_ms=%.2f backward_ms=%.2f\n", threads[k],
-               1e3 * tg, 1e3 * tf, 1e3 * tb);
+        const double tg = TIMED("generate") ? time_prepared(restore_weights, run_generate, &b, seconds) : 0.0;
+        const double tt = TIMED("train") ? time_prepared(restore_weights, run_train, &b, seconds) : 0.0;
+        printf("%7d %12.1f %12.1f %12.1f\n", threads[k], 1e3 * tg, 1e3 * tt, 1e3 * (tg + tt));
+        printf("RESULT kind=rl_step threads=%d generate_ms=%.2f train_ms=%.2f total_ms=%.2f\n", threads[k], 1e3 * tg,
+               1e3 * tt, 1e3 * (tg + tt));
     }
-    gen_free(g.gen);
-    split_free(split);
-    task_spec_free(spec);
-    free(tr.tokens);
-    free(tr.targets);
-    free(tr.logp);
-    free(tr.ent);
-    free(tr.dlogp);
-    model_free(&m);
     return 0;
 }

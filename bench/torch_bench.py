@@ -5,57 +5,22 @@ PyTorch, for the same shapes, on a given number of threads. Prints one `RESULT k
 
 Debian's torch does its matrix products in OpenBLAS, whose thread pool torch.set_num_threads does
 not control: bench/run.sh therefore starts one process per thread count with
-OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The
-model is models/README.md's architecture in torch.nn (see tests/make_torch_ref.py for the checked
-version); float32, CPU.
+OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to it, so that "1 thread" really is one core. The model is
+bench/torch_model.py's (models/README.md's architecture in torch.nn); float32, CPU.
 
 usage: OPENBLAS_NUM_THREADS=N OMP_NUM_THREADS=N /usr/bin/python3 bench/torch_bench.py SECONDS VOCAB N
 """
-import math
 import sys
 import time
 
 import torch
-import torch.nn as nn
+
+from torch_model import GPT
 
 CTX, BATCH = 64, 64
 VOCAB = int(sys.argv[2]) if len(sys.argv) > 2 else 22
 SHAPES = [(64, 2), (128, 4), (256, 4)]
 N_HEAD = 4
-
-
-class Block(nn.Module):
-    def __init__(self, d):
-        super().__init__()
-        self.d = d
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.qkv, self.out = nn.Linear(d, 3 * d), nn.Linear(d, d)
-        self.mlp = nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(approximate="tanh"), nn.Linear(4 * d, d))
-
-    def forward(self, x, mask):
-        b, t, d = x.shape
-        hd = d // N_HEAD
-        q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
-        q, k, v = (z.view(b, t, N_HEAD, hd).transpose(1, 2) for z in (q, k, v))
-        p = torch.softmax((q @ k.transpose(-1, -2) / math.sqrt(hd)).masked_fill(mask, float("-inf")), dim=-1)
-        x = x + self.out((p @ v).transpose(1, 2).reshape(b, t, d))
-        return x + self.mlp(self.ln2(x))
-
-
-class GPT(nn.Module):
-    def __init__(self, d, n_layer):
-        super().__init__()
-        self.tok, self.pos = nn.Embedding(VOCAB, d), nn.Embedding(CTX, d)
-        self.blocks = nn.ModuleList([Block(d) for _ in range(n_layer)])
-        self.lnf, self.head = nn.LayerNorm(d), nn.Linear(d, VOCAB, bias=False)
-
-    def forward(self, tokens):
-        t = tokens.shape[1]
-        mask = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-        x = self.tok(tokens) + self.pos(torch.arange(t))
-        for blk in self.blocks:
-            x = blk(x, mask)
-        return self.head(self.lnf(x))
 
 
 def step(model, opt, tokens, targets):
@@ -71,7 +36,7 @@ def main():
     thread_counts = [int(sys.argv[3])] if len(sys.argv) > 3 else [1, 2]
     torch.manual_seed(0)
     for d, n_layer in SHAPES:
-        model = GPT(d, n_layer)
+        model = GPT(VOCAB, CTX, d, n_layer, N_HEAD, 4 * d)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-5, betas=(0.9, 0.95), eps=1e-15, weight_decay=0.01)
         tokens = torch.randint(0, VOCAB, (BATCH, CTX))
         targets = torch.randint(0, VOCAB, (BATCH, CTX))

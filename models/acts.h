@@ -50,6 +50,7 @@ struct ModelActs {
     float *ln2_mean, *ln2_rstd; /* (L, P) */
     float *fch;                /* (L, P, F) MLP hidden before GELU */
     float *fch_gelu;           /* (L, P, F) after GELU */
+    float *fch_denom;          /* (L, P, F) gelu_forward's denominators, for the backward */
     float *res_out;            /* (L, P, C) residual after the MLP block (layer l's output) */
     float *lnf;                /* (P, C) */
     float *lnf_mean, *lnf_rstd; /* (P) */

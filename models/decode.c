@@ -169,7 +169,7 @@ static void decode_rows(DecodeState *s, const ParamTensors *p, const int *slots,
         other = t;
         layernorm_forward(ln, NULL, NULL, x, p->ln2_g + l * C, p->ln2_b + l * C, n, C);
         matmul_forward_tiled(fch, ln, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, n, C, F, bf_body, n);
-        gelu_forward(fch_gelu, fch, (size_t)n * F);
+        gelu_forward(fch_gelu, NULL, fch, (size_t)n * F);
         matmul_forward_tiled(proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, n, F, C, bf_body,
                              n);
         residual_forward(other, x, proj, (size_t)n * C);
@@ -231,18 +231,22 @@ int sample_token(const float *logits, int vocab, float temperature, double u, fl
         return best;
     }
     /* softmax(z) with z = logits / temperature, in double: weights exp(z - max) summed in order,
-     * then the first token whose cumulative weight exceeds u * total. */
+     * then the first token whose cumulative weight exceeds u * total. The weights are kept for the
+     * walk when the vocabulary fits the buffer (the same values either way). */
+    enum { KEEP = 256 };
+    double kept[KEEP];
     const double zmax = (double)logits[best] / temperature;
     double total = 0.0;
     for (int v = 0; v < vocab; v++) {
         double w = exp((double)logits[v] / temperature - zmax);
+        if (v < KEEP) kept[v] = w;
         total += isnan(w) ? 0.0 : w;
     }
     const double target = u * total;
     double cum = 0.0;
     int chosen = -1, last_nonzero = best;
     for (int v = 0; v < vocab; v++) {
-        double w = exp((double)logits[v] / temperature - zmax);
+        double w = v < KEEP ? kept[v] : exp((double)logits[v] / temperature - zmax);
         if (isnan(w) || w <= 0.0) continue;
         last_nonzero = v;
         cum += w;

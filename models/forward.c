@@ -74,6 +74,7 @@ static size_t acts_layout(ModelActs *a, const ModelConfig *c, int B, int P_pos, 
     a->ln2_rstd = carve(&cv, L * P);
     a->fch = carve(&cv, L * P * F);
     a->fch_gelu = carve(&cv, L * P * F);
+    a->fch_denom = carve(&cv, L * P * F);
     a->res_out = carve(&cv, L * P * C);
     a->lnf = carve(&cv, P * C);
     a->lnf_mean = carve(&cv, P);
@@ -271,7 +272,7 @@ int model_forward(Model *m, const int *tokens, const int *targets, int B, int T,
         layernorm_forward(ln2, a->ln2_mean + lS, a->ln2_rstd + lS, res_mid, p->ln2_g + l * C, p->ln2_b + l * C, N,
                           C);
         matmul_forward(fch, ln2, p->mlp_in_w + (size_t)l * F * C, p->mlp_in_b + l * F, N, C, F, bf_body);
-        gelu_forward(fch_gelu, fch, (size_t)N * F);
+        gelu_forward(fch_gelu, a->fch_denom + (size_t)l * S * F, fch, (size_t)N * F);
         matmul_forward(a->proj, fch_gelu, p->mlp_out_w + (size_t)l * C * F, p->mlp_out_b + l * C, N, F, C, bf_body);
         residual_forward(res_out, res_mid, a->proj, (size_t)N * C);
         x = res_out;
@@ -323,7 +324,7 @@ void model_backward(Model *m, const float *dlogp)
         /* MLP block: res_out = res_mid + mlp_out(gelu(mlp_in(ln2(res_mid)))); d_res flows to res_mid. */
         matmul_backward(a->d_fch, g->mlp_out_w + (size_t)l * C * F, g->mlp_out_b + l * C, a->d_res,
                         a->fch_gelu + lSF, p->mlp_out_w + (size_t)l * C * F, N, F, C, bf_body);
-        gelu_backward(a->d_fch, a->fch + lSF, a->d_fch, (size_t)N * F);
+        gelu_backward(a->d_fch, a->fch + lSF, a->fch_denom + lSF, a->d_fch, (size_t)N * F);
         matmul_backward(a->d_ln, g->mlp_in_w + (size_t)l * F * C, g->mlp_in_b + l * F, a->d_fch, a->ln2 + lSC,
                         p->mlp_in_w + (size_t)l * F * C, N, C, F, bf_body);
         layernorm_backward(a->d_res, g->ln2_g + l * C, g->ln2_b + l * C, a->d_ln, a->res_mid + lSC, p->ln2_g + l * C,

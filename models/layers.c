@@ -261,7 +261,13 @@ void matmul_forward_tiled(float *out, const float *inp, const float *w, const fl
             float *o = out + (size_t)r0 * OUT;
             float beta = 0.0f;
             if (bias) {
-                for (int r = 0; r < m; r++) memcpy(o + (size_t)r * OUT, bias, (size_t)OUT * sizeof *o);
+                /* One copy of the bias per row, for the product to add to (a loop, not one
+                 * memcpy call per row: rows are short). */
+                for (int r = 0; r < m; r++) {
+                    float *restrict orow = o + (size_t)r * OUT;
+#pragma omp simd
+                    for (int j = 0; j < OUT; j++) orow[j] = bias[j];
+                }
                 beta = 1.0f;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, OUT, IN, 1.0f, x, IN, wm, IN, beta, o, OUT);
@@ -327,21 +333,27 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
 /* Elements per OpenMP chunk of the elementwise kernels (big enough to amortize scheduling). */
 #define ELEM_CHUNK 4096
 
-void gelu_forward(float *out, const float *inp, size_t n)
+/* Two passes per chunk (in L1): the denominators, then the quotients. Fused into one loop, GCC
+ * computed the quotient once per branch of fast_expf's clamps (three divisions per vector), and
+ * the loop ran at half the speed; the values are the same either way. */
+void gelu_forward(float *out, float *denom, const float *inp, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
         size_t c1 = c0 + ELEM_CHUNK < n ? c0 + ELEM_CHUNK : n;
+        float *d = denom ? denom : out; /* without denom, out holds them until the quotient */
 #pragma omp simd
         for (size_t i = c0; i < c1; i++) {
             float x = inp[i];
-            float u = GELU_K2 * (x + GELU_C * x * x * x);
-            out[i] = x / (1.0f + fast_expf(-u));
+            d[i] = 1.0f + fast_expf(-(GELU_K2 * (x + GELU_C * x * x * x)));
         }
+#pragma omp simd
+        for (size_t i = c0; i < c1; i++) out[i] = inp[i] / d[i];
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
+/* With s = 1 / (1 + exp(-u)) = gelu(x) / x: gelu'(x) = s + x s (1 - s) du/dx. */
+void gelu_backward(float *dinp, const float *inp, const float *denom, const float *dout, size_t n)
 {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (size_t c0 = 0; c0 < n; c0 += ELEM_CHUNK) {
@@ -349,8 +361,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 #pragma omp simd
         for (size_t i = c0; i < c1; i++) {
             float x = inp[i];
-            float u = GELU_K2 * (x + GELU_C * x * x * x);
-            float s = 1.0f / (1.0f + fast_expf(-u));
+            float s = 1.0f / denom[i];
             float du = GELU_K2 * (1.0f + 3.0f * GELU_C * x * x);
             dinp[i] = dout[i] * (s + x * s * (1.0f - s) * du);
         }

@@ -104,10 +104,11 @@ void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const
                      int N, int IN, int OUT, const Bf16Scratch *bf);
 
 /* GELU, tanh approximation (as GPT-2): gelu(x) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
- * computed as x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)), which is the same function. */
-void gelu_forward(float *out, const float *inp, size_t n);
-/* dinp = dout * gelu'(inp), written. */
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+ * computed as x / (1 + exp(-u)), u = 2 sqrt(2/pi) (x + 0.044715 x^3), which is the same function.
+ * denom (NULL: not kept) gets each element's 1 + exp(-u), for the backward. */
+void gelu_forward(float *out, float *denom, const float *inp, size_t n);
+/* dinp = dout * gelu'(inp), written; denom is gelu_forward's. */
+void gelu_backward(float *dinp, const float *inp, const float *denom, const float *dout, size_t n);
 
 /* out = a + b. */
 void residual_forward(float *out, const float *a, const float *b, size_t n);

@@ -541,13 +541,18 @@ static void test_gelu(void)
         ref[i] = gelu_ref(dx[i]);
         mag[i] = fabs(dx[i]) + 1e-30; /* gelu(x) = x sigmoid(u): rounding relative to |x| */
     }
-    gelu_forward(out, x, N);
+    float *denom = fill(N, 0, 0, 0), *out2 = fill(N, 0, 0, 0);
+    gelu_forward(out, denom, x, N);
     /* x times a sigmoid from fast_expf (a few ulps), u from a cubic: in ulps of |x|. */
     const double e = ulps_off(out, ref, mag, 0, N);
     CHECK_TOL(e, GELU_ULPS, "gelu_forward", "%.3g ulps of |x|", e);
+    /* Without the denominators kept (the decode's call), the same values. */
+    gelu_forward(out2, NULL, x, N);
+    CHECK(memcmp(out, out2, N * sizeof *out) == 0, "gelu_forward_without_denominators",
+          "an output differs from the call that keeps the denominators");
     const EltCtx ctx = {N, dx, dw};
     finite_diff(gelu_loss, &ctx, dx, N, fd);
-    gelu_backward(dinp, x, dout, N);
+    gelu_backward(dinp, x, denom, dout, N);
     /* gelu'(x) = s + x s (1 - s) u'(x): terms up to about 1 + x^2 in size, times dout. */
     for (int i = 0; i < N; i++) mag[i] = fabs(dw[i]) * (1.0 + dx[i] * dx[i]);
     const double eb = ulps_off(dinp, fd, mag, 0, N);
@@ -560,6 +565,8 @@ static void test_gelu(void)
     CHECK(exact, "residual_forward", "an element is not a + b");
     free(x);
     free(out);
+    free(out2);
+    free(denom);
     free(dout);
     free(dinp);
     free(dx);

@@ -12,9 +12,18 @@
  * version >= b - k; the trainer checks the recorded versions of every batch it consumes and stops
  * with an error if one is older (it cannot happen; the check makes the bound observable).
  *
- * Cores: the generator thread and the trainer each get half of `threads` (at least one) for
- * their OpenMP kernels, and OpenBLAS stays single-threaded (model_set_threads), so the two never
- * oversubscribe the machine. */
+ * Cores: the trainer and the generator each get all `threads` for their OpenMP kernels (OpenBLAS
+ * stays single-threaded, model_set_threads), and the operating system shares the cores between
+ * them: whichever side has work runs on every core the other leaves idle (its serial stretches,
+ * the ends of its parallel regions, and all of them while it waits), and when both have work each
+ * gets its share. The generator never runs more than k batches ahead, so over a step the cores
+ * do one step's generation and one step's training, with no core idle while either has work. The
+ * earlier fixed split, half of the cores each, idled the lighter side's cores: on 2 cores the
+ * generator, with about 60% of the trainer's work, spent 40% of every step waiting at the
+ * admission bound while the trainer ran alone on the other core (bench/README.md, "PipelineRL on
+ * two cores"). This needs OpenMP threads that sleep when they wait rather than spin, or a waiting
+ * thread would hold a core the other side needs: models/omp_env.c's GOMP_SPINCOUNT default does
+ * that (a user who sets OMP_WAIT_POLICY=active gets spinning threads and loses the overlap). */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +46,15 @@ typedef struct {
     int paused; /* a checkpoint is waiting for the generator to go idle: admit nothing */
     char err[ERR_LEN];
     double gen_busy_s; /* time the generator spent in gen_step */
-    int gen_threads;
+    int threads;
+    long wanted; /* the batch the trainer waits for, -1 when it does not wait */
 } Pipe;
 
 static void *generator_main(void *arg)
 {
     Pipe *p = arg;
     Trainer *t = p->t;
-    omp_set_num_threads(p->gen_threads);
+    omp_set_num_threads(p->threads);
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         p->in_use = p->latest; /* switch to the newest weights between two tokens */
@@ -72,7 +82,10 @@ static void *generator_main(void *arg)
             pthread_cond_broadcast(&p->cv_batch);
             break;
         }
-        pthread_cond_broadcast(&p->cv_batch);
+        /* Wake the trainer only when what it waits for has happened, not at every decode step:
+         * its batch is complete, or a checkpoint waits for the generator to go idle. */
+        if ((p->wanted >= 0 && batches_ready(&t->batches, p->wanted)) || (p->paused && gen_idle(t->gen)))
+            pthread_cond_broadcast(&p->cv_batch);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -133,9 +146,9 @@ int schedule_threads(Trainer *t, char *err)
     Pipe p;
     memset(&p, 0, sizeof p);
     p.t = t;
-    int total = t->c->threads > 0 ? (int)t->c->threads : omp_get_num_procs();
-    p.gen_threads = total / 2 > 0 ? total / 2 : 1;
-    int train_threads = total - p.gen_threads > 0 ? total - p.gen_threads : 1;
+    const int total = t->c->threads > 0 ? (int)t->c->threads : omp_get_num_procs();
+    p.threads = total;
+    p.wanted = -1;
     for (int i = 0; i < 3; i++) {
         p.buf[i] = malloc(t->m.n_params * sizeof(float));
         if (!p.buf[i]) {
@@ -152,7 +165,6 @@ int schedule_threads(Trainer *t, char *err)
     pthread_cond_init(&p.cv_gen, NULL);
     pthread_cond_init(&p.cv_batch, NULL);
     t->lock = &p.mu;
-    omp_set_num_threads(train_threads);
     pthread_t gen;
     int rc = 0;
     if (pthread_create(&gen, NULL, generator_main, &p) != 0) {
@@ -166,8 +178,10 @@ int schedule_threads(Trainer *t, char *err)
         pthread_mutex_lock(&p.mu);
         double busy0 = p.gen_busy_s;
         BatchQueue *q = &t->batches;
+        p.wanted = v;
         while (!batches_ready(q, v) && !p.failed && !(q->exhausted && v >= q->admitted))
             pthread_cond_wait(&p.cv_batch, &p.mu);
+        p.wanted = -1;
         int failed = p.failed, exhausted = !batches_ready(q, v);
         pthread_mutex_unlock(&p.mu);
         if (failed) {
@@ -200,6 +214,5 @@ out:
     pthread_cond_destroy(&p.cv_gen);
     pthread_mutex_destroy(&p.mu);
     for (int i = 0; i < 3; i++) free(p.buf[i]);
-    omp_set_num_threads(total);
     return rc;
 }
