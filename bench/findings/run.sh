@@ -141,7 +141,7 @@ for st in $studies; do
         # shellcheck disable=SC2206
         keys=($(study_keys "$st"))
         if [ "$PRINT" = commands ]; then
-            "$S" "${args[@]}" "${keys[@]}" print=commands
+            "$S" "${args[@]}" "${keys[@]}" print=pending
         else
             echo "== study $st, base $base: $S ${args[*]} ${keys[*]}"
             "$S" "${args[@]}" "${keys[@]}"

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# make findings (bench/findings/run.sh) on a two-study table of tiny runs: print=plan names every
+# run and its cost, print=commands lists every unfinished run, a study's baseline shared with
+# another study is made once and linked, finished runs are archived (metrics.jsonl.gz and
+# config.txt, no checkpoints) and count as finished on a rerun, and findings.jsonl holds
+# compare's verdict for every (study, recipe), which `scalerl compare` on the archived directory
+# reproduces.
+. "$(dirname "$0")/lib.sh"
+
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
+printf '%s\n' \
+  "# test table" \
+  "one	default	scalerl	the baseline	baseline" \
+  "one	default	scalerl+lr=3e-3	a ten times larger rate	ceiling mover" \
+  "two	default	scalerl	the baseline again	baseline" \
+  "two	default	scalerl+agg=sample	sample average	efficiency shaper" >"$T/studies.tsv"
+export FINDINGS_OUT="$T/f" FINDINGS_STUDIES="$T/studies.tsv" FINDINGS_BASE_DEFAULT="$T/base.ckpt" SCALERL_BIN="$S"
+export FINDINGS_KEYS="task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 eval_every=5 eval_n=60 eval_samples=2 think_budget=12-16 answer_budget=4 warmup=5 lr=3e-4 ckpt_every=0"
+
+bench/findings/run.sh seeds=2 print=plan >"$T/plan" 2>&1
+check "print=plan: every entry, the shared baseline once, a total" \
+  bash -c "grep -c 'of a default run each' '$T/plan' | grep -qx 3 && grep -q \"the one study's runs\" '$T/plan' && grep -q 'total:' '$T/plan'"
+bench/findings/run.sh seeds=2 print=commands >"$T/cmds" 2>&1
+check "print=commands: one train command per unfinished run (3 entries x 2 seeds)" \
+  bash -c "[ \$(grep -c ' train ' '$T/cmds') = 6 ]"
+
+bench/findings/run.sh seeds=2 jobs=2 >"$T/run.log" 2>&1
+rc=$?
+check "make findings runs the studies and assembles (exit $rc)" [ "$rc" = 0 ]
+check "a baseline shared by two studies is made once and linked" \
+  bash -c "[ -L '$T/f/two/scalerl-s1' ] && [ -d '$T/f/two/scalerl-s1' ] && [ ! -L '$T/f/one/scalerl-s1' ]"
+check "finished runs are archived: metrics.jsonl.gz and config.txt, no checkpoint" \
+  bash -c "[ -s '$T/f/one/scalerl-s2/metrics.jsonl.gz' ] && [ -s '$T/f/one/scalerl-s2/config.txt' ] && [ ! -e '$T/f/one/scalerl-s2/final.ckpt' ] && [ ! -e '$T/f/one/scalerl-s2/ckpt' ] && [ ! -e '$T/f/one/scalerl-s2/metrics.jsonl' ]"
+bench/findings/run.sh seeds=2 print=commands >"$T/cmds2" 2>&1
+check "archived runs count as finished: nothing left to run" bash -c "! grep -q ' train ' '$T/cmds2'"
+check "findings.jsonl: one line per (study, recipe) with the verdict beside the paper's and the regime" \
+  /usr/bin/python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
+assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=3e-3'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
+for r in rows:
+    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std'):
+        assert k in r, (k, r)
+    assert r['seeds'] == 2, r
+"
+for st in one two; do
+  base=scalerl
+  "$S" compare "$T/f/$st" baseline=$base json=1 >"$T/$st.json" 2>/dev/null
+  check "compare on the archived study '$st' reproduces findings.jsonl's verdicts" /usr/bin/python3 -c "
+import json
+got = {o['recipe']: o['verdict'] for o in map(json.loads, open('$T/$st.json')) if o.get('kind') == 'recipe'}
+want = {r['recipe']: r['verdict'] for r in map(json.loads, open('$T/f/findings.jsonl')) if r['study'] == '$st'}
+assert got == want, (got, want)
+"
+done
+check "README.md gets the table" grep -q '| one | scalerl+lr=3e-3 | 2 |' "$T/f/README.md"
+check "a bad argument or study is refused with one line naming it, exit 1" bash -c "
+  bench/findings/run.sh sedds=2 >/dev/null 2>'$T/bad1'; r1=\$?
+  bench/findings/run.sh studies=nope >/dev/null 2>'$T/bad2'; r2=\$?
+  [ \$r1 = 1 ] && [ \$r2 = 1 ] && grep -q \"unknown argument 'sedds=2'\" '$T/bad1' && grep -q \"unknown study 'nope'\" '$T/bad2' && [ \$(cat '$T/bad1' '$T/bad2' | wc -l) = 2 ]"
