@@ -58,18 +58,18 @@ study_keys() {
     esac
 }
 
-# Compute of one run relative to a default run (6.3e13 FLOPs, measured: 7000 steps of 48 x 16),
+# Compute of one run relative to a default run (7.0e13 FLOPs, measured: 8000 steps of 48 x 16),
 # from its entry's batch and steps and its base's model size; single-core seconds per FLOP from
-# the same measurement (434 CPU-s for 6.27e13 FLOPs).
-DEFAULT_FLOPS=6.3e13
-SECONDS_PER_FLOP=6.9e-12
+# the same measurement (452 CPU-s for 7.04e13 FLOPs, seed 1 of the default run).
+DEFAULT_FLOPS=7.0e13
+SECONDS_PER_FLOP=6.4e-12
 rel_cost() {
-    local entry=$1 base=$2 p=48 g=16 steps=7000 model=1
+    local entry=$1 base=$2 p=48 g=16 steps=8000 model=1
     [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
     [[ $entry =~ gens_per_prompt=([0-9]+) ]] && g=${BASH_REMATCH[1]}
     [[ $entry =~ steps=([0-9]+) ]] && steps=${BASH_REMATCH[1]}
     [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
-    awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 7000) }'
+    awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 
 studies=$(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++')

@@ -49,10 +49,11 @@ static const OptSpec train_opts[] = {
     {"gen_slots", OPT_INT, F(gen_slots), "0", 0, 65536, NULL, "sequences decoded at once (0: one batch)"},
     {"prompts_per_step", OPT_INT, F(prompts_per_step), "48", 1, 65536, NULL, "prompts (groups) per optimizer step"},
     {"gens_per_prompt", OPT_INT, F(gens_per_prompt), "16", 1, 1024, NULL, "completions per prompt (G)"},
-    {"lr", OPT_FLOAT, F(lr), "5e-5", 0, 1, NULL, "peak learning rate"},
+    {"lr", OPT_FLOAT, F(lr), "4e-5", 0, 1, NULL, "peak learning rate"},
     {"warmup", OPT_INT, F(warmup), "100", 0, 1000000, NULL, "linear warmup steps, then lr_shape"},
-    {"lr_shape", OPT_CHOICE, F(lr_shape), "constant", 0, 0, "constant|cosine",
-     "after warmup: cosine down to min_lr_frac x lr at the last step, or constant (the paper's)"},
+    {"lr_shape", OPT_CHOICE, F(lr_shape), "cosine", 0, 0, "constant|cosine",
+     "after warmup: cosine down to min_lr_frac x lr at the last step, or constant (the paper's; the toy "
+     "declines under it: README, Deviations from the paper)"},
     {"min_lr_frac", OPT_FLOAT, F(min_lr_frac), "0.1", 0, 1, NULL, "lr_shape=cosine: final lr as a fraction of lr"},
     {"weight_decay", OPT_FLOAT, F(weight_decay), "0.01", 0, 10, NULL, "AdamW decoupled weight decay"},
     {"grad_clip", OPT_FLOAT, F(grad_clip), "1", 0, 1e9, NULL, "global gradient norm clip (0: off)"},
@@ -62,14 +63,14 @@ static const OptSpec train_opts[] = {
     {"temperature", OPT_FLOAT, F(temperature), "1", 1e-3, 10, NULL, "sampling temperature"},
     {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "run seed: sampling, prompt order"},
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: validation set and training pool"},
-    {"steps", OPT_INT, F(steps), "7000", 1, 1e9, NULL, "optimizer steps"},
+    {"steps", OPT_INT, F(steps), "8000", 1, 1e9, NULL, "optimizer steps"},
     {"max_bad_steps", OPT_INT, F(max_bad_steps), "5", 1, 1e9, NULL,
      "stop after this many steps in a row with a non-finite loss or gradient norm (each skipped)"},
     {"ckpt_every", OPT_INT, F(ckpt_every), "500", 0, 1e9, NULL,
      "steps between resume checkpoints in DIR/ckpt (0: none); they do not change results"},
     {"keep", OPT_INT, F(keep), "2", 1, 1000, NULL, "resume checkpoints kept (the newest)"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
-    {"train_pool", OPT_INT, F(train_pool), "100000", 1, 1e8, NULL,
+    {"train_pool", OPT_INT, F(train_pool), "180000", 1, 1e8, NULL,
      "training prompts: the first N distinct prompts of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "100", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},
     {"eval_n", OPT_INT, F(eval_n), "2000", 1, 1000000, NULL, "validation prompts"},
@@ -99,10 +100,10 @@ typedef struct {
 
 static const Preset presets[] = {
     {"scalerl", "ScaleRL: CISPO, prompt average, batch adv-norm, zero-var filter, No-Positive-Resampling, "
-                "interruption, FP32 head, PipelineRL-8, AdamW eps 1e-15, 100 warmup steps, constant lr",
+                "interruption, FP32 head, PipelineRL-8, AdamW eps 1e-15, 100 warmup steps (lr: cosine here, constant in the paper)",
      "ScaleRL sections 3-4, A.3 (optimizer; 64 generator and 16 trainer GPUs: sim_gen_gflops = 4 x "
      "sim_train_gflops)",
-     "", "the scales: learning rate (5e-7 at 8B, 5e-5 here), lengths, eval size (README, Deviations from the paper)"},
+     "", "the scales: learning rate (5e-7 at 8B, 4e-5 here) and its cosine shape, lengths, eval size, data pool (README, Deviations from the paper)"},
     {"grpo", "GRPO as ScaleRL ran it (its 'DeepSeek (GRPO)' baseline): clip 0.2/0.2, sample average, "
              "group adv-norm, no filters, no length control, bf16 head, PPO-off-policy-8",
      "ScaleRL A.16 (eps 0.2, sample average, PPO-off-policy-8); group mean/std advantages: DeepSeekMath 4.1.2",

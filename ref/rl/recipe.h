@@ -11,9 +11,8 @@
 
 /* The default task of pretrain, train, eval and sample: one place, so that a base model made with
  * defaults is made for the RL run made with defaults. Sums of 2-4 two-digit terms: their plateau
- * is inside a 7000-step run and stays flat under a cosine learning rate, where 2-3-digit addition
- * approaches its ceiling too abruptly for a half-budget forecast (README, "How the default was
- * calibrated"). */
+ * is inside an 8000-step run and stays flat under a cosine learning rate, where 2-3-digit addition
+ * approaches its ceiling too abruptly for a half-budget forecast (bench/calibration.md). */
 #define DEFAULT_TASK "sum:terms=2-4:digits=2"
 /* Length control: the default task's scratchpads are 5 tokens, so a thinking budget of 10-14
  * interrupts none of the base model's completions (ScaleRL kept truncation under 5%; on 3-digit
