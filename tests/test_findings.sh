@@ -31,6 +31,9 @@ check "a baseline shared by two studies is made once and linked" \
   bash -c "[ -L '$T/f/two/scalerl-s1' ] && [ -d '$T/f/two/scalerl-s1' ] && [ ! -L '$T/f/one/scalerl-s1' ]"
 check "finished runs are archived: metrics.jsonl.gz and config.txt, no checkpoint" \
   bash -c "[ -s '$T/f/one/scalerl-s2/metrics.jsonl.gz' ] && [ -s '$T/f/one/scalerl-s2/config.txt' ] && [ ! -e '$T/f/one/scalerl-s2/final.ckpt' ] && [ ! -e '$T/f/one/scalerl-s2/ckpt' ] && [ ! -e '$T/f/one/scalerl-s2/metrics.jsonl' ]"
+check "an archive keeps every eval row and the step rows of every 10th step" bash -c "
+  zcat '$T/f/one/scalerl-s2/metrics.jsonl.gz' | grep '\"kind\":\"step\"' | grep -o '\"step\":[0-9]*' | tr '\\n' ' ' | grep -qx '\"step\":10 \"step\":20 \"step\":30 \"step\":40 ' &&
+  [ \$(zcat '$T/f/one/scalerl-s2/metrics.jsonl.gz' | grep -c '\"kind\":\"eval\"') = 9 ]"
 bench/findings/run.sh seeds=2 print=commands >"$T/cmds2" 2>&1
 check "archived runs count as finished: nothing left to run" bash -c "! grep -q ' train ' '$T/cmds2'"
 check "findings.jsonl: one line per (study, recipe) with the verdict beside the paper's and the regime" \

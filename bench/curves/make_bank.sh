@@ -78,7 +78,10 @@ sweep decline a "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+s
 sweep add24 a "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4 lr=1e-4 steps=6000
 
 # The committed bank: metrics gzipped (-n: no name or time stamp, so the bytes depend on the rows
-# only) and config.txt, per run; then the manifest.
+# only) and config.txt, per run; then the manifest. Step rows are kept for every 10th step only
+# (thin_steps): a run's full file is ~1.5 MB compressed, mostly per-step signals, while fitters
+# read the eval rows (all kept), and a tenth of the steps draws the same signal plots.
+thin_steps() { awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$@"; }
 # The sets are rewritten whole, so that no run of an earlier bank lingers.
 for set in pairs longer decline add24 early; do rm -rf "${OUT:?}/$set"; done
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
@@ -98,7 +101,7 @@ row() {
 bank() {
   local set=$1 run=$2 src=$R/$1/$2
   mkdir -p "$OUT/$set/$run"
-  gzip -9nc "$src/metrics.jsonl" >"$OUT/$set/$run/metrics.jsonl.gz"
+  thin_steps "$src/metrics.jsonl" | gzip -9n >"$OUT/$set/$run/metrics.jsonl.gz"
   cp "$src/config.txt" "$OUT/$set/$run/config.txt"
   local cmd
   cmd=$(cat "$R/$set"-*.commands | grep -F " out=$src " || cat "$R/$set"-*.commands | grep -F " out=$src")
@@ -143,7 +146,7 @@ early() {
               for (i = 1; i <= n; i++) { if (pr[i] >= half) break; c = st[i] } print c }' "$src/metrics.jsonl")
   mkdir -p "$dst"
   awk -v cut="$cut" -F'"step":' '{ split($2, a, /[,}]/); if (a[1] + 0 <= cut && $0 !~ /"kind":"run"/) print }' \
-    "$src/metrics.jsonl" | gzip -9n >"$dst/metrics.jsonl.gz"
+    "$src/metrics.jsonl" | thin_steps | gzip -9n >"$dst/metrics.jsonl.gz"
   cp "$src/config.txt" "$dst/config.txt"
   cmd="$(cat "$R/$1"-*.commands | grep -F " out=$src " || cat "$R/$1"-*.commands | grep -F " out=$src"), rows up to step $cut"
   row "early/$1-$2" "cut before its knee" refuse \
