@@ -159,7 +159,7 @@ for st in $studies; do
         # the steps as well as all of them.
         awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$d/metrics.jsonl" | gzip -9n >"$d/metrics.jsonl.gz.tmp" \
             && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
-        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock"
+        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock" "$d/.run.lock"
     done
 done
 /usr/bin/python3 bench/findings/assemble.py "$S" "$OUT" "$TSV" $studies
