@@ -284,9 +284,14 @@ check "lr_shape=cosine: the step rows' lr follow warmup then cosine to 0.1 x lr 
     e = i <= 2 ? w[i] : 3e-5 + 0.5 * 2.7e-4 * (1 + cos(pi * (i - 3) / 4))
     if (n != 6 || (v[i] - e) > 1e-12 * e || (e - v[i]) > 1e-12 * e) exit 1
   } }'
-# The default (the paper's): warmup, then the constant lr. Run $T/a has the default shape.
-got=$(grep '"kind":"step"' "$T/a/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | sort -u | tr '\n' ' ')
-check "lr_shape=constant (default): warmup, then lr itself ($got)" [ "$got" = "0.00015 0.0003 " ]
+# The paper's constant rate: warmup, then lr itself. And the default is the cosine (README,
+# "Deviations from the paper"): run $T/a, made with the default shape, has the cosine's rates.
+train "$T/const" $SMALL lr_shape=constant threads=1
+got=$(grep '"kind":"step"' "$T/const/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/' | sort -u | tr '\n' ' ')
+check "lr_shape=constant: warmup, then lr itself ($got)" [ "$got" = "0.00015 0.0003 " ]
+check "the default lr_shape is cosine: run a's rates are the cosine run's" \
+  cmp <(grep '"kind":"step"' "$T/a/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/') \
+      <(grep '"kind":"step"' "$T/cos/metrics.jsonl" | sed -E 's/.*"lr":([^,}]*).*/\1/')
 
 # ---- learning ----
 # The scalerl recipe as is (CISPO, PipelineRL-8 at its real staleness 8, interruption, FP32 head,
