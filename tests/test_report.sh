@@ -55,6 +55,24 @@ for k, v in want.items():
     assert rows[k][0].startswith(v), (k, rows[k][0], v)
 assert rows["held-out points"][1].startswith("mean |error|"), rows["held-out points"]
 EOF
+"$S" fit "$T/run" form=weibull save=0 json=1 cutoffs=0 >"$T/wb.json" 2>/dev/null
+check "run page: the third column is the Weibull form's fit, as scalerl fit form=weibull gives it" "$PY" - "$R" "$T/wb.json" <<'EOF'
+import json, sys, xml.etree.ElementTree as ET
+root = ET.fromstring(open(sys.argv[1], encoding="utf-8").read().split("\n", 1)[1])
+fit = json.loads(open(sys.argv[2], encoding="utf-8", errors="replace").readline())
+ns = {"h": "http://www.w3.org/1999/xhtml"}
+table = root.find(".//h:table[@class='fit']", ns).findall("h:tr", ns)
+assert [c.text for c in table[0].findall("h:th", ns)][3] == "whole run, Weibull form"
+rows = {r.find("h:th", ns).text: [c.text for c in r.findall("h:td", ns)] for r in table[1:]}
+assert rows["A, the ceiling"][2].startswith("%.4f [%.4f, %.4f]" % (fit["A"], fit["A_lo"], fit["A_hi"])), rows["A, the ceiling"]
+EOF
+# An archived run (metrics.jsonl.gz and config.txt only, as bench/findings keeps them) is a run.
+mkdir -p "$T/archived"
+gzip -9nc "$T/run/metrics.jsonl" >"$T/archived/metrics.jsonl.gz"
+cp "$T/run/config.txt" "$T/archived/"
+"$S" report "$T/archived" prompts=0 >/dev/null 2>&1
+check "an archived run directory (metrics.jsonl.gz) gets a run's page, not a sweep's" \
+  bash -c "grep -q '<h2>The curve' '$T/archived/report.html' && ! grep -q 'Recipes compared' '$T/archived/report.html'"
 check "run page: the recipe table has the 11 components, this run's loss beside the paper's" "$PY" - "$R" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 root = ET.fromstring(open(sys.argv[1], encoding="utf-8").read().split("\n", 1)[1])

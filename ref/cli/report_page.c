@@ -136,7 +136,9 @@ void page_fit_table(FILE *f, const char *const *names, const CurveFit *const *fi
     fprintf(f, "</table>\n<p class=\"note\">Intervals are 95%% bootstrap intervals. R0 is the step-0 eval's pass rate. "
                "The power law is fitted to the same points for comparison; the paper found its A unstable. Held-out "
                "points: the fit's prediction against the observed pass rate beyond its window (predicted minus "
-               "observed at the last point).</p>\n");
+               "observed at the last point). The Weibull form R = R0 + (A - R0) (1 - 2^-((C/Cmid)^B)) approaches "
+               "its ceiling faster than the paper's log-logistic; where the two ceilings differ, the better R\xc2\xb2 "
+               "and the plateau the points reach say which reading to trust (ref/fit/README.md).</p>\n");
 }
 
 /* ---- the recipe ---- */
