@@ -23,7 +23,7 @@ check "the summary prints the half-budget check and where the plot is" \
   bash -c "grep -q 'half-budget forecast (fit on the first half of compute)' '$T/out1' && grep -q 'files: .*curve.svg' '$T/out1'"
 check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget fit: A [0-9.]+ \[' "$T/out1"
 check "the summary prints where the report is" grep -qE "^  report: $T/run/report.html" "$T/out1"
-check "each command is printed before it runs (train, two fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 5"
+check "each command is printed before it runs (train, three fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 6"
 # The summary's numbers are the JSON files' own, as python's json reads them.
 check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" /usr/bin/python3 -c "
 import json, re, sys
@@ -38,7 +38,11 @@ assert num(r'^  r2 (\\S+)') == [float(format(w['r2'], '.5f'))], 'r2'
 got = num(r'mean \\|error\\| (\\S+), max (\\S+), at the last point (\\S+)')
 assert got == [float(format(h[k], '.4f')) for k in ('holdout_mae', 'holdout_max', 'holdout_last_error')], got
 assert h['holdout'] > 0 and h['fit_until_frac'] == 0.5, h['holdout']
-" "$T/out1" "$T/run/fit.json" "$T/run/half_fit.json"
+wb = json.load(open(sys.argv[4]))
+assert wb['form'] == 'weibull', wb['form']
+got = num(r'^  Weibull form: A (\S+) \[(\S+), (\S+)\], r2 (\S+)')
+assert got == [float(format(wb[k], '.4f')) for k in ('A', 'A_lo', 'A_hi')] + [float(format(wb['r2'], '.5f'))], got
+" "$T/out1" "$T/run/fit.json" "$T/run/half_fit.json" "$T/run/weibull_fit.json"
 
 stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m1"
 # The second time as `make run` starts it, with the default ./scalerl, here from another directory:

@@ -317,6 +317,7 @@ static int print_json(const FitJob *j, const FitConfig *c, const double *pred, i
         jw_str(&w, "recipe", r->recipe);
         if (r->has_seed) jw_int(&w, "seed", r->seed);
         else jw_null(&w, "seed");
+        jw_str(&w, "form", form_name(c->fs.form));
         analysis_json(&w, &j->an[i], c, pred, n_pred);
         rc = jw_end(&w, stdout, err);
     }
@@ -326,6 +327,7 @@ static int print_json(const FitJob *j, const FitConfig *c, const double *pred, i
         jw_str(&w, "kind", "recipe");
         jw_str(&w, "recipe", gr->recipe);
         jw_int(&w, "runs", gr->k);
+        jw_str(&w, "form", form_name(c->fs.form));
         jw_num(&w, "spread_A", gr->spread_A);
         jw_num(&w, "spread_lnB", gr->spread_lnB);
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
