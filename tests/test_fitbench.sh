@@ -143,3 +143,32 @@ expect_error "fitbench refuses a manifest row without a shape" 1 "manifest.jsonl
 $S fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank2.json" >/dev/null 2>&1
 check "a rerun writes the same fitbench.json, apart from the timings" cmp -s <(sed -E 's/"seconds":[^,}]*//g' "$T/bank.json") \
   <(sed -E 's/"seconds":[^,}]*//g' "$T/bank2.json")
+
+# ---- the committed bank (bench/curves): whole, and what bench/fitbench.md says of it
+check "the committed bank: every manifest row names a run with config.txt and a finished metrics.jsonl.gz" python3 -c "
+import gzip, json, os
+rows = [json.loads(l) for l in open('bench/curves/manifest.jsonl')]
+assert len(rows) == 24, len(rows)
+for r in rows:
+    d = os.path.join('bench/curves', r['path'])
+    assert os.path.isfile(os.path.join(d, 'config.txt')), d
+    lines = gzip.open(os.path.join(d, 'metrics.jsonl.gz'), 'rt').read().splitlines()
+    evals = [l for l in lines if l.startswith('{\"kind\":\"eval\"')]
+    assert len(evals) >= 10, (d, len(evals))
+    assert (r['expect'] == 'refuse') != lines[-1].startswith('{\"kind\":\"run\"'), (d, r['expect'])
+    assert r['command'].startswith('scalerl train ') and r['commit'], r
+"
+$S fitbench bank=bench/curves budgets=0.5 fitter=loglogistic boot=0 out= json=1 >"$T/committed.jsonl" 2>/dev/null
+# The committed score was made with boot=200; a forecast's curve does not depend on the bootstrap,
+# so its errors here are the same. Tolerance 1e-6: on this machine they agree to the last digit,
+# but another compiler or CPU may contract a multiply-add differently and move the last digits of
+# a least-squares fit; bench/fitbench.md prints 3-4 digits, so 1e-6 still catches any real change.
+check "fitbench on the committed bank at half the compute: the log-logistic's errors are bench/fitbench.json's" \
+  python3 -c "
+import json, sys
+s = [o for o in map(json.loads, open(sys.argv[1])) if o.get('kind') == 'score'][0]
+assert s['scored'] == 19 and s['failed'] == 0, s
+ref = [f['mae'] for f in json.load(open('bench/fitbench.json'))['forecasts']
+       if f['fitter'] == 'loglogistic' and f['budget'] == 0.5 and f['expect'] == 'forecast']
+assert len(ref) == 19 and abs(s['mae'] - sum(ref) / 19) < 1e-6, (s['mae'], sum(ref) / 19)
+" "$T/committed.jsonl"
