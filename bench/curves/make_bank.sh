@@ -15,13 +15,15 @@
 #   pairs/scalerl-s1..3      the default run: a sigmoid that reaches its plateau       ~5.5 min each
 #   pairs/loo-batch-s1..3    no zero-variance filter: the same plateau, reached later   ~5.5 min each
 #   pairs/scalerl+think_budget=4-s1..3   a thinking budget one token short of the
-#                            scratchpad: a start near 0, the baseline's plateau         ~2.5 min each
+#                            scratchpad: a start near 0, the baseline's plateau         ~5.5 min each
 #   pairs/scalerl+think_budget=1-s1..2   a thinking budget of one token: a slow climb
-#                            to a lower level                                           ~2.5 min each
+#                            to a lower level                                           ~5.5 min each
 #   pairs/scalerl+lr=1e-4-s1..2   2.5 times the learning rate: unstable in mid-run, then
-#                            past the baseline's plateau                                ~2.5 min each
+#                            past the baseline's plateau                                ~5.5 min each
 #   longer/scalerl-s1..2     10000 steps on the default pool: the plateau, then a fall
 #                            once the pool is mostly retired                            ~7 min each
+#   plateau/scalerl-s1..2    lr 3e-5 for 12000 steps on a 270k pool: a slower rise and a
+#                            longer flat plateau                                        ~8 min each
 #   decline/scalerl-s1..2    the paper's constant learning rate, 10000 steps: swings
 #                            of 0.1-0.3 from mid-run on, a fall on one seed             ~7 min each
 #   add24/scalerl-s1..2      2-4-digit addition from its own base: a slow, graded climb ~7 min each
@@ -29,7 +31,7 @@
 #                            to their last eval below half of the run's gain: cut before
 #                            the knee, so the ceiling is not identifiable and a fitter
 #                            should say so                                              (no compute)
-# About two hours of one core in all (the minutes are on a free core of the development machine;
+# About two and a half hours of one core in all (the minutes are on a free core of the development machine;
 # BANK_JOBS=2 on its 2 cores made the bank in about an hour).
 #
 # Environment (for checking the plumbing quickly, not for the committed bank):
@@ -77,6 +79,7 @@ sweep pairs a "$R/base.ckpt" scalerl,loo-batch,scalerl+think_budget=4 seeds=3
 sweep pairs b "$R/base.ckpt" scalerl+lr=1e-4,scalerl+think_budget=1 seeds=2
 # Keys as the sweep's common keys (BANK_KEYS can override them) and the change named by label=.
 sweep longer a "$R/base.ckpt" scalerl seeds=2 label=scalerl+steps=10000 steps=10000
+sweep plateau a "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr=3e-5+steps=12000+train_pool=270000 lr=3e-5 steps=12000 train_pool=270000
 sweep decline a "$R/base.ckpt" scalerl seeds=2 label=scalerl+lr_shape=constant+steps=10000 lr_shape=constant steps=10000
 sweep add24 a "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2-4 lr=1e-4 steps=6000
 
@@ -86,7 +89,7 @@ sweep add24 a "$R/base-add24.ckpt" scalerl seeds=2 label=add24 task=add:digits=2
 # read the eval rows (all kept), and a tenth of the steps draws the same signal plots.
 thin_steps() { awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$@"; }
 # The sets are rewritten whole, so that no run of an earlier bank lingers.
-for set in pairs longer decline add24 early; do rm -rf "${OUT:?}/$set"; done
+for set in pairs longer plateau decline add24 early; do rm -rf "${OUT:?}/$set"; done
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 manifest=$OUT/manifest.jsonl.tmp
 : >"$manifest"
@@ -131,6 +134,8 @@ done
 for s in 1 2; do
   bank longer "scalerl-s$s" "plateau, then a fall" forecast \
     "10000 steps on the default 180k-prompt pool: dips in mid-run (the cosine keeps the rate high longer), the plateau at 0.88, then a fall to 0.79-0.80 once 4 passes have retired most of the pool (ref/rl/README.md, No-Positive-Resampling); no monotone curve follows the end" "$BASE_CMD"
+  bank plateau "scalerl-s$s" "longer plateau" forecast \
+    "a gentler run (lr 3e-5, 12000 steps, a pool of 270k for about the default's passes): a smooth, slower rise, a flat plateau at 0.875-0.881 from step ~9000, and a dip of 0.01-0.02 in the last 800 steps as the pool runs low; a fitter whose tail creeps (the log-logistic) drifts above the plateau" "$BASE_CMD"
   bank decline "scalerl-s$s" "unstable, declines" forecast \
     "the paper's constant learning rate: the rise of the default run, then swings of 0.1-0.3 from mid-run on, and on seed 2 a fall from 0.86 to 0.65 at the end; the score shows how far a sigmoid is from such a run" "$BASE_CMD"
   bank add24 "scalerl-s$s" "slow graded climb" forecast \
