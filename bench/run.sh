@@ -97,14 +97,18 @@ for r in $(seq "$rounds"); do
     name=${sched%%:*}; rest=${sched#*:}; cores=${rest%%:*}; skeys=${rest#*:}
     pin=
     if [ "$cores" = 1 ]; then [ -n "$one_core" ] || continue; pin=$one_core; fi
-    $pin ./scalerl train base="$base" out="$tmp/sched" threads="$cores" $keys $skeys >/dev/null ||
+    # A directory per run: train leaves a finished run of the same config alone and refuses one of
+    # another config, so reusing one directory would time nothing or stop the bench.
+    out="$tmp/sched-$r-$name-$cores"
+    $pin ./scalerl train base="$base" out="$out" threads="$cores" $keys $skeys >/dev/null ||
       { echo "bench: train ($name, $cores cores) failed"; exit 1; }
     # Steps per second over the second half: no eval falls there, and a pipeline's head start
     # (batches generated before its first step) is spent by then.
     half=$((rl_steps / 2))
-    grep '"kind":"step"' "$tmp/sched/metrics.jsonl" | sed -n "${half}p;\$p" | sed -E 's/.*"wall_s":([0-9.e+-]+).*/\1/' |
+    grep '"kind":"step"' "$out/metrics.jsonl" | sed -n "${half}p;\$p" | sed -E 's/.*"wall_s":([0-9.e+-]+).*/\1/' |
       awk -v n=$((rl_steps - half)) -v s="$name" -v c="$cores" \
         'NR==1{a=$1} NR==2{printf "RESULT kind=schedule name=%s cores=%s steps_per_s=%.3f\n", s, c, n/($1-a)}' >>"$res"
+    rm -rf "$out"
   done
   echo "   round $r/$rounds done"
 done

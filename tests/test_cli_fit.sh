@@ -159,18 +159,75 @@ check "shapes: a sharper bend to the same plateau is an efficiency shaper, a low
 import json,sys
 v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
 assert v=={'scalerl':'baseline','bend':'efficiency shaper','lower':'ceiling mover','same':'no effect'}, v" "$T/shp.jsonl"
-check "shapes: the log-logistic alone would have called the bend a ceiling mover; the Weibull reading decided" python3 -c "
+check "shapes: the log-logistic alone would have called the bend a ceiling mover; the Weibull form and the plateaus do not" python3 -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['bend']
 assert r['dA'] < -r['margin_A'] and abs(r['dA_weibull']) <= r['margin_A_weibull'], r
 assert not r['forms_agree'] and r['form_baseline']=='weibull' and r['form']=='weibull', r
+assert abs(r['dA_better']) <= r['margin_A_better'], r
+assert r['ceiling_reading']=='plateau' and abs(r['dP']) <= r['margin_P'], r
 assert abs(r['last_mean']-0.9) < 0.02, r" "$T/shp.jsonl"
 check "shapes: the lower plateau is seen in both forms" python3 -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['lower']
 assert r['forms_agree'] and r['dA'] < -r['margin_A'] and r['dA_weibull'] < -r['margin_A_weibull'], r" "$T/shp.jsonl"
 out=$($S compare "$T/shp" boot=0 2>&1)
-check "compare text says which reading decided" grep -qF "ceiling the same: the forms disagree; in each recipe's better-fitting form (scalerl weibull, bend weibull)" <<<"$out"
+check "compare text says which reading decided" grep -qE "ceiling the same: every run of both is flat at its end, so the plateaus decide: 0\.[0-9]+ vs 0\.[0-9]+ \(dP [-+]0\.00[0-9]+, margin 0\.0200; the forms read dA [-+]0\.0[0-9]+\)" <<<"$out"
+# ---- where every run is flat at its end, the plateau decides (ref/fit/README.md, "Verdicts",
+# rule 4). `creep` is a log-logistic with a low B: fast early, then a slow creep that stands at the
+# baseline's plateau (0.89) over the last fifth while its own form puts A at 0.95; `creep_low` is
+# the same curve 0.05 lower everywhere. Each recipe's better form reads `creep`'s ceiling higher
+# than the baseline's and `creep_low`'s about the same; the plateaus say the reverse.
+for s in 1 2 3; do
+  $S synth out="$T/plat/scalerl-s$s" recipe=scalerl seed=$s $W A=0.9 B=1 Cmid=1e13 >/dev/null
+  $S synth out="$T/plat/creep-s$s" recipe=creep seed=$((s + 40)) $W shape=loglogistic A=0.95 B=0.4 Cmid=1.6e11 >/dev/null
+  $S synth out="$T/plat/creep_low-s$s" recipe=creep_low seed=$((s + 50)) $W shape=loglogistic A=0.9 B=0.4 Cmid=1.6e11 R0=0.19 >/dev/null
+done
+$S compare "$T/plat" json=1 boot=0 >"$T/plat.jsonl" 2>"$T/plat.err" || fail "compare plateaus" "exit $?: $(cat "$T/plat.err")"
+check "plateau: flat runs at the baseline's height are no ceiling mover though the forms read one; 0.05 lower is one though they do not" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
+def forms(x):
+    return (x['dA'], x['margin_A']) if x['forms_agree'] else (x['dA_better'], x['margin_A_better'])
+c, lo = r['creep'], r['creep_low']
+d, m = forms(c)
+assert d > m, ('the forms should read creep higher for this case to test anything', c)
+assert c['flat'] and c['flat_baseline'] and abs(c['dP']) <= c['margin_P'], c
+assert c['ceiling_reading'] == 'plateau' and c['verdict'] != 'ceiling mover', c
+d, m = forms(lo)
+assert abs(d) <= m, ('the forms should miss creep_low for this case to test anything', lo)
+assert lo['flat'] and lo['dP'] < -lo['margin_P'] and lo['ceiling_reading'] == 'plateau', lo
+assert lo['verdict'] == 'ceiling mover', lo" "$T/plat.jsonl"
+out=$($S compare "$T/plat" boot=0 2>&1)
+check "compare text says the plateaus decided" \
+  grep -qE "ceiling lower: every run of both is flat at its end, so the plateaus decide: 0\.8[0-9]+ vs 0\.8[0-9]+ \(dP -0\.0[0-9]+" <<<"$out"
+# Real runs (the committed bank, bench/curves/pairs): a thinking budget of 4 reaches the baseline's
+# plateau (last points +0.008) after a low start; both forms read its ceiling higher. lr=1e-4
+# still swings over its last fifth (scatter 0.03), so it is no plateau and the forms decide.
+$S compare bench/curves/pairs json=1 boot=0 >"$T/pairs.jsonl" 2>"$T/pairs.err" || fail "compare the bank's pairs" "exit $?: $(cat "$T/pairs.err")"
+check "bank: think_budget=4 is not a ceiling mover (plateau reading), lr=1e-4 not flat, think_budget=1 a ceiling mover" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
+t4, lr, t1 = r['scalerl+think_budget=4'], r['scalerl+lr=1e-4'], r['scalerl+think_budget=1']
+assert t4['verdict'] != 'ceiling mover' and t4['ceiling_reading'] == 'plateau', t4
+assert not lr['flat'] and lr['ceiling_reading'] != 'plateau', lr
+assert t1['verdict'] == 'ceiling mover' and t1['flat'] and t1['dP'] < -0.5, t1" "$T/pairs.jsonl"
+# unfinished=skip: a run without its closing row is left out, with a note; none finished is an error.
+# (synth writes its run row first; train writes it last, when the run ends.)
+mkdir -p "$T/unf" "$T/unf0"
+cp -r "$T/cmp/scalerl-s1" "$T/cmp/scalerl-s2" "$T/cmp/lowA-s1" "$T/unf/"
+sed -i '/"kind":"run"/d' "$T/unf/scalerl-s2/metrics.jsonl"
+cp -r "$T/unf/scalerl-s2" "$T/unf0/"
+$S compare "$T/unf" json=1 boot=0 unfinished=skip >"$T/unf.jsonl" 2>"$T/unf.err" || fail "compare unfinished=skip" "exit $?: $(cat "$T/unf.err")"
+check "unfinished=skip leaves out the run without a closing row and says so" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
+assert r['scalerl']['seeds'] == 1 and r['lowA']['seeds'] == 1, r
+assert 'left out 1 unfinished run' in open(sys.argv[2]).read()" "$T/unf.jsonl" "$T/unf.err"
+$S compare "$T/unf" json=1 boot=0 >"$T/unf2.jsonl" 2>"$T/unf2.err"
+check "by default unfinished runs are compared as they stand, with a note" bash -c "
+  grep -q '\"recipe\":\"scalerl\",\"seeds\":2' '$T/unf2.jsonl' && grep -q 'unfinished=skip leaves them out' '$T/unf2.err'"
+expect_error "unfinished=skip with no finished run refuses, naming the count" 1 "no finished runs" -- compare "$T/unf0" unfinished=skip boot=0
 expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseline recipe 'nope' not found" -- compare "$T/cmp" baseline=nope boot=0
 # A run's label= (a recipe changed by keys, as sweep writes for PRESET+key=value entries) is the
 # name it is grouped under, not its preset.

@@ -5,8 +5,10 @@ For each study: `scalerl compare DIR baseline=<first entry> json=1 out=DIR/curve
 recipe's pooled fit and verdict; the step rows of its runs give the regime the verdict was
 reached in (means over each run's steps, then over its seeds). One line per (study, recipe).
 
-Usage: assemble.py SCALERL_BIN OUT_DIR STUDIES_TSV STUDY... (writes OUT_DIR/findings.jsonl and
-the table between the markers of OUT_DIR/README.md)."""
+Usage: assemble.py SCALERL_BIN OUT_DIR STUDIES_TSV [STUDY...] (every study of the table that has a
+directory when none is named; writes OUT_DIR/findings.jsonl and the table between the markers of
+OUT_DIR/README.md). Runs still unfinished are left out (`compare unfinished=skip`): a study read
+mid-way gives the verdicts of the runs that ended."""
 import gzip
 import json
 import os
@@ -28,12 +30,16 @@ def label_of(entry):
 
 
 def step_rows(run_dir):
+    """The run's step rows, or None while it has no closing run row (unfinished)."""
     path = os.path.join(run_dir, "metrics.jsonl")
     opener = open
     if not os.path.exists(path):
         path, opener = path + ".gz", gzip.open
     with opener(path, "rt") as f:
-        return [json.loads(line) for line in f if '"kind":"step"' in line]
+        lines = f.readlines()
+    if not any('"kind":"run"' in line for line in lines):
+        return None
+    return [json.loads(line) for line in lines if '"kind":"step"' in line]
 
 
 def run_label(run_dir):
@@ -49,6 +55,8 @@ def regime(study_dir, label):
         if not os.path.isdir(d) or not os.path.exists(os.path.join(d, "config.txt")) or run_label(d) != label:
             continue
         rows = step_rows(d)
+        if rows is None:
+            continue
         per_seed.append({k: sum(r.get(k, 0.0) or 0.0 for r in rows) / len(rows) for k in REGIME})
     return {k: sum(s[k] for s in per_seed) / len(per_seed) for k in REGIME} if per_seed else {}
 
@@ -56,6 +64,8 @@ def regime(study_dir, label):
 def main():
     scalerl, out, tsv, studies = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     table = [line.rstrip("\n").split("\t") for line in open(tsv) if line.strip() and not line.startswith("#")]
+    if not studies:
+        studies = list(dict.fromkeys(t[0] for t in table))
     lines = []
     for study in studies:
         entries = [t for t in table if t[0] == study]
@@ -63,7 +73,8 @@ def main():
         if not os.path.isdir(d):
             continue
         base = label_of(entries[0][2])
-        res = subprocess.run([scalerl, "compare", d, "baseline=" + base, "json=1", "out=" + os.path.join(d, "curves.svg")],
+        res = subprocess.run([scalerl, "compare", d, "baseline=" + base, "json=1", "unfinished=skip",
+                              "out=" + os.path.join(d, "curves.svg")],
                              capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit("assemble: scalerl compare %s failed: %s" % (d, res.stderr.strip()))
@@ -76,6 +87,9 @@ def main():
             line = {"study": study, "recipe": label_of(entry), "seeds": o["seeds"]}
             line.update({k: o.get(k) for k in ("A", "A_lo", "A_hi", "B", "B_lo", "B_hi", "Cmid", "last_mean")})
             line.update({"verdict": o["verdict"], "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})
+            # Which reading decided the ceiling (ref/fit/README.md, "Verdicts"), and the plateau
+            # difference when every run of both was flat at its end.
+            line.update({k: o.get(k) for k in ("ceiling_reading", "dP")})
             line.update(regime(d, label_of(entry)))
             lines.append(line)
     with open(os.path.join(out, "findings.jsonl.tmp"), "w") as f:

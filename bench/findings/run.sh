@@ -123,6 +123,22 @@ for st in $studies; do
     done
 done
 
+# Archives the finished runs of a study: what a fresh clone needs to reproduce every verdict.
+# Called after each study's sweep, so a stopped study keeps what finished (unfinished runs are
+# left whole, to resume).
+archive_study() {
+    local d
+    for d in "$OUT/$1"/*/; do
+        [ -f "$d/metrics.jsonl" ] && [ -f "$d/final.ckpt" ] && grep -q '"kind":"run"' "$d/metrics.jsonl" || continue
+        # Step rows of every 10th step only: the full file is ~1.5 MB compressed per run, mostly
+        # per-step signals; verdicts read the eval rows (all kept), the regime means a tenth of
+        # the steps as well as all of them.
+        awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$d/metrics.jsonl" | gzip -9n >"$d/metrics.jsonl.gz.tmp" \
+            && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
+        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock" "$d/.run.lock"
+    done
+}
+
 # The sweeps: one per (study, base), over the entries the study owns; the others are linked.
 for st in $studies; do
     for base in $(grep "^$st	" "$TSV" | cut -f2 | awk '!seen[$0]++'); do
@@ -147,19 +163,9 @@ for st in $studies; do
             "$S" "${args[@]}" "${keys[@]}"
         fi
     done
+    [ "$PRINT" = commands ] || archive_study "$st"
 done
 [ "$PRINT" = commands ] && exit 0
 
-# Archive finished runs: what a fresh clone needs to reproduce every verdict.
-for st in $studies; do
-    for d in "$OUT/$st"/*/; do
-        [ -f "$d/metrics.jsonl" ] && [ -f "$d/final.ckpt" ] && grep -q '"kind":"run"' "$d/metrics.jsonl" || continue
-        # Step rows of every 10th step only: the full file is ~1.5 MB compressed per run, mostly
-        # per-step signals; verdicts read the eval rows (all kept), the regime means a tenth of
-        # the steps as well as all of them.
-        awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$d/metrics.jsonl" | gzip -9n >"$d/metrics.jsonl.gz.tmp" \
-            && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
-        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock" "$d/.run.lock"
-    done
-done
-/usr/bin/python3 bench/findings/assemble.py "$S" "$OUT" "$TSV" $studies
+# Every study of the table with runs, not only those run now: the table stays whole.
+/usr/bin/python3 bench/findings/assemble.py "$S" "$OUT" "$TSV"

@@ -20,6 +20,7 @@ typedef struct {
     char baseline[OPT_STR_LEN];
     long json;
     char out[OPT_STR_LEN];
+    int unfinished;
     SpreadFloors floors;
 } CompareConfig;
 
@@ -29,6 +30,8 @@ static const OptSpec compare_opts[] = {
      "recipe the others are compared against"},
     {"json", OPT_INT, offsetof(CompareConfig, json), "0", 0, 1, NULL, "1: JSON lines on stdout instead of a table"},
     {"out", OPT_STR, offsetof(CompareConfig, out), "", 0, 0, NULL, "SVG file with every recipe's curve (empty: none)"},
+    {"unfinished", OPT_CHOICE, offsetof(CompareConfig, unfinished), "use", 0, 0, "use|skip",
+     "runs without their closing row: use them as they stand, or skip them"},
     SPREAD_FLOORS_OPTS(CompareConfig, floors),
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
@@ -64,12 +67,19 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
     for (int g = 0; g < j->ng; g++) {
         if (g == j->base) continue;
         const PairCompare *p = &j->pc[g];
-        printf("  %-*s dA %+.4f (margin %.4f), in the Weibull form %+.4f (margin %.4f), last points %+.4f:\n", w,
-               j->groups[g].recipe, p->dA, p->margin_A, p->dA_weibull, p->margin_A_weibull,
-               compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]));
+        printf("  %-*s dA %+.4f (margin %.4f), in the Weibull form %+.4f (margin %.4f), last points %+.4f,\n"
+               "  %-*s level at the end of the last %.0f%% of compute %+.4f (margin %.4f; runs flat: %s %s, %s %s):\n",
+               w, j->groups[g].recipe, p->dA, p->margin_A, p->dA_weibull, p->margin_A_weibull,
+               compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]), w, "", 100 * c->floors.tail,
+               p->dP, p->margin_P, c->baseline, p->flat[0] ? "yes" : "no", j->groups[g].recipe, p->flat[1] ? "yes" : "no");
         double d = p->forms_agree ? p->dA : p->dA_better;
-        printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : d > 0 ? "higher" : "lower");
-        if (p->forms_agree) printf(" in both forms");
+        double dc = p->reading == CEILING_READ_PLATEAU ? p->dP : d;
+        printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : dc > 0 ? "higher" : "lower");
+        if (p->reading == CEILING_READ_PLATEAU)
+            printf(": every run of both is flat at its end, so the plateaus decide: %.4f vs %.4f (dP %+.4f, margin "
+                   "%.4f; the forms read dA %+.4f)",
+                   p->plateau[1], p->plateau[0], p->dP, p->margin_P, d);
+        else if (p->forms_agree) printf(" in both forms");
         else
             printf(": the forms disagree; in each recipe's better-fitting form (%s %s, %s %s) dA %+.4f (margin %.4f)",
                    c->baseline, form_name(p->form[0]), j->groups[g].recipe, form_name(p->form[1]), p->dA_better,
@@ -120,6 +130,15 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
                 jw_num(&w, "dA_better", p->dA_better);
                 jw_num(&w, "margin_A_better", p->margin_A_better);
             }
+            jw_str(&w, "ceiling_reading", reading_name(p->reading));
+            jw_bool(&w, "flat", p->flat[1]);
+            jw_bool(&w, "flat_baseline", p->flat[0]);
+            jw_num(&w, "plateau", p->plateau[1]);
+            jw_num(&w, "plateau_baseline", p->plateau[0]);
+            jw_num(&w, "dP", p->dP);
+            jw_num(&w, "margin_P", p->margin_P);
+            jw_num(&w, "tail_rise", p->rise[1]);
+            jw_num(&w, "tail_rise_baseline", p->rise[0]);
             jw_num(&w, "A_common", p->A_star);
             jw_num(&w, "B_common", p->B[1]);
             jw_num(&w, "B_common_baseline", p->B[0]);
@@ -166,7 +185,7 @@ int cmd_compare(int argc, char **argv)
         return report_error("compare", 1, err);
     }
     CompareJob j;
-    rc = compare_load(&j, a.pos[0], &c.fs, c.baseline, &c.floors, "compare", err);
+    rc = compare_load(&j, a.pos[0], &c.fs, c.baseline, &c.floors, c.unfinished == 1, "compare", err);
     if (!rc && c.out[0]) rc = rundata_check_output(c.out, "out", (const char *const *)j.dirs, j.n_dirs, err);
     if (!rc && c.out[0]) rc = write_svg(&j, &c, err);
     if (!rc) {

@@ -197,6 +197,8 @@ static void pair_json(JsonWriter *w, const RecipeGroup *a, const RecipeGroup *b,
     jw_num(w, "margin_A", pc->margin_A);
     jw_num(w, "dA_weibull", pc->dA_weibull);
     jw_num(w, "margin_A_weibull", pc->margin_A_weibull);
+    jw_str(w, "ceiling_reading", reading_name(pc->reading));
+    jw_num(w, "dP", pc->dP);
     jw_num(w, "A_common", pc->A_star);
     jw_num(w, "B", pc->B[1]);
     jw_num(w, "B_other", pc->B[0]);

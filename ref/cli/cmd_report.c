@@ -401,8 +401,9 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
         fprintf(f, "<li><b>");
         xml_escape(f, j->groups[g].recipe);
         fprintf(f, "</b>: ");
-        page_text(f, "dA %+.4f (margin %.4f), last points %+.4f", p->dA, p->margin_A,
-                  compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]));
+        page_text(f, "dA %+.4f (margin %.4f), last points %+.4f, plateau %+.4f (margin %.4f); the ceiling read by %s",
+                  p->dA, p->margin_A, compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]), p->dP,
+                  p->margin_P, p->reading == CEILING_READ_PLATEAU ? "the plateau of flat runs" : reading_name(p->reading));
         if (p->verdict != VERDICT_CEILING)
             page_text(f, "; at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f "
                          "decades, margin %.3f)",
@@ -423,7 +424,7 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
 static int report_sweep(FILE *f, const char *root, const ReportConfig *c, char *err)
 {
     CompareJob j;
-    int rc = compare_load(&j, root, &c->fs, c->baseline, &c->floors, "report", err);
+    int rc = compare_load(&j, root, &c->fs, c->baseline, &c->floors, 0, "report", err);
     ComparePlot p = {0};
     if (!rc) rc = compare_plot_build(&j, &c->fs, &p, err);
     if (!rc) {

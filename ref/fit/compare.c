@@ -13,7 +13,7 @@ static int cmp_group_A(const void *a, const void *b)
 }
 
 int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const char *baseline,
-                 const SpreadFloors *floors, const char *cmd, char *err)
+                 const SpreadFloors *floors, int skip_unfinished, const char *cmd, char *err)
 {
     memset(j, 0, sizeof *j);
     int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
@@ -21,6 +21,29 @@ int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const c
     if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
     if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, fs->x, cmd, &j->n_runs, err)))
         return rc;
+    /* A run still going (or stopped) ends earlier than its seeds: pooled, it pulls the fit toward
+     * its shorter curve and its last point is not where the recipe ends. */
+    int unfinished = 0;
+    for (int i = 0; i < j->n_runs; i++) unfinished += !j->runs[i].finished;
+    if (unfinished && skip_unfinished) {
+        int kept = 0;
+        for (int i = 0; i < j->n_runs; i++) {
+            if (j->runs[i].finished) j->runs[kept++] = j->runs[i];
+            else rundata_free(&j->runs[i]);
+        }
+        j->n_runs = kept;
+        if (!kept) {
+            snprintf(err, ERR_LEN, "no finished runs under '%s' (%d unfinished; unfinished=use compares them as they stand)",
+                     root, unfinished);
+            return 1;
+        }
+        fprintf(stderr, "scalerl %s: note: left out %d unfinished run(s) under %s (no closing \"run\" row)\n", cmd,
+                unfinished, root);
+    } else if (unfinished) {
+        fprintf(stderr, "scalerl %s: note: %d run(s) under %s have no closing \"run\" row (unfinished, or not written "
+                        "by scalerl train); compared as they stand (unfinished=skip leaves them out)\n",
+                cmd, unfinished, root);
+    }
     if ((rc = groups_build(j->runs, j->n_runs, &j->groups, &j->ng, err))) return rc;
     for (int g = 0; g < j->ng; g++)
         if ((rc = group_fit(&j->groups[g], fs, fs->boot, err))) return rc;

@@ -18,10 +18,12 @@ typedef struct {
     PairCompare *pc; /* per group, against the baseline (unset at base) */
 } CompareJob;
 
-/* Finds, loads, fits and compares (cmd names the command in notes). 0, or 1/2 with err: no run,
- * a bad run, a baseline not among the recipes. compare_free either way. */
+/* Finds, loads, fits and compares (cmd names the command in notes). skip_unfinished: runs
+ * without their closing row are left out (a note on stderr counts them); otherwise they are
+ * compared as they stand and a note says how many there are. 0, or 1/2 with err: no run, a bad
+ * run, a baseline not among the recipes. compare_free either way. */
 int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const char *baseline,
-                 const SpreadFloors *floors, const char *cmd, char *err);
+                 const SpreadFloors *floors, int skip_unfinished, const char *cmd, char *err);
 void compare_free(CompareJob *j);
 
 /* The mean over a recipe's seeds of their last eval point's pass rate (NaN without points). */

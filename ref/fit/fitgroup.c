@@ -142,6 +142,80 @@ static double max3(double a, double b, double c)
     return m > c ? m : c;
 }
 
+const char *reading_name(int r)
+{
+    switch (r) {
+    case CEILING_READ_FORMS: return "both forms";
+    case CEILING_READ_BETTER_FORM: return "better form";
+    default: return "plateau";
+    }
+}
+
+/* A run's last `tail` of compute: the least-squares line through its eval points there, read at
+ * the run's last x (where the run stands at its end, with the noise of one point averaged out and
+ * without the lag of a plain mean behind a run still creeping up), the line's change across the
+ * window, and the points' scatter about it. 0 when the window holds fewer than 4 points (no line
+ * worth the name: not flat). */
+static int run_tail(const RunData *r, double tail, double *level, double *rise, double *scatter)
+{
+    if (r->n < 1) return 0;
+    double xl = r->pts[r->n - 1].x, x0 = (1 - tail) * xl;
+    int n = 0;
+    double mx = 0, my = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->pts[i].x >= x0) {
+            n++;
+            mx += r->pts[i].x / xl;
+            my += r->pts[i].y;
+        }
+    if (n < 4) return 0;
+    mx /= n;
+    my /= n;
+    double sxx = 0, sxy = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->pts[i].x >= x0) {
+            sxx += (r->pts[i].x / xl - mx) * (r->pts[i].x / xl - mx);
+            sxy += (r->pts[i].x / xl - mx) * (r->pts[i].y - my);
+        }
+    double b = sxx > 0 ? sxy / sxx : 0, ssr = 0;
+    for (int i = 0; i < r->n; i++)
+        if (r->pts[i].x >= x0) {
+            double e = r->pts[i].y - my - b * (r->pts[i].x / xl - mx);
+            ssr += e * e;
+        }
+    *level = my + b * (1 - mx);
+    *rise = b * tail;
+    *scatter = sqrt(ssr / (n - 2));
+    return 1;
+}
+
+/* A recipe's plateau (mean over seeds of each run's tail level), its seed spread, whether every run
+ * is flat (|rise| and scatter within tol), and the largest |rise|. */
+static int group_tail(const RecipeGroup *g, double tail, double tol, double *plateau, double *spr, double *rise,
+                      int *flat, char *err)
+{
+    double *v = malloc(sizeof(double) * (size_t)g->k);
+    if (!v) {
+        snprintf(err, ERR_LEN, "out of memory");
+        return 2;
+    }
+    *flat = g->k > 0;
+    *rise = 0;
+    *plateau = 0;
+    for (int j = 0; j < g->k; j++) {
+        double m = 0, r = 0, sc = 0;
+        int ok = run_tail(g->runs[j], tail, &m, &r, &sc);
+        if (!ok) m = g->runs[j]->n ? g->runs[j]->pts[g->runs[j]->n - 1].y : 0;
+        *flat &= ok && fabs(r) <= tol && sc <= tol;
+        if (fabs(r) > fabs(*rise)) *rise = r;
+        v[j] = m;
+        *plateau += m / g->k;
+    }
+    *spr = spread(v, g->k);
+    free(v);
+    return 0;
+}
+
 int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
                   PairCompare *out, char *err)
 {
@@ -156,7 +230,9 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     out->forms_agree = by_ll == by_w;
     if (out->forms_agree) {
         out->ceiling = by_ll != 0;
+        out->reading = CEILING_READ_FORMS;
     } else {
+        out->reading = CEILING_READ_BETTER_FORM;
         double A0, A1, s0, s1;
         out->form[0] = group_better_form(base);
         out->form[1] = group_better_form(g);
@@ -166,11 +242,21 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
         out->margin_A_better = max3(fl->A, s0, s1);
         out->ceiling = fabs(out->dA_better) > out->margin_A_better;
     }
+    /* Where every run of both is flat, the plateau the data reach decides (ref/fit/fitgroup.h). */
+    int rc = group_tail(base, fl->tail, fl->A, &out->plateau[0], &out->spread_plateau[0], &out->rise[0], &out->flat[0], err);
+    if (!rc) rc = group_tail(g, fl->tail, fl->A, &out->plateau[1], &out->spread_plateau[1], &out->rise[1], &out->flat[1], err);
+    if (rc) return rc;
+    out->dP = out->plateau[1] - out->plateau[0];
+    out->margin_P = max3(fl->A, out->spread_plateau[0], out->spread_plateau[1]);
+    if (out->flat[0] && out->flat[1]) {
+        out->ceiling = fabs(out->dP) > out->margin_P;
+        out->reading = CEILING_READ_PLATEAU;
+    }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
     /* Both refitted at A = A_star: pooled fits and per-seed spreads of ln B and log10 Cmid. */
     SigmoidFit fb, fg;
     double slnB[2], slgC[2], sA;
-    int rc = fit_unbooted(base, s, &out->A_star, &fb, &sA, &slnB[0], &slgC[0], err);
+    rc = fit_unbooted(base, s, &out->A_star, &fb, &sA, &slnB[0], &slgC[0], err);
     if (!rc) rc = fit_unbooted(g, s, &out->A_star, &fg, &sA, &slnB[1], &slgC[1], err);
     if (rc) return rc;
     const Sigmoid *pb = &fb.p, *pg = &fg.p;

@@ -22,6 +22,13 @@
  *   - they disagree: each recipe's ceiling is read in the form that fits its own pooled points
  *     better (smaller sum of squared residuals), and their difference against the margin of
  *     those two readings decides.
+ * Both readings are set aside where the data show the plateau: when every run of both recipes is
+ * flat over the last `tail` of its compute (the least-squares line through those eval points
+ * changes by at most floor_A across them, and they scatter about it by at most floor_A), the
+ * plateaus decide: each run's level at its end (that line read at its last point), averaged over
+ * seeds, differing by more than max(floor_A, both recipes' seed spreads of it). The forms'
+ * ceilings are then extrapolations from the bend beyond data that stand still; the plateau is
+ * what the data show (ref/fit/README.md, "Verdicts", argues it and shows the cases).
  * A recipe that is not a ceiling mover is compared as the paper does: both are refitted
  * (log-logistic) with A held at the mean of their log-logistic A (pooled and per seed, for the
  * spreads), and the recipe is an "efficiency shaper" when B or Cmid then differ beyond their
@@ -33,6 +40,7 @@
 
 typedef struct {
     double A, B, cmid; /* A absolute, B relative (0.1 = 10%), Cmid in decades */
+    double tail;       /* the last fraction of each run's compute where its plateau is read */
 } SpreadFloors;
 
 /* OptSpec entries for the floors, for a command config struct `Type` holding a SpreadFloors
@@ -44,7 +52,9 @@ typedef struct {
     {"floor_B", OPT_FLOAT, offsetof(Type, member.B), "0.1", 0, 10, NULL,                                  \
      "smallest seed spread assumed for B (relative)"},                                                    \
     {"floor_cmid", OPT_FLOAT, offsetof(Type, member.cmid), "0.1", 0, 10, NULL,                            \
-     "smallest seed spread assumed for Cmid (decades)"}
+     "smallest seed spread assumed for Cmid (decades)"},                                                   \
+    {"tail", OPT_FLOAT, offsetof(Type, member.tail), "0.2", 0.05, 0.5, NULL,                              \
+     "last fraction of each run's compute where its plateau is read (verdicts)"}
 
 typedef struct {
     char recipe[128];
@@ -64,6 +74,10 @@ int group_fit(RecipeGroup *g, const FitSettings *s, long boot, char *err);
 void groups_free(RecipeGroup *groups, int ng);
 
 enum { VERDICT_CEILING, VERDICT_EFFICIENCY, VERDICT_NONE };
+/* Which reading decided the ceiling: both forms alike, each recipe's better-fitting form (the
+ * forms disagreed), or the plateaus (every run of both flat at its end). */
+enum { CEILING_READ_FORMS, CEILING_READ_BETTER_FORM, CEILING_READ_PLATEAU };
+const char *reading_name(int r);
 const char *verdict_name(int v);
 
 /* The form that fits a recipe's pooled points better (FORM_*). */
@@ -76,6 +90,11 @@ typedef struct {
     int form[2];               /* when they do not: each recipe's better-fitting form, [0] baseline */
     double dA_better, margin_A_better; /* and the difference and margin in those forms */
     int ceiling;               /* 1: the ceiling differs by the deciding reading */
+    int reading;               /* CEILING_READ_*: the reading that decided */
+    int flat[2];               /* every run of the recipe flat over its tail, [0] baseline */
+    double plateau[2], spread_plateau[2]; /* level at the end over seeds, and its seed spread */
+    double rise[2];            /* the largest |change| of a run's tail line across its tail */
+    double dP, margin_P;       /* plateau of the recipe minus the baseline's, and the margin */
     double A_star;             /* common ceiling of the refit */
     double B[2], Cmid[2];      /* [0] baseline, [1] recipe, fitted with A = A_star */
     double dlnB, margin_lnB;   /* ln(B recipe / B baseline) at A_star */

@@ -260,6 +260,7 @@ static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *r
 {
     EvalReader *e = ctx;
     (void)raw;
+    if (strcmp(kind, "run") == 0) e->r->finished = 1;
     if (strcmp(kind, "eval") != 0) return 0;
     return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, err);
 }

@@ -30,6 +30,7 @@ typedef struct {
     double r0_lo, r0_hi; /* its interval; NaN when the row has none */
     int truncated;  /* a partial last line was ignored */
     int gz;         /* the rows came from metrics.jsonl.gz */
+    int finished;   /* the file has the run's closing row ("kind":"run", ref/rl/runlog.h) */
 } RunData;
 
 /* Loads dir with x taken from column xcol. 0, 1 (bad content: message names file, line and
