@@ -15,8 +15,8 @@ import os
 import subprocess
 import sys
 
-REGIME = ["clip_frac", "far_frac", "mismatch_kl", "stale_mean", "truncate_frac", "len_std", "zero_var_frac",
-          "retired_frac"]
+REGIME = ["clip_frac", "far_frac", "mismatch_kl", "stale_mean", "interrupt_frac", "truncate_frac", "len_std",
+          "zero_var_frac", "retired_frac"]
 CLASSES = ("ceiling mover", "efficiency shaper", "no effect")
 
 
@@ -104,14 +104,15 @@ def fmt(v, spec):
 
 
 def write_table(out, lines):
-    rows = ["| study | recipe | seeds | A [95%] | B | last | verdict | paper | paper's verdict | agrees | clip | far | mismatch KL | stale |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | recipe | seeds | A [95%] | B | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | stale | interrupted | truncated | len sd |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
-        rows.append("| %s | %s | %d | %s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        rows.append("| %s | %s | %d | %s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
-            fmt(l["B"], ".2f"), fmt(l["last_mean"], ".3f"), l["verdict"], l["paper"], l["paper_verdict"],
-            {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
-            fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f")))
+            fmt(l["B"], ".2f"), fmt(l["last_mean"], ".3f"), l["verdict"], l.get("ceiling_reading") or "-", l["paper"],
+            l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
+            fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f"),
+            fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f")))
     path = os.path.join(out, "README.md")
     text = open(path).read() if os.path.exists(path) else "<!-- findings table -->\n<!-- end findings table -->\n"
     start, end = "<!-- findings table -->", "<!-- end findings table -->"
