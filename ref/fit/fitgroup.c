@@ -158,7 +158,7 @@ const char *reading_name(int r)
  * worth the name: not flat). */
 static int run_tail(const RunData *r, double tail, double *level, double *rise, double *scatter)
 {
-    if (r->n < 1) return 0;
+    if (r->n < 4 || !(r->pts[r->n - 1].x > 0)) return 0; /* a fraction of compute needs compute > 0 */
     double xl = r->pts[r->n - 1].x, x0 = (1 - tail) * xl;
     int n = 0;
     double mx = 0, my = 0;
