@@ -59,10 +59,11 @@ study_keys() {
 }
 
 # Compute of one run relative to a default run (7.0e13 FLOPs, measured: 8000 steps of 48 x 16),
-# from its entry's batch and steps and its base's model size; single-core seconds per FLOP from
-# the same measurement (452 CPU-s for 7.04e13 FLOPs, seed 1 of the default run).
+# from its entry's batch and steps and its base's model size; seconds per FLOP of one run on one
+# thread while another runs beside it (jobs=2 on 2 cores), measured: the loo study's third seeds
+# took 371-387 s each (7.0e13 FLOPs; a GSPO run 538 s), 5.5e-12 s/FLOP.
 DEFAULT_FLOPS=7.0e13
-SECONDS_PER_FLOP=6.4e-12
+SECONDS_PER_FLOP=5.5e-12
 rel_cost() {
     local entry=$1 base=$2 p=48 g=16 steps=8000 model=1
     [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
