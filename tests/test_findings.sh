@@ -57,6 +57,29 @@ assert got == want, (got, want)
 "
 done
 check "README.md gets the table" grep -q '| one | scalerl+lr=3e-3 | 2 |' "$T/f/README.md"
+# The committed study (issue #14, point 6): compare on each study directory of bench/findings
+# reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
+# do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A and
+# last_mean, which are the same doubles computed the same way, printed with 17 digits.
+for st in $(/usr/bin/python3 -c "
+import json
+print(' '.join(dict.fromkeys(json.loads(l)['study'] for l in open('bench/findings/findings.jsonl'))))"); do
+  base=$(/usr/bin/python3 -c "
+import json
+print([r['recipe'] for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st'][0])")
+  "$S" compare "bench/findings/$st" baseline="$base" json=1 boot=0 unfinished=skip >"$T/c-$st.json" 2>/dev/null
+  check "compare on the committed study '$st' reproduces findings.jsonl's verdicts and fits" /usr/bin/python3 -c "
+import json
+got = {o['recipe']: o for o in map(json.loads, open('$T/c-$st.json')) if o.get('kind') == 'recipe'}
+want = {r['recipe']: r for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st'}
+assert set(want) <= set(got), (sorted(got), sorted(want))
+for name, w in want.items():
+    g = got[name]
+    assert g['verdict'] == w['verdict'] and g['seeds'] == w['seeds'], (name, g['verdict'], w['verdict'])
+    for k in ('A', 'last_mean'):
+        assert abs(g[k] - w[k]) <= 1e-9 * abs(w[k]), (name, k, g[k], w[k])
+"
+done
 check "a bad argument or study is refused with one line naming it, exit 1" bash -c "
   bench/findings/run.sh sedds=2 >/dev/null 2>'$T/bad1'; r1=\$?
   bench/findings/run.sh studies=nope >/dev/null 2>'$T/bad2'; r2=\$?
