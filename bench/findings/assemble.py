@@ -83,10 +83,17 @@ def main():
             o = got.get(label_of(entry))
             if o is None:
                 continue
-            agrees = o["verdict"] == paper_verdict if paper_verdict in CLASSES else None
+            verdict = o["verdict"]
+            if verdict == "ceiling mover":
+                # The direction, from the reading that decided (ref/fit/README.md, "Verdicts").
+                dv = {"plateau": o.get("dP"), "both forms": o.get("dA")}.get(o.get("ceiling_reading"), o.get("dA_better"))
+                verdict += ", higher" if dv is not None and dv > 0 else ", lower"
+            # A paper verdict without a direction is compared on the class alone.
+            mine = verdict if "," in paper_verdict else verdict.split(",")[0]
+            agrees = mine == paper_verdict if paper_verdict.split(",")[0] in CLASSES else None
             line = {"study": study, "recipe": label_of(entry), "seeds": o["seeds"]}
             line.update({k: o.get(k) for k in ("A", "A_lo", "A_hi", "B", "B_lo", "B_hi", "Cmid", "last_mean")})
-            line.update({"verdict": o["verdict"], "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})
+            line.update({"verdict": verdict, "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})
             # Which reading decided the ceiling (ref/fit/README.md, "Verdicts"), and the plateau
             # difference when every run of both was flat at its end.
             line.update({k: o.get(k) for k in ("ceiling_reading", "dP")})
