@@ -36,6 +36,10 @@ check "an archive keeps every eval row and the step rows of every 10th step" bas
   [ \$(zcat '$T/f/one/scalerl-s2/metrics.jsonl.gz' | grep -c '\"kind\":\"eval\"') = 9 ]"
 bench/findings/run.sh seeds=2 print=commands >"$T/cmds2" 2>&1
 check "archived runs count as finished: nothing left to run" bash -c "! grep -q ' train ' '$T/cmds2'"
+bench/findings/run.sh seeds=2 print=plan >"$T/plan2" 2>&1
+check "print=plan after the run: every seed finished, nothing left in the estimate" \
+  bash -c "grep -c '2 of 2 seeds finished' '$T/plan2' | grep -qx 3 && grep -q 'left to run: 0.0 ' '$T/plan2' &&
+    grep -q '0 of 2 seeds finished' '$T/plan'"
 check "findings.jsonl: one line per (study, recipe) with the verdict beside the paper's and the regime" \
   /usr/bin/python3 -c "
 import json, sys

@@ -90,8 +90,14 @@ for st in $studies; do
     done < <(grep -v '^#' "$TSV")
 done
 
+# A finished run: its closing row, in metrics.jsonl or in the archive.
+finished_run() {
+    { [ -f "$1/metrics.jsonl.gz" ] && zgrep -q '"kind":"run"' "$1/metrics.jsonl.gz"; } ||
+        { [ -f "$1/metrics.jsonl" ] && grep -q '"kind":"run"' "$1/metrics.jsonl"; }
+}
+
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
-    total=0
+    total=0 left=0
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, into $OUT/<study>/"
     for st in $studies; do
         while IFS=$'\t' read -r s base entry paper verdict; do
@@ -103,11 +109,16 @@ if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
                 continue
             fi
             total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
-            printf '  %-6s %-46s base %-7s x%-5s of a default run each\n' "$st" "$entry" "$base" "$c"
+            done_n=0
+            for seed in $(seq 1 "$SEEDS"); do finished_run "$OUT/$st/$entry-s$seed" && done_n=$((done_n + 1)); done
+            left=$(awk -v l="$left" -v c="$c" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
+            printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished\n' "$st" "$entry" "$base" "$c" \
+                "$done_n" "$SEEDS"
         done < <(grep -v '^#' "$TSV")
     done
-    awk -v t="$total" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
-        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each), finished runs skipped\n", t, t * f, t * f * s / 3600 / j, j, j }'
+    awk -v t="$total" -v l="$left" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
+        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each)\n", t, t * f, t * f * s / 3600 / j, j, j
+        printf "  left to run: %.1f default-run equivalents, about %.1f h (finished runs are skipped)\n", l, l * f * s / 3600 / j }'
     [ "$PRINT" = plan ] && exit 0
 fi
 
