@@ -82,8 +82,7 @@ for name, w in want.items():
     # findings.jsonl adds the direction to a ceiling mover ('ceiling mover, lower').
     assert g['verdict'] == w['verdict'].split(',')[0] and g['seeds'] == w['seeds'], (name, g['verdict'], w['verdict'])
     if g['verdict'] == 'ceiling mover':
-        d = {'plateau': g.get('dP'), 'both forms': g.get('dA')}.get(g['ceiling_reading'], g.get('dA_better'))
-        assert w['verdict'].endswith('higher' if d > 0 else 'lower'), (name, d, w['verdict'])
+        assert w['verdict'].endswith('higher' if g['d_ceiling'] > 0 else 'lower'), (name, g['d_ceiling'], w['verdict'])
     for k in ('A', 'last_mean'):
         assert abs(g[k] - w[k]) <= 1e-9 * abs(w[k]), (name, k, g[k], w[k])
 "

@@ -85,9 +85,8 @@ def main():
                 continue
             verdict = o["verdict"]
             if verdict == "ceiling mover":
-                # The direction, from the reading that decided (ref/fit/README.md, "Verdicts").
-                dv = {"plateau": o.get("dP"), "both forms": o.get("dA")}.get(o.get("ceiling_reading"), o.get("dA_better"))
-                verdict += ", higher" if dv is not None and dv > 0 else ", lower"
+                # The direction the deciding reading saw (ref/fit/README.md, "Verdicts").
+                verdict += ", higher" if o["d_ceiling"] > 0 else ", lower"
             # A paper verdict without a direction is compared on the class alone.
             mine = verdict if "," in paper_verdict else verdict.split(",")[0]
             agrees = mine == paper_verdict if paper_verdict.split(",")[0] in CLASSES else None

@@ -73,8 +73,7 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
                compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]), w, "", 100 * c->floors.tail,
                p->dP, p->margin_P, c->baseline, p->flat[0] ? "yes" : "no", j->groups[g].recipe, p->flat[1] ? "yes" : "no");
         double d = p->forms_agree ? p->dA : p->dA_better;
-        double dc = p->reading == CEILING_READ_PLATEAU ? p->dP : d;
-        printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : dc > 0 ? "higher" : "lower");
+        printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : pair_ceiling_diff(p) > 0 ? "higher" : "lower");
         if (p->reading == CEILING_READ_PLATEAU)
             printf(": every run of both is flat at its end, so the plateaus decide: %.4f vs %.4f (dP %+.4f, margin "
                    "%.4f; the forms read dA %+.4f)",
@@ -131,6 +130,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
                 jw_num(&w, "margin_A_better", p->margin_A_better);
             }
             jw_str(&w, "ceiling_reading", reading_name(p->reading));
+            jw_num(&w, "d_ceiling", pair_ceiling_diff(p));
             jw_bool(&w, "flat", p->flat[1]);
             jw_bool(&w, "flat_baseline", p->flat[0]);
             jw_num(&w, "plateau", p->plateau[1]);

@@ -216,6 +216,12 @@ static int group_tail(const RecipeGroup *g, double tail, double tol, double *pla
     return 0;
 }
 
+double pair_ceiling_diff(const PairCompare *p)
+{
+    if (p->reading == CEILING_READ_PLATEAU) return p->dP;
+    return p->forms_agree ? p->dA : p->dA_better;
+}
+
 int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
                   PairCompare *out, char *err)
 {

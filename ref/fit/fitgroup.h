@@ -102,6 +102,11 @@ typedef struct {
     int verdict;
 } PairCompare;
 
+/* The ceiling difference (recipe minus baseline) that the deciding reading saw: dP for the
+ * plateau, dA when both forms agree, dA_better otherwise. Its sign is the direction of a ceiling
+ * mover. */
+double pair_ceiling_diff(const PairCompare *p);
+
 /* Compares g against base (both fitted). The refit at the mean A is always done, so B and Cmid
  * at a common ceiling are reported for every pair. */
 int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
