@@ -24,6 +24,11 @@ bench/findings/run.sh seeds=2 print=commands >"$T/cmds" 2>&1
 check "print=commands: one train command per unfinished run (3 entries x 2 seeds)" \
   bash -c "[ \$(grep -c ' train ' '$T/cmds') = 6 ]"
 
+bench/findings/run.sh studies=two seeds=2 print=plan >"$T/plan_two" 2>&1
+bench/findings/run.sh studies=two seeds=2 print=commands >"$T/cmds_two" 2>&1
+check "studies=two alone: the shared baseline keeps its home in study one (planned and made there, not copied)" \
+  bash -c "grep 'scalerl  ' '$T/plan_two' | grep -q 'made in $T/f/one/' && [ \$(grep -c ' train ' '$T/cmds_two') = 4 ] &&
+    [ \$(grep ' train ' '$T/cmds_two' | grep -c 'out=$T/f/one/scalerl-s') = 2 ]"
 bench/findings/run.sh seeds=2 jobs=2 >"$T/run.log" 2>&1
 rc=$?
 check "make findings runs the studies and assembles (exit $rc)" [ "$rc" = 0 ]

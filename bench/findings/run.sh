@@ -80,15 +80,16 @@ for st in $studies; do
 done
 
 # A run shared by several studies (the scalerl baseline, loo-dapo) is made once, in the first
-# study that lists it, and linked from the others: same base, study keys and entry.
+# study of the whole table that lists it, and linked from the others: same base, study keys and
+# entry. The home does not depend on which studies are selected (studies=gens alone links the
+# loo study's baseline rather than making a second copy); a selected study whose shared run's home
+# is not selected makes that run in its home's directory.
 declare -A home
-for st in $studies; do
-    while IFS=$'\t' read -r s base entry _; do
-        [ "$s" = "$st" ] || continue
-        key="$base|$(study_keys "$st")|$entry"
-        [ -n "${home[$key]:-}" ] || home[$key]=$st
-    done < <(grep -v '^#' "$TSV")
-done
+while IFS=$'\t' read -r s base entry _; do
+    key="$base|$(study_keys "$s")|$entry"
+    [ -n "${home[$key]:-}" ] || home[$key]=$s
+done < <(grep -v '^#' "$TSV")
+selected() { grep -qx "$1" <<<"$studies"; }
 
 # A finished run: its closing row, in metrics.jsonl or in the archive.
 finished_run() {
@@ -98,22 +99,26 @@ finished_run() {
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     total=0 left=0
+    declare -A planned
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, into $OUT/<study>/"
     for st in $studies; do
         while IFS=$'\t' read -r s base entry paper verdict; do
             [ "$s" = "$st" ] || continue
             c=$(rel_cost "$entry" "$base")
             owner=${home["$base|$(study_keys "$st")|$entry"]}
-            if [ "$owner" != "$st" ]; then
+            if [ "$owner" != "$st" ] && { selected "$owner" || [ -n "${planned[$owner|$entry]:-}" ]; }; then
                 printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)\n' "$st" "$entry" "$base" "$owner"
                 continue
             fi
+            planned[$owner|$entry]=1
+            [ "$owner" = "$st" ] || entry_note=" (made in $OUT/$owner/)"
             total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
             done_n=0
-            for seed in $(seq 1 "$SEEDS"); do finished_run "$OUT/$st/$entry-s$seed" && done_n=$((done_n + 1)); done
+            for seed in $(seq 1 "$SEEDS"); do finished_run "$OUT/$owner/$entry-s$seed" && done_n=$((done_n + 1)); done
             left=$(awk -v l="$left" -v c="$c" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
-            printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished\n' "$st" "$entry" "$base" "$c" \
-                "$done_n" "$SEEDS"
+            printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s\n' "$st" "$entry" "$base" "$c" \
+                "$done_n" "$SEEDS" "${entry_note:-}"
+            entry_note=""
         done < <(grep -v '^#' "$TSV")
     done
     awk -v t="$total" -v l="$left" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
@@ -159,9 +164,25 @@ for st in $studies; do
             [ "$s" = "$st" ] && [ "$b" = "$base" ] || continue
             owner=${home["$base|$(study_keys "$st")|$entry"]}
             if [ "$owner" = "$st" ]; then entries="$entries${entries:+,}$entry"; continue; fi
+            if ! selected "$owner"; then
+                # Its home study is not selected: make the shared run there (a no-op when finished).
+                hargs=(sweep recipes="$entry" seeds="$SEEDS" out="$OUT/$owner" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
+                # shellcheck disable=SC2207
+                hkeys=($(study_keys "$st"))
+                if [ "$PRINT" = commands ]; then "$S" "${hargs[@]}" "${hkeys[@]}" print=pending
+                else
+                    echo "== shared run of study $st, made in study $owner: $S ${hargs[*]} ${hkeys[*]}"
+                    "$S" "${hargs[@]}" "${hkeys[@]}"
+                    archive_study "$owner"
+                fi
+            fi
+            # Links only when running: print=commands changes nothing. A link may dangle until
+            # its home's run starts, hence -L as well as -e.
+            [ "$PRINT" = commands ] && continue
             for seed in $(seq 1 "$SEEDS"); do
                 mkdir -p "$OUT/$st"
-                [ -e "$OUT/$st/$entry-s$seed" ] || ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
+                [ -e "$OUT/$st/$entry-s$seed" ] || [ -L "$OUT/$st/$entry-s$seed" ] ||
+                    ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
             done
         done < <(grep -v '^#' "$TSV")
         [ -n "$entries" ] || continue
