@@ -70,7 +70,19 @@ rel_cost() {
     [[ $entry =~ gens_per_prompt=([0-9]+) ]] && g=${BASH_REMATCH[1]}
     [[ $entry =~ steps=([0-9]+) ]] && steps=${BASH_REMATCH[1]}
     [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
+    [ "$base" = think ] && model=1.24 # longer prompts and scratchpads: 8.7e13 FLOPs a run, measured
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
+}
+# Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
+# FLOPs. Measured on this study's runs under the same load: a `large` run (4 x the FLOPs in wider
+# matrix products) took about 2.4 x a default run's time, a `think` run (1.2 x the FLOPs in
+# sequences twice as long, where per-token overheads dominate) about 1.7 x.
+time_per_flop() {
+    case $1 in
+        large) echo 0.6 ;;
+        think) echo 1.4 ;;
+        *) echo 1 ;;
+    esac
 }
 
 studies=$(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++')
@@ -98,7 +110,7 @@ finished_run() {
 }
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
-    total=0 left=0
+    total=0 left=0 total_t=0 left_t=0
     declare -A planned
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, into $OUT/<study>/"
     for st in $studies; do
@@ -113,17 +125,20 @@ if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
             planned[$owner|$entry]=1
             [ "$owner" = "$st" ] || entry_note=" (made in $OUT/$owner/)"
             total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
+            ct=$(awk -v c="$c" -v f="$(time_per_flop "$base")" 'BEGIN { print c * f }')
+            total_t=$(awk -v t="$total_t" -v c="$ct" -v n="$SEEDS" 'BEGIN { print t + c * n }')
             done_n=0
             for seed in $(seq 1 "$SEEDS"); do finished_run "$OUT/$owner/$entry-s$seed" && done_n=$((done_n + 1)); done
             left=$(awk -v l="$left" -v c="$c" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
+            left_t=$(awk -v l="$left_t" -v c="$ct" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
             printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s\n' "$st" "$entry" "$base" "$c" \
                 "$done_n" "$SEEDS" "${entry_note:-}"
             entry_note=""
         done < <(grep -v '^#' "$TSV")
     done
-    awk -v t="$total" -v l="$left" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
-        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each)\n", t, t * f, t * f * s / 3600 / j, j, j
-        printf "  left to run: %.1f default-run equivalents, about %.1f h (finished runs are skipped)\n", l, l * f * s / 3600 / j }'
+    awk -v t="$total" -v l="$left" -v tt="$total_t" -v lt="$left_t" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
+        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each)\n", t, t * f, tt * f * s / 3600 / j, j, j
+        printf "  left to run: %.1f default-run equivalents, about %.1f h (finished runs are skipped)\n", l, lt * f * s / 3600 / j }'
     [ "$PRINT" = plan ] && exit 0
 fi
 
