@@ -123,7 +123,8 @@ if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
                 continue
             fi
             planned[$owner|$entry]=1
-            [ "$owner" = "$st" ] || entry_note=" (made in $OUT/$owner/)"
+            note=""
+            [ "$owner" = "$st" ] || note=" (made in $OUT/$owner/)"
             total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
             ct=$(awk -v c="$c" -v f="$(time_per_flop "$base")" 'BEGIN { print c * f }')
             total_t=$(awk -v t="$total_t" -v c="$ct" -v n="$SEEDS" 'BEGIN { print t + c * n }')
@@ -132,8 +133,7 @@ if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
             left=$(awk -v l="$left" -v c="$c" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
             left_t=$(awk -v l="$left_t" -v c="$ct" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
             printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s\n' "$st" "$entry" "$base" "$c" \
-                "$done_n" "$SEEDS" "${entry_note:-}"
-            entry_note=""
+                "$done_n" "$SEEDS" "$note"
         done < <(grep -v '^#' "$TSV")
     done
     awk -v t="$total" -v l="$left" -v tt="$total_t" -v lt="$left_t" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
@@ -171,6 +171,21 @@ archive_study() {
     done
 }
 
+# One sweep of ENTRIES (comma-separated) from base BASE with study STUDY's keys into OUT/DIR; print=
+# commands lists its unfinished runs instead. stdin is /dev/null: callers read the table on it.
+sweep_into() {
+    local dir=$1 entries=$2 base=$3 study=$4 what=$5
+    local args=(sweep recipes="$entries" seeds="$SEEDS" out="$OUT/$dir" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
+    # shellcheck disable=SC2207
+    local keys=($(study_keys "$study"))
+    if [ "$PRINT" = commands ]; then
+        "$S" "${args[@]}" "${keys[@]}" print=pending </dev/null
+    else
+        echo "== $what: $S ${args[*]} ${keys[*]}"
+        "$S" "${args[@]}" "${keys[@]}" </dev/null
+    fi
+}
+
 # The sweeps: one per (study, base), over the entries the study owns; the others are linked.
 for st in $studies; do
     for base in $(grep "^$st	" "$TSV" | cut -f2 | awk '!seen[$0]++'); do
@@ -181,15 +196,8 @@ for st in $studies; do
             if [ "$owner" = "$st" ]; then entries="$entries${entries:+,}$entry"; continue; fi
             if ! selected "$owner"; then
                 # Its home study is not selected: make the shared run there (a no-op when finished).
-                hargs=(sweep recipes="$entry" seeds="$SEEDS" out="$OUT/$owner" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
-                # shellcheck disable=SC2207
-                hkeys=($(study_keys "$st"))
-                if [ "$PRINT" = commands ]; then "$S" "${hargs[@]}" "${hkeys[@]}" print=pending
-                else
-                    echo "== shared run of study $st, made in study $owner: $S ${hargs[*]} ${hkeys[*]}"
-                    "$S" "${hargs[@]}" "${hkeys[@]}"
-                    archive_study "$owner"
-                fi
+                sweep_into "$owner" "$entry" "$base" "$st" "shared run of study $st, made in study $owner"
+                [ "$PRINT" = commands ] || archive_study "$owner"
             fi
             # Links only when running: print=commands changes nothing. A link may dangle until
             # its home's run starts, hence -L as well as -e.
@@ -200,16 +208,7 @@ for st in $studies; do
                     ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
             done
         done < <(grep -v '^#' "$TSV")
-        [ -n "$entries" ] || continue
-        args=(sweep recipes="$entries" seeds="$SEEDS" out="$OUT/$st" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
-        # shellcheck disable=SC2206
-        keys=($(study_keys "$st"))
-        if [ "$PRINT" = commands ]; then
-            "$S" "${args[@]}" "${keys[@]}" print=pending
-        else
-            echo "== study $st, base $base: $S ${args[*]} ${keys[*]}"
-            "$S" "${args[@]}" "${keys[@]}"
-        fi
+        [ -n "$entries" ] && sweep_into "$st" "$entries" "$base" "$st" "study $st, base $base"
     done
     [ "$PRINT" = commands ] || archive_study "$st"
 done
