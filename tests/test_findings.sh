@@ -51,9 +51,11 @@ import json, sys
 rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
 assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=3e-3'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
 for r in rows:
-    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std'):
+    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'plateau', 'flat'):
         assert k in r, (k, r)
     assert r['seeds'] == 2, r
+    # the baseline's plateau is read off another recipe's comparison: present for every row.
+    assert 0 <= r['plateau'] <= 1 and r['flat'] in (True, False), r
 "
 for st in one two; do
   base=scalerl
@@ -68,7 +70,7 @@ done
 check "README.md gets the table" grep -q '| one | scalerl+lr=3e-3 | 2 |' "$T/f/README.md"
 # The committed study (issue #14, point 6): compare on each study directory of bench/findings
 # reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
-# do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A and
+# do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A, A_weibull, the plateau and
 # last_mean, which are the same doubles computed the same way, printed with 17 digits.
 for st in $(/usr/bin/python3 -c "
 import json
@@ -88,7 +90,7 @@ for name, w in want.items():
     assert g['verdict'] == w['verdict'].split(',')[0] and g['seeds'] == w['seeds'], (name, g['verdict'], w['verdict'])
     if g['verdict'] == 'ceiling mover':
         assert w['verdict'].endswith('higher' if g['d_ceiling'] > 0 else 'lower'), (name, g['d_ceiling'], w['verdict'])
-    for k in ('A', 'last_mean'):
+    for k in ('A', 'last_mean', 'A_weibull') + (('plateau',) if 'plateau' in g else ()):
         assert abs(g[k] - w[k]) <= 1e-9 * abs(w[k]), (name, k, g[k], w[k])
 "
 done

@@ -61,6 +61,20 @@ def regime(study_dir, label):
     return {k: sum(s[k] for s in per_seed) / len(per_seed) for k in REGIME} if per_seed else {}
 
 
+def plateau_of(got, recipe, base):
+    """The level a recipe's runs reach at the end (compare's 'plateau', a line over the last fifth
+    of compute) and whether every run was flat there. compare reports them on each recipe's line
+    for it and for the baseline; the baseline's own line has none, so it is read off another's."""
+    o = got.get(recipe, {})
+    if "plateau" in o:
+        return {"plateau": o["plateau"], "flat": o.get("flat")}
+    if recipe == base:
+        for other in got.values():
+            if other.get("plateau_baseline") is not None:
+                return {"plateau": other["plateau_baseline"], "flat": other.get("flat_baseline")}
+    return {"plateau": None, "flat": None}
+
+
 def main():
     scalerl, out, tsv, studies = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     table = [line.rstrip("\n").split("\t") for line in open(tsv) if line.strip() and not line.startswith("#")]
@@ -96,6 +110,11 @@ def main():
             # Which reading decided the ceiling (ref/fit/README.md, "Verdicts"), and the plateau
             # difference when every run of both was flat at its end.
             line.update({k: o.get(k) for k in ("ceiling_reading", "dP")})
+            # The other readings of the ceiling, so that a log-logistic A pinned at its bound of 1
+            # (it cannot bend as sharply as these runs do) is not read alone: the Weibull form's A
+            # and the level the runs reach over their last fifth of compute (flat or not).
+            line.update({"A_at_bound": o.get("A_at_bound"), "A_weibull": o.get("A_weibull")})
+            line.update(plateau_of(got, label_of(entry), base))
             line.update(regime(d, label_of(entry)))
             lines.append(line)
     with open(os.path.join(out, "findings.jsonl.tmp"), "w") as f:
@@ -110,12 +129,16 @@ def fmt(v, spec):
 
 
 def write_table(out, lines):
-    rows = ["| study | recipe | seeds | A [95%] | B | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | stale | interrupted | truncated | len sd |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | stale | interrupted | truncated | len sd |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
-        rows.append("| %s | %s | %d | %s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
-            fmt(l["B"], ".2f"), fmt(l["last_mean"], ".3f"), l["verdict"], l.get("ceiling_reading") or "-", l["paper"],
+        bound = " (bound)" if l.get("A_at_bound") else ""
+        # compare flags the log-logistic's A at its bound; the Weibull form has the same bound of 1.
+        wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if (l.get("A_weibull") or 0) >= 1 - 1e-9 else "")
+        plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
+        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
+            fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], l.get("ceiling_reading") or "-", l["paper"],
             l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
             fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f"),
             fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f")))
