@@ -171,6 +171,32 @@ check "shapes: the lower plateau is seen in both forms" python3 -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['lower']
 assert r['forms_agree'] and r['dA'] < -r['margin_A'] and r['dA_weibull'] < -r['margin_A_weibull'], r" "$T/shp.jsonl"
+check "shapes: every reading that decided here rests on ceilings inside the bound (pinned)" python3 -c "
+import json,sys
+r=[r for r in map(json.loads, open(sys.argv[1])) if r['recipe'] != 'scalerl']
+assert len(r) == 3 and all(x['ceiling_pinned'] for x in r), r" "$T/shp.jsonl"
+# A recipe still climbing at the end of its compute (Weibull A 0.97, half its gain at 3e13 of
+# 7e13): the log-logistic runs A to its bound of 1, the Weibull form does not, and both read the
+# ceiling higher. One form with both ceilings inside the bound backs the reading: pinned.
+for s in 1 2 3; do
+  $S synth out="$T/pin/scalerl-s$s" recipe=scalerl seed=$s $W A=0.9 B=1 Cmid=1e13 >/dev/null
+  $S synth out="$T/pin/young-s$s" recipe=young seed=$((s + 60)) $W A=0.97 B=1 Cmid=3e13 >/dev/null
+  $S synth out="$T/pin/tie-s$s" recipe=tie seed=$((s + 60)) $W shape=loglogistic A=1 B=0.5 Cmid=5e13 >/dev/null
+done
+$S compare "$T/pin" json=1 boot=0 >"$T/pin.jsonl" 2>"$T/pin.err" || fail "compare young" "exit $?: $(cat "$T/pin.err")"
+check "pinned: a log-logistic A at its bound is backed by the Weibull form's, inside it" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['young']
+assert r['A_at_bound'] and r['A_weibull'] < 0.99, ('the case needs the log-logistic at its bound and the Weibull inside', r)
+assert r['ceiling_reading'] == 'both forms' and r['ceiling_pinned'] and r['d_ceiling'] > 0, r" "$T/pin.jsonl"
+# A young log-logistic (A 1.0, B 0.5, cut at 1.4 Cmid) that both forms fit within 0.1%: the
+# better-form reading takes the Weibull's tail and reads its higher ceiling as lower; the tie
+# leaves it not pinned.
+check "pinned: a better-form reading on a near-tie of the forms is not pinned" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['tie']
+assert abs(r['sse_weibull'] / r['sse'] - 1) < 0.02, ('the case needs a near-tie', r)
+assert r['ceiling_reading'] == 'better form' and not r['ceiling_pinned'], r" "$T/pin.jsonl"
 out=$($S compare "$T/shp" boot=0 2>&1)
 check "compare text says which reading decided" grep -qE "ceiling the same: every run of both is flat at its end, so the plateaus decide: 0\.[0-9]+ vs 0\.[0-9]+ \(dP [-+]0\.00[0-9]+, margin 0\.0200; the forms read dA [-+]0\.0[0-9]+\)" <<<"$out"
 # ---- where every run is flat at its end, the plateau decides (ref/fit/README.md, "Verdicts",
@@ -212,6 +238,17 @@ t4, lr, t1 = r['scalerl+think_budget=4'], r['scalerl+lr=1e-4'], r['scalerl+think
 assert t4['verdict'] != 'ceiling mover' and t4['ceiling_reading'] == 'plateau', t4
 assert not lr['flat'] and lr['ceiling_reading'] != 'plateau', lr
 assert t1['verdict'] == 'ceiling mover' and t1['flat'] and t1['dP'] < -0.5, t1" "$T/pairs.jsonl"
+# Real runs whose ceiling is not pinned (bench/findings/size): the larger model at 4 times the
+# compute is still climbing; its better form is the Weibull, whose A ran to the bound of 1, so the
+# ceiling mover it reads is an extrapolation, and compare says so.
+$S compare bench/findings/size baseline=scalerl json=1 boot=0 unfinished=skip >"$T/size.jsonl" 2>"$T/size.err" || fail "compare the size study" "exit $?: $(cat "$T/size.err")"
+check "findings: the larger model's ceiling reading rests on an A at its bound: not pinned" python3 -c "
+import json,sys
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['d128-L4']
+assert r['ceiling_reading'] == 'better form' and r['form'] == 'weibull' and r['A_weibull'] >= 1 - 1e-9, r
+assert not r['ceiling_pinned'], r" "$T/size.jsonl"
+out=$($S compare bench/findings/size baseline=scalerl boot=0 unfinished=skip 2>&1)
+check "compare text flags a reading that is not pinned" grep -q "d128-L4 weibull) dA +0.0954 (margin 0.0200) (not pinned: an A of that reading is at its bound 1, or the forms fit a recipe within 2%)" <<<"$out"
 # unfinished=skip: a run without its closing row is left out, with a note; none finished is an error.
 # (synth writes its run row first; train writes it last, when the run ends.)
 mkdir -p "$T/unf" "$T/unf0"

@@ -90,6 +90,7 @@ for name, w in want.items():
     assert g['verdict'] == w['verdict'].split(',')[0] and g['seeds'] == w['seeds'], (name, g['verdict'], w['verdict'])
     if g['verdict'] == 'ceiling mover':
         assert w['verdict'].endswith('higher' if g['d_ceiling'] > 0 else 'lower'), (name, g['d_ceiling'], w['verdict'])
+    assert g.get('ceiling_pinned') == w.get('ceiling_pinned'), (name, g.get('ceiling_pinned'), w.get('ceiling_pinned'))
     for k in ('A', 'last_mean', 'A_weibull') + (('plateau',) if 'plateau' in g else ()):
         assert abs(g[k] - w[k]) <= 1e-9 * abs(w[k]), (name, k, g[k], w[k])
 "

@@ -109,7 +109,7 @@ def main():
             line.update({"verdict": verdict, "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})
             # Which reading decided the ceiling (ref/fit/README.md, "Verdicts"), and the plateau
             # difference when every run of both was flat at its end.
-            line.update({k: o.get(k) for k in ("ceiling_reading", "dP")})
+            line.update({k: o.get(k) for k in ("ceiling_reading", "ceiling_pinned", "dP")})
             # The other readings of the ceiling, so that a log-logistic A pinned at its bound of 1
             # (it cannot bend as sharply as these runs do) is not read alone: the Weibull form's A
             # and the level the runs reach over their last fifth of compute (flat or not).
@@ -128,6 +128,14 @@ def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
+def read_by(line):
+    """The reading that decided the ceiling, marked when it rests on an extrapolated A."""
+    r = line.get("ceiling_reading")
+    if not r:
+        return "-"
+    return r if line.get("ceiling_pinned", True) else r + " (not pinned)"
+
+
 def write_table(out, lines):
     rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | stale | interrupted | truncated | len sd |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -138,7 +146,7 @@ def write_table(out, lines):
         plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
         rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
-            fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], l.get("ceiling_reading") or "-", l["paper"],
+            fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], read_by(l), l["paper"],
             l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
             fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f"),
             fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f")))

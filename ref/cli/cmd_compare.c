@@ -83,6 +83,10 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
             printf(": the forms disagree; in each recipe's better-fitting form (%s %s, %s %s) dA %+.4f (margin %.4f)",
                    c->baseline, form_name(p->form[0]), j->groups[g].recipe, form_name(p->form[1]), p->dA_better,
                    p->margin_A_better);
+        if (!p->pinned)
+            printf(" (not pinned: %s)", p->reading == CEILING_READ_BETTER_FORM
+                                            ? "an A of that reading is at its bound 1, or the forms fit a recipe within 2%"
+                                            : "an A of each form is at its bound 1");
         if (p->verdict == VERDICT_CEILING) {
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
@@ -130,6 +134,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
                 jw_num(&w, "margin_A_better", p->margin_A_better);
             }
             jw_str(&w, "ceiling_reading", reading_name(p->reading));
+            jw_bool(&w, "ceiling_pinned", p->pinned);
             jw_num(&w, "d_ceiling", pair_ceiling_diff(p));
             jw_bool(&w, "flat", p->flat[1]);
             jw_bool(&w, "flat_baseline", p->flat[0]);

@@ -136,6 +136,22 @@ static void group_ceiling(const RecipeGroup *g, int form, double *A, double *spr
     *spread = form == FORM_WEIBULL ? g->spread_A_weibull : g->spread_A;
 }
 
+/* Whether the two forms fit a recipe's pooled points about equally well: sums of squares within
+ * 2%. The eval points are not independent, so a smaller gap does not pick a tail (ref/fit/README.md,
+ * "Limits": synthetic near-ties within 0.2% read a higher ceiling as lower; the committed real runs'
+ * choices are 4-50% apart, save one at 0.3%). */
+static int group_forms_tie(const RecipeGroup *g)
+{
+    double a = g->weibull.sse, b = g->pooled.sig.sse;
+    return fabs(a - b) <= 0.02 * (a > b ? a : b);
+}
+
+/* Whether a recipe's A in one form ran to the fit's bound. */
+static int group_at_bound(const RecipeGroup *g, int form)
+{
+    return form == FORM_WEIBULL ? g->weibull.A_at_bound : g->pooled.sig.A_at_bound;
+}
+
 static double max3(double a, double b, double c)
 {
     double m = a > b ? a : b;
@@ -237,6 +253,9 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     if (out->forms_agree) {
         out->ceiling = by_ll != 0;
         out->reading = CEILING_READ_FORMS;
+        /* Both forms read the ceiling alike: one form with both ceilings inside the bound backs it. */
+        out->pinned = (!group_at_bound(base, FORM_LOGLOGISTIC) && !group_at_bound(g, FORM_LOGLOGISTIC)) ||
+                      (!group_at_bound(base, FORM_WEIBULL) && !group_at_bound(g, FORM_WEIBULL));
     } else {
         out->reading = CEILING_READ_BETTER_FORM;
         double A0, A1, s0, s1;
@@ -247,6 +266,10 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
         out->dA_better = A1 - A0;
         out->margin_A_better = max3(fl->A, s0, s1);
         out->ceiling = fabs(out->dA_better) > out->margin_A_better;
+        /* Each recipe's tail is chosen by its fit: pinned when both choices are clear and both
+         * chosen ceilings lie inside the bound. */
+        out->pinned = !group_at_bound(base, out->form[0]) && !group_at_bound(g, out->form[1]) &&
+                      !group_forms_tie(base) && !group_forms_tie(g);
     }
     /* Where every run of both is flat, the plateau the data reach decides (ref/fit/fitgroup.h). */
     int rc = group_tail(base, fl->tail, fl->A, &out->plateau[0], &out->spread_plateau[0], &out->rise[0], &out->flat[0], err);
@@ -257,6 +280,7 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     if (out->flat[0] && out->flat[1]) {
         out->ceiling = fabs(out->dP) > out->margin_P;
         out->reading = CEILING_READ_PLATEAU;
+        out->pinned = 1; /* read off the data, not a fitted A */
     }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
     /* Both refitted at A = A_star: pooled fits and per-seed spreads of ln B and log10 Cmid. */
