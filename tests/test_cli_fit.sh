@@ -242,11 +242,16 @@ assert t1['verdict'] == 'ceiling mover' and t1['flat'] and t1['dP'] < -0.5, t1" 
 # compute is still climbing; its better form is the Weibull, whose A ran to the bound of 1, so the
 # ceiling mover it reads is an extrapolation, and compare says so.
 $S compare bench/findings/size baseline=scalerl json=1 boot=0 unfinished=skip >"$T/size.jsonl" 2>"$T/size.err" || fail "compare the size study" "exit $?: $(cat "$T/size.err")"
-check "findings: the larger model's ceiling reading rests on an A at its bound: not pinned" python3 -c "
+check "findings: the larger model's ceiling at 4x compute rests on an A at its bound: not pinned; at 8x the levels pin it" python3 -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['d128-L4']
 assert r['ceiling_reading'] == 'better form' and r['form'] == 'weibull' and r['A_weibull'] >= 1 - 1e-9, r
-assert not r['ceiling_pinned'], r" "$T/size.jsonl"
+assert not r['ceiling_pinned'], r
+# Twice as long, its A is still at the bound, but its runs stand beyond the margin above the
+# default's flat plateau, not falling: the levels pin the higher ceiling.
+r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['d128-L4-8000']
+assert r['A_weibull'] >= 1 - 1e-9 and r['flat_baseline'] and r['tail_rise'] >= 0 and r['dP'] > r['margin_P'], r
+assert r['verdict'] == 'ceiling mover' and r['d_ceiling'] > 0 and r['ceiling_pinned'], r" "$T/size.jsonl"
 out=$($S compare bench/findings/size baseline=scalerl boot=0 unfinished=skip 2>&1)
 check "compare text flags a reading that is not pinned" grep -q "d128-L4 weibull) dA +0.0954 (margin 0.0200) (not pinned: an A of that reading is at its bound 1, or the forms fit a recipe within 2%)" <<<"$out"
 # unfinished=skip: a run without its closing row is left out, with a note; none finished is an error.

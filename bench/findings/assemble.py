@@ -104,6 +104,10 @@ def main():
             # A paper verdict without a direction is compared on the class alone.
             mine = verdict if "," in paper_verdict else verdict.split(",")[0]
             agrees = mine == paper_verdict if paper_verdict.split(",")[0] in CLASSES else None
+            # A ceiling reading no fitted A or level pins (ref/fit/README.md, "Limits") is an
+            # extrapolation: it neither agrees nor disagrees with the paper.
+            if o.get("ceiling_pinned") is False:
+                agrees = None
             line = {"study": study, "recipe": label_of(entry), "seeds": o["seeds"]}
             line.update({k: o.get(k) for k in ("A", "A_lo", "A_hi", "B", "B_lo", "B_hi", "Cmid", "last_mean")})
             line.update({"verdict": verdict, "paper": paper, "paper_verdict": paper_verdict, "agrees": agrees})

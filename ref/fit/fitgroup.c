@@ -282,6 +282,14 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
         out->reading = CEILING_READ_PLATEAU;
         out->pinned = 1; /* read off the data, not a fitted A */
     }
+    /* A reading of a higher ceiling that no fitted A pins is still backed by the data when the
+     * recipe's runs, not falling, already stand beyond the margin above the baseline's flat
+     * plateau: its ceiling is at least where they stand. Likewise for a lower one. */
+    if (!out->pinned && out->ceiling) {
+        double d = pair_ceiling_diff(out);
+        if (d > 0 && out->flat[0] && out->rise[1] >= 0 && out->dP > out->margin_P) out->pinned = 1;
+        if (d < 0 && out->flat[1] && out->rise[0] >= 0 && out->dP < -out->margin_P) out->pinned = 1;
+    }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
     /* Both refitted at A = A_star: pooled fits and per-seed spreads of ln B and log10 Cmid. */
     SigmoidFit fb, fg;

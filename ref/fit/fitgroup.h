@@ -91,8 +91,9 @@ typedef struct {
     double dA_better, margin_A_better; /* and the difference and margin in those forms */
     int ceiling;               /* 1: the ceiling differs by the deciding reading */
     int reading;               /* CEILING_READ_*: the reading that decided */
-    int pinned;                /* 0: that reading rests on an A fitted at its bound of 1, a curve
-                                  whose plateau is not in the data, so the ceiling is extrapolated */
+    int pinned;                /* 0: that reading rests on an A fitted at its bound of 1 (or on a
+                                  near-tie of the forms) and the runs' levels do not bound it, so
+                                  the ceiling is extrapolated */
     int flat[2];               /* every run of the recipe flat over its tail, [0] baseline */
     double plateau[2], spread_plateau[2]; /* level at the end over seeds, and its seed spread */
     double rise[2];            /* the largest |change| of a run's tail line across its tail */
