@@ -51,7 +51,7 @@ import json, sys
 rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
 assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=3e-3'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
 for r in rows:
-    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'plateau', 'flat'):
+    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'A_weibull_at_bound', 'plateau', 'flat'):
         assert k in r, (k, r)
     assert r['seeds'] == 2, r
     # the baseline's plateau is read off another recipe's comparison: present for every row.

@@ -117,7 +117,7 @@ def main():
             # The other readings of the ceiling, so that a log-logistic A pinned at its bound of 1
             # (it cannot bend as sharply as these runs do) is not read alone: the Weibull form's A
             # and the level the runs reach over their last fifth of compute (flat or not).
-            line.update({"A_at_bound": o.get("A_at_bound"), "A_weibull": o.get("A_weibull")})
+            line.update({k: o.get(k) for k in ("A_at_bound", "A_weibull", "A_weibull_at_bound")})
             line.update(plateau_of(got, label_of(entry), base))
             line.update(regime(d, label_of(entry)))
             lines.append(line)
@@ -145,8 +145,7 @@ def write_table(out, lines):
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
         bound = " (bound)" if l.get("A_at_bound") else ""
-        # compare flags the log-logistic's A at its bound; the Weibull form has the same bound of 1.
-        wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if (l.get("A_weibull") or 0) >= 1 - 1e-9 else "")
+        wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if l.get("A_weibull_at_bound") else "")
         plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
         rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),

@@ -117,6 +117,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
         jw_num(&w, "last_mean", compare_last_mean(gr));
         jw_num(&w, "A_weibull", gr->weibull.p.A);
+        jw_bool(&w, "A_weibull_at_bound", gr->weibull.A_at_bound);
         jw_num(&w, "spread_A_weibull", gr->spread_A_weibull);
         jw_num(&w, "sse_weibull", gr->weibull.sse);
         jw_str(&w, "better_form", form_name(group_better_form(gr)));
