@@ -51,7 +51,7 @@ import json, sys
 rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
 assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=3e-3'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
 for r in rows:
-    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'A_weibull_at_bound', 'plateau', 'flat'):
+    for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'A_weibull_at_bound', 'plateau', 'flat', 'eval_scatter', 'mismatch_kl_peak'):
         assert k in r, (k, r)
     assert r['seeds'] == 2, r
     # the baseline's plateau is read off another recipe's comparison: present for every row.
@@ -68,6 +68,23 @@ assert got == want, (got, want)
 "
 done
 check "README.md gets the table" grep -q '| one | scalerl+lr=3e-3 | 2 |' "$T/f/README.md"
+# The stability columns on made-up rows, evaluated every 100 steps as the runs are. Tolerances: a
+# smooth logistic departs from its neighbours' median by its curvature over 200 steps (2e-4 here,
+# bound 1e-3); one point 0.2 low among 76 gives an sd of about 0.2 / sqrt(76) = 0.023, so > 0.015
+# cannot come from the smooth part.
+check "eval scatter: near 0 on a smooth curve, large with one dip; KL peak: the worst 1000-step window" /usr/bin/python3 -c "
+import math, sys
+sys.path.insert(0, 'bench/findings')
+import assemble
+smooth = [{'step': s, 'pass_rate': 0.2 + 0.6 / (1 + math.exp(-(s - 3000) / 1000))} for s in range(0, 8001, 100)]
+dip = [dict(r) for r in smooth]
+dip[40]['pass_rate'] -= 0.2
+a, b = assemble.eval_scatter(smooth), assemble.eval_scatter(dip)
+assert a < 1e-3 and b > 0.015, (a, b)
+assert assemble.eval_scatter(smooth[:2]) is None
+rows = [{'step': s, 'mismatch_kl': 0.1 if 1000 < s <= 2000 else 0.01} for s in range(10, 3001, 10)]
+assert abs(assemble.mismatch_kl_peak(rows) - 0.1) < 1e-12, assemble.mismatch_kl_peak(rows)
+"
 # The committed study (issue #14, point 6): compare on each study directory of bench/findings
 # reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
 # do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A, A_weibull, the plateau and

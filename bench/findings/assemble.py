@@ -29,8 +29,8 @@ def label_of(entry):
     return entry
 
 
-def step_rows(run_dir):
-    """The run's step rows, or None while it has no closing run row (unfinished)."""
+def run_rows(run_dir):
+    """The run's step and eval rows, or (None, None) while it has no closing run row (unfinished)."""
     path = os.path.join(run_dir, "metrics.jsonl")
     opener = open
     if not os.path.exists(path):
@@ -38,8 +38,53 @@ def step_rows(run_dir):
     with opener(path, "rt") as f:
         lines = f.readlines()
     if not any('"kind":"run"' in line for line in lines):
+        return None, None
+    return ([json.loads(line) for line in lines if '"kind":"step"' in line],
+            [json.loads(line) for line in lines if '"kind":"eval"' in line])
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+SCATTER_FROM = 500  # steps: past the first fast rise, whose points a neighbour median lags
+
+
+def eval_scatter(evals):
+    """How much the pass rate jumps between evaluations: the standard deviation of each eval
+    point's departure from the median of its four neighbours (two each side), from step 500 on.
+    The evaluation's sampling noise alone gives about 0.004-0.006 (2000 x 4 samples, pass rates
+    0.9-0.5); a run whose policy lurches between evaluations (dips that recover) is several
+    times that."""
+    steps = sorted(evals, key=lambda r: r["step"])
+    rates = [r["pass_rate"] for r in steps]
+    dev = []
+    for i, r in enumerate(steps):
+        if r["step"] < SCATTER_FROM:
+            continue
+        nb = rates[max(0, i - 2):i] + rates[i + 1:i + 3]
+        if len(nb) >= 2:
+            dev.append(rates[i] - median(nb))
+    if len(dev) < 2:
         return None
-    return [json.loads(line) for line in lines if '"kind":"step"' in line]
+    mean = sum(dev) / len(dev)
+    return (sum((d - mean) ** 2 for d in dev) / len(dev)) ** 0.5
+
+
+def mismatch_kl_peak(rows, window=1000):
+    """The largest mean generator-trainer KL over a window of `window` steps (non-overlapping,
+    from step 1): where the policy drifted furthest over its staleness, which a mean over the
+    whole run dilutes."""
+    sums = {}
+    for r in rows:
+        b = (r["step"] - 1) // window
+        s = sums.setdefault(b, [0.0, 0])
+        s[0] += r.get("mismatch_kl", 0.0) or 0.0
+        s[1] += 1
+    full = [s[0] / s[1] for s in sums.values() if s[1] > 0]
+    return max(full) if full else None
 
 
 def run_label(run_dir):
@@ -54,11 +99,20 @@ def regime(study_dir, label):
         d = os.path.join(study_dir, name)
         if not os.path.isdir(d) or not os.path.exists(os.path.join(d, "config.txt")) or run_label(d) != label:
             continue
-        rows = step_rows(d)
+        rows, evals = run_rows(d)
         if rows is None:
             continue
-        per_seed.append({k: sum(r.get(k, 0.0) or 0.0 for r in rows) / len(rows) for k in REGIME})
-    return {k: sum(s[k] for s in per_seed) / len(per_seed) for k in REGIME} if per_seed else {}
+        seed = {k: sum(r.get(k, 0.0) or 0.0 for r in rows) / len(rows) for k in REGIME}
+        seed["eval_scatter"] = eval_scatter(evals)
+        seed["mismatch_kl_peak"] = mismatch_kl_peak(rows)
+        per_seed.append(seed)
+    if not per_seed:
+        return {}
+    out = {k: sum(s[k] for s in per_seed) / len(per_seed) for k in REGIME}
+    for k in ("eval_scatter", "mismatch_kl_peak"):
+        vals = [s[k] for s in per_seed if s[k] is not None]
+        out[k] = sum(vals) / len(vals) if vals else None
+    return out
 
 
 def plateau_of(got, recipe, base):
@@ -141,17 +195,18 @@ def read_by(line):
 
 
 def write_table(out, lines):
-    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | stale | interrupted | truncated | len sd |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | KL peak | eval scatter | stale | interrupted | truncated | len sd |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
         bound = " (bound)" if l.get("A_at_bound") else ""
         wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if l.get("A_weibull_at_bound") else "")
         plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
-        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
             fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], read_by(l), l["paper"],
             l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
-            fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("stale_mean"), ".2f"),
+            fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("mismatch_kl_peak"), ".2e"),
+            fmt(l.get("eval_scatter"), ".3f"), fmt(l.get("stale_mean"), ".2f"),
             fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f")))
     path = os.path.join(out, "README.md")
     text = open(path).read() if os.path.exists(path) else "<!-- findings table -->\n<!-- end findings table -->\n"
