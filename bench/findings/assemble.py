@@ -12,6 +12,7 @@ mid-way gives the verdicts of the runs that ended."""
 import gzip
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -43,48 +44,41 @@ def run_rows(run_dir):
             [json.loads(line) for line in lines if '"kind":"eval"' in line])
 
 
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
 SCATTER_FROM = 500  # steps: past the first fast rise, whose points a neighbour median lags
 
 
-def eval_scatter(evals):
-    """How much the pass rate jumps between evaluations: the standard deviation of each eval
-    point's departure from the median of its four neighbours (two each side), from step 500 on.
-    The evaluation's sampling noise alone gives about 0.004-0.006 (2000 x 4 samples, pass rates
-    0.9-0.5); a run whose policy lurches between evaluations (dips that recover) is several
-    times that."""
+def departures(evals, lo=SCATTER_FROM, hi=None):
+    """Each eval point's departure from the median of its four neighbours (two each side), for the
+    points at steps lo..hi."""
     steps = sorted(evals, key=lambda r: r["step"])
     rates = [r["pass_rate"] for r in steps]
     dev = []
     for i, r in enumerate(steps):
-        if r["step"] < SCATTER_FROM:
+        if r["step"] < lo or (hi is not None and r["step"] > hi):
             continue
         nb = rates[max(0, i - 2):i] + rates[i + 1:i + 3]
         if len(nb) >= 2:
-            dev.append(rates[i] - median(nb))
-    if len(dev) < 2:
-        return None
-    mean = sum(dev) / len(dev)
-    return (sum((d - mean) ** 2 for d in dev) / len(dev)) ** 0.5
+            dev.append(rates[i] - statistics.median(nb))
+    return dev
+
+
+def eval_scatter(evals, lo=SCATTER_FROM, hi=None):
+    """How much the pass rate jumps between evaluations: the standard deviation of departures()
+    from step 500 on. Binomial sampling noise alone gives about 0.004-0.006 (2000 x 4 samples,
+    pass rates 0.9-0.5); a run whose policy lurches between evaluations (dips that recover) is
+    several times that."""
+    dev = departures(evals, lo, hi)
+    return statistics.pstdev(dev) if len(dev) >= 2 else None
 
 
 def mismatch_kl_peak(rows, window=1000):
     """The largest mean generator-trainer KL over a window of `window` steps (non-overlapping,
     from step 1): where the policy drifted furthest over its staleness, which a mean over the
     whole run dilutes."""
-    sums = {}
+    windows = {}
     for r in rows:
-        b = (r["step"] - 1) // window
-        s = sums.setdefault(b, [0.0, 0])
-        s[0] += r.get("mismatch_kl", 0.0) or 0.0
-        s[1] += 1
-    full = [s[0] / s[1] for s in sums.values() if s[1] > 0]
-    return max(full) if full else None
+        windows.setdefault((r["step"] - 1) // window, []).append(r.get("mismatch_kl", 0.0) or 0.0)
+    return max(sum(w) / len(w) for w in windows.values()) if windows else None
 
 
 def run_label(run_dir):
