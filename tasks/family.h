@@ -48,7 +48,7 @@ typedef struct {
     int (*verify)(const Problem *p, const char *ans, size_t len);
 } Family;
 
-extern const Family family_add, family_sub, family_mul, family_sum, family_countdown;
+extern const Family family_add, family_sub, family_mul, family_sum, family_countdown, family_pair;
 
 /* The family with index i (the value of Problem.family), or NULL for an index no family has. */
 const Family *task_family(int i);

@@ -15,7 +15,7 @@
 #include "tasks/family.h"
 
 static const Family *const families[] = {&family_add, &family_sub, &family_mul, &family_sum,
-                                         &family_countdown};
+                                         &family_countdown, &family_pair};
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
 
 #define SPEC_TEXT_MAX 1024

@@ -229,6 +229,38 @@ static int mul_scratch_ok(const char *prompt, const char *solution)
     return strncmp(solution, want, strlen(want)) == 0;
 }
 
+/* Pair tries "t-x=c" separated by ',': t is the target, x a given number tried once, c = t - x;
+ * only the last try's c is another given number, and the answer is x+c of that try. */
+static int pair_index(const Problem *p, long v, int not_at)
+{
+    for (int i = 0; i < p->n_nums; i++)
+        if (i != not_at && p->nums[i] == v) return i;
+    return -1;
+}
+
+static int pair_steps_ok(const Problem *p)
+{
+    const char *s = p->solution;
+    int tried[8] = {0}, done = 0;
+    long last_x = -1, last_c = 0;
+    while (*s != '#') {
+        long t, x, c;
+        int used = 0;
+        if (done || sscanf(s, "%ld-%ld=%ld%n", &t, &x, &c, &used) != 3 || used == 0) return 0;
+        const int i = pair_index(p, x, -1);
+        if (t != p->target || c != t - x || i < 0 || tried[i]) return 0;
+        tried[i] = 1;
+        done = pair_index(p, c, i) >= 0;
+        last_x = x;
+        last_c = c;
+        s += used;
+        if (*s == ',') s++;
+    }
+    char want[64];
+    snprintf(want, sizeof want, "%ld+%ld", last_x, last_c);
+    return done && strcmp(p->answer, want) == 0;
+}
+
 /* Countdown steps "x op y=z" separated by ',': every step's arithmetic holds and the last
  * result is the target. */
 static int countdown_steps_ok(const Problem *p)
@@ -353,7 +385,7 @@ static void test_specs(void)
 
     check_rejected("", "empty task spec", NULL);
     check_rejected(NULL, "empty task spec", NULL);
-    check_rejected("foo", "unknown family 'foo'", "add, sub, mul, sum, countdown");
+    check_rejected("foo", "unknown family 'foo'", "add, sub, mul, sum, countdown, pair");
     check_rejected("add:digits=2,fo:x=1", "unknown family 'fo'", "part 'fo:x=1'");
     check_rejected("add:foo=1", "unknown parameter 'foo' for family add", "digits, scratch");
     check_rejected("countdown:digits=2", "unknown parameter 'digits'", "n, nums, target, scratch");
@@ -384,6 +416,8 @@ static void test_specs(void)
     check_rejected("mul:digits=9", "solutions of up to 277 characters", "scratch=0");
     check_rejected("sum:terms=10:digits=20", "prompts of up to", NULL);
     check_rejected("countdown:n=2:nums=1-2:target=500-600", "target range 500-600", "at least 2%");
+    check_rejected("pair:n=5:nums=1-9", "nums 1-9 holds fewer than 10 distinct values", "widen nums");
+    check_canonical("pair", "pair:n=4:nums=10-49:scratch=1");
     char many[400] = "add";
     for (int i = 0; i < 16; i++) strcat(many, ",add");
     check_rejected(many, "more than 16 parts", NULL);
@@ -447,6 +481,8 @@ static void test_family_draws(void)
         {"countdown", 1000},       {"countdown:n=6:nums=1-999:target=1000-99999", 300},
         {"countdown:n=2-5:nums=1-50:target=1-500:scratch=0", 500},
         {"add:digits=2@0.5,countdown:n=3@0.5", 500},
+        {"pair", 2000},            {"pair:n=3-8:nums=1-999", 1000}, {"pair:n=8:nums=1-16", 300},
+        {"pair:scratch=0", 300},   {"sum:digits=2@0.5,pair@0.5", 500},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         TaskSpec *s = parse_ok(cases[c].spec);
@@ -471,6 +507,11 @@ static void test_family_draws(void)
             if (strcmp(fam, "countdown") == 0) {
                 answer_ok = p.n_nums >= 2 && p.n_nums <= 8;
                 if (with_scratch) scratch_ok = countdown_steps_ok(&p);
+            } else if (strcmp(fam, "pair") == 0) {
+                int distinct = p.n_nums >= 3 && p.n_nums <= 8;
+                for (int i = 0; i < p.n_nums; i++) distinct &= pair_index(&p, p.nums[i], i) < 0;
+                answer_ok = distinct;
+                if (with_scratch) scratch_ok = pair_steps_ok(&p);
             } else {
                 answer_ok = arith_answer_ok(p.prompt, p.answer);
                 if (with_scratch && (!strcmp(fam, "add") || !strcmp(fam, "sum")))
@@ -817,6 +858,55 @@ static void test_countdown_bruteforce(void)
           "a product below 2^63 scored 0");
 }
 
+/* ---------- pair ---------- */
+
+static void test_pair(void)
+{
+    Problem p = {0};
+    p.family = family_index("pair");
+    const long nums[4] = {12, 7, 30, 9};
+    p.n_nums = 4;
+    for (int i = 0; i < 4; i++) p.nums[i] = nums[i];
+    p.target = 21;
+    const VerifyCase cases[] = {
+        {"#12+9", 1, "the pair"},
+        {"#9+12", 1, "either order"},
+        {"21-30=-9,21-12=9#12+9", 1, "after tries"},
+        {"#7+7", 0, "one number used twice"},
+        {"#11+10", 0, "numbers not given"},
+        {"#12+7", 0, "wrong sum"},
+        {"#012+9", 0, "leading zero"},
+        {"#12+9+0", 0, "three terms"},
+        {"#21", 0, "the target alone"},
+        {"#12-9", 0, "not a sum"},
+        {"#12+", 0, "missing term"},
+        {"#", 0, "empty"},
+        {"#99999999999999999999+1", 0, "literal overflow"},
+    };
+    check_verify_cases(&p, cases, sizeof cases / sizeof cases[0], "pair_verify");
+
+    /* The point of the family: one prompt's worked solutions differ in length. Over 400 draws of
+     * the default spec the tries (one per ',' plus one) must take every count 1..3 (n=4: a pair
+     * member comes first with probability 1/2, second 1/3, third 1/6), each within 0.05 of
+     * those shares (binomial sd at 400 draws <= 0.025). */
+    TaskSpec *s = parse_ok("pair");
+    if (!s) return;
+    int count[5] = {0};
+    const int n = 400;
+    for (int i = 0; i < n; i++) {
+        Problem q;
+        task_draw(s, 5, 1, (uint64_t)i, &q);
+        int tries = 1;
+        for (const char *c = q.solution; *c && *c != '#'; c++) tries += *c == ',';
+        count[tries < 4 ? tries : 4]++;
+    }
+    const double want[4] = {0, 1.0 / 2, 1.0 / 3, 1.0 / 6};
+    int ok = count[4] == 0;
+    for (int k = 1; k <= 3; k++) ok &= fabs((double)count[k] / n - want[k]) <= 0.05;
+    CHECK(ok, "pair_search_lengths", "tries 1/2/3/more: %d %d %d %d of %d", count[1], count[2], count[3], count[4], n);
+    task_spec_free(s);
+}
+
 /* ---------- determinism and mixtures ---------- */
 
 static void test_determinism(void)
@@ -968,6 +1058,7 @@ int main(void)
     test_examples();
     test_verifier();
     test_countdown_bruteforce();
+    test_pair();
     test_determinism();
     test_split();
     return test_main_result();

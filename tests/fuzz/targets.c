@@ -290,6 +290,7 @@ int fuzz_taskspec(const uint8_t *data, size_t size)
 
 static const char *const verify_specs[] = {
     "add:digits=1-6", "sub:digits=1-6", "mul:digits=1-4", "sum:terms=2-5:digits=1-3", "countdown",
+    "pair:n=3-8:nums=1-999",
 };
 #define N_VERIFY_SPECS ((int)(sizeof verify_specs / sizeof verify_specs[0]))
 
