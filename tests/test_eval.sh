@@ -26,7 +26,7 @@ check "eval text: pass rate, 95% interval, prompts x samples" \
 check "eval text: pass@1 and pass@2 for 3 samples, no pass@4" \
   bash -c "grep -qE '^pass@1 +[0-9.]+$' '$T/text' && grep -qE '^pass@2 +[0-9.]+$' '$T/text' && ! grep -q 'pass@4' '$T/text'"
 check "eval text: mean completion length and interruption rate" \
-  grep -qE '^mean completion length [0-9.]+ tokens, interrupted [0-9.]+' "$T/text"
+  grep -qE '^mean completion length [0-9.]+ tokens \(sd within a prompt [0-9.]+\), interrupted [0-9.]+' "$T/text"
 rate=$(sed -n 's/^pass rate \([0-9.]*\) .*/\1/p' "$T/text")
 lo=$(sed -n 's/.*interval \[\([0-9.]*\),.*/\1/p' "$T/text")
 hi=$(sed -n 's/.*interval \[[0-9.]*, \([0-9.]*\)\].*/\1/p' "$T/text")
@@ -38,7 +38,7 @@ check "eval json=1 exits 0" [ $? -eq 0 -a ! -s "$T/err" ]
 check "eval json=1 prints exactly one line" [ "$(wc -l <"$T/json")" -eq 1 ]
 check "eval json=1 is one flat JSON object" grep -qE "$JSON_OBJ" "$T/json"
 missing=""
-for k in n samples pass_rate pass_rate_lo pass_rate_hi pass_at_1 pass_at_2 len_mean interrupt_frac truncate_frac; do
+for k in n samples pass_rate pass_rate_lo pass_rate_hi pass_at_1 pass_at_2 len_mean len_sd_prompt interrupt_frac truncate_frac; do
   [ -n "$(jget "$T/json" "$k")" ] || missing="$missing $k"
 done
 check "eval json=1 has every field (missing:${missing:- none})" [ -z "$missing" ]
@@ -86,6 +86,19 @@ bad=$(awk '/^prompt/ { ans = $0; sub(/.*\(answer /, "", ans); sub(/\)$/, "", ans
            END { print n + 0 }' "$T/samp")
 check "sample: every reward shown agrees with its completion's answer ($bad disagree)" [ "$bad" -eq 0 ]
 check "sample: at least one correct completion among them" grep -qE 'reward 1' "$T/samp"
+
+# sample shows exactly the completions eval scores (same keys and samples), one character per
+# token, so eval's pooled within-prompt length sd is recomputed here from the texts shown:
+# sqrt(mean over prompts of each prompt's unbiased variance). Both are doubles from whole token
+# counts: 1e-9 is far above their rounding and far below any real difference (1/37 of a token^2).
+"$S" sample ckpt="$T/base.ckpt" $KEYS n=37 samples=3 think_budget=16 answer_budget=4 >"$T/samp37" 2>&1
+sd=$(awk '/^prompt/ { if (k) v += (q - s * s / k) / (k - 1); s = q = k = 0; p++; next }
+          /^  sample/ { l = length($NF); s += l; q += l * l; k++ }
+          END { v += (q - s * s / k) / (k - 1); printf "%.12f", sqrt(v / p) }' "$T/samp37")
+check "eval json: len_sd_prompt ($(jget "$T/json" len_sd_prompt)) is the within-prompt sd of sample's completions ($sd)" \
+  awk_true "($(jget "$T/json" len_sd_prompt) - $sd)^2 < 1e-18 && $sd > 0"
+"$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=1 json=1 >"$T/json1" 2>&1
+check "eval json: len_sd_prompt is 0 with one sample per prompt" [ "$(jget "$T/json1" len_sd_prompt)" = 0 ]
 
 # ---- errors ----
 expect_error "eval refuses a missing checkpoint (exit 2, names it)" 2 "$T/none.ckpt" -- eval ckpt="$T/none.ckpt"

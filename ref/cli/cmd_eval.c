@@ -97,8 +97,8 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
         printf("pass rate %.4f  95%% interval [%.4f, %.4f]  (%d prompts x %d samples, %s)\n", r->pass_rate,
                r->pass_rate_lo, r->pass_rate_hi, r->n, r->samples, c->task);
         for (int k = 0; k < r->n_pass_k; k++) printf("pass@%-3d %.4f\n", r->pass_k[k], r->pass_at_k[k]);
-        printf("mean completion length %.2f tokens, interrupted %.4f, truncated %.4f\n", r->len_mean,
-               r->interrupt_frac, r->truncate_frac);
+        printf("mean completion length %.2f tokens (sd within a prompt %.2f), interrupted %.4f, truncated %.4f\n",
+               r->len_mean, r->len_sd_prompt, r->interrupt_frac, r->truncate_frac);
         return 0;
     }
     JsonWriter w;
@@ -117,6 +117,7 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
         jw_num(&w, key, r->pass_at_k[k]);
     }
     jw_num(&w, "len_mean", r->len_mean);
+    jw_num(&w, "len_sd_prompt", r->len_sd_prompt);
     jw_num(&w, "interrupt_frac", r->interrupt_frac);
     jw_num(&w, "truncate_frac", r->truncate_frac);
     int rc = jw_end(&w, stdout, err);

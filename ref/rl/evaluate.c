@@ -46,7 +46,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->n = n;
     r->samples = samples;
     for (int k = 1; k <= samples && r->n_pass_k < EVAL_MAX_PASS_K; k *= 2) r->pass_k[r->n_pass_k++] = k;
-    double sum = 0, sumsq = 0, len = 0, interrupted = 0, truncated = 0;
+    double sum = 0, sumsq = 0, len = 0, len_var = 0, interrupted = 0, truncated = 0;
     int next = 0, finished = 0, rc = 0;
     int *done_groups = NULL;
     done_groups = malloc((size_t)gc.max_groups * sizeof(int));
@@ -75,13 +75,18 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
         for (int i = 0; i < nd; i++) {
             Group *gr = gen_group(g, done_groups[i]);
             int c = 0;
+            double glen = 0, glen2 = 0;
             for (int j = 0; j < samples; j++) {
                 const Completion *cp = &gr->c[j];
+                const double l = cp->n - cp->n_prompt;
                 c += cp->correct;
-                len += cp->n - cp->n_prompt;
+                glen += l;
+                glen2 += l * l;
                 interrupted += cp->interrupted;
                 truncated += cp->truncated;
             }
+            len += glen;
+            if (samples > 1) len_var += fmax(0.0, (glen2 - glen * glen / samples) / (samples - 1));
             double frac = (double)c / samples;
             sum += frac;
             sumsq += frac * frac;
@@ -102,6 +107,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->pass_rate_hi = fmin(1.0, r->pass_rate + half);
     for (int k = 0; k < r->n_pass_k; k++) r->pass_at_k[k] /= n;
     r->len_mean = len / ((double)n * samples);
+    r->len_sd_prompt = sqrt(len_var / n);
     r->interrupt_frac = interrupted / ((double)n * samples);
     r->truncate_frac = truncated / ((double)n * samples);
 done:

@@ -16,6 +16,9 @@ typedef struct {
     int pass_k[EVAL_MAX_PASS_K];
     double pass_at_k[EVAL_MAX_PASS_K]; /* unbiased estimator (Chen et al. 2021) */
     double len_mean;            /* completion tokens, EOS and forced marker included */
+    double len_sd_prompt;       /* pooled within-prompt sd of those lengths (0 for 1 sample):
+                                   how much one prompt's completions differ, which is what the
+                                   length components act on (ref/rl/README.md, "Length components") */
     double interrupt_frac;      /* completions whose end-of-thinking marker was forced */
     double truncate_frac;       /* completions stopped by a budget without EOS */
     double gen_flops;           /* forward FLOPs spent (not RL compute) */

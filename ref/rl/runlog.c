@@ -157,6 +157,7 @@ int runlog_eval(RunLog *l, const RunPoint *at, const float *params, const GenCon
         jw_num(w, key, r.pass_at_k[k]);
     }
     jw_num(w, "len_mean", r.len_mean);
+    jw_num(w, "len_sd_prompt", r.len_sd_prompt);
     jw_num(w, "interrupt_frac", r.interrupt_frac);
     jw_num(w, "truncate_frac", r.truncate_frac);
     return end_row(l, err);
