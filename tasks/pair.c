@@ -5,11 +5,11 @@
  *                                          another of the numbers; then the pair
  *
  * The task the length components of the recipe need (forced interruption, the length penalty,
- * sample against prompt averaging; ../README.md "Deviations from the paper"): the scratchpad is
- * a search whose length is the solver's choice, not the problem's. The worked solutions try the
- * numbers in a random order, so one prompt's solutions take 1 to n-1 tries and the base model
- * samples orders; a policy that picks a number of the pair first is shorter, and one that keeps
- * searching after a slip runs into the thinking budget.
+ * sample against prompt averaging; tasks/README.md, bench/findings/README.md's `length` study):
+ * the scratchpad is a search whose length is the solver's choice, not the problem's. The worked
+ * solutions try the numbers in a random order, so one prompt's solutions take 1 to n-1 tries and
+ * the base model samples orders; a policy that picks a number of the pair first is shorter, and
+ * one that keeps searching after a slip runs into the thinking budget.
  *
  * The generator draws n distinct numbers, then one pair of them whose sum is the target (other
  * pairs may reach it too; any is accepted). The verifier accepts `x+y` in canonical decimal where
@@ -34,8 +34,8 @@ static void pair_draw(const FamParams *prm, TRng *r, Problem *out)
 {
     const int n = (int)trng_range(r, prm->lo[P_N], prm->hi[P_N]);
     out->n_nums = n;
-    /* Distinct numbers (pair_check makes sure the range holds n of them): a repeated number
-     * would make the prompt's pair ambiguous to read. */
+    /* Distinct numbers (pair_check makes the range hold at least 2n, so redraws stay rare): a
+     * repeated number would make the prompt's pair ambiguous to read. */
     for (int i = 0; i < n; i++) {
         int repeated;
         do {

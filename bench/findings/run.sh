@@ -10,7 +10,7 @@
 # print=plan: the plan, its compute and a time estimate, and nothing run. print=commands: the
 # `scalerl train` commands of every unfinished run, one per line (for GNU parallel or a cluster).
 # Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
-# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK (base checkpoints), FINDINGS_KEYS (more keys).
+# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR (base checkpoints), FINDINGS_KEYS (more keys).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
@@ -33,7 +33,9 @@ done
 # 4-layer d_model-128 model pretrained to about the default's R0 (the paper's larger model at a
 # similar start; measured R0 0.093 at 100k tokens, 0.239 at 150k, 0.443 at 220k); `think` a base
 # for 4-5-digit addition, whose scratchpads (11-17 tokens) need more than the default 10-14
-# thinking tokens (R0 0.048 at 600k tokens, 0.255 at 800k, 0.371 at 1M).
+# thinking tokens (R0 0.048 at 600k tokens, 0.255 at 800k, 0.371 at 1M); `pair` a base for the
+# pair search, whose completions of one prompt differ in length (R0 0.03 at 600k tokens, 0.30 at
+# 1.4M with the length study's budget, 0.38 at 2M).
 base_ckpt() {
     local over="FINDINGS_BASE_${1^^}"
     [ -n "${!over:-}" ] && { echo "${!over}"; return; }
@@ -41,6 +43,7 @@ base_ckpt() {
         default) echo runs/base.ckpt ;;
         large) echo runs/base-d128-L4.ckpt ;;
         think) echo runs/base-add45.ckpt ;;
+        pair) echo runs/base-pair.ckpt ;;
     esac
 }
 base_keys() {
@@ -48,12 +51,16 @@ base_keys() {
         default) echo "" ;;
         large) echo "d_model=128 n_layer=4 tokens=${LARGE_TOKENS:-150000}" ;;
         think) echo "task=add:digits=4-5 tokens=${THINK_TOKENS:-800000}" ;;
+        pair) echo "task=pair tokens=${PAIR_TOKENS:-1400000}" ;;
     esac
 }
 # Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
 study_keys() {
     case $1 in
         think) echo "task=add:digits=4-5 answer_budget=7 ${FINDINGS_KEYS:-}" ;;
+        # A budget that cuts the search's tail: a third try (24-27 thinking tokens) two times in
+        # three, a second (15-18) never; 19% of the base model's completions are interrupted.
+        length) echo "task=pair think_budget=20-28 steps=3000 ${FINDINGS_KEYS:-}" ;;
         *) echo "${FINDINGS_KEYS:-}" ;;
     esac
 }
@@ -71,6 +78,7 @@ rel_cost() {
     [[ $entry =~ steps=([0-9]+) ]] && steps=${BASH_REMATCH[1]}
     [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
     [ "$base" = think ] && model=1.24 # longer prompts and scratchpads: 8.7e13 FLOPs a run, measured
+    [ "$base" = pair ] && model=2.45 # longer completions, fewer groups filtered: 2.15e13 FLOPs in 1000 steps, measured
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
@@ -81,6 +89,7 @@ time_per_flop() {
     case $1 in
         large) echo 0.6 ;;
         think) echo 1.4 ;;
+        pair) echo 2.4 ;;
         *) echo 1 ;;
     esac
 }
@@ -116,7 +125,7 @@ if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     for st in $studies; do
         while IFS=$'\t' read -r s base entry paper verdict; do
             [ "$s" = "$st" ] || continue
-            c=$(rel_cost "$entry" "$base")
+            c=$(rel_cost "$entry $(study_keys "$st")" "$base")
             owner=${home["$base|$(study_keys "$st")|$entry"]}
             if [ "$owner" != "$st" ] && { selected "$owner" || [ -n "${planned[$owner|$entry]:-}" ]; }; then
                 printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)\n' "$st" "$entry" "$base" "$owner"
