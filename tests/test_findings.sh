@@ -87,7 +87,7 @@ assert abs(assemble.mismatch_kl_peak(rows) - 0.1) < 1e-12, assemble.mismatch_kl_
 "
 check "stability.py: the correlation over the committed rows, and a window of a run" bash -c "
   python3 bench/findings/stability.py | grep -Eq 'over [0-9]+ distinct rows: -?[0-9.]+\$' &&
-  python3 bench/findings/stability.py '$T/f/one/scalerl-s1' from=10 to=40 at=40 | grep -q 'steps 10-40 mismatch KL .*pass rate at 40 '"
+  python3 bench/findings/stability.py '$T/f/one/scalerl-s1' from=10 to=40 at=40 | grep -Eq 'steps 10-40 mismatch KL [0-9.]+, interrupted [0-9.]+, length sd [0-9.]+, .*pass rate at 40 '"
 # The committed study (issue #14, point 6): compare on each study directory of bench/findings
 # reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
 # do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A, A_weibull, the plateau and
