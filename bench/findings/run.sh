@@ -34,8 +34,8 @@ done
 # similar start; measured R0 0.093 at 100k tokens, 0.239 at 150k, 0.443 at 220k); `think` a base
 # for 4-5-digit addition, whose scratchpads (11-17 tokens) need more than the default 10-14
 # thinking tokens (R0 0.048 at 600k tokens, 0.255 at 800k, 0.371 at 1M); `pair` a base for the
-# pair search, whose completions of one prompt differ in length (R0 0.03 at 600k tokens, 0.30 at
-# 1.4M with the length study's budget, 0.38 at 2M).
+# pair search, whose completions of one prompt differ in length (pretrain's own evaluation: 0.03
+# at 600k tokens, 0.34 at 1.4M, 0.38 at 2M; 0.30 at 1.4M under the length study's budget).
 base_ckpt() {
     local over="FINDINGS_BASE_${1^^}"
     [ -n "${!over:-}" ] && { echo "${!over}"; return; }
