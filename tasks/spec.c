@@ -17,12 +17,20 @@
 static const Family *const families[] = {&family_add, &family_sub, &family_mul, &family_sum,
                                          &family_countdown, &family_pair};
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
+_Static_assert(sizeof families / sizeof families[0] <= TASK_MAX_FAMILIES, "raise TASK_MAX_FAMILIES");
 
 #define SPEC_TEXT_MAX 1024
 
 const Family *task_family(int i)
 {
     return i >= 0 && i < N_FAMILIES ? families[i] : NULL;
+}
+
+unsigned task_spec_family_mask(const TaskSpec *s)
+{
+    unsigned mask = 0;
+    for (int i = 0; i < s->n; i++) mask |= 1u << s->part[i].family;
+    return mask;
 }
 
 const char *task_family_name(int family)

@@ -62,6 +62,11 @@ const Problem *split_val(const TaskSplit *sp, int i)
     return i >= 0 && i < sp->n_val ? &sp->val[i] : NULL;
 }
 
+const TaskSpec *split_spec(const TaskSplit *sp)
+{
+    return sp->spec;
+}
+
 void split_train_draw(const TaskSplit *sp, uint64_t index, Problem *out)
 {
     /* Terminates: split_new measured that a draw misses the validation set with probability

@@ -72,6 +72,10 @@ const char *task_spec_string(const TaskSpec *s);
 int task_max_prompt_tokens(const TaskSpec *s);
 int task_max_solution_tokens(const TaskSpec *s);
 const char *task_family_name(int family);
+/* Family indices are below TASK_MAX_FAMILIES. task_spec_family_mask: bit f is set when a part of
+ * the spec draws from family f (a mixture of two families has two bits). */
+#define TASK_MAX_FAMILIES 8
+unsigned task_spec_family_mask(const TaskSpec *s);
 /* How many distinct prompts the spec can produce: exact for the arithmetic families, an upper
  * bound for countdown (not every tuple of numbers and target is solvable), summed over the
  * parts of a mixture. split_new uses it to refuse validation sets too large for the space. */
@@ -101,5 +105,7 @@ const Problem *split_val(const TaskSplit *sp, int i);
  * prompt. */
 void split_train_draw(const TaskSplit *sp, uint64_t index, Problem *out);
 int split_is_val(const TaskSplit *sp, const char *prompt);
+/* The spec the split draws from. */
+const TaskSpec *split_spec(const TaskSplit *sp);
 
 #endif

@@ -100,6 +100,34 @@ check "eval json: len_sd_prompt ($(jget "$T/json" len_sd_prompt)) is the within-
 "$S" eval ckpt="$T/base.ckpt" $KEYS n=37 samples=1 json=1 >"$T/json1" 2>&1
 check "eval json: len_sd_prompt is 0 with one sample per prompt" [ "$(jget "$T/json1" len_sd_prompt)" = 0 ]
 
+# ---- by family, on a mixture ----
+# A mixed task reports each family's prompts, pass rate, mean length and interrupted share, and
+# the overall figures are their prompt-weighted means (1e-12: sums of at most 40 doubles of
+# whole-number ratios, far above their rounding); a single-family task reports none of them.
+MIX="task=add:digits=1-2@0.6,sub:digits=1-2@0.4 eval_n=200 threads=1"
+"$S" eval ckpt="$T/base.ckpt" $MIX n=40 samples=3 think_budget=3-4 answer_budget=4 json=1 >"$T/jmix" 2>"$T/err"
+check "eval json on a mixture exits 0 and is one flat JSON object" grep -qE "$JSON_OBJ" "$T/jmix"
+na=$(jget "$T/jmix" n_add); ns=$(jget "$T/jmix" n_sub)
+check "eval json on a mixture: n_add ($na) + n_sub ($ns) = n, both drawn" [ "$((na + ns))" -eq 40 -a "$na" -gt 0 -a "$ns" -gt 0 ]
+"$S" sample ckpt="$T/base.ckpt" $MIX n=40 samples=1 >"$T/smix" 2>&1
+check "eval json on a mixture: n_sub is the number of subtraction prompts sample shows" \
+  [ "$(grep -cE '^prompt   \^[0-9]+-[0-9]+=' "$T/smix")" -eq "$ns" ]
+for k in pass_rate len_mean interrupt_frac; do
+  check "eval json on a mixture: $k is the prompt-weighted mean of ${k}_add and ${k}_sub" \
+    awk_true "($na * $(jget "$T/jmix" ${k}_add) + $ns * $(jget "$T/jmix" ${k}_sub) - 40 * $(jget "$T/jmix" $k))^2 < 1e-24"
+done
+check "eval json on a mixture: some completions interrupted under a 3-4 budget" awk_true "$(jget "$T/jmix" interrupt_frac) > 0"
+"$S" eval ckpt="$T/base.ckpt" $MIX n=40 samples=3 think_budget=3-4 answer_budget=4 >"$T/tmix" 2>&1
+check "eval text on a mixture: one line per family with its prompts" \
+  bash -c "grep -qE '^add +$na prompts  pass rate [0-9.]+  mean length [0-9.]+  interrupted [0-9.]+$' '$T/tmix' &&
+           grep -qE '^sub +$ns prompts  pass rate ' '$T/tmix'"
+check "eval json on one family has no by-family fields" bash -c "! grep -q '_add\"' '$T/json'"
+"$S" train base="$T/base.ckpt" $MIX out="$T/mixrun" steps=2 prompts_per_step=4 gens_per_prompt=4 eval_every=1 \
+  eval_n=20 eval_samples=2 >/dev/null 2>&1
+ne=$(grep -c '"kind":"eval"' "$T/mixrun/metrics.jsonl")
+nf=$(grep '"kind":"eval"' "$T/mixrun/metrics.jsonl" | grep -c '"pass_rate_add":.*"pass_rate_sub":')
+check "a training run on a mixture: every eval row ($nf of $ne) has pass_rate_add and pass_rate_sub" [ "$ne" -ge 2 -a "$nf" -eq "$ne" ]
+
 # ---- errors ----
 expect_error "eval refuses a missing checkpoint (exit 2, names it)" 2 "$T/none.ckpt" -- eval ckpt="$T/none.ckpt"
 echo "not a model" >"$T/junk.ckpt"

@@ -370,8 +370,22 @@ static void check_rejected(const char *spec, const char *part1, const char *part
     if (rc == 0) task_spec_free(s);
 }
 
+/* The family mask names the families a spec draws from, once each, whatever the parts' keys. */
+static void check_family_mask(const char *spec, unsigned want)
+{
+    TaskSpec *s = parse_ok(spec);
+    if (!s) return;
+    CHECK(task_spec_family_mask(s) == want, "spec_family_mask", "'%s': mask %#x, want %#x", spec,
+          task_spec_family_mask(s), want);
+    task_spec_free(s);
+}
+
 static void test_specs(void)
 {
+    check_family_mask("add", 1u << 0);
+    check_family_mask("add@2,add:digits=1@1", 1u << 0);
+    check_family_mask("sum:terms=2-4:digits=2@0.3,pair@0.7", 1u << 3 | 1u << 5);
+    check_family_mask("add,sub,mul,sum,countdown,pair", 0x3fu);
     check_canonical("add", "add:digits=3:scratch=1");
     check_canonical("add:digits=3-5", "add:digits=3-5:scratch=1");
     check_canonical("add:digits=5-5", "add:digits=5:scratch=1");

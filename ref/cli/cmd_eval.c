@@ -99,6 +99,10 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
         for (int k = 0; k < r->n_pass_k; k++) printf("pass@%-3d %.4f\n", r->pass_k[k], r->pass_at_k[k]);
         printf("mean completion length %.2f tokens (sd within a prompt %.2f), interrupted %.4f, truncated %.4f\n",
                r->len_mean, r->len_sd_prompt, r->interrupt_frac, r->truncate_frac);
+        for (int f = 0; f < TASK_MAX_FAMILIES; f++)
+            if (r->family_mask >> f & 1u && r->fam_n[f])
+                printf("%-10s %5d prompts  pass rate %.4f  mean length %.2f  interrupted %.4f\n", task_family_name(f),
+                       r->fam_n[f], r->fam_pass_rate[f], r->fam_len_mean[f], r->fam_interrupt_frac[f]);
         return 0;
     }
     JsonWriter w;
@@ -120,6 +124,7 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
     jw_num(&w, "len_sd_prompt", r->len_sd_prompt);
     jw_num(&w, "interrupt_frac", r->interrupt_frac);
     jw_num(&w, "truncate_frac", r->truncate_frac);
+    eval_write_families(r, &w);
     int rc = jw_end(&w, stdout, err);
     jw_free(&w);
     return rc;

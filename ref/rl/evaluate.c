@@ -47,6 +47,8 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->samples = samples;
     for (int k = 1; k <= samples && r->n_pass_k < EVAL_MAX_PASS_K; k *= 2) r->pass_k[r->n_pass_k++] = k;
     double sum = 0, sumsq = 0, len = 0, len_var = 0, interrupted = 0, truncated = 0;
+    const unsigned mask = task_spec_family_mask(split_spec(split));
+    if (mask & (mask - 1)) r->family_mask = mask; /* more than one family */
     int next = 0, finished = 0, rc = 0;
     int *done_groups = NULL;
     done_groups = malloc((size_t)gc.max_groups * sizeof(int));
@@ -88,6 +90,15 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
             len += glen;
             if (samples > 1) len_var += fmax(0.0, (glen2 - glen * glen / samples) / (samples - 1));
             double frac = (double)c / samples;
+            const int f = gr->prob.family;
+            if (r->family_mask >> f & 1u) {
+                r->fam_n[f]++;
+                r->fam_pass_rate[f] += frac;
+                r->fam_len_mean[f] += glen / samples;
+                int cut = 0;
+                for (int j = 0; j < samples; j++) cut += gr->c[j].interrupted;
+                r->fam_interrupt_frac[f] += (double)cut / samples;
+            }
             sum += frac;
             sumsq += frac * frac;
             for (int k = 0; k < r->n_pass_k; k++) r->pass_at_k[k] += pass_at_k(samples, c, r->pass_k[k]);
@@ -110,10 +121,33 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->len_sd_prompt = sqrt(len_var / n);
     r->interrupt_frac = interrupted / ((double)n * samples);
     r->truncate_frac = truncated / ((double)n * samples);
+    for (int f = 0; f < TASK_MAX_FAMILIES; f++) {
+        if (!r->fam_n[f]) continue;
+        r->fam_pass_rate[f] /= r->fam_n[f];
+        r->fam_len_mean[f] /= r->fam_n[f];
+        r->fam_interrupt_frac[f] /= r->fam_n[f];
+    }
 done:
     free(done_groups);
     gen_free(g);
     return rc;
+}
+
+void eval_write_families(const EvalResult *r, JsonWriter *w)
+{
+    static const char *const what[] = {"n", "pass_rate", "len_mean", "interrupt_frac"};
+    for (int k = 0; k < 4; k++)
+        for (int f = 0; f < TASK_MAX_FAMILIES; f++) {
+            if (!(r->family_mask >> f & 1u)) continue;
+            char key[64];
+            snprintf(key, sizeof key, "%s_%s", what[k], task_family_name(f));
+            if (k == 0) jw_int(w, key, r->fam_n[f]);
+            else {
+                /* A family the evaluated prompts happen not to include has no rate: null. */
+                const double v = k == 1 ? r->fam_pass_rate[f] : k == 2 ? r->fam_len_mean[f] : r->fam_interrupt_frac[f];
+                jw_num(w, key, r->fam_n[f] ? v : NAN);
+            }
+        }
 }
 
 int sample_val_prompts(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples,

@@ -4,6 +4,7 @@
 #ifndef SCALERL_EVALUATE_H
 #define SCALERL_EVALUATE_H
 
+#include "ref/common/jsonl.h"
 #include "ref/rl/rollout.h"
 
 #define EVAL_MAX_PASS_K 12 /* pass@1, @2, @4, ... up to samples */
@@ -22,7 +23,18 @@ typedef struct {
     double interrupt_frac;      /* completions whose end-of-thinking marker was forced */
     double truncate_frac;       /* completions stopped by a budget without EOS */
     double gen_flops;           /* forward FLOPs spent (not RL compute) */
+    /* By family, when the task mixes several (family_mask has more than one bit; else 0): the
+     * prompts of family f among the n (fam_n[f]), their pass rate, mean completion length and
+     * interrupted share, so a mixed run shows which of its tasks moves (ref/rl/README.md). */
+    unsigned family_mask;
+    int fam_n[TASK_MAX_FAMILIES];
+    double fam_pass_rate[TASK_MAX_FAMILIES], fam_len_mean[TASK_MAX_FAMILIES],
+        fam_interrupt_frac[TASK_MAX_FAMILIES];
 } EvalResult;
+
+/* Writes one field per family of r->family_mask ("<prefix>_<family>", e.g. pass_rate_sum) for
+ * each of the four by-family figures, in family order; nothing when the mask is 0. */
+void eval_write_families(const EvalResult *r, JsonWriter *w);
 
 /* Evaluates params on the first n validation prompts of split. gc gives the numerics and length
  * control; its G, max_groups and slots are set here (G = samples). progress: a line on stderr

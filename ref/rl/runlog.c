@@ -160,6 +160,7 @@ int runlog_eval(RunLog *l, const RunPoint *at, const float *params, const GenCon
     jw_num(w, "len_sd_prompt", r.len_sd_prompt);
     jw_num(w, "interrupt_frac", r.interrupt_frac);
     jw_num(w, "truncate_frac", r.truncate_frac);
+    eval_write_families(&r, w);
     return end_row(l, err);
 }
 
