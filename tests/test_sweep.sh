@@ -161,6 +161,11 @@ expect_error "seed= is per run" 1 "seed= is set per run" -- sweep recipes=grpo s
 expect_error "unknown key" 1 "unknown key 'foo'" -- sweep recipes=grpo foo=1 out="$Z" "${K[@]}"
 expect_error "bad train value" 1 "'steps'" -- sweep recipes=grpo steps=0 out="$Z" "${K[@]}"
 expect_error "missing base" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt"
+expect_error "missing base, Slurm script" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt" print=slurm
+# Listing does not need the base: a script lists the pretrain that makes it before these.
+"$S" sweep recipes=grpo seeds=2 out="$Z" base="$T/none.ckpt" print=commands >"$T/nobase" 2>&1
+check "print=commands with a base still to make: exit 0, one command per run naming that base" \
+  [ $? -eq 0 -a "$(grep -c "train .*base=$T/none.ckpt" "$T/nobase")" -eq 2 ]
 expect_error "positional argument" 1 "unexpected argument" -- sweep recipes=grpo out="$Z" "${K[@]}" extra
 expect_error "entry key without a value" 1 "'lr' is not key=value" -- sweep recipes=grpo+lr out="$Z" "${K[@]}"
 expect_error "entry sets a per-run key" 1 "seed= is set per run" -- sweep recipes=grpo+seed=2 out="$Z" "${K[@]}"

@@ -92,7 +92,10 @@ static int sweep_main(Args *a, int argc, char **argv, char *err)
     int rc;
     if (!command_args(&spec, a, &c, argc, argv, &rc)) return rc;
     SweepGrid g;
-    if ((rc = sweep_grid_build(&g, c.recipes, c.seeds, c.out, a, err))) return report_error("sweep", rc, err);
+    /* Listing commands or what is pending does not need the base yet: `make findings
+     * print=commands` lists the pretrain that makes it first. Running, or a Slurm script, does. */
+    const int need_base = c.print == PRINT_NONE || c.print == PRINT_SLURM;
+    if ((rc = sweep_grid_build(&g, c.recipes, c.seeds, c.out, a, need_base, err))) return report_error("sweep", rc, err);
     if ((rc = own_executable(exe, sizeof exe, err))) {
         sweep_grid_free(&g);
         return report_error("sweep", rc, err);

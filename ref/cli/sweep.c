@@ -126,7 +126,7 @@ static int parse_seeds(const char *s, long *lo, long *hi, char *err)
 }
 
 static int build_run(SweepRun *r, const char *recipe, long seed, const char *out, const Args *extra, Args *ta,
-                     char *err)
+                     int need_base, char *err)
 {
     char sv[32];
     snprintf(sv, sizeof sv, "%ld", seed);
@@ -165,7 +165,7 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
                      ta->kv[i].key);
             return 1;
         }
-    if (!file_exists(c.base)) {
+    if (need_base && !file_exists(c.base)) {
         snprintf(err, ERR_LEN, "base='%s': no such file (expected a checkpoint from scalerl pretrain)", c.base);
         return 1;
     }
@@ -191,7 +191,7 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
 }
 
 int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const char *out, const Args *extra,
-                     char *err)
+                     int need_base, char *err)
 {
     memset(g, 0, sizeof *g);
     char(*names)[RECIPE_NAME_LEN] = malloc(SWEEP_MAX_RECIPES * sizeof *names);
@@ -241,7 +241,7 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
     }
     for (long s = lo; s <= hi && !rc; s++)
         for (int i = 0; i < nr && !rc; i++) {
-            rc = build_run(&g->runs[g->n], names[i], s, dir, extra, ta, err);
+            rc = build_run(&g->runs[g->n], names[i], s, dir, extra, ta, need_base, err);
             g->n++; /* counted even when it failed, so that free releases its parts */
         }
     free(names);

@@ -50,9 +50,11 @@ typedef struct {
 /* Builds the grid for recipes "a,b,..." (preset names), seeds "N" (1..N) or "A-B", run
  * directories under out, and the extra keys: every pair of `extra` not marked used. Each run's
  * config is resolved exactly as `scalerl train` would, so a bad key or value is refused here, for
- * the whole grid, before anything runs. 0 or 1 (bad input: nothing allocated). */
+ * the whole grid, before anything runs. need_base: refuse a base= that is not a file (0 when the
+ * grid is only listed: a script may make the base before the commands it lists). 0 or 1 (bad
+ * input: nothing allocated). */
 int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const char *out, const Args *extra,
-                     char *err);
+                     int need_base, char *err);
 void sweep_grid_free(SweepGrid *g);
 
 /* The state of r's directory (ref/rl/runfiles.h); why (n bytes) gets a short reason for
