@@ -24,6 +24,14 @@ bench/findings/run.sh seeds=2 print=commands >"$T/cmds" 2>&1
 check "print=commands: one train command per unfinished run (3 entries x 2 seeds)" \
   bash -c "[ \$(grep -c ' train ' '$T/cmds') = 6 ]"
 
+# On a fresh clone no base exists yet: print=commands lists the pretrain first, then every run
+# (which names that base), and makes nothing.
+FINDINGS_BASE_DEFAULT="$T/nobase/base.ckpt" bench/findings/run.sh seeds=2 print=commands >"$T/cmds_nobase" 2>&1
+rc=$?
+check "print=commands with the base still to make: exit $rc, its pretrain first, then 6 train commands on it, nothing made" \
+  bash -c "[ $rc = 0 ] && head -1 '$T/cmds_nobase' | grep -q ' pretrain out=$T/nobase/base.ckpt' &&
+    [ \$(grep ' train ' '$T/cmds_nobase' | grep -c 'base=$T/nobase/base.ckpt') = 6 ] && [ ! -e '$T/nobase' ]"
+
 bench/findings/run.sh studies=two seeds=2 print=plan >"$T/plan_two" 2>&1
 bench/findings/run.sh studies=two seeds=2 print=commands >"$T/cmds_two" 2>&1
 check "studies=two alone: the shared baseline keeps its home in study one (planned and made there, not copied)" \

@@ -10,7 +10,7 @@
 # print=plan: the plan, its compute and a time estimate, and nothing run. print=commands: the
 # `scalerl train` commands of every unfinished run, one per line (for GNU parallel or a cluster).
 # Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
-# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR (base checkpoints), FINDINGS_KEYS (more keys).
+# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
@@ -35,7 +35,9 @@ done
 # for 4-5-digit addition, whose scratchpads (11-17 tokens) need more than the default 10-14
 # thinking tokens (R0 0.048 at 600k tokens, 0.255 at 800k, 0.371 at 1M); `pair` a base for the
 # pair search, whose completions of one prompt differ in length (pretrain's own evaluation: 0.03
-# at 600k tokens, 0.34 at 1.4M, 0.38 at 2M; 0.30 at 1.4M under the length study's budget).
+# at 600k tokens, 0.34 at 1.4M, 0.38 at 2M; 0.30 at 1.4M under the length study's budget); `mix`
+# a base for the default sums mixed with the pair search (pretrain's own evaluation 0.286 at 1.6M
+# tokens; 0.253 under the mixture study's budget, sums 0.126, searches 0.305).
 base_ckpt() {
     local over="FINDINGS_BASE_${1^^}"
     [ -n "${!over:-}" ] && { echo "${!over}"; return; }
@@ -44,6 +46,7 @@ base_ckpt() {
         large) echo runs/base-d128-L4.ckpt ;;
         think) echo runs/base-add45.ckpt ;;
         pair) echo runs/base-pair.ckpt ;;
+        mix) echo runs/base-mix.ckpt ;;
     esac
 }
 base_keys() {
@@ -52,8 +55,10 @@ base_keys() {
         large) echo "d_model=128 n_layer=4 tokens=${LARGE_TOKENS:-150000}" ;;
         think) echo "task=add:digits=4-5 tokens=${THINK_TOKENS:-800000}" ;;
         pair) echo "task=pair tokens=${PAIR_TOKENS:-1400000}" ;;
+        mix) echo "task=$MIX_TASK tokens=${MIX_TOKENS:-1600000}" ;;
     esac
 }
+MIX_TASK="sum:terms=2-4:digits=2@0.3,pair@0.7"
 # Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
 study_keys() {
     case $1 in
@@ -61,6 +66,10 @@ study_keys() {
         # A budget that cuts the search's tail: a third try (24-27 thinking tokens) two times in
         # three, a second (15-18) never; 19% of the base model's completions are interrupted.
         length) echo "task=pair think_budget=20-28 steps=3000 ${FINDINGS_KEYS:-}" ;;
+        # The default run's sums with the pair search mixed in, under the length study's budget:
+        # forced interruption acts (15% of the base's searches are cut) and the pool is drawn
+        # for 2-3 epochs, so No-Positive-Resampling acts on a task whose lengths can grow.
+        mixture) echo "task=$MIX_TASK think_budget=20-28 ${FINDINGS_KEYS:-}" ;;
         *) echo "${FINDINGS_KEYS:-}" ;;
     esac
 }
@@ -79,6 +88,7 @@ rel_cost() {
     [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
     [ "$base" = think ] && model=1.24 # longer prompts and scratchpads: 8.7e13 FLOPs a run, measured
     [ "$base" = pair ] && model=2.45 # longer completions, fewer groups filtered: 2.15e13 FLOPs in 1000 steps, measured
+    [ "$base" = mix ] && model=1.54 # 8.2e13-12.5e13 FLOPs for 8000 steps, 10.8e13 on average over the mixture study, measured
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
@@ -90,6 +100,7 @@ time_per_flop() {
         large) echo 0.6 ;;
         think) echo 1.4 ;;
         pair) echo 2.4 ;;
+        mix) echo 1.9 ;; # 825-1282 s on one thread beside another (mixture study), 2.9 x a default run
         *) echo 1 ;;
     esac
 }
@@ -156,10 +167,12 @@ for st in $studies; do
     for base in $(grep "^$st	" "$TSV" | cut -f2 | sort -u); do
         ck=$(base_ckpt "$base")
         if [ ! -f "$ck" ]; then
-            mkdir -p "$(dirname "$ck")"
             # shellcheck disable=SC2046
             if [ "$PRINT" = commands ]; then echo "$S pretrain out=$ck $(base_keys "$base")"
-            else echo "== base model $base: $S pretrain out=$ck $(base_keys "$base")"; "$S" pretrain out="$ck" $(base_keys "$base") progress=0; fi
+            else
+                mkdir -p "$(dirname "$ck")"
+                echo "== base model $base: $S pretrain out=$ck $(base_keys "$base")"; "$S" pretrain out="$ck" $(base_keys "$base") progress=0
+            fi
         fi
     done
 done
