@@ -31,6 +31,23 @@ check "text output forecasts" grep -q "to reach 0.6500" <<<"$out"
 out=$($S fit "$T/a" target=0.9 cutoffs=0 boot=0 2>&1)
 check "a target above A is said to be above the ceiling" grep -q "above the fitted ceiling" <<<"$out"
 
+# y=: a family's rate column of a mixed task's eval rows. A copy of pass_rate under another name
+# (two rounds of doubles through %.17g: the same numbers) fits to the same bytes; a missing
+# column names itself and the row's columns; a column that is not a rate is refused.
+mkdir -p "$T/fam"
+cp "$T/a/config.txt" "$T/fam/"
+awk '/"kind":"eval"/ { match($0, /"pass_rate":[^,}]*/); v = substr($0, RSTART + 12, RLENGTH - 12)
+                       sub(/\}$/, ",\"pass_rate_sum\":" v "}") } { print }' "$T/a/metrics.jsonl" >"$T/fam/metrics.jsonl"
+$S fit "$T/a" boot=0 cutoffs=0 json=1 save=0 2>/dev/null | grep -o '"A":[^,]*,"B":[^,]*,"Cmid":[^,]*' >"$T/fam.base"
+$S fit "$T/fam" y=pass_rate_sum boot=0 cutoffs=0 json=1 save=0 2>/dev/null | grep -o '"A":[^,]*,"B":[^,]*,"Cmid":[^,]*' >"$T/fam.y"
+check "fit y=pass_rate_sum on a copy of pass_rate: the same A, B, Cmid ($(head -1 "$T/fam.y"))" \
+  bash -c "[ -s '$T/fam.y' ] && cmp -s '$T/fam.base' '$T/fam.y'"
+$S fit "$T/fam" y=pass_rate_sum boot=0 cutoffs=0 >/dev/null 2>&1
+check "fit.json records y" pyjson "$T/fam/fit.json" "assert d['y']=='pass_rate_sum' and d['x']=='flops', d"
+expect_error "fit y= a column the rows lack: named, with the row's columns" 1 "'pass_rate_pair'" "pass_rate_sum" -- \
+  fit "$T/fam" y=pass_rate_pair boot=0 save=0
+expect_error "fit y= a column that is not a rate" 1 "bad value 'len_mean' for 'y'" -- fit "$T/fam" y=len_mean save=0
+
 # form=weibull: the faster-saturating form, on data of that form
 $S synth out="$T/w" shape=weibull A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=2 >/dev/null
 $S fit "$T/w" form=weibull boot=0 cutoffs=0 >/dev/null 2>&1 || fail "fit form=weibull" "exit $?"
@@ -139,6 +156,8 @@ texts=[t.text or '' for t in r.iter(ns+'text')]
 assert sum(1 for t in texts if t.startswith('A=0.'))==4, texts" "$T/cmp.svg"
 out=$($S compare "$T/cmp" boot=0 2>&1)
 check "compare text names the seed spread and the floors" grep -q "floors: A 0.020" <<<"$out"
+check "compare text names the columns fitted (x and y)" grep -q "fitted on x = flops, y = pass_rate; baseline scalerl" <<<"$out"
+expect_error "compare y= a family column the runs lack" 1 "'pass_rate_pair'" -- compare "$T/cmp" y=pass_rate_pair boot=0
 check "compare text gives each recipe's last points beside dA in both forms" \
   grep -qE "lowA +dA -0\.[0-9]+ \(margin [0-9.]+\), in the Weibull form -0\.[0-9]+ \(margin [0-9.]+\), last points -0\.[0-9]+" <<<"$out"
 # ---- compare: verdicts a curve's shape cannot fool (ref/fit/README.md, "Verdicts"). Runs that

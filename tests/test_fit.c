@@ -300,6 +300,7 @@ static FitSettings default_settings(long boot)
     FitSettings s;
     memset(&s, 0, sizeof s);
     strcpy(s.x, "flops");
+    strcpy(s.y, "pass_rate");
     s.exclude_below = s.exclude_frac = -1;
     s.boot = boot;
     s.boot_seed = 1;

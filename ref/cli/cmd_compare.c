@@ -38,7 +38,7 @@ static const OptSpec compare_opts[] = {
 
 static void print_text(const CompareJob *j, const CompareConfig *c, const char *root)
 {
-    printf("recipes under %s, fitted on x = %s; baseline %s\n", root, c->fs.x, c->baseline);
+    printf("recipes under %s, fitted on x = %s, y = %s; baseline %s\n", root, c->fs.x, c->fs.y, c->baseline);
     printf("seed spread = max |seed's fit - mean of the seeds' fits|; margin = max(floor, both recipes' spreads);\n"
            "floors: A %.3f, B %.0f%%, Cmid %.2f decades; last = the seeds' last eval points, mean;\n"
            "A(wb) = the ceiling in the Weibull form, which approaches it faster (ref/fit/README.md)\n",

@@ -274,7 +274,7 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
 
 static void print_text(const FitJob *j, const FitConfig *c, const double *pred, int n_pred)
 {
-    printf("fit of R = %s with C = %s\n", form_formula(c->fs.form), c->fs.x);
+    printf("fit of R = %s with C = %s, R = %s\n", form_formula(c->fs.form), c->fs.x, c->fs.y);
     if (j->n_runs == 1) {
         const RunData *r = &j->runs[0];
         printf("run %s (recipe %s", r->dir, r->recipe);
@@ -376,7 +376,7 @@ int cmd_fit(int argc, char **argv)
         job_free(&j);
         return report_error("fit", 2, "out of memory");
     }
-    rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, "fit", &j.n_runs, err);
+    rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, c.fs.y, "fit", &j.n_runs, err);
     if (!rc) rc = run_fits(&j, &c, pred, n_pred, err);
     for (int i = 0; i < j.n_runs && !rc && c.save; i++) rc = write_fit_json(&j.runs[i], &j.an[i], &c, pred, n_pred, err);
     if (!rc) {

@@ -409,6 +409,7 @@ int cmd_fitbench(int argc, char **argv)
     BenchSettings bs = {.budgets = budgets, .n_budgets = nb, .timeout_s = c.timeout, .progress = isatty(2)};
     bs.fs = (FitSettings){.exclude_below = -1, .exclude_frac = -1, .boot = c.boot, .boot_seed = c.boot_seed};
     snprintf(bs.fs.x, sizeof bs.fs.x, "%s", c.x);
+    snprintf(bs.fs.y, sizeof bs.fs.y, "pass_rate"); /* the bank's runs are single-task */
     FitterScore *s = calloc((size_t)nf, sizeof *s);
     if (!s) rc = 2, snprintf(err, ERR_LEN, "out of memory");
     for (int f = 0; f < nf && !rc; f++) rc = fitbench_score(&b, fitters[f], &bs, &s[f], err);

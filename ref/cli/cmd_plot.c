@@ -145,7 +145,7 @@ int cmd_plot(int argc, char **argv)
     PlotJob j = {0};
     if (!(j.runs = calloc((size_t)a.n_pos, sizeof *j.runs))) return report_error("plot", 2, "out of memory");
     rc = rundata_check_output(c.out, "out", a.pos, a.n_pos, err);
-    if (!rc) rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, "plot", &j.n_runs, err);
+    if (!rc) rc = rundata_load_all(j.runs, a.pos, a.n_pos, c.fs.x, c.fs.y, "plot", &j.n_runs, err);
     if (!rc) rc = build_series(&j, &c, err);
     if (!rc) rc = plot_svg(c.out, j.series, j.n_series, c.fs.x, c.title, err);
     if (!rc && c.preview) {

@@ -331,7 +331,7 @@ static void run_summary(FILE *f, const RunData *r, const TrainConfig *tc, int ha
 static int report_run(FILE *f, const char *dir, const ReportConfig *c, char *err)
 {
     RunData r;
-    int rc = rundata_load(&r, dir, c->fs.x, err);
+    int rc = rundata_load(&r, dir, c->fs.x, c->fs.y, err);
     if (rc) return rc;
     TrainConfig *tc = malloc(sizeof *tc);
     char why[ERR_LEN] = "";

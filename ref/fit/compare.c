@@ -19,7 +19,7 @@ int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const c
     int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
     if (rc) return rc;
     if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
-    if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, fs->x, cmd, &j->n_runs, err)))
+    if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, fs->x, fs->y, cmd, &j->n_runs, err)))
         return rc;
     /* A run still going (or stopped) ends earlier than its seeds: pooled, it pulls the fit toward
      * its shorter curve and its last point is not where the recipe ends. */

@@ -13,7 +13,7 @@
 /* Loads one bank run: its points, its raw eval rows and their x. */
 static int load_run(BankRun *br, const char *dir, const char *xcol, char *err)
 {
-    int rc = rundata_load(&br->run, dir, xcol, err);
+    int rc = rundata_load(&br->run, dir, xcol, "pass_rate", err);
     if (rc) return rc;
     if (br->run.n < 2) {
         snprintf(err, ERR_LEN, "%s: %d eval points after step 0, a bank run needs at least 2", dir, br->run.n);

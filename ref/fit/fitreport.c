@@ -42,6 +42,7 @@ void report_curve_json(JsonWriter *w, const CurveFit *c, const FitSettings *s)
 {
     const Sigmoid *p = &c->sig.p;
     jw_str(w, "x", s->x);
+    jw_str(w, "y", s->y);
     jw_num(w, "A", p->A);
     jw_num(w, "B", p->B);
     jw_num(w, "Cmid", p->Cmid);

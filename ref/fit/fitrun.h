@@ -34,6 +34,7 @@
 
 typedef struct {
     char x[OPT_STR_LEN];  /* compute column */
+    char y[OPT_STR_LEN];  /* rate column: pass_rate, or a family's pass_rate_F */
     double exclude_below; /* < 0: not given */
     double exclude_frac;  /* < 0: not given */
     double fit_until;     /* <= 0: fit every point */
@@ -51,6 +52,8 @@ typedef struct {
 #define FIT_SETTINGS_OPTS(Type, member)                                                                    \
     {"x", OPT_STR, offsetof(Type, member.x), "flops", 0, 0, NULL,                                         \
      "compute column of the eval rows for the x axis (flops, wall_s, cpu_s, ...)"},                      \
+    {"y", OPT_STR, offsetof(Type, member.y), "pass_rate", 0, 0, NULL,                                     \
+     "rate column fitted: pass_rate, or on a mixed task one family's (pass_rate_sum, pass_rate_pair, ...)"}, \
     {"exclude_below", OPT_FLOAT, offsetof(Type, member.exclude_below), "-1", -1, 1e300, NULL,             \
      "drop points with x below this (-1: not set)"},                                                      \
     {"exclude_frac", OPT_FLOAT, offsetof(Type, member.exclude_frac), "-1", -1, 1, NULL,                   \

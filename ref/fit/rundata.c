@@ -98,21 +98,25 @@ static int add_point(RunData *r, int *cap, EvalPoint pt, char *err)
     return 0;
 }
 
-/* One eval row into r; 1 with err on a missing or non-finite required value. */
+/* One eval row into r, y from column ycol (pass_rate, or a family's pass_rate_F); 1 with err on
+ * a missing or non-finite required value. */
 static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *path, long lineno,
-                         const char *xcol, char *err)
+                         const char *xcol, const char *ycol, char *err)
 {
     double step, y, x, lo, hi;
     if (!jsonl_num(o, "step", &step) || !isfinite(step)) {
         snprintf(err, ERR_LEN, "%s:%ld: eval row without a finite number in 'step'", path, lineno);
         return 1;
     }
-    if (!jsonl_num(o, "pass_rate", &y) || !isfinite(y)) {
-        snprintf(err, ERR_LEN, "%s:%ld: eval row without a finite number in 'pass_rate'", path, lineno);
+    if (!jsonl_num(o, ycol, &y) || !isfinite(y)) {
+        char names[400];
+        numeric_fields(o, names, sizeof names);
+        snprintf(err, ERR_LEN, "%s:%ld: eval row without a finite number in '%s' (its numeric columns: %s)", path,
+                 lineno, ycol, names);
         return 1;
     }
     /* A pass rate is a fraction; its interval's ends too, when the row has them. */
-    static const char *const rates[] = {"pass_rate", "pass_rate_lo", "pass_rate_hi"};
+    const char *const rates[] = {ycol, "pass_rate_lo", "pass_rate_hi"};
     for (int i = 0; i < 3; i++) {
         double v;
         if (jsonl_num(o, rates[i], &v) && isfinite(v) && !(v >= 0 && v <= 1)) {
@@ -120,14 +124,14 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
             return 1;
         }
     }
+    /* The interval is the overall pass rate's: it belongs to y only when y is that rate. */
+    const int has_interval = strcmp(ycol, "pass_rate") == 0 && jsonl_num(o, "pass_rate_lo", &lo) &&
+                             jsonl_num(o, "pass_rate_hi", &hi) && isfinite(lo) && isfinite(hi);
     if (step == 0) {
         r->has_r0 = 1;
         r->r0 = y;
-        r->r0_lo = r->r0_hi = NAN;
-        if (jsonl_num(o, "pass_rate_lo", &lo) && jsonl_num(o, "pass_rate_hi", &hi) && isfinite(lo) && isfinite(hi)) {
-            r->r0_lo = lo;
-            r->r0_hi = hi;
-        }
+        r->r0_lo = has_interval ? lo : NAN;
+        r->r0_hi = has_interval ? hi : NAN;
         return 0;
     }
     if (!jsonl_num(o, xcol, &x)) {
@@ -141,11 +145,7 @@ static int take_eval_row(RunData *r, int *cap, const JsonObj *o, const char *pat
         snprintf(err, ERR_LEN, "%s:%ld: non-finite '%s' in an eval row", path, lineno, xcol);
         return 1;
     }
-    EvalPoint pt = {x, y, NAN, NAN, step};
-    if (jsonl_num(o, "pass_rate_lo", &lo) && jsonl_num(o, "pass_rate_hi", &hi) && isfinite(lo) && isfinite(hi)) {
-        pt.lo = lo;
-        pt.hi = hi;
-    }
+    EvalPoint pt = {x, y, has_interval ? lo : NAN, has_interval ? hi : NAN, step};
     return add_point(r, cap, pt, err);
 }
 
@@ -251,7 +251,7 @@ int metrics_rows(const char *dir, MetricsRowFn fn, void *ctx, int *truncated, ch
 
 typedef struct {
     RunData *r;
-    const char *xcol;
+    const char *xcol, *ycol;
     int cap;
 } EvalReader;
 
@@ -262,12 +262,12 @@ static int eval_row(void *ctx, const char *kind, const JsonObj *o, const char *r
     (void)raw;
     if (strcmp(kind, "run") == 0) e->r->finished = 1;
     if (strcmp(kind, "eval") != 0) return 0;
-    return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, err);
+    return take_eval_row(e->r, &e->cap, o, path, lineno, e->xcol, e->ycol, err);
 }
 
-static int read_metrics(RunData *r, const char *xcol, char *err)
+static int read_metrics(RunData *r, const char *xcol, const char *ycol, char *err)
 {
-    EvalReader e = {r, xcol, 0};
+    EvalReader e = {r, xcol, ycol, 0};
     int rc = rows_of(r->dir, 0, eval_row, &e, &r->truncated, &r->gz, err);
     if (!rc && r->n > 1) qsort(r->pts, (size_t)r->n, sizeof(EvalPoint), cmp_point);
     return rc;
@@ -338,7 +338,7 @@ void rundata_columns_free(RunColumns *c)
     memset(c, 0, sizeof *c);
 }
 
-int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)
+int rundata_load(RunData *r, const char *dir, const char *xcol, const char *ycol, char *err)
 {
     memset(r, 0, sizeof *r);
     if (strlen(dir) >= sizeof r->dir) {
@@ -349,17 +349,17 @@ int rundata_load(RunData *r, const char *dir, const char *xcol, char *err)
     r->r0_lo = r->r0_hi = NAN;
     base_name(dir, r->recipe, sizeof r->recipe);
     int rc = read_config(r, err);
-    if (!rc) rc = read_metrics(r, xcol, err);
+    if (!rc) rc = read_metrics(r, xcol, ycol, err);
     if (rc) rundata_free(r);
     return rc;
 }
 
-int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *cmd, int *n_loaded,
-                     char *err)
+int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *ycol,
+                     const char *cmd, int *n_loaded, char *err)
 {
     *n_loaded = 0;
     for (int i = 0; i < n; i++) {
-        int rc = rundata_load(&runs[i], dirs[i], xcol, err);
+        int rc = rundata_load(&runs[i], dirs[i], xcol, ycol, err);
         if (rc) return rc;
         (*n_loaded)++;
         if (runs[i].truncated)

@@ -2,8 +2,10 @@
  * "kind":"eval"; other kinds are skipped; RUN/metrics.jsonl.gz when only that exists, as in the
  * committed bank of bench/curves) and the recipe and seed from RUN/config.txt.
  *
- * Each eval row gives a point (x, pass_rate) where x is the chosen compute column (flops, wall_s,
- * cpu_s, or any numeric column); pass_rate_lo/_hi, when present, are the point's interval. The
+ * Each eval row gives a point (x, y) where x is the chosen compute column (flops, wall_s, cpu_s, or
+ * any numeric column) and y the chosen rate column, pass_rate or, on a mixed task, a family's
+ * pass_rate_F (ref/rl/README.md); pass_rate_lo/_hi, when present and y is pass_rate, are the
+ * point's interval. The
  * row at step 0 gives R0 and is not a point. A last line cut short (a run still writing) is
  * ignored and flagged; any other malformed line is an error naming the file and line. */
 #ifndef SCALERL_RUNDATA_H
@@ -13,8 +15,8 @@
 #include "ref/common/jsonl.h"
 
 typedef struct {
-    double x, y;   /* compute, pass rate */
-    double lo, hi; /* the pass rate's interval; NaN when the row has none */
+    double x, y;   /* compute, pass rate (the y column) */
+    double lo, hi; /* its interval; NaN when the row has none */
     double step;
 } EvalPoint;
 
@@ -26,22 +28,23 @@ typedef struct {
     EvalPoint *pts; /* eval rows after step 0, sorted by x (then step) */
     int n;
     int has_r0;     /* a step-0 eval row was found */
-    double r0;      /* its pass rate */
+    double r0;      /* its pass rate (the y column) */
     double r0_lo, r0_hi; /* its interval; NaN when the row has none */
     int truncated;  /* a partial last line was ignored */
     int gz;         /* the rows came from metrics.jsonl.gz */
     int finished;   /* the file has the run's closing row ("kind":"run", ref/rl/runlog.h) */
 } RunData;
 
-/* Loads dir with x taken from column xcol. 0, 1 (bad content: message names file, line and
- * what was expected) or 2 (I/O). On failure nothing needs freeing. */
-int rundata_load(RunData *r, const char *dir, const char *xcol, char *err);
+/* Loads dir with x taken from column xcol and y from ycol (a fraction in [0, 1]). 0, 1 (bad
+ * content: message names file, line and what was expected) or 2 (I/O). On failure nothing needs
+ * freeing. */
+int rundata_load(RunData *r, const char *dir, const char *xcol, const char *ycol, char *err);
 void rundata_free(RunData *r);
 /* Loads runs[i] from dirs[i] for i < n, stopping at the first failure; *n_loaded counts the runs
  * loaded (to free). A run whose partial last line was ignored gets a note on stderr
  * ("scalerl CMD: note: ..."). */
-int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *cmd, int *n_loaded,
-                     char *err);
+int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *xcol, const char *ycol,
+                     const char *cmd, int *n_loaded, char *err);
 
 /* 0 when the file `out` (the value of key=) is none of the files the runs in dirs are read from
  * (metrics.jsonl, config.txt; compared as directory entries, so another spelling of the path is

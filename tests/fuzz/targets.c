@@ -209,7 +209,7 @@ int fuzz_metrics(const uint8_t *data, size_t size)
     write_file(dir, "metrics.jsonl", data + at, size - at);
     RunData r;
     char err[ERR_LEN] = "";
-    int rc = rundata_load(&r, dir, "flops", err);
+    int rc = rundata_load(&r, dir, "flops", "pass_rate", err);
     if (rc) {
         check_message("metrics", rc, err);
     } else {
