@@ -135,7 +135,8 @@ int cmd_eval(int argc, char **argv)
     static const CommandSpec spec = {
         "eval",
         "usage: scalerl eval ckpt=F [task=SPEC] [n=1000] [samples=16] [temperature=1] [json=1]\n\n"
-        "Validation pass rate with a 95% interval, pass@k, completion length, interruption rate.\n",
+        "Validation pass rate with a 95% interval, pass@k, completion length, interruption rate;\n"
+        "on a mixed task (task=sum@0.3,pair@0.7) also each family's pass rate, length and interruption.\n",
         eval_opts, 0, NULL};
     char err[ERR_LEN];
     Args a;
