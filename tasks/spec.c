@@ -17,7 +17,7 @@
 static const Family *const families[] = {&family_add, &family_sub, &family_mul, &family_sum,
                                          &family_countdown, &family_pair};
 #define N_FAMILIES ((int)(sizeof families / sizeof families[0]))
-_Static_assert(sizeof families / sizeof families[0] <= TASK_MAX_FAMILIES, "raise TASK_MAX_FAMILIES");
+_Static_assert(N_FAMILIES <= TASK_MAX_FAMILIES, "raise TASK_MAX_FAMILIES");
 
 #define SPEC_TEXT_MAX 1024
 

@@ -100,7 +100,7 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
         printf("mean completion length %.2f tokens (sd within a prompt %.2f), interrupted %.4f, truncated %.4f\n",
                r->len_mean, r->len_sd_prompt, r->interrupt_frac, r->truncate_frac);
         for (int f = 0; f < TASK_MAX_FAMILIES; f++)
-            if (r->family_mask >> f & 1u && r->fam_n[f])
+            if (r->fam_n[f]) /* nonzero only for the families of a mixed task */
                 printf("%-10s %5d prompts  pass rate %.4f  mean length %.2f  interrupted %.4f\n", task_family_name(f),
                        r->fam_n[f], r->fam_pass_rate[f], r->fam_len_mean[f], r->fam_interrupt_frac[f]);
         return 0;

@@ -76,7 +76,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
         int nd = gen_take_finished(g, done_groups, gc.max_groups);
         for (int i = 0; i < nd; i++) {
             Group *gr = gen_group(g, done_groups[i]);
-            int c = 0;
+            int c = 0, cut = 0;
             double glen = 0, glen2 = 0;
             for (int j = 0; j < samples; j++) {
                 const Completion *cp = &gr->c[j];
@@ -84,9 +84,10 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
                 c += cp->correct;
                 glen += l;
                 glen2 += l * l;
-                interrupted += cp->interrupted;
+                cut += cp->interrupted;
                 truncated += cp->truncated;
             }
+            interrupted += cut; /* whole counts: the same double as adding them one by one */
             len += glen;
             if (samples > 1) len_var += fmax(0.0, (glen2 - glen * glen / samples) / (samples - 1));
             double frac = (double)c / samples;
@@ -95,8 +96,6 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
                 r->fam_n[f]++;
                 r->fam_pass_rate[f] += frac;
                 r->fam_len_mean[f] += glen / samples;
-                int cut = 0;
-                for (int j = 0; j < samples; j++) cut += gr->c[j].interrupted;
                 r->fam_interrupt_frac[f] += (double)cut / samples;
             }
             sum += frac;
@@ -136,17 +135,15 @@ done:
 void eval_write_families(const EvalResult *r, JsonWriter *w)
 {
     static const char *const what[] = {"n", "pass_rate", "len_mean", "interrupt_frac"};
+    const double *const figure[] = {NULL, r->fam_pass_rate, r->fam_len_mean, r->fam_interrupt_frac};
     for (int k = 0; k < 4; k++)
         for (int f = 0; f < TASK_MAX_FAMILIES; f++) {
             if (!(r->family_mask >> f & 1u)) continue;
             char key[64];
             snprintf(key, sizeof key, "%s_%s", what[k], task_family_name(f));
+            /* A family the evaluated prompts happen not to include has no rate: null. */
             if (k == 0) jw_int(w, key, r->fam_n[f]);
-            else {
-                /* A family the evaluated prompts happen not to include has no rate: null. */
-                const double v = k == 1 ? r->fam_pass_rate[f] : k == 2 ? r->fam_len_mean[f] : r->fam_interrupt_frac[f];
-                jw_num(w, key, r->fam_n[f] ? v : NAN);
-            }
+            else jw_num(w, key, r->fam_n[f] ? figure[k][f] : NAN);
         }
 }
 
