@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/bigbuf.h"
 #include "models/layers.h"
 #include "models/rng.h"
 
@@ -62,7 +63,7 @@ DecodeState *decode_new(const ModelConfig *cfg, int slots, char *err)
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += round16(sizes[i]);
-    s->mem = aligned_alloc(64, total * sizeof(float));
+    s->mem = bigbuf_alloc(total * sizeof(float));
     s->pos = calloc(S, sizeof *s->pos);
     s->row_pos = calloc(S, sizeof *s->row_pos);
     if (!s->mem || !s->pos || !s->row_pos) {
@@ -212,10 +213,17 @@ void decode_step(DecodeState *s, const float *params, const int *slots, const in
      * join per step instead of one per kernel, and a row's result never depends on the thread
      * count. With a single chunk, the kernels inside may still use threads themselves. */
     const int chunk = matmul_row_tile(n), n_chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(dynamic, 1) if (n_chunks > 1)
-    for (int k = 0; k < n_chunks; k++) {
-        const int r0 = k * chunk;
-        decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
+    if (par_team(n_chunks > 1)) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int k = 0; k < n_chunks; k++) {
+            const int r0 = k * chunk;
+            decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
+        }
+    } else {
+        for (int k = 0; k < n_chunks; k++) {
+            const int r0 = k * chunk;
+            decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
+        }
     }
     for (int i = 0; i < n; i++) s->pos[slots[i]]++;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "models/acts.h"
+#include "models/bigbuf.h"
 #include "models/layers.h"
 #include "models/model.h"
 
@@ -115,10 +116,14 @@ static int acts_prepare(Model *m, int B, int P, int E, size_t att_cap, char *err
     size_t need = acts_layout(a, &m->cfg, B, P, E, att_cap);
     a->buf = keep;
     if (need > a->capacity) {
+        /* A quarter more than this batch needs: batch shapes drift upward early in a run (longer
+         * completions, fewer shared prefixes), and each re-growth maps and zeroes hundreds of MB
+         * afresh (models/README.md, "Memory"). */
+        need += need / 4;
         free(a->buf);
         a->capacity = 0;
         a->B = a->T = a->N = 0;
-        a->buf = aligned_alloc(64, need * sizeof(float));
+        a->buf = bigbuf_alloc(need * sizeof(float));
         if (!a->buf) {
             snprintf(err, ERR_LEN, "out of memory allocating activations for %d sequences, %d tokens (%zu MB)",
                      B, P, need * sizeof(float) >> 20);

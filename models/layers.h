@@ -20,6 +20,14 @@
 
 #define LN_EPS 1e-5f
 
+/* Whether a kernel should fork a team for its loops: the work is worth it (`worth`: above the
+ * kernel's size threshold), more than one thread is allowed, and no team is running yet (inside
+ * one, a nested region would be a team of one). Otherwise the kernel runs the same loops on the
+ * calling thread without entering the OpenMP runtime: libgomp ends even a one-thread region with
+ * a futex system call, which on a virtual machine traps to the hypervisor (models/README.md,
+ * "Threads and determinism"). Results never depend on it: the work is split by shapes alone. */
+int par_team(int worth);
+
 /* Rows per sgemm call when a matmul over N rows is split across threads: a function of N only,
  * never of the thread count (see models/README.md, "Threads and determinism"). */
 int matmul_row_tile(int N);

@@ -7,6 +7,8 @@
 
 #include <math.h>
 
+#include "models/layers.h"
+
 /* The gradient is summed in this many contiguous chunks, a number that does not depend on the
  * thread count: each chunk is summed sequentially in double, then the chunk sums are added in
  * chunk order. 256 chunks keep any realistic core count busy. */
@@ -14,17 +16,25 @@
 /* Below this many floats a parallel region costs more than the loop it would split. */
 #define PARALLEL_MIN 32768
 
+/* Chunk c's sum of squares, in double, in index order. */
+static double chunk_square_sum(const float *g, size_t n, int c)
+{
+    size_t lo = n * (size_t)c / NORM_CHUNKS, hi = n * (size_t)(c + 1) / NORM_CHUNKS;
+    double s = 0.0;
+    for (size_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
+    return s;
+}
+
 double grad_global_norm(const Model *m)
 {
     const size_t n = m->n_params;
     const float *g = m->grads;
     double chunk_sum[NORM_CHUNKS];
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
-    for (int c = 0; c < NORM_CHUNKS; c++) {
-        size_t lo = n * (size_t)c / NORM_CHUNKS, hi = n * (size_t)(c + 1) / NORM_CHUNKS;
-        double s = 0.0;
-        for (size_t i = lo; i < hi; i++) s += (double)g[i] * (double)g[i];
-        chunk_sum[c] = s;
+    if (par_team(n >= PARALLEL_MIN)) {
+#pragma omp parallel for schedule(static)
+        for (int c = 0; c < NORM_CHUNKS; c++) chunk_sum[c] = chunk_square_sum(g, n, c);
+    } else {
+        for (int c = 0; c < NORM_CHUNKS; c++) chunk_sum[c] = chunk_square_sum(g, n, c);
     }
     double total = 0.0;
     for (int c = 0; c < NORM_CHUNKS; c++) total += chunk_sum[c];
@@ -40,10 +50,26 @@ double grad_clip(Model *m, double max_norm)
         const float scale = (float)(max_norm / norm);
         const size_t n = m->n_params;
         float *g = m->grads;
-#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
-        for (size_t i = 0; i < n; i++) g[i] *= scale;
+        if (par_team(n >= PARALLEL_MIN)) {
+#pragma omp parallel for schedule(static)
+            for (size_t i = 0; i < n; i++) g[i] *= scale;
+        } else {
+            for (size_t i = 0; i < n; i++) g[i] *= scale;
+        }
     }
     return norm;
+}
+
+/* AdamW on parameter i (formulas in models/README.md, "Optimizer"). */
+static inline void adamw_one(float *p, float *mom1, float *mom2, const float *g, size_t i, double b1, double b2,
+                             double eps, double shrink, double step_size, double inv_sqrt_bc2)
+{
+    double gi = g[i];
+    double mi = b1 * mom1[i] + (1.0 - b1) * gi;
+    double vi = b2 * mom2[i] + (1.0 - b2) * gi * gi;
+    mom1[i] = (float)mi;
+    mom2[i] = (float)vi;
+    p[i] = (float)(shrink * p[i] - step_size * mi / (sqrt(vi) * inv_sqrt_bc2 + eps));
 }
 
 void adamw_step(Model *m, const AdamWConfig *c, double lr)
@@ -57,21 +83,18 @@ void adamw_step(Model *m, const AdamWConfig *c, double lr)
     const double step_size = lr / bc1, inv_sqrt_bc2 = 1.0 / sqrt(bc2);
     float *p = m->params, *mom1 = m->adam_m, *mom2 = m->adam_v;
     const float *g = m->grads;
-#pragma omp parallel if (m->n_params >= PARALLEL_MIN)
+    const int team = par_team(m->n_params >= PARALLEL_MIN);
     for (int k = 0; k < m->n_tensors; k++) {
         const TensorInfo *ti = &m->tensors[k];
         /* Decoupled decay (Loshchilov & Hutter): shrink the weight itself, not the gradient, and
          * only on matrices and embeddings; biases and layer-norm gains are left alone. */
         const double shrink = ti->decay ? 1.0 - lr * c->weight_decay : 1.0;
         const size_t lo = ti->offset, hi = ti->offset + ti->size;
-#pragma omp for schedule(static)
-        for (size_t i = lo; i < hi; i++) {
-            double gi = g[i];
-            double mi = b1 * mom1[i] + (1.0 - b1) * gi;
-            double vi = b2 * mom2[i] + (1.0 - b2) * gi * gi;
-            mom1[i] = (float)mi;
-            mom2[i] = (float)vi;
-            p[i] = (float)(shrink * p[i] - step_size * mi / (sqrt(vi) * inv_sqrt_bc2 + eps));
+        if (team && hi - lo >= PARALLEL_MIN) {
+#pragma omp parallel for schedule(static)
+            for (size_t i = lo; i < hi; i++) adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
+        } else {
+            for (size_t i = lo; i < hi; i++) adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
         }
     }
 }

@@ -23,6 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <omp.h>
+#include <stdint.h>
+
+#include "models/bigbuf.h"
 #include "models/layers.h"
 #include "models/rng.h"
 #include "tests/test.h"
@@ -836,8 +840,50 @@ static void test_logsoftmax(int V)
     free(fd);
 }
 
+/* par_team: a team only for work worth it, with more than one thread allowed, and never inside a
+ * team (where a nested region would be a team of one). */
+static void test_par_team(void)
+{
+    omp_set_num_threads(2);
+    CHECK(par_team(1) == 1, "par_team_two_threads", "par_team(1) is %d with 2 threads, expected 1", par_team(1));
+    CHECK(par_team(0) == 0, "par_team_small_work", "par_team(0) is %d, expected 0", par_team(0));
+    int inside = -1;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+        inside = par_team(1);
+    }
+    CHECK(inside == 0, "par_team_inside_team", "par_team(1) inside a team is %d, expected 0", inside);
+    omp_set_num_threads(1);
+    CHECK(par_team(1) == 0, "par_team_one_thread", "par_team(1) is %d with 1 thread, expected 0", par_team(1));
+    omp_set_num_threads(2);
+}
+
+/* bigbuf_alloc: 64-byte aligned below 2 MB, 2 MB aligned from there, every byte writable (the
+ * sanitizer build checks the writes). */
+static void test_bigbuf(void)
+{
+    const size_t sizes[] = {1, 100, 2u << 20, (3u << 20) + 5};
+    for (int k = 0; k < 4; k++) {
+        unsigned char *p = bigbuf_alloc(sizes[k]);
+        const size_t align = sizes[k] >= (2u << 20) ? (2u << 20) : 64;
+        char name[64];
+        snprintf(name, sizeof name, "bigbuf_alloc_%zu", sizes[k]);
+        CHECK(p && (uintptr_t)p % align == 0, name, "got %p for %zu bytes, expected a multiple of %zu", (void *)p,
+              sizes[k], align);
+        if (p) {
+            memset(p, 0xab, sizes[k]);
+            snprintf(name, sizeof name, "bigbuf_alloc_%zu_writable", sizes[k]);
+            CHECK(p[0] == 0xab && p[sizes[k] - 1] == 0xab, name, "the first or last byte did not keep its value");
+        }
+        free(p);
+    }
+}
+
 int main(void)
 {
+    test_par_team();
+    test_bigbuf();
     test_bf16_round();
     test_fast_expf();
     test_embed();

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/bigbuf.h"
 #include "models/rng.h"
 #include "errbuf.h"
 #include "ref/rl/length_penalty.h"
@@ -97,10 +98,10 @@ Generator *gen_new(const GenConfig *cfg, char *err)
     }
     g->groups = calloc((size_t)cfg->max_groups, sizeof *g->groups);
     g->comp = calloc(nc, sizeof *g->comp);
-    g->tok_store = malloc(nc * ctx * sizeof(int));
-    g->ver_store = malloc(nc * ctx * sizeof(int));
-    g->logp_store = malloc(nc * ctx * sizeof(float));
-    g->forced_store = malloc(nc * ctx);
+    g->tok_store = bigbuf_alloc(nc * ctx * sizeof(int));
+    g->ver_store = bigbuf_alloc(nc * ctx * sizeof(int));
+    g->logp_store = bigbuf_alloc(nc * ctx * sizeof(float));
+    g->forced_store = bigbuf_alloc(nc * ctx);
     g->q_cap = (int)nc;
     g->queue = malloc(nc * sizeof(int));
     g->slot_comp = malloc((size_t)cfg->slots * sizeof(int));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "errbuf.h"
+#include "models/bigbuf.h"
 #include "ref/rl/aggregate.h"
 #include "ref/rl/rows.h"
 
@@ -54,7 +55,7 @@ int step_init(TrainStep *ts, const TrainConfig *c, const ModelConfig *mc, int ma
     ts->opt = (AdamWConfig){c->adam_beta1, c->adam_beta2, c->adam_eps, c->weight_decay};
     ts->prec = (Precision){0, c->head == PREC_BF16};
     const size_t bytes = layout(ts, NULL);
-    ts->base = aligned_alloc(64, bytes);
+    ts->base = bigbuf_alloc(bytes);
     if (!ts->base) {
         snprintf(err, ERR_LEN, "out of memory for a batch of %d x %d completions", max_groups, ts->G);
         return 2;
