@@ -76,10 +76,12 @@ study_keys() {
 
 # Compute of one run relative to a default run (7.0e13 FLOPs, measured: 8000 steps of 48 x 16),
 # from its entry's batch and steps and its base's model size; seconds per FLOP of one run on one
-# thread while another runs beside it (jobs=2 on 2 cores), measured: the loo study's third seeds
-# took 371-387 s each (7.0e13 FLOPs; a GSPO run 538 s), 5.5e-12 s/FLOP.
+# thread while another runs beside it (jobs=2 on 2 cores), measured: two default runs side by
+# side (seeds 2 and 3) took 192 and 200 s (7.0e13 FLOPs), 2.8e-12 s/FLOP. (Before the kernels
+# skipped the OpenMP runtime for one-thread work, models/README.md "Threads and determinism", the
+# loo study's third seeds took 371-387 s each, on a machine other sessions were also loading.)
 DEFAULT_FLOPS=7.0e13
-SECONDS_PER_FLOP=5.5e-12
+SECONDS_PER_FLOP=2.8e-12
 rel_cost() {
     local entry=$1 base=$2 p=48 g=16 steps=8000 model=1
     [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
@@ -92,15 +94,21 @@ rel_cost() {
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
-# FLOPs. Measured on this study's runs under the same load: a `large` run (4 x the FLOPs in wider
-# matrix products) took about 2.4 x a default run's time, a `think` run (1.2 x the FLOPs in
-# sequences twice as long, where per-token overheads dominate) about 1.7 x.
+# FLOPs. Measured on this study's runs under the same load, before the kernels skipped the OpenMP
+# runtime: a `large` run (4 x the FLOPs in wider matrix products) took about 2.4 x a default run's
+# time (0.6 per FLOP), a `think` run (1.2 x the FLOPs in sequences twice as long, where per-token
+# overheads dominate) about 1.7 x (1.4), a `pair` run 2.4 per FLOP, a `mix` run 1.9 (825-1282 s
+# on one thread beside another, 2.9 x a default run). That change sped the bases up unevenly:
+# 1000 steps of each, the old and the new binary side by side, took 64.2 -> 47.5 s (default,
+# 1.35 x), 294.8 -> 242.3 s (large, 1.22 x), 98.1 -> 68.0 s (think, 1.44 x), 165.7 -> 141.6 s
+# (pair, 1.17 x), 132.5 -> 111.7 s (mix, 1.19 x); each factor below is the old one times the
+# default's speed-up over the base's.
 time_per_flop() {
     case $1 in
-        large) echo 0.6 ;;
-        think) echo 1.4 ;;
-        pair) echo 2.4 ;;
-        mix) echo 1.9 ;; # 825-1282 s on one thread beside another (mixture study), 2.9 x a default run
+        large) echo 0.67 ;;
+        think) echo 1.31 ;;
+        pair) echo 2.78 ;;
+        mix) echo 2.17 ;;
         *) echo 1 ;;
     esac
 }
