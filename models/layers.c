@@ -258,7 +258,8 @@ void layernorm_backward(float *dinp, float *dg, float *db, const float *dout, co
         }
     } else {
         for (int n = 0; n < N; n++) layernorm_backward_row(dinp, dout, inp, g, mean, rstd, n, C);
-        for (int tile = 0; tile < n_col_tiles; tile++) layernorm_backward_cols(dg, db, dout, inp, mean, rstd, tile, N, C);
+        for (int tile = 0; tile < n_col_tiles; tile++)
+            layernorm_backward_cols(dg, db, dout, inp, mean, rstd, tile, N, C);
     }
 }
 
@@ -317,7 +318,8 @@ void matmul_forward_tiled(float *out, const float *inp, const float *w, const fl
                     bf16_round_array(bf->w + (size_t)o * IN, w + (size_t)o * IN, (size_t)IN);
             }
 #pragma omp for schedule(static)
-            for (int tile = 0; tile < n_tiles; tile++) matmul_forward_tile(out, inp, wm, bias, N, IN, OUT, bf, rt, tile);
+            for (int tile = 0; tile < n_tiles; tile++)
+                matmul_forward_tile(out, inp, wm, bias, N, IN, OUT, bf, rt, tile);
         }
     } else {
         if (round_w) bf16_round_array(bf->w, w, (size_t)OUT * IN);
@@ -759,7 +761,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             for (int tile = 0; tile < n_tiles; tile++) attention_backward_tile(dqkv, scratch, sl, C, tile);
         }
     } else {
-        for (int unit = 0; unit < n_units; unit++) attention_backward_unit(dqkv, scratch, dout, qkv, att, sl, C, NH, unit);
+        for (int unit = 0; unit < n_units; unit++)
+            attention_backward_unit(dqkv, scratch, dout, qkv, att, sl, C, NH, unit);
         for (int tile = 0; tile < n_tiles; tile++) attention_backward_tile(dqkv, scratch, sl, C, tile);
     }
 }

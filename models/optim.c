@@ -92,9 +92,11 @@ void adamw_step(Model *m, const AdamWConfig *c, double lr)
         const size_t lo = ti->offset, hi = ti->offset + ti->size;
         if (team && hi - lo >= PARALLEL_MIN) {
 #pragma omp parallel for schedule(static)
-            for (size_t i = lo; i < hi; i++) adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
+            for (size_t i = lo; i < hi; i++)
+                adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
         } else {
-            for (size_t i = lo; i < hi; i++) adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
+            for (size_t i = lo; i < hi; i++)
+                adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
         }
     }
 }
