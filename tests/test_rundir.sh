@@ -34,8 +34,12 @@ wait_lock() {
 A=$!
 BG+=("$A")
 wait_lock "$T/d" "$A" || fail "two trains: setup" "the first train never held $T/d/.run.lock"
+# Paused while the second tries: 80 steps take a quarter of a second, and a first train that
+# finished before the second started would make this a test of a finished run instead.
+kill -STOP "$A"
 expect_error "two trains on one directory: the second is refused, naming the holder's pid" 1 \
   "'$T/d' is in use by another run: pid $A" -- train $K out="$T/d" seed=6 steps=60
+kill -CONT "$A"
 wait "$A"
 rc=$?
 check "two trains: the first one finishes (exit $rc)" [ "$rc" -eq 0 ]
@@ -86,7 +90,17 @@ check "a live writer's temporary file and other names are kept" [ -e "$T/tmpf/cu
 H=$!
 BG+=("$H")
 wait_lock "$T/sw/scalerl-s1" "$H" || fail "sweep and train: setup" "the train never held its lock"
-"$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K steps=30 2>"$T/sw.log"
+# The train is paused until the sweep has seen it busy: 30 steps take a tenth of a second.
+kill -STOP "$H"
+"$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K steps=30 2>"$T/sw.log" &
+SW=$!
+BG+=("$SW")
+for _ in $(seq 1000); do
+  grep -q 'busy   scalerl-s1' "$T/sw.log" 2>/dev/null && break
+  sleep 0.01
+done
+kill -CONT "$H"
+wait "$SW"
 rc=$?
 check "sweep: a run directory whose train was started by hand is busy, then found finished" \
   bash -c "[ $rc -eq 0 ] && grep -q 'busy   scalerl-s1: locked by' '$T/sw.log' && grep -q 'found  scalerl-s1' '$T/sw.log' &&
