@@ -215,15 +215,11 @@ void decode_step(DecodeState *s, const float *params, const int *slots, const in
     const int chunk = matmul_row_tile(n), n_chunks = (n + chunk - 1) / chunk;
     if (par_team(n_chunks > 1)) {
 #pragma omp parallel for schedule(dynamic, 1)
-        for (int k = 0; k < n_chunks; k++) {
-            const int r0 = k * chunk;
-            decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
-        }
+        for (int k = 0; k < n_chunks; k++)
+            decode_rows(s, &p, slots, tokens, k * chunk, n - k * chunk < chunk ? n - k * chunk : chunk, prec, logits);
     } else {
-        for (int k = 0; k < n_chunks; k++) {
-            const int r0 = k * chunk;
-            decode_rows(s, &p, slots, tokens, r0, n - r0 < chunk ? n - r0 : chunk, prec, logits);
-        }
+        for (int k = 0; k < n_chunks; k++)
+            decode_rows(s, &p, slots, tokens, k * chunk, n - k * chunk < chunk ? n - k * chunk : chunk, prec, logits);
     }
     for (int i = 0; i < n; i++) s->pos[slots[i]]++;
 }

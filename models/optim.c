@@ -83,14 +83,13 @@ void adamw_step(Model *m, const AdamWConfig *c, double lr)
     const double step_size = lr / bc1, inv_sqrt_bc2 = 1.0 / sqrt(bc2);
     float *p = m->params, *mom1 = m->adam_m, *mom2 = m->adam_v;
     const float *g = m->grads;
-    const int team = par_team(m->n_params >= PARALLEL_MIN);
     for (int k = 0; k < m->n_tensors; k++) {
         const TensorInfo *ti = &m->tensors[k];
         /* Decoupled decay (Loshchilov & Hutter): shrink the weight itself, not the gradient, and
          * only on matrices and embeddings; biases and layer-norm gains are left alone. */
         const double shrink = ti->decay ? 1.0 - lr * c->weight_decay : 1.0;
         const size_t lo = ti->offset, hi = ti->offset + ti->size;
-        if (team && hi - lo >= PARALLEL_MIN) {
+        if (par_team(hi - lo >= PARALLEL_MIN)) {
 #pragma omp parallel for schedule(static)
             for (size_t i = lo; i < hi; i++)
                 adamw_one(p, mom1, mom2, g, i, b1, b2, eps, shrink, step_size, inv_sqrt_bc2);
