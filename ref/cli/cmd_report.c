@@ -421,10 +421,10 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
     fprintf(f, "</p>\n");
 }
 
-static int report_sweep(FILE *f, const char *root, const ReportConfig *c, char *err)
+static int report_sweep(FILE *f, const char *root, const char *out, const ReportConfig *c, char *err)
 {
     CompareJob j;
-    int rc = compare_load(&j, root, &c->fs, c->baseline, &c->floors, 0, "report", err);
+    int rc = compare_load(&j, root, &c->fs, c->baseline, &c->floors, 0, out, "report", err);
     ComparePlot p = {0};
     if (!rc) rc = compare_plot_build(&j, &c->fs, &p, err);
     if (!rc) {
@@ -517,10 +517,11 @@ int cmd_report(int argc, char **argv)
         return report_error("report", rc, err);
     if (c.out[0]) snprintf(out, sizeof out, "%s", c.out);
     else if ((rc = path_join(out, sizeof out, dir, "report.html", err))) return report_error("report", rc, err);
+    int is_run = file_exists(metrics) || file_exists(metrics_gz);
+    if (is_run && (rc = rundata_check_output(out, "out", &dir, 1, err))) return report_error("report", rc, err);
     AtomicFile af;
     if ((rc = atomic_open(&af, out, err))) return report_error("report", rc, err);
-    int is_run = file_exists(metrics) || file_exists(metrics_gz);
-    rc = is_run ? report_run(af.f, dir, &c, err) : report_sweep(af.f, dir, &c, err);
+    rc = is_run ? report_run(af.f, dir, &c, err) : report_sweep(af.f, dir, out, &c, err);
     if (rc) atomic_abort(&af);
     else rc = atomic_commit(&af, err);
     if (!rc) {

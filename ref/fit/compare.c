@@ -13,11 +13,14 @@ static int cmp_group_A(const void *a, const void *b)
 }
 
 int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const char *baseline,
-                 const SpreadFloors *floors, int skip_unfinished, const char *cmd, char *err)
+                 const SpreadFloors *floors, int skip_unfinished, const char *out, const char *cmd, char *err)
 {
     memset(j, 0, sizeof *j);
     int rc = rundata_find(root, &j->dirs, &j->n_dirs, err);
     if (rc) return rc;
+    /* Before the fits: a bad out= is the user's to fix whatever the runs hold (flat data, say). */
+    if (out && out[0] && (rc = rundata_check_output(out, "out", (const char *const *)j->dirs, j->n_dirs, err)))
+        return rc;
     if (!(j->runs = calloc((size_t)j->n_dirs, sizeof *j->runs))) goto oom;
     if ((rc = rundata_load_all(j->runs, (const char *const *)j->dirs, j->n_dirs, fs->x, fs->y, cmd, &j->n_runs, err)))
         return rc;

@@ -20,10 +20,12 @@ typedef struct {
 
 /* Finds, loads, fits and compares (cmd names the command in notes). skip_unfinished: runs
  * without their closing row are left out (a note on stderr counts them); otherwise they are
- * compared as they stand and a note says how many there are. 0, or 1/2 with err: no run, a bad
- * run, a baseline not among the recipes. compare_free either way. */
+ * compared as they stand and a note says how many there are. out (NULL: none) is the file the
+ * caller will write: refused as soon as the runs are found, before any is read or fitted, if it
+ * is one of their inputs. 0, or 1/2 with err: no run, a bad run, out an input, a baseline not
+ * among the recipes. compare_free either way. */
 int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const char *baseline,
-                 const SpreadFloors *floors, int skip_unfinished, const char *cmd, char *err);
+                 const SpreadFloors *floors, int skip_unfinished, const char *out, const char *cmd, char *err);
 void compare_free(CompareJob *j);
 
 /* The mean over a recipe's seeds of their last eval point's pass rate (NaN without points). */

@@ -371,13 +371,13 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
 
 int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err)
 {
-    static const char *const inputs[] = {"metrics.jsonl", "config.txt"};
+    static const char *const inputs[] = {"metrics.jsonl", "metrics.jsonl.gz", "config.txt"};
     /* lstat: the output is renamed into place, which replaces the directory entry `out` (a link,
      * not what it points to): only an input read through that same entry is lost. */
     struct stat so, si;
     if (lstat(out, &so) != 0) return 0; /* not there yet: it cannot be an input */
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             char path[1100];
             if (path_join(path, sizeof path, dirs[i], inputs[k], err)) return 1;
             if (lstat(path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {

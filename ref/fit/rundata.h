@@ -47,7 +47,7 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
                      const char *cmd, int *n_loaded, char *err);
 
 /* 0 when the file `out` (the value of key=) is none of the files the runs in dirs are read from
- * (metrics.jsonl, config.txt; compared as directory entries, so another spelling of the path is
+ * (metrics.jsonl or its .gz, config.txt; compared as directory entries, so another spelling of the path is
  * caught), else 1 with err: writing it (a rename into place) would replace an input. */
 int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err);
 
