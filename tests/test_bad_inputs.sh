@@ -63,6 +63,16 @@ expect_error "plot out=RUN/metrics.jsonl.gz (an archived run) is refused" 1 "an 
 check "the inputs are unchanged" bash -c "cmp -s '$T/r/metrics.jsonl' '$T/metrics.before' &&
   cmp -s '$T/gz/r/metrics.jsonl.gz' '$T/gz-metrics.gz' && cmp -s '$T/cmp/r/config.txt' '$T/r/config.txt'"
 
+# ---- synth writes over its own directories only, never over a training run ----
+cp -r "$T/r" "$T/syn-r"
+expect_error "synth out=a training run's directory is refused, naming its metrics" 1 "'$T/syn-r/metrics.jsonl'" \
+  "did not write" -- synth out="$T/syn-r"
+expect_error "synth out=an archived run (metrics.jsonl.gz) is refused" 1 "metrics.jsonl.gz" -- synth out="$T/gz/r"
+check "the refused runs are unchanged" bash -c "cmp -s '$T/syn-r/metrics.jsonl' '$T/r/metrics.jsonl' &&
+  cmp -s '$T/syn-r/config.txt' '$T/r/config.txt' && cmp -s '$T/gz/r/metrics.jsonl.gz' '$T/gz-metrics.gz'"
+"$S" synth out="$T/syn" A=0.6 >/dev/null && "$S" synth out="$T/syn" A=0.8 >/dev/null
+check "synth rewrites a directory it wrote before" grep -q '^A=0.8' "$T/syn/config.txt"
+
 # ---- text keys: control characters, and spaces at either end, would not replay from config.txt ----
 expect_error "label= with a newline is refused, naming the key" 1 "'label'" "control character 0x0a" -- \
   train $K out="$T/never" label="$(printf 'a\nb')"

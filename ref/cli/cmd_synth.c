@@ -128,6 +128,33 @@ static int write_config(const SynthConfig *c, const char *path, char *err)
     return atomic_commit(&af, err);
 }
 
+/* 0 when out= is new, empty of runs, or a directory synth wrote before (its metrics.jsonl opens
+ * with synth's "run" row): only then may its files be replaced. A training run's metrics and
+ * config (or an archived run's .gz) are refused, since rewriting them would lose the run. */
+static int check_out_dir(const char *dir, char *err)
+{
+    static const char *const files[] = {"metrics.jsonl", "metrics.jsonl.gz", "config.txt"};
+    char path[1100];
+    int rc;
+    if ((rc = path_join(path, sizeof path, dir, "metrics.jsonl", err))) return rc;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char line[256] = "";
+        int synth = fgets(line, sizeof line, f) && strstr(line, "\"source\":\"scalerl synth\"");
+        fclose(f);
+        if (synth) return 0;
+    }
+    for (int k = 0; k < 3; k++) {
+        if ((rc = path_join(path, sizeof path, dir, files[k], err))) return rc;
+        if (file_exists(path)) {
+            snprintf(err, ERR_LEN, "out='%s' holds a run that scalerl synth did not write ('%s'): writing there "
+                     "would replace it (choose another directory)", dir, path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int cmd_synth(int argc, char **argv)
 {
     static const CommandSpec spec = {
@@ -150,6 +177,7 @@ int cmd_synth(int argc, char **argv)
         return report_error("synth", 1, err);
     }
     char path[1100];
+    if ((rc = check_out_dir(c.out, err))) return report_error("synth", rc, err);
     if ((rc = mkdir_p(c.out, err))) return report_error("synth", rc, err);
     snprintf(path, sizeof path, "%s/config.txt", c.out);
     if ((rc = write_config(&c, path, err))) return report_error("synth", rc, err);
