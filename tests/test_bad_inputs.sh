@@ -7,7 +7,7 @@
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 K="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4 prompts_per_step=8 gens_per_prompt=4 eval_every=5 threads=1 progress=0"
-train "$T/r" $K steps=20
+train "$T/r" $K steps=20 ckpt_every=10
 # Twenty steps barely move the policy: under some OpenBLAS kernel sets every eval row samples the
 # same completions and the pass rate is flat, which plot and compare refuse to fit. The checks
 # below are about inputs and outputs, not fits, so the eval rows are given a rising pass rate
@@ -48,6 +48,40 @@ expect_error "plot out= another spelling of RUN/config.txt is refused" 1 "an inp
 mkdir -p "$T/cmp"
 cp -r "$T/r" "$T/cmp/r"
 expect_error "compare out=a run's metrics.jsonl is refused" 1 "an input" -- compare "$T/cmp" out="$T/cmp/r/metrics.jsonl"
+# A report reads the base model and final.ckpt, and ckpt/ resumes the run: none may become HTML.
+md5sum "$T/base.ckpt" "$T/r/final.ckpt" "$T/r/ckpt/"*.ckpt >"$T/models.md5"
+expect_error "report out=RUN/final.ckpt is refused" 1 "this run's final model" -- report "$T/r" out="$T/r/final.ckpt"
+expect_error "report out=the run's base model is refused" 1 "this run's base model" -- report "$T/r" out="$T/base.ckpt"
+ck=$(ls "$T/r/ckpt/"*.ckpt | head -1)
+expect_error "report out=a resume checkpoint is refused" 1 "resume checkpoints" -- report "$T/r" out="$ck"
+check "the models are unchanged" md5sum -c --quiet "$T/models.md5"
+# A run whose metrics.jsonl is a symlink: out= naming the file it points to is refused too.
+mkdir -p "$T/store" "$T/linkrun"
+cp "$T/r/metrics.jsonl" "$T/store/m.jsonl" && cp "$T/r/config.txt" "$T/linkrun/"
+ln -s ../store/m.jsonl "$T/linkrun/metrics.jsonl"
+expect_error "plot out= the target of a run's symlinked metrics.jsonl is refused" 1 "an input" -- \
+  plot "$T/linkrun" out="$T/store/m.jsonl"
+expect_error "compare out= that target is refused" 1 "an input" -- compare "$T/linkrun" out="$T/store/m.jsonl"
+check "the target is unchanged" cmp -s "$T/store/m.jsonl" "$T/r/metrics.jsonl"
+# fitbench: the bank's manifest and its runs' files are inputs.
+mkdir -p "$T/bank" && cp -r "$T/r" "$T/bank/r" && printf '{"path":"r","shape":"x","expect":"forecast"}\n' >"$T/bank/manifest.jsonl"
+cp "$T/bank/manifest.jsonl" "$T/manifest.before"
+expect_error "fitbench out=the bank's manifest is refused" 1 "the bank's manifest" -- \
+  fitbench bank="$T/bank" fitter=loglogistic out="$T/bank/manifest.jsonl"
+expect_error "fitbench out=a bank run's config.txt is refused" 1 "an input" -- \
+  fitbench bank="$T/bank" fitter=loglogistic out="$T/bank/r/config.txt"
+check "the bank is unchanged" bash -c "cmp -s '$T/bank/manifest.jsonl' '$T/manifest.before' &&
+  cmp -s '$T/bank/r/config.txt' '$T/r/config.txt'"
+# A run reached twice (a symlink to it, a link cycle) is one seed, not several.
+mkdir -p "$T/loop/a" && cp -r "$T/r" "$T/loop/a/r" && ln -s .. "$T/loop/a/up" && ln -s . "$T/loop/self" &&
+  ln -s a/r "$T/loop/r-again"
+"$S" compare "$T/loop" json=1 >"$T/loop.json" 2>"$T/loop.err"
+check "compare counts a run reached through links once (seeds 1)" python3 -c "
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+seeds = [r['seeds'] for r in rows if 'seeds' in r]
+assert seeds == [1], (seeds, open(sys.argv[2]).read())" "$T/loop.json" "$T/loop.err"
+
 # Flat data cannot be fitted, but out= naming an input is refused first: it is the user's to fix.
 mkdir -p "$T/flat/r"
 cp "$T/r/config.txt" "$T/flat/r/"

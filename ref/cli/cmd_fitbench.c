@@ -349,6 +349,20 @@ static int write_file(const char *path, const Bank *b, const BenchConfig *c, con
     return atomic_commit(&af, err);
 }
 
+/* out= must not be the bank's manifest or one of its runs' files: the scores would replace them
+ * (checked before any fitter runs). 0, or 1 with err. */
+static int check_out(const char *out, const Bank *b, const char *bank, char *err)
+{
+    char path[1100];
+    int rc = path_join(path, sizeof path, bank, "manifest.jsonl", err);
+    if (rc || (rc = rundata_check_file(out, "out", path, "the bank's manifest", err))) return rc;
+    for (int i = 0; i < b->n && !rc; i++) {
+        const char *dir = b->runs[i].run.dir;
+        rc = rundata_check_output(out, "out", &dir, 1, err);
+    }
+    return rc;
+}
+
 int cmd_fitbench(int argc, char **argv)
 {
     static const CommandSpec spec = {
@@ -406,6 +420,10 @@ int cmd_fitbench(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     Bank b;
     if ((rc = bank_load(&b, c.bank, c.x, err))) return report_error("fitbench", rc, err);
+    if (c.out[0] && (rc = check_out(c.out, &b, c.bank, err))) {
+        bank_free(&b);
+        return report_error("fitbench", rc, err);
+    }
     BenchSettings bs = {.budgets = budgets, .n_budgets = nb, .timeout_s = c.timeout, .progress = isatty(2)};
     bs.fs = (FitSettings){.exclude_below = -1, .exclude_frac = -1, .boot = c.boot, .boot_seed = c.boot_seed};
     snprintf(bs.fs.x, sizeof bs.fs.x, "%s", c.x);

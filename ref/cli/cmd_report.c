@@ -206,6 +206,37 @@ static int load_train_config(const char *dir, TrainConfig *tc, char *err)
     return rc;
 }
 
+/* A run's report reads its base model and final.ckpt, and its ckpt/ directory is what resumes it:
+ * out= naming any of them would replace a model with HTML (metrics.jsonl and config.txt are
+ * checked by rundata_check_output). 0, or 1 with err. */
+static int check_out_not_model(const char *out, const char *dir, char *err)
+{
+    struct stat so, sd, sc;
+    if (lstat(out, &so) != 0) return 0; /* not there yet: nothing to replace */
+    TrainConfig *tc = malloc(sizeof *tc);
+    char why[ERR_LEN], path[1100];
+    int rc = 0;
+    if (tc && load_train_config(dir, tc, why) == 0)
+        rc = rundata_check_file(out, "out", tc->base, "this run's base model", err);
+    free(tc);
+    if (rc || (rc = path_join(path, sizeof path, dir, "final.ckpt", err)) ||
+        (rc = rundata_check_file(out, "out", path, "this run's final model", err)))
+        return rc;
+    /* A resume checkpoint: out's directory is the run's ckpt/. */
+    char parent[OPT_STR_LEN + 32];
+    snprintf(parent, sizeof parent, "%s", out);
+    char *slash = strrchr(parent, '/');
+    if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
+    else snprintf(parent, sizeof parent, ".");
+    if ((rc = path_join(path, sizeof path, dir, "ckpt", err))) return rc;
+    if (stat(parent, &sd) == 0 && stat(path, &sc) == 0 && sd.st_dev == sc.st_dev && sd.st_ino == sc.st_ino) {
+        snprintf(err, ERR_LEN, "out='%s' is a file of '%s', this run's resume checkpoints: writing the report there "
+                 "would replace it (choose another file)", out, path);
+        return 1;
+    }
+    return 0;
+}
+
 /* Samples the first prompts of the validation set with each model, as the run's evals do. */
 static int sample_models(const TrainConfig *tc, const char *const *ckpts, int n_models, Answers *a, char *err)
 {
@@ -518,7 +549,8 @@ int cmd_report(int argc, char **argv)
     if (c.out[0]) snprintf(out, sizeof out, "%s", c.out);
     else if ((rc = path_join(out, sizeof out, dir, "report.html", err))) return report_error("report", rc, err);
     int is_run = file_exists(metrics) || file_exists(metrics_gz);
-    if (is_run && (rc = rundata_check_output(out, "out", &dir, 1, err))) return report_error("report", rc, err);
+    if (is_run && ((rc = rundata_check_output(out, "out", &dir, 1, err)) || (rc = check_out_not_model(out, dir, err))))
+        return report_error("report", rc, err);
     AtomicFile af;
     if ((rc = atomic_open(&af, out, err))) return report_error("report", rc, err);
     rc = is_run ? report_run(af.f, dir, &c, err) : report_sweep(af.f, dir, out, &c, err);

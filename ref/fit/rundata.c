@@ -369,22 +369,29 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
     return 0;
 }
 
+int rundata_check_file(const char *out, const char *key, const char *path, const char *what, char *err)
+{
+    /* lstat on out: the output is renamed into place, which replaces the directory entry `out` (a
+     * link, not what it points to). A file is lost if it is read through that entry: its own
+     * entry, or the file its symlink points to (lstat and stat of path). */
+    struct stat so, si, sf;
+    if (lstat(out, &so) != 0) return 0; /* not there yet: it cannot be that file */
+    int same = (lstat(path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) ||
+               (stat(path, &sf) == 0 && sf.st_dev == so.st_dev && sf.st_ino == so.st_ino);
+    if (!same) return 0;
+    snprintf(err, ERR_LEN, "%s='%s' is '%s', %s: writing it would replace it (choose another file)", key, out, path,
+             what);
+    return 1;
+}
+
 int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err)
 {
     static const char *const inputs[] = {"metrics.jsonl", "metrics.jsonl.gz", "config.txt"};
-    /* lstat: the output is renamed into place, which replaces the directory entry `out` (a link,
-     * not what it points to): only an input read through that same entry is lost. */
-    struct stat so, si;
-    if (lstat(out, &so) != 0) return 0; /* not there yet: it cannot be an input */
     for (int i = 0; i < n; i++)
         for (int k = 0; k < 3; k++) {
             char path[1100];
             if (path_join(path, sizeof path, dirs[i], inputs[k], err)) return 1;
-            if (lstat(path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
-                snprintf(err, ERR_LEN, "%s='%s' is '%s', an input of this command: writing it would replace it "
-                         "(choose another file)", key, out, path);
-                return 1;
-            }
+            if (rundata_check_file(out, key, path, "an input of this command", err)) return 1;
         }
     return 0;
 }
@@ -426,11 +433,48 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(const char *dir, int depth, DirList *l, char *err)
+/* The directories a walk has entered, by device and inode: a directory reached twice (through a
+ * symlink to it, or a link cycle) would count its runs as more seeds. */
+typedef struct {
+    dev_t *dev;
+    ino_t *ino;
+    int n, cap;
+} Seen;
+
+/* 1 if dir was seen before, else records it and returns 0 (2 with err: out of memory or stat). */
+static int seen_before(Seen *s, const char *dir, char *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        snprintf(err, ERR_LEN, "cannot read directory '%s': %s", dir, strerror(errno));
+        return 2;
+    }
+    for (int i = 0; i < s->n; i++)
+        if (s->dev[i] == st.st_dev && s->ino[i] == st.st_ino) return 1;
+    if (s->n == s->cap) {
+        int nc = s->cap ? s->cap * 2 : 64;
+        dev_t *d = realloc(s->dev, sizeof *d * (size_t)nc);
+        if (d) s->dev = d;
+        ino_t *in = d ? realloc(s->ino, sizeof *in * (size_t)nc) : NULL;
+        if (!in) {
+            snprintf(err, ERR_LEN, "out of memory");
+            return 2;
+        }
+        s->ino = in;
+        s->cap = nc;
+    }
+    s->dev[s->n] = st.st_dev;
+    s->ino[s->n++] = st.st_ino;
+    return 0;
+}
+
+static int walk(const char *dir, int depth, DirList *l, Seen *seen, char *err)
 {
     char path[1100];
     if (path_join(path, sizeof path, dir, "metrics.jsonl", err)) return 1;
     struct stat st;
+    int rc = seen_before(seen, dir, err);
+    if (rc) return rc == 1 ? 0 : rc;
     if (metrics_path(dir, path, sizeof path)) return list_add(l, dir, err);
     if (depth >= FIND_MAX_DEPTH) return 0;
     DIR *d = opendir(dir);
@@ -442,7 +486,6 @@ static int walk(const char *dir, int depth, DirList *l, char *err)
      * system's order. */
     DirList sub = {0};
     struct dirent *e;
-    int rc = 0;
     while (!rc && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         if ((rc = path_join(path, sizeof path, dir, e->d_name, err))) break;
@@ -450,7 +493,7 @@ static int walk(const char *dir, int depth, DirList *l, char *err)
     }
     closedir(d);
     if (sub.n > 1) qsort(sub.dirs, (size_t)sub.n, sizeof(char *), cmp_str);
-    for (int i = 0; i < sub.n && !rc; i++) rc = walk(sub.dirs[i], depth + 1, l, err);
+    for (int i = 0; i < sub.n && !rc; i++) rc = walk(sub.dirs[i], depth + 1, l, seen, err);
     rundata_free_list(sub.dirs, sub.n);
     return rc;
 }
@@ -465,7 +508,10 @@ int rundata_find(const char *root, char ***dirs, int *n, char *err)
         snprintf(err, ERR_LEN, "'%s' is not a directory", root);
         return 2;
     }
-    int rc = walk(root, 0, &l, err);
+    Seen seen = {0};
+    int rc = walk(root, 0, &l, &seen, err);
+    free(seen.dev);
+    free(seen.ino);
     if (!rc && l.n == 0) {
         snprintf(err, ERR_LEN, "no run directories (holding metrics.jsonl or metrics.jsonl.gz) under '%s'", root);
         rc = 1;

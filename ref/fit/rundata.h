@@ -47,9 +47,13 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
                      const char *cmd, int *n_loaded, char *err);
 
 /* 0 when the file `out` (the value of key=) is none of the files the runs in dirs are read from
- * (metrics.jsonl or its .gz, config.txt; compared as directory entries, so another spelling of the path is
- * caught), else 1 with err: writing it (a rename into place) would replace an input. */
+ * (metrics.jsonl or its .gz, config.txt, or what a symlink of theirs points to; compared as
+ * directory entries, so another spelling of the path is caught), else 1 with err: writing it (a
+ * rename into place) would replace an input. */
 int rundata_check_output(const char *out, const char *key, const char *const *dirs, int n, char *err);
+/* The same for one file: 0 when `out` is not path (nor what path's symlink points to), else 1
+ * with err naming both and saying what path is (e.g. "an input of this command"). */
+int rundata_check_file(const char *out, const char *key, const char *path, const char *what, char *err);
 
 /* The eval rows of dir's metrics as the file has them, step-0 row included, in file order, without
  * their newlines (for fitters that read metrics.jsonl rows themselves); free with
@@ -57,7 +61,8 @@ int rundata_check_output(const char *out, const char *key, const char *const *di
 int rundata_eval_lines(const char *dir, char ***lines, int *n, char *err);
 
 /* Every directory at or under root holding a metrics.jsonl or metrics.jsonl.gz (not descending
- * into run directories), sorted by path. 0, 1 when there is none, 2 on I/O errors. */
+ * into run directories), sorted by path; a directory reached a second time (a symlink to it, a
+ * link cycle) is skipped, so no run counts twice. 0, 1 when there is none, 2 on I/O errors. */
 int rundata_find(const char *root, char ***dirs, int *n, char *err);
 void rundata_free_list(char **dirs, int n);
 
