@@ -145,6 +145,40 @@ $S sweep recipes=scalerl out="$T/j" base="$T/junk.ckpt" eval_n=50 steps=3 thread
 check "a train that fails: exit code and the log's last line" grep -q "FAILED scalerl-s1: exit [12] .*junk.ckpt.*train.log" "$T/j.log"
 check "a train that fails: counted in the summary" grep -q "1 of 1 runs failed" "$T/j.log"
 
+# ---- a base inside a run directory of the grid: the sweep would delete it before a train reads it,
+# so it is refused before anything is touched, however the path reaches it ('..', a symlink, a
+# recipes= entry); a base elsewhere in the sweep directory is fine. B=: K without its base=.
+B=("${K[@]:1}" steps=2 threads=1)
+$S sweep recipes=scalerl out="$T/bb" base="$T/b.ckpt" "${B[@]}" 2>"$T/bb.log" ||
+  fail "base inside a run: set-up sweep" "$(tail -2 "$T/bb.log")"
+files_of() { find "$1" -printf '%p %s %T@\n' | sort; } # every file and directory, with size and mtime
+files_of "$T/bb" >"$T/bb1"
+expect_error "base inside a run directory: refused" 1 "base='$T/bb/scalerl-s1/final.ckpt'" \
+  "run directory '$T/bb/scalerl-s1'" -- \
+  sweep recipes=scalerl seeds=2 out="$T/bb" base="$T/bb/scalerl-s1/final.ckpt" "${B[@]}"
+expect_error "base inside a run directory, through '..'" 1 "run directory '$T/bb/scalerl-s1'" -- \
+  sweep recipes=scalerl out="$T/bb" base="$T/bb/../bb/scalerl-s1/final.ckpt" "${B[@]}"
+expect_error "base inside a run directory, Slurm script" 1 "run directory '$T/bb/scalerl-s1'" -- \
+  sweep recipes=scalerl out="$T/bb" base="$T/bb/scalerl-s1/final.ckpt" "${B[@]}" print=slurm
+ln -s bb/scalerl-s1/final.ckpt "$T/in-run.ckpt"
+(cd "$T" && expect_error "a recipes= entry's base inside a run directory, through a symlink" 1 "base='in-run.ckpt'" \
+  "run directory 'bb/scalerl-s1'" -- sweep recipes=scalerl,grpo+base=in-run.ckpt out=bb base=b.ckpt "${B[@]}")
+files_of "$T/bb" >"$T/bb2"
+check "base inside a run directory: the run's files untouched, no run started" cmp "$T/bb1" "$T/bb2"
+cp "$T/b.ckpt" "$T/bb/base.ckpt"
+$S sweep recipes=scalerl out="$T/bb" base="$T/bb/base.ckpt" "${B[@]}" 2>"$T/bb3.log"; rc=$?
+[ $rc -eq 0 ] && pass "a base in the sweep directory, outside its runs: exit 0" \
+  || fail "a base in the sweep directory, outside its runs" "exit $rc: $(tail -2 "$T/bb3.log")"
+check "a base in the sweep directory: the run made again from it" runs_complete "$T/bb" 2 scalerl-s1
+
+# ---- a sweep directory that cannot be made: an I/O error of the sweep (exit 2), not failed runs
+echo "a file" >"$T/afile"
+expect_error "out= under a file: exit 2, the directory and the error named" 2 \
+  "cannot create directory '$T/afile/sw': Not a directory" -- \
+  sweep recipes=scalerl out="$T/afile/sw" "${B[@]}" base="$T/b.ckpt"
+expect_error "out= a file: exit 2" 2 "'$T/afile' exists and is not a directory" -- \
+  sweep recipes=scalerl out="$T/afile" "${B[@]}" base="$T/b.ckpt"
+
 # ---- bad keys: one line, exit 1, nothing written
 Z="$T/z"
 expect_error "recipes required" 1 "needs recipes=" -- sweep out="$Z" "${K[@]}"
@@ -162,6 +196,8 @@ expect_error "unknown key" 1 "unknown key 'foo'" -- sweep recipes=grpo foo=1 out
 expect_error "bad train value" 1 "'steps'" -- sweep recipes=grpo steps=0 out="$Z" "${K[@]}"
 expect_error "missing base" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt"
 expect_error "missing base, Slurm script" 1 "no such file" -- sweep recipes=grpo out="$Z" base="$T/none.ckpt" print=slurm
+expect_error "missing base in a recipes= entry" 1 "base='none.ckpt': no such file" -- \
+  sweep recipes=grpo,grpo+base=none.ckpt out="$Z" "${K[@]}"
 # Listing does not need the base: a script lists the pretrain that makes it before these.
 "$S" sweep recipes=grpo seeds=2 out="$Z" base="$T/none.ckpt" print=commands >"$T/nobase" 2>&1
 check "print=commands with a base still to make: exit 0, one command per run naming that base" \

@@ -5,11 +5,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ref/common/jsonl.h"
@@ -125,8 +127,9 @@ static int parse_seeds(const char *s, long *lo, long *hi, char *err)
     return 0;
 }
 
+/* base (OPT_STR_LEN) gets the run's resolved base=. */
 static int build_run(SweepRun *r, const char *recipe, long seed, const char *out, const Args *extra, Args *ta,
-                     int need_base, char *err)
+                     int need_base, char *base, char *err)
 {
     char sv[32];
     snprintf(sv, sizeof sv, "%ld", seed);
@@ -169,6 +172,7 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
         snprintf(err, ERR_LEN, "base='%s': no such file (expected a checkpoint from scalerl pretrain)", c.base);
         return 1;
     }
+    snprintf(base, OPT_STR_LEN, "%s", c.base);
     if (!(r->config = run_config_text(&c))) {
         snprintf(err, ERR_LEN, "out of memory resolving run %s", r->name);
         return 2;
@@ -190,16 +194,82 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
     return 0;
 }
 
+/* A run directory by device and inode: stat(2) follows symlinks, so a path through a symlink or
+ * '..' names the same directory. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int run;
+} RunDirId;
+
+/* 0 when none of base's directories (nor base itself) is one of ids' run directories, else 1 with
+ * err naming it; 2 when base cannot be resolved. */
+static int check_base_outside(const SweepGrid *g, const RunDirId *ids, int n, const char *base, char *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(base, real)) {
+        snprintf(err, ERR_LEN, "cannot resolve base='%s': %s", base, strerror(errno));
+        return 2;
+    }
+    for (;;) {
+        struct stat st;
+        if (stat(real, &st) != 0) {
+            snprintf(err, ERR_LEN, "cannot read '%s' (a directory of base='%s'): %s", real, base, strerror(errno));
+            return 2;
+        }
+        for (int i = 0; i < n; i++)
+            if (ids[i].dev == st.st_dev && ids[i].ino == st.st_ino) {
+                snprintf(err, ERR_LEN, "base='%s' is inside the run directory '%s', whose files the sweep may delete "
+                         "before a train reads it: copy it outside the run directories", base, g->runs[ids[i].run].dir);
+                return 1;
+            }
+        char *slash = strrchr(real, '/');
+        if (!slash || slash[1] == 0) return 0; /* "/" was the last */
+        if (slash == real) slash++; /* "/x" goes up to "/" */
+        *slash = 0;
+    }
+}
+
+/* A stale or unfinished run's directory is cleared before its train starts, and train removes
+ * final.ckpt as it starts, so a base inside any run directory of the grid could be gone before a
+ * run reads it: refused for every run, whatever its state now, before anything is touched. bases
+ * holds each recipe's base= (the same for all its seeds). */
+static int check_bases_outside_runs(const SweepGrid *g, char (*bases)[OPT_STR_LEN], char *err)
+{
+    RunDirId *ids = malloc((size_t)g->n * sizeof *ids);
+    if (!ids) {
+        snprintf(err, ERR_LEN, "out of memory for %d runs", g->n);
+        return 2;
+    }
+    int n = 0, rc = 0;
+    for (int i = 0; i < g->n && !rc; i++) {
+        struct stat st;
+        if (stat(g->runs[i].dir, &st) == 0) {
+            if (S_ISDIR(st.st_mode)) ids[n++] = (RunDirId){st.st_dev, st.st_ino, i};
+        } else if (errno != ENOENT && errno != ENOTDIR) {
+            snprintf(err, ERR_LEN, "cannot read '%s': %s", g->runs[i].dir, strerror(errno));
+            rc = 2;
+        }
+    }
+    for (int b = 0; b < g->n_recipes && !rc && n > 0; b++) {
+        int seen = 0;
+        for (int k = 0; k < b && !seen; k++) seen = strcmp(bases[k], bases[b]) == 0;
+        if (!seen) rc = check_base_outside(g, ids, n, bases[b], err);
+    }
+    free(ids);
+    return rc;
+}
+
 int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const char *out, const Args *extra,
                      int need_base, char *err)
 {
     memset(g, 0, sizeof *g);
     char(*names)[RECIPE_NAME_LEN] = malloc(SWEEP_MAX_RECIPES * sizeof *names);
+    char(*bases)[OPT_STR_LEN] = malloc(SWEEP_MAX_RECIPES * sizeof *bases);
     Args *ta = malloc(sizeof *ta);
-    char dir[OPT_STR_LEN];
     long lo = 0, hi = 0;
     int nr = 0, rc = 0;
-    if (!names || !ta) {
+    if (!names || !bases || !ta) {
         snprintf(err, ERR_LEN, "out of memory");
         rc = 2;
     }
@@ -228,7 +298,7 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
             snprintf(err, ERR_LEN, "out= is empty: expected the sweep's directory");
             rc = 1;
         }
-        snprintf(dir, sizeof dir, "%.*s", (int)len, out);
+        snprintf(g->out, sizeof g->out, "%.*s", (int)len, out);
     }
     if (!rc) {
         g->n_recipes = nr;
@@ -241,10 +311,12 @@ int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const
     }
     for (long s = lo; s <= hi && !rc; s++)
         for (int i = 0; i < nr && !rc; i++) {
-            rc = build_run(&g->runs[g->n], names[i], s, dir, extra, ta, need_base, err);
+            rc = build_run(&g->runs[g->n], names[i], s, g->out, extra, ta, need_base, bases[i], err);
             g->n++; /* counted even when it failed, so that free releases its parts */
         }
+    if (!rc && need_base) rc = check_bases_outside_runs(g, bases, err);
     free(names);
+    free(bases);
     free(ta);
     if (rc) sweep_grid_free(g);
     return rc;

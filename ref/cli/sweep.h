@@ -42,6 +42,7 @@ typedef struct {
 } SweepRun;
 
 typedef struct {
+    char out[OPT_STR_LEN]; /* the sweep directory, without trailing slashes */
     SweepRun *runs; /* seed-major: every recipe's first seed, then every recipe's second, ... */
     int n, n_recipes, n_seeds;
     int user_threads; /* threads= is among the extra keys */
@@ -51,8 +52,9 @@ typedef struct {
  * directories under out, and the extra keys: every pair of `extra` not marked used. Each run's
  * config is resolved exactly as `scalerl train` would, so a bad key or value is refused here, for
  * the whole grid, before anything runs. need_base: refuse a base= that is not a file (0 when the
- * grid is only listed: a script may make the base before the commands it lists). 0 or 1 (bad
- * input: nothing allocated). */
+ * grid is only listed: a script may make the base before the commands it lists), and one inside a
+ * run directory of the grid, which the sweep may clear before that base is read. 0, 1 (bad input)
+ * or 2 (I/O), nothing allocated unless 0. */
 int sweep_grid_build(SweepGrid *g, const char *recipes, const char *seeds, const char *out, const Args *extra,
                      int need_base, char *err);
 void sweep_grid_free(SweepGrid *g);
@@ -91,8 +93,9 @@ int sweep_usable_cores(void);
 
 /* Runs every unfinished run of g as `exe train ...` subprocesses, at most jobs at once, the cores
  * divided among them (unless threads= was given); progress on stderr. Returns 0 when every run is
- * finished, 1 when some failed (the others still ran), 2 on I/O failure of the sweep itself, or
- * 128 + signal number after SIGINT, SIGTERM or SIGHUP (running trains are stopped first). */
+ * finished, 1 when some failed (the others still ran), 2 on I/O failure of the sweep itself (g->out
+ * that cannot be made is one, before any run starts), or 128 + signal number after SIGINT, SIGTERM
+ * or SIGHUP (running trains are stopped first). */
 int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err);
 
 #endif

@@ -393,6 +393,13 @@ int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err)
         free(s.job);
         return 0;
     }
+    /* Made here, so that a sweep directory that cannot exist fails the sweep as an I/O error, not
+     * every run as a failed train. */
+    int rc = mkdir_p(g->out, err);
+    if (rc) {
+        free(s.job);
+        return rc;
+    }
 
     fprintf(stderr, "sweep: %d runs (%d recipes x %d seeds), %d finished earlier, %d to run, %d at a time%s%s\n",
             g->n, g->n_recipes, g->n_seeds, earlier, s.to_run, at_once, s.threads_word[0] ? ", " : "",
@@ -408,7 +415,7 @@ int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err)
         free(s.job);
         return 2;
     }
-    int rc = schedule(&s, jobs, err);
+    rc = schedule(&s, jobs, err);
     /* A stop signal that arrived as the last run ended still stops the sweep, with its code. */
     struct timespec now = {0, 0};
     siginfo_t info;
@@ -425,8 +432,7 @@ int sweep_execute(const SweepGrid *g, const char *exe, int jobs, char *err)
         fprintf(stderr, "sweep: %d of %d runs done in %.1fs (%d finished earlier%s), %d failed\n", s.done, s.to_run,
                 elapsed(&s), earlier, s.elsewhere ? ", more by another process" : "", s.failed);
         if (s.failed) {
-            snprintf(err, ERR_LEN, "%d of %d runs failed (their train.log says why)", s.failed,
-                     s.to_run);
+            snprintf(err, ERR_LEN, "%d of %d runs failed (their FAILED lines above say why)", s.failed, s.to_run);
             rc = 1;
         }
     }
