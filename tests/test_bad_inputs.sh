@@ -106,6 +106,16 @@ check "the refused runs are unchanged" bash -c "cmp -s '$T/syn-r/metrics.jsonl' 
   cmp -s '$T/syn-r/config.txt' '$T/r/config.txt' && cmp -s '$T/gz/r/metrics.jsonl.gz' '$T/gz-metrics.gz'"
 "$S" synth out="$T/syn" A=0.6 >/dev/null && "$S" synth out="$T/syn" A=0.8 >/dev/null
 check "synth rewrites a directory it wrote before" grep -q '^A=0.8' "$T/syn/config.txt"
+# Killed while writing (60 MB of rows, ~2 s here), a command leaves no temporary file behind:
+# where the file system allows, it has no name until it is complete.
+"$S" synth out="$T/killed" n=200000 >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -TERM $pid 2>/dev/null
+wait $pid
+rc=$?
+check "synth killed mid-write (exit $rc) leaves no *.tmp.* file and no partial metrics" \
+  bash -c "! ls '$T/killed' | grep -q '\.tmp\.' && { [ $rc -eq 0 ] || [ ! -e '$T/killed/metrics.jsonl' ]; }"
 
 # ---- text keys: control characters, and spaces at either end, would not replay from config.txt ----
 expect_error "label= with a newline is refused, naming the key" 1 "'label'" "control character 0x0a" -- \

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -16,6 +17,20 @@ int atomic_open(AtomicFile *af, const char *path, char *err)
     }
     strcpy(af->path, path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    /* Unnamed until the commit: needs O_TMPFILE in path's directory and /proc to link it by. */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = access("/proc/self/fd", X_OK) == 0 ? open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666) : -1;
+    if (fd >= 0) {
+        if ((af->f = fdopen(fd, "wb"))) {
+            af->unnamed = 1;
+            return 0;
+        }
+        close(fd);
+    }
     af->f = fopen(af->tmp, "wb");
     if (!af->f) {
         snprintf(err, ERR_LEN, "cannot write '%s': %s", af->tmp, strerror(errno));
@@ -28,6 +43,19 @@ int atomic_commit(AtomicFile *af, char *err)
 {
     int bad = ferror(af->f) || fflush(af->f) != 0;
     int saved = errno;
+    if (!bad && af->unnamed) {
+        /* Give the complete file its temporary name (a stale one of a dead process with our pid
+         * is removed first); the rename below replaces path with it. */
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fileno(af->f));
+        int linked = linkat(AT_FDCWD, proc, AT_FDCWD, af->tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (!linked && errno == EEXIST && remove(af->tmp) == 0)
+            linked = linkat(AT_FDCWD, proc, AT_FDCWD, af->tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (!linked) {
+            bad = 1;
+            saved = errno;
+        }
+    }
     if (fclose(af->f) != 0 && !bad) {
         bad = 1;
         saved = errno;
@@ -35,7 +63,7 @@ int atomic_commit(AtomicFile *af, char *err)
     af->f = NULL;
     if (bad) {
         snprintf(err, ERR_LEN, "cannot write '%s': %s", af->tmp, strerror(saved));
-        remove(af->tmp);
+        remove(af->tmp); /* an unnamed file may have been linked before fclose failed */
         return 2;
     }
     if (rename(af->tmp, af->path) != 0) {
@@ -48,9 +76,9 @@ int atomic_commit(AtomicFile *af, char *err)
 
 void atomic_abort(AtomicFile *af)
 {
-    if (af->f) fclose(af->f);
+    if (af->f) fclose(af->f); /* an unnamed file is gone with it */
     af->f = NULL;
-    if (af->tmp[0]) remove(af->tmp);
+    if (af->tmp[0] && !af->unnamed) remove(af->tmp);
 }
 
 int mkdir_p(const char *dir, char *err)

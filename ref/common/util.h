@@ -8,11 +8,14 @@
 #include "errbuf.h"
 
 /* A file written under a temporary name in the same directory and renamed into place on
- * commit, so that a reader never sees a half-written file. */
+ * commit, so that a reader never sees a half-written file. Where the file system allows
+ * (Linux's O_TMPFILE), the temporary file has no name until the commit links it, so a process
+ * killed while writing leaves nothing behind; elsewhere it is PATH.tmp.PID from the start. */
 typedef struct {
     FILE *f;
     char path[1024];
     char tmp[1100];
+    int unnamed; /* 1: an O_TMPFILE file, linked as tmp only at commit */
 } AtomicFile;
 
 int atomic_open(AtomicFile *af, const char *path, char *err);
