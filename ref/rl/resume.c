@@ -18,9 +18,22 @@ static const char STATE_MAGIC[8] = {'S', 'R', 'L', 'S', 'T', 'A', 'T', '2'}; /* 
 /* Read back with fmemopen; the largest state here is a few MB (the held groups). */
 #define STATE_MAX ((size_t)1 << 31)
 
-static void ckpt_path(char *out, size_t n, const char *dir, long step, const char *ext)
+/* The path's length, also when it did not fit in out (n bytes; n = 0: only the length). */
+static int ckpt_path(char *out, size_t n, const char *dir, long step, const char *ext)
 {
-    snprintf(out, n, "%s/ckpt/step-%08ld.%s", dir, step, ext);
+    return snprintf(out, n, "%s/ckpt/step-%08ld.%s", dir, step, ext);
+}
+
+int resume_check_out(const TrainConfig *c, char *err)
+{
+    /* The .state (written by atomic_open) of the last step has the longest path of the run's files. */
+    const int len = ckpt_path(NULL, 0, c->out, c->steps, "state"), max = (int)sizeof((AtomicFile *)0)->path - 1;
+    if (len <= max) return 0;
+    /* Said as an excess, which is also right for a sweep's out= (its runs' directories are below it). */
+    snprintf(err, ERR_LEN, "out='%.60s...' is %d character%s too long: the run would write its checkpoints as "
+             "'%.20s.../ckpt/step-%08ld.state', %d characters, and a path may have at most %d here", c->out,
+             len - max, len - max > 1 ? "s" : "", c->out, c->steps, len, max);
+    return 1;
 }
 
 /* Layout facts a state file was written with; a build that differs refuses it. */

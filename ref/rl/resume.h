@@ -26,6 +26,9 @@
 
 #include "ref/rl/trainer.h"
 
+/* Refuses (1 with err) an out= so long that the run's longest path, a checkpoint's, would not fit
+ * in what atomic_open takes: checked with the keys, before anything is created. */
+int resume_check_out(const TrainConfig *c, char *err);
 /* Writes the checkpoint of t->version and removes all but the `keep` newest. 0 or 2 with err. */
 int resume_save(Trainer *t, char *err);
 /* Called by a schedule after every step, with the generator's state stable (under the lock in
