@@ -4,8 +4,10 @@
 # rerun with the same command, ends with metrics.jsonl (timing fields aside) and final.ckpt
 # byte-identical to an uninterrupted run's; PPO-off-policy with dynamic sampling too; a second
 # SIGINT stops at once and still resumes; `keep` bounds the checkpoints; a corrupt newest
-# checkpoint falls back to the one before; the threaded schedule checkpoints and resumes; a sweep
-# resumes an unfinished run instead of restarting it.
+# checkpoint (.state or .ckpt) falls back to the one before; a resume refuses, leaving the run as
+# it is, a metrics.jsonl damaged before the checkpoint's step and checkpoints none of which is
+# valid; the threaded schedule checkpoints and resumes; a sweep resumes an unfinished run instead
+# of restarting it.
 . "$(dirname "$0")/lib.sh"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
@@ -95,6 +97,63 @@ printf 'garbage' | dd of="$T/bad/ckpt/$newest" bs=1 seek=40 conv=notrunc 2>/dev/
 "$S" train $K out="$T/bad" progress=1 2>"$T/bad.err"
 check "a corrupt newest checkpoint: resumed from the one before, same end" \
     bash -c "grep -q 'resuming' '$T/bad.err' && ! grep -q \"at step \$(echo $newest | sed -E 's/step-0*([0-9]+).*/\\1/')\\\$\" '$T/bad.err' && cmp -s '$T/u/final.ckpt' '$T/bad/final.ckpt'"
+
+# ---- a corrupt newest .ckpt: the same fallback, with a note ----
+# shellcheck disable=SC2086
+start_until "$T/badc" 30 $K
+kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
+newest=$(ls "$T/badc/ckpt" | grep '\.ckpt$' | sort | tail -n 1)
+head -c 100 "$T/badc/ckpt/$newest" >"$T/cut" && mv "$T/cut" "$T/badc/ckpt/$newest"
+# shellcheck disable=SC2086
+"$S" train $K out="$T/badc" 2>"$T/badc.err"
+check "a truncated newest .ckpt: a note naming it, resumed from the one before, same end" \
+    bash -c "grep -q 'note: the newest checkpoint .*is not valid.*$newest' '$T/badc.err' &&
+             cmp -s '$T/u/final.ckpt' '$T/badc/final.ckpt'"
+
+# ---- what a resume refuses, leaving the run as it is: metrics.jsonl damaged before the
+# checkpoint's step, or checkpoints none of which is valid ----
+# shellcheck disable=SC2086
+start_until "$T/stop" 30 $K
+kill -INT "$RUN_PID"; wait "$RUN_PID"
+# A copy of the stopped run in DIR.
+stopped_copy() { rm -rf "$1" && cp -r "$T/stop" "$1"; }
+stopped_copy "$T/dmg"
+sed -i '5s/.*/this line is damaged/' "$T/dmg/metrics.jsonl"
+cp "$T/dmg/metrics.jsonl" "$T/dmg.before"
+# shellcheck disable=SC2086
+expect_error "a damaged metrics line before the checkpoint: refused, naming file:line and what was expected" 1 \
+    "$T/dmg/metrics.jsonl:5:" "expected a metrics row" "'this line is damaged'" -- train $K out="$T/dmg"
+check "the damaged metrics.jsonl is left as it was" cmp "$T/dmg.before" "$T/dmg/metrics.jsonl"
+sed -i '5s/.*/{"kind":"step","step":99999}/' "$T/dmg/metrics.jsonl"
+# shellcheck disable=SC2086
+expect_error "a row of a later step before the checkpoint's rows: refused as out of order" 1 \
+    "$T/dmg/metrics.jsonl:6:" "after a row past the checkpoint's step (line 5)" -- train $K out="$T/dmg"
+# Repaired, and with what a kill leaves past the checkpoint: a row of a later step, a damaged line, a
+# torn last line; all cut.
+{ head -n 4 "$T/dmg/metrics.jsonl"; sed -n 5p "$T/stop/metrics.jsonl"; tail -n +6 "$T/dmg/metrics.jsonl"; } >"$T/fixed"
+mv "$T/fixed" "$T/dmg/metrics.jsonl"
+printf '{"kind":"step","step":99999}\ndamaged past the checkpoint\n{"kind":"step","st' >>"$T/dmg/metrics.jsonl"
+# shellcheck disable=SC2086
+"$S" train $K out="$T/dmg" 2>"$T/dmg.err"
+check "repaired, with rows, damage and a torn line past the checkpoint: resumes, ends byte-identical" same_as_u "$T/dmg"
+
+stopped_copy "$T/allbad"
+for f in "$T"/allbad/ckpt/*; do head -c 100 "$f" >"$T/cut" && mv "$T/cut" "$f"; done
+# shellcheck disable=SC2086
+expect_error "every checkpoint truncated: refused, naming the directory, the count, the newest's fault, the way out" \
+    1 \
+    "'$T/allbad' holds 2 resume checkpoints" "none is valid" "remove $T/allbad/ckpt" "not a valid resume state" -- \
+    train $K out="$T/allbad"
+check "and metrics.jsonl is left as it was" cmp "$T/stop/metrics.jsonl" "$T/allbad/metrics.jsonl"
+stopped_copy "$T/nostate"
+rm "$T"/nostate/ckpt/*.state
+# shellcheck disable=SC2086
+expect_error "every .state removed: refused the same way" 1 "'$T/nostate' holds 2 resume checkpoints" \
+    ".state' is missing" -- train $K out="$T/nostate"
+rm -r "$T/allbad/ckpt"
+# shellcheck disable=SC2086
+"$S" train $K out="$T/allbad" 2>"$T/allbad.err"
+check "with DIR/ckpt removed as the refusal says: the run starts over and ends byte-identical" same_as_u "$T/allbad"
 
 # ---- the threaded schedule: checkpoint on SIGINT, resume to the end ----
 # shellcheck disable=SC2086

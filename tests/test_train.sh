@@ -6,8 +6,9 @@
 #   - `--config DIR/config.txt` replays a run exactly (also for a non-default preset);
 #   - every required field in step and eval rows, an eval row at step 0, only timing fields end in
 #     _s, flops cumulative and increasing, flops = flops_gen + flops_train, staleness within k;
-#   - every key validated (type, range, accepted values named in a one-line error, exit 1);
-#   - recipe=list lists every preset, and every preset resolves;
+#   - every key validated (type, range, accepted values named in a one-line error, exit 1), and an
+#     out= too long for the run's checkpoint paths refused before anything is written;
+#   - recipe=list lists every preset (exit 2 when stdout cannot take it), and every preset resolves;
 #   - also: pipeline k=0 is sync exactly, mismatch_kl ~0 for an FP32 generator and not for bf16,
 #     interruption in the trainer's rows, final.ckpt re-evaluates to the last eval row;
 #   - learning: a short run of the scalerl recipe raises the validation pass rate by at least 0.08
@@ -206,6 +207,22 @@ printf 'lr=1e-3\nnot a pair\n' >"$T/bad.txt"
 expect_error "keys: a malformed --config line names file and line" 1 "bad.txt:2" -- \
   train $BASE out="$T/never" --config "$T/bad.txt"
 check "keys: nothing is written for a refused run" [ ! -e "$T/never" ]
+# long_out LEN: a path of LEN characters under $T/lp, in components of at most 250.
+long_out() {
+  local p="$T/lp" d
+  d=$(printf '%200s' '' | tr ' ' d)
+  while [ ${#p} -lt $(($1 - 250)) ]; do p="$p/$d"; done
+  printf '%s/%s' "$p" "$(printf "%$(($1 - ${#p} - 1))s" '' | tr ' ' e)"
+}
+# The longest path a run writes is its checkpoints' OUT/ckpt/step-00000006.state (25 more than
+# out=), and a path may have 1023 characters (atomic_open, ref/common/util.h).
+expect_error "keys: an out= too long for the checkpoints' paths, refused before anything is written" 1 \
+  "out='$T/lp/" "is 1 character too long" "/ckpt/step-00000006.state', 1024 characters" "at most 1023" -- \
+  train $SMALL out="$(long_out 999)" threads=1
+check "keys: nothing is written for a too long out=" [ ! -e "$T/lp" ]
+train "$(long_out 998)" $SMALL threads=1 ckpt_every=5
+check "keys: out= of the longest length allowed: the run checkpoints and finishes" \
+  [ -s "$(long_out 998)/ckpt/step-00000005.state" -a -s "$(long_out 998)/final.ckpt" ]
 
 # ---- presets ----
 "$S" train recipe=list >"$T/list" 2>&1
@@ -215,6 +232,10 @@ known=$(tr '\n' ' ' <"$T/known")
 # The paper's baselines and leave-one-out ablations (SCALERL.md).
 paper="dapo grpo loo-8op loo-batch loo-dapo loo-fp32 loo-lp loo-plan loo-savg loo-uniform magistral minimax scalerl "
 check "recipe=list lists every preset the resolver knows ($known)" [ "$listed" = "$known" ]
+"$S" train recipe=list >/dev/full 2>"$T/full.err"
+rc=$?
+check "recipe=list to a full stdout (/dev/full): exit 2 (got $rc) naming it and the OS error" \
+  bash -c "[ $rc = 2 ] && grep -q 'cannot write to stdout: No space left on device' '$T/full.err'"
 check "recipe=list includes the paper's baselines and leave-one-out recipes" [ "$listed" = "$paper" ]
 bad=""
 for r in $listed; do

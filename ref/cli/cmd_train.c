@@ -9,6 +9,7 @@
 #include "ref/cli/commands.h"
 #include "ref/rl/recipe.h"
 #include "models/model.h"
+#include "ref/rl/resume.h"
 #include "ref/rl/runfiles.h"
 #include "ref/rl/train.h"
 #include "ref/common/util.h"
@@ -113,7 +114,7 @@ int cmd_train(int argc, char **argv)
     const char *r = args_get(&a, "recipe");
     if (r && strcmp(r, "list") == 0) {
         recipe_list(stdout);
-        return 0;
+        return flush_stdout(err) ? report_error("train", 2, err) : 0;
     }
     /* overwrite=1: replace whatever run DIR holds, from step 0. skip_done=1 (the default without
      * overwrite=1) leaves a finished run of this config alone and resumes an unfinished one; beside
@@ -125,7 +126,7 @@ int cmd_train(int argc, char **argv)
         return report_error("train", rc, err);
     TrainConfig c;
     if ((rc = recipe_resolve(&c, &a, err)) || (rc = args_check_unused(&a, err))) return report_error("train", rc, err);
-    if ((rc = check_batch_memory(&c, err))) return report_error("train", rc, err);
+    if ((rc = check_batch_memory(&c, err)) || (rc = resume_check_out(&c, err))) return report_error("train", rc, err);
     if (skip_done) {
         char *want = run_config_text(&c), why[256];
         RunState st = want ? run_dir_state(c.out, want, why, sizeof why) : RUN_ABSENT;

@@ -16,6 +16,7 @@
 
 #include "ref/common/jsonl.h"
 #include "ref/rl/recipe.h"
+#include "ref/rl/resume.h"
 #include "ref/common/util.h"
 
 #define RECIPE_NAME_LEN 128
@@ -161,7 +162,7 @@ static int build_run(SweepRun *r, const char *recipe, long seed, const char *out
     }
     if (rc) return rc;
     TrainConfig c;
-    if ((rc = recipe_resolve(&c, ta, err))) return rc;
+    if ((rc = recipe_resolve(&c, ta, err)) || (rc = resume_check_out(&c, err))) return rc;
     for (int i = 0; i < ta->n; i++)
         if (!ta->kv[i].used) {
             snprintf(err, ERR_LEN, "unknown key '%s': neither a sweep key nor a train key (see scalerl sweep --help)",

@@ -115,9 +115,10 @@ static int launch(Sweep *s, int i)
     char log_path[OPT_STR_LEN + 64];
     snprintf(log_path, sizeof log_path, "%s/train.log", r->dir);
     int log = -1, null_in = -1;
-    /* An unfinished run of this config with a checkpoint is resumed by train (ref/rl/resume.h), its
-     * log continued; anything else starts from nothing. */
-    const int resume = state == RUN_INCOMPLETE && resume_latest(r->dir) > 0;
+    /* An unfinished run of this config with checkpoints is left to train (ref/rl/resume.h), its log
+     * continued: train resumes it, or refuses it when none is valid; anything else starts from
+     * nothing. */
+    const int resume = state == RUN_INCOMPLETE && resume_found(r->dir) > 0;
     if ((rc = resume ? 0 : sweep_run_clear(r, err)) == 0) {
         log = open(log_path, O_WRONLY | O_CREAT | (resume ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0644);
         null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -10,6 +10,7 @@
 #include <zlib.h>
 
 #include "models/checkpoint.h"
+#include "ref/common/jsonl.h"
 #include "ref/common/util.h"
 #include "ref/rl/runfiles.h"
 
@@ -17,9 +18,22 @@ static const char STATE_MAGIC[8] = {'S', 'R', 'L', 'S', 'T', 'A', 'T', '2'}; /* 
 /* Read back with fmemopen; the largest state here is a few MB (the held groups). */
 #define STATE_MAX ((size_t)1 << 31)
 
-static void ckpt_path(char *out, size_t n, const char *dir, long step, const char *ext)
+/* The path's length, also when it did not fit in out (n bytes; n = 0: only the length). */
+static int ckpt_path(char *out, size_t n, const char *dir, long step, const char *ext)
 {
-    snprintf(out, n, "%s/ckpt/step-%08ld.%s", dir, step, ext);
+    return snprintf(out, n, "%s/ckpt/step-%08ld.%s", dir, step, ext);
+}
+
+int resume_check_out(const TrainConfig *c, char *err)
+{
+    /* The .state (written by atomic_open) of the last step has the longest path of the run's files. */
+    const int len = ckpt_path(NULL, 0, c->out, c->steps, "state"), max = (int)sizeof((AtomicFile *)0)->path - 1;
+    if (len <= max) return 0;
+    /* Said as an excess, which is also right for a sweep's out= (its runs' directories are below it). */
+    snprintf(err, ERR_LEN, "out='%.60s...' is %d character%s too long: the run would write its checkpoints as "
+             "'%.20s.../ckpt/step-%08ld.state', %d characters, and a path may have at most %d here", c->out,
+             len - max, len - max > 1 ? "s" : "", c->out, c->steps, len, max);
+    return 1;
 }
 
 /* Layout facts a state file was written with; a build that differs refuses it. */
@@ -124,8 +138,9 @@ static int write_state(Trainer *t, const char *path, char *err)
     return rc;
 }
 
-/* Steps of the complete-looking checkpoints in dir/ckpt (both files present), ascending. */
-static long list_steps(const char *dir, long *steps, long max)
+/* Steps of the checkpoints in dir/ckpt, ascending: with `any`, every step that has a .ckpt or a
+ * .state (each once), else only the complete-looking ones (both files present). */
+static long list_steps(const char *dir, long *steps, long max, int any)
 {
     char path[1100];
     snprintf(path, sizeof path, "%s/ckpt", dir);
@@ -135,11 +150,12 @@ static long list_steps(const char *dir, long *steps, long max)
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
         long step;
         char ext[8], tail;
-        if (sscanf(e->d_name, "step-%ld.%7[a-z]%c", &step, ext, &tail) != 2 || strcmp(ext, "state") != 0 || step < 1)
+        if (sscanf(e->d_name, "step-%ld.%7[a-z]%c", &step, ext, &tail) != 2 || step < 1 ||
+            (strcmp(ext, "state") != 0 && (!any || strcmp(ext, "ckpt") != 0)))
             continue;
         char ck[1100];
         ckpt_path(ck, sizeof ck, dir, step, "ckpt");
-        if (file_exists(ck) && n < max) steps[n++] = step;
+        if ((any || file_exists(ck)) && n < max) steps[n++] = step;
     }
     closedir(d);
     for (long i = 1; i < n; i++)
@@ -148,7 +164,10 @@ static long list_steps(const char *dir, long *steps, long max)
             steps[j] = steps[j - 1];
             steps[j - 1] = x;
         }
-    return n;
+    long kept = 0; /* with `any`, a step with both files was listed twice */
+    for (long i = 0; i < n; i++)
+        if (kept == 0 || steps[kept - 1] != steps[i]) steps[kept++] = steps[i];
+    return kept;
 }
 
 enum { MAX_LISTED = 4096 };
@@ -157,7 +176,7 @@ static void prune(const char *dir, long keep)
 {
     long *steps = malloc(MAX_LISTED * sizeof *steps);
     if (!steps) return;
-    const long n = list_steps(dir, steps, MAX_LISTED);
+    const long n = list_steps(dir, steps, MAX_LISTED, 0);
     for (long i = 0; i + keep < n; i++) {
         char p[1100];
         ckpt_path(p, sizeof p, dir, steps[i], "state");
@@ -237,23 +256,98 @@ int resume_after_step(Trainer *t, char *err)
     return 0;
 }
 
-long resume_latest(const char *dir)
+/* The checkpoints dir/ckpt holds, valid or not, into steps (MAX_LISTED, ascending); *lone when
+ * they are a single .ckpt without its .state: the first checkpoint, cut short by a kill between its
+ * two files, which leaves the run where it was before it. */
+static long list_found(const char *dir, long *steps, int *lone)
+{
+    const long n = list_steps(dir, steps, MAX_LISTED, 1);
+    char path[1100];
+    if (n == 1) ckpt_path(path, sizeof path, dir, steps[0], "state");
+    *lone = n == 1 && !file_exists(path);
+    return n;
+}
+
+long resume_found(const char *dir)
 {
     long *steps = malloc(MAX_LISTED * sizeof *steps);
     if (!steps) return 0;
-    const long n = list_steps(dir, steps, MAX_LISTED);
-    long best = 0;
-    char err[ERR_LEN];
-    for (long i = n - 1; i >= 0 && !best; i--) {
+    int lone;
+    const long n = list_found(dir, steps, &lone);
+    free(steps);
+    return lone ? 0 : n;
+}
+
+/* The checkpoint's model into *m, checked against the run's. 0, 1 or 2 with err. */
+static int load_ckpt(const Trainer *t, long step, Model *m, char *err)
+{
+    char path[1100], meta[CHECKPOINT_META_MAX];
+    ckpt_path(path, sizeof path, t->c->out, step, "ckpt");
+    int rc = checkpoint_load(path, m, meta, err);
+    if (rc) return rc;
+    if (m->n_params != t->m.n_params || memcmp(&m->cfg, &t->m.cfg, sizeof m->cfg) != 0) {
+        snprintf(err, ERR_LEN, "'%s' holds another model than this run's base", path);
+        model_free(m);
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether the checkpoint of `step` can be resumed from: both files there and reading back valid.
+ * 0, 1 (why in err) or 2. */
+static int check_checkpoint(const Trainer *t, long step, char *err)
+{
+    const char *exts[] = {"state", "ckpt"};
+    for (int i = 0; i < 2; i++) {
         char path[1100];
-        unsigned char *payload;
-        size_t len;
-        ckpt_path(path, sizeof path, dir, steps[i], "state");
-        if (read_state(path, &payload, &len, err) == 0) best = steps[i];
-        free(payload);
+        ckpt_path(path, sizeof path, t->c->out, step, exts[i]);
+        if (!file_exists(path)) {
+            snprintf(err, ERR_LEN, "'%s' is missing", path);
+            return 1;
+        }
+    }
+    char path[1100];
+    unsigned char *payload = NULL;
+    size_t len;
+    ckpt_path(path, sizeof path, t->c->out, step, "state");
+    int rc = read_state(path, &payload, &len, err);
+    free(payload);
+    Model m;
+    if (!rc && !(rc = load_ckpt(t, step, &m, err))) model_free(&m);
+    return rc;
+}
+
+int resume_pick(const Trainer *t, long *step, char *err)
+{
+    const char *dir = t->c->out;
+    long *steps = malloc(MAX_LISTED * sizeof *steps);
+    if (!steps) {
+        snprintf(err, ERR_LEN, "out of memory listing '%s/ckpt'", dir);
+        return 2;
+    }
+    int lone, rc = 0;
+    const long n = list_found(dir, steps, &lone);
+    char why[ERR_LEN], newest_why[ERR_LEN] = "";
+    *step = 0;
+    for (long i = n - 1; i >= 0 && !lone && !*step; i--) {
+        if ((rc = check_checkpoint(t, steps[i], why)) == 2) {
+            snprintf(err, ERR_LEN, "%s", why);
+            break;
+        }
+        if (!rc) *step = steps[i];
+        else if (i == n - 1) snprintf(newest_why, sizeof newest_why, "%s", why);
+    }
+    if (*step && *step != steps[n - 1])
+        fprintf(stderr, "scalerl train: note: the newest checkpoint in %s/ckpt (step %ld) is not valid, so the run "
+                        "resumes from step %ld: %s\n", dir, steps[n - 1], *step, newest_why);
+    if (n > 0 && !lone && !*step && rc != 2) {
+        snprintf(err, ERR_LEN, "'%s' holds %ld resume checkpoint%s in %s/ckpt and none is valid (to start this run "
+                 "over from step 0, remove %s/ckpt or rerun with overwrite=1); the newest, step %ld: %s",
+                 dir, n, n > 1 ? "s" : "", dir, dir, steps[n - 1], newest_why);
+        rc = 1;
     }
     free(steps);
-    return best;
+    return *step ? 0 : rc;
 }
 
 static int load_payload(Trainer *t, const unsigned char *payload, size_t len, long step, char *err)
@@ -299,34 +393,38 @@ static int load_payload(Trainer *t, const unsigned char *payload, size_t len, lo
 
 int resume_load(Trainer *t, long step, char *err)
 {
-    const char *dir = t->c->out;
-    char path[1100], meta[CHECKPOINT_META_MAX];
-    ckpt_path(path, sizeof path, dir, step, "ckpt");
     Model m;
-    int rc = checkpoint_load(path, &m, meta, err);
+    int rc = load_ckpt(t, step, &m, err);
     if (rc) return rc;
-    if (m.n_params != t->m.n_params || memcmp(&m.cfg, &t->m.cfg, sizeof m.cfg) != 0) {
-        snprintf(err, ERR_LEN, "'%s' holds another model than this run's base", path);
-        model_free(&m);
-        return 1;
-    }
     model_free(&t->m);
     t->m = m;
+    char path[1100];
     unsigned char *payload;
     size_t len;
-    ckpt_path(path, sizeof path, dir, step, "state");
+    ckpt_path(path, sizeof path, t->c->out, step, "state");
     if ((rc = read_state(path, &payload, &len, err))) return rc;
     rc = load_payload(t, payload, len, step, err);
     free(payload);
     return rc;
 }
 
-/* The "step" of one metrics line, or -1 when the line has none (or is torn). */
-static long line_step(const char *line)
+/* What one whole metrics line is: 0 with *s for a row of step *s, -1 for the run row (which a
+ * resumed run writes again), 1 when it is no row (err says what was found). */
+static int row_step(char *line, JsonObj *o, long *s, char *err)
 {
-    const char *at = strstr(line, "\"step\":");
-    if (!at || !strchr(line, '\n')) return -1;
-    return strtol(at + 7, NULL, 10);
+    char shown[8 * 60 + 8], ignored[ERR_LEN];
+    text_for_message(line, 60, shown, sizeof shown);
+    if (jsonl_parse(line, o, ignored) == 0) {
+        const char *kind = jsonl_str(o, "kind");
+        double v;
+        if (kind && strcmp(kind, "run") == 0) return -1;
+        if (jsonl_num(o, "step", &v) && v >= 0 && v <= 1e15 && v == (long)v) {
+            *s = (long)v;
+            return 0;
+        }
+    }
+    snprintf(err, ERR_LEN, "expected a metrics row (a JSON object with a whole \"step\"), found '%s'", shown);
+    return 1;
 }
 
 int resume_cut_metrics(const char *dir, long step, char *err)
@@ -338,17 +436,43 @@ int resume_cut_metrics(const char *dir, long step, char *err)
         snprintf(err, ERR_LEN, "cannot read '%s': %s", path, strerror(errno));
         return 2;
     }
-    char *line = NULL;
+    JsonObj *o = malloc(sizeof *o);
+    char *line = NULL, why[ERR_LEN];
     size_t cap = 0;
-    long keep = 0;
-    for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
-        const long s = line_step(line);
-        if (s < 0 || s > step) break;
-        keep += n;
+    long keep = 0, lineno = 0, cut_line = 0, prev = 0, prev_line = 0;
+    int rc = o ? 0 : 2;
+    /* Rows up to the checkpoint's step are kept, the rest cut: those a killed run wrote after its
+     * checkpoint, and a torn last line. Anything else wrong before the cut is damage, which would
+     * silently lose the rows after it: refused, the file left as it is. */
+    for (ssize_t n; !rc && (n = getline(&line, &cap, f)) > 0 && line[n - 1] == '\n';) {
+        lineno++;
+        line[n - 1] = 0; /* for the message; the parse takes the line either way */
+        long s = 0;
+        const int kind = row_step(line, o, &s, why);
+        if (kind == 1 && !cut_line) {
+            snprintf(err, ERR_LEN, "%s:%ld: %s; the file is left as it was: repair or remove that line to resume, "
+                     "or start over with overwrite=1", path, lineno, why);
+            rc = 1;
+        } else if (kind == 0 && (cut_line ? s <= step : s < prev)) {
+            const char *after = cut_line ? "a row past the checkpoint's step" : "one of a later step";
+            snprintf(err, ERR_LEN, "%s:%ld: a row of step %ld after %s (line %ld): expected rows in step order; the "
+                     "file is left as it was: repair or remove the wrong line to resume, or start over with "
+                     "overwrite=1", path, lineno, s, after, cut_line ? cut_line : prev_line);
+            rc = 1;
+        } else if (!cut_line && (kind == -1 || s > step)) {
+            cut_line = lineno;
+        } else if (!cut_line) {
+            keep += n;
+            prev = s;
+            prev_line = lineno;
+        }
     }
     const int read_err = ferror(f);
     free(line);
+    free(o);
     fclose(f);
+    if (rc == 2) snprintf(err, ERR_LEN, "out of memory reading '%s'", path);
+    if (rc) return rc;
     if (read_err || truncate(path, keep) != 0) {
         snprintf(err, ERR_LEN, "cannot cut '%s' back to step %ld: %s", path, step, strerror(errno));
         return 2;

@@ -15,15 +15,20 @@
  * magic, a layout check, a length and a CRC-32, and is written after the .ckpt, both atomically:
  * a checkpoint is complete iff its .state reads back valid. The `keep` newest are kept.
  *
- * Resume: a freshly built trainer (trainer_init) takes the newest complete checkpoint's state,
- * and metrics.jsonl is cut back to the rows of steps up to it (its own eval row included; a torn
- * last line dropped). Everything drawn later is a counter-based function of (seed, step, index),
+ * Resume: a freshly built trainer (trainer_init) takes the newest valid checkpoint's state (a
+ * newer invalid one skipped with a note; checkpoints none of which is valid refused, since starting
+ * over would replace the run's metrics), and metrics.jsonl is cut back to the rows of steps up to
+ * it (its own eval row included; what a kill leaves past it, a torn last line included, dropped;
+ * damage among the rows kept refused). Everything drawn later is a counter-based function of (seed, step, index),
  * so the rest of the run is what it would have been. */
 #ifndef SCALERL_RESUME_H
 #define SCALERL_RESUME_H
 
 #include "ref/rl/trainer.h"
 
+/* Refuses (1 with err) an out= so long that the run's longest path, a checkpoint's, would not fit
+ * in what atomic_open takes: checked with the keys, before anything is created. */
+int resume_check_out(const TrainConfig *c, char *err);
 /* Writes the checkpoint of t->version and removes all but the `keep` newest. 0 or 2 with err. */
 int resume_save(Trainer *t, char *err);
 /* Called by a schedule after every step, with the generator's state stable (under the lock in
@@ -31,12 +36,21 @@ int resume_save(Trainer *t, char *err);
  * and writes it when the generator is idle. Sets t->stopped once a requested stop has its
  * checkpoint (the schedule then returns). 0, or 2 with err. */
 int resume_after_step(Trainer *t, char *err);
-/* The step of the newest complete checkpoint in run directory dir, or 0 when there is none. */
-long resume_latest(const char *dir);
+/* How many checkpoints run directory dir holds (steps with a .ckpt or a .state), valid or not; 0
+ * also for a lone .ckpt without its .state (the first checkpoint, cut short by a kill). */
+long resume_found(const char *dir);
+/* The step to resume t's run from: its newest checkpoint whose two files read back valid and hold
+ * t's model; when a newer one is not, a note on stderr names it and why. 0 with *step (0 when
+ * resume_found finds none: the run starts from step 0); 1 when there are checkpoints and none is
+ * valid, naming the newest's fault and how to start over; 2 on I/O. */
+int resume_pick(const Trainer *t, long *step, char *err);
 /* Restores t (built by trainer_init for the same config) from the checkpoint at `step`.
  * Returns 0, 1 (a bad or foreign checkpoint) or 2 (I/O) with err. */
 int resume_load(Trainer *t, long step, char *err);
-/* Cuts dir/metrics.jsonl back to its rows of steps <= step. Returns 0, or 1/2 with err. */
+/* Cuts dir/metrics.jsonl back to its rows of steps <= step: from the first row past step (or the
+ * run row) on, and a torn last line. A line before that which is not a row, or a row out of step
+ * order, is refused (1, naming file:line and what was expected) with the file left as it is.
+ * Returns 0, or 1/2 with err. */
 int resume_cut_metrics(const char *dir, long step, char *err);
 
 #endif

@@ -59,8 +59,10 @@ int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, c
     t.stop = ctl ? ctl->stop : NULL;
     if (!rc) rc = run_dir_claim(c, ctl && ctl->overwrite, &rd, err);
     /* Decided under the directory's lock: an unfinished run of this config continues from its
-     * newest checkpoint. */
-    const long resume_step = !rc && ctl && ctl->resume && rd.was == RUN_INCOMPLETE ? resume_latest(c->out) : 0;
+     * newest valid checkpoint, and is refused when it has checkpoints but none is valid (starting
+     * over would replace its metrics). */
+    long resume_step = 0;
+    if (!rc && ctl && ctl->resume && rd.was == RUN_INCOMPLETE) rc = resume_pick(&t, &resume_step, err);
     if (!rc) rc = resume_step > 0 ? start_resumed(&t, resume_step, err) : start_fresh(&t, err);
     if (!rc) rc = run(&t, err);
     if (!rc && t.stopped) {
