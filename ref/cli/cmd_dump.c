@@ -63,6 +63,7 @@ static int dump(const DumpOptions *o, char *err)
     if (!rc) rc = path_join(path, sizeof path, o->out, "meta.txt", err);
     if (!rc) rc = write_text(path, meta, err);
     if (!rc) printf("wrote %d tensors, config.json and meta.txt to %s\n", m.n_tensors, o->out);
+    if (!rc) rc = flush_stdout(err);
     model_free(&m);
     return rc;
 }

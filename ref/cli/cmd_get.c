@@ -145,7 +145,8 @@ int cmd_get(int argc, char **argv)
                "Prints each TEMPLATE on its own line with {KEY} replaced by that field of FILE, a file\n"
                "of one JSON object such as a run's fit.json; {KEY:SPEC} formats a number (SPEC: .4f,\n"
                "+.3g, ...; null prints as -); {{ and }} are braces. For scripts: make run's summary.\n");
-        return 0;
+        char err[ERR_LEN];
+        return flush_stdout(err) ? report_error("get", 2, err) : 0;
     }
     if (argc < 2) return report_error("get", 1, "expected a file and a template (usage: scalerl get FILE TEMPLATE...)");
     char err[ERR_LEN], *buf = NULL, *text = NULL;

@@ -182,6 +182,7 @@ static int pretrain(const PretrainConfig *c, char *err)
         printf("validation pass rate %.4f [%.4f, %.4f] on %d prompts x %d samples\n", r.pass_rate, r.pass_rate_lo,
                r.pass_rate_hi, r.n, r.samples);
     }
+    rc = flush_stdout(err);
 done:
     free(b.tok);
     free(b.tgt);

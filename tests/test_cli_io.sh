@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Output that cannot be written, and inputs that would be lost: every command that prints exits 2
+# when stdout fails (a full disk, here /dev/full) instead of 0 with its output gone; get bounds a
+# format's width and precision; synth and dump replace their files all together or not at all;
+# out= never names an input (dump's checkpoint, the --config file); a cut or corrupt
+# metrics.jsonl.gz is refused, not read as a run still writing.
+. "$(dirname "$0")/lib.sh"
+
+pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0 progress=0
+
+# to_full NAME ARGS...: PASS when `scalerl ARGS` with stdout on /dev/full exits 2 with one line on
+# stderr saying that stdout could not be written.
+to_full() {
+  local name=$1; shift
+  "$S" "$@" >/dev/full 2>"$T/full.err"
+  local rc=$? lines
+  lines=$(wc -l <"$T/full.err")
+  if [ "$rc" -eq 2 ] && [ "$lines" -eq 1 ] && grep -q "cannot write to stdout" "$T/full.err"; then
+    pass "$name"
+  else
+    fail "$name" "exit $rc (want 2), $lines stderr lines (want 1 saying 'cannot write to stdout'): $(head -c 300 "$T/full.err")"
+  fi
+}
+
+# ---- stdout on a full disk ----
+if [ -w /dev/full ]; then
+  E="ckpt=$T/base.ckpt task=add:digits=1-2 n=4 threads=1"
+  to_full "eval to a full stdout exits 2" eval $E samples=1 progress=0
+  to_full "eval json=1 to a full stdout exits 2" eval $E samples=1 progress=0 json=1
+  to_full "sample to a full stdout exits 2" sample $E
+  to_full "eval --help to a full stdout exits 2" eval --help
+  to_full "get --help to a full stdout exits 2" get --help
+  to_full "scalerl --help to a full stdout exits 2" --help
+  to_full "init's report to a full stdout exits 2" init out="$T/i.ckpt" d_model=8 n_head=1 ctx=16
+  to_full "dump's report to a full stdout exits 2" dump ckpt="$T/i.ckpt" out="$T/full-dump"
+  to_full "pretrain's report to a full stdout exits 2" pretrain out="$T/p.ckpt" $SMALL_BASE tokens=2000 eval_samples=0 \
+    progress=0
+else
+  fail "stdout on a full disk" "no writable /dev/full to test with"
+fi
+
