@@ -39,3 +39,18 @@ else
   fail "stdout on a full disk" "no writable /dev/full to test with"
 fi
 
+# ---- get: a format's width and precision are bounded ----
+"$S" synth out="$T/sy" >/dev/null && "$S" fit "$T/sy" >/dev/null || fail "get setup" "synth or fit failed"
+F=$T/sy/fit.json
+# In a subshell with its files and memory capped: a scalerl that did print 2 GB fails the check
+# without filling the disk.
+(
+  ulimit -f 4096 -v 4000000
+  expect_error "get refuses a width of 2147483647, naming the format" 1 "'2147483647f'" "width above 64" -- \
+    get "$F" '{A:2147483647f}'
+  expect_error "get refuses a precision of 2147483647" 1 "'.2147483647f'" "precision above 64" -- get "$F" '{A:.2147483647f}'
+  expect_error "get refuses a precision of 2^32 (no overflow to 0)" 1 "'.4294967296f'" "precision above 64" -- \
+    get "$F" '{A:.4294967296f}'
+)
+expect_error "get refuses a format padded with zeros to any length" 1 "bad format" -- get "$F" "{A:$(printf '0%.0s' {1..40})4f}"
+check "get still prints a width and a precision of 64" bash -c "'$S' get '$F' '{A:64.64f}' | grep -Eqx ' *0\.[0-9]{64}'"
