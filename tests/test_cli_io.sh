@@ -54,3 +54,17 @@ F=$T/sy/fit.json
 )
 expect_error "get refuses a format padded with zeros to any length" 1 "bad format" -- get "$F" "{A:$(printf '0%.0s' {1..40})4f}"
 check "get still prints a width and a precision of 64" bash -c "'$S' get '$F' '{A:64.64f}' | grep -Eqx ' *0\.[0-9]{64}'"
+
+# ---- synth: metrics.jsonl and config.txt replaced together or not at all ----
+"$S" synth out="$T/syn1" A=0.5 n=10 >/dev/null || fail "synth setup" "synth A=0.5 failed"
+cp "$T/syn1/metrics.jsonl" "$T/syn1.metrics" && cp "$T/syn1/config.txt" "$T/syn1.config"
+(
+  ulimit -f 4 # 2 KB: the 1000 rows do not fit
+  expect_error "a synth that cannot write its rows exits 2, naming the file" 2 "$T/syn1/metrics.jsonl" "File too large" -- \
+    synth out="$T/syn1" A=0.9 n=1000
+  expect_error "a synth that fails in a new directory exits 2" 2 "$T/syn-new/metrics.jsonl" -- synth out="$T/syn-new" A=0.9 n=1000
+)
+check "the failed synth left the earlier run's metrics and config as they were" bash -c \
+  "cmp -s '$T/syn1.metrics' '$T/syn1/metrics.jsonl' && cmp -s '$T/syn1.config' '$T/syn1/config.txt'"
+check "the failed synth left no temporary file" [ "$(ls "$T/syn1" | tr '\n' ' ')" = "config.txt metrics.jsonl " ]
+check "the synth that failed in a new directory left nothing" [ ! -e "$T/syn-new" ]

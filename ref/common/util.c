@@ -24,7 +24,7 @@ int atomic_open(AtomicFile *af, const char *path, char *err)
     return 0;
 }
 
-int atomic_commit(AtomicFile *af, char *err)
+int atomic_close(AtomicFile *af, char *err)
 {
     int bad = ferror(af->f) || fflush(af->f) != 0;
     int saved = errno;
@@ -38,12 +38,24 @@ int atomic_commit(AtomicFile *af, char *err)
         remove(af->tmp);
         return 2;
     }
+    return 0;
+}
+
+int atomic_rename(AtomicFile *af, char *err)
+{
     if (rename(af->tmp, af->path) != 0) {
         snprintf(err, ERR_LEN, "cannot rename '%s' to '%s': %s", af->tmp, af->path, strerror(errno));
         remove(af->tmp);
         return 2;
     }
+    af->tmp[0] = 0; /* nothing left for atomic_abort to remove */
     return 0;
+}
+
+int atomic_commit(AtomicFile *af, char *err)
+{
+    int rc = atomic_close(af, err);
+    return rc ? rc : atomic_rename(af, err);
 }
 
 void atomic_abort(AtomicFile *af)
