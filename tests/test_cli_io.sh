@@ -68,3 +68,22 @@ check "the failed synth left the earlier run's metrics and config as they were" 
   "cmp -s '$T/syn1.metrics' '$T/syn1/metrics.jsonl' && cmp -s '$T/syn1.config' '$T/syn1/config.txt'"
 check "the failed synth left no temporary file" [ "$(ls "$T/syn1" | tr '\n' ' ')" = "config.txt metrics.jsonl " ]
 check "the synth that failed in a new directory left nothing" [ ! -e "$T/syn-new" ]
+
+# ---- dump: all files or none, and never over its own checkpoint ----
+"$S" dump ckpt="$T/base.ckpt" out="$T/dm" >/dev/null && "$S" init out="$T/small.ckpt" d_model=32 n_head=1 ctx=32 seed=7 \
+  >/dev/null || fail "dump setup" "dump or init failed"
+(cd "$T/dm" && md5sum -- * >"$T/dm.md5")
+(
+  ulimit -f 8 # 4 KB: the small model's first tensors fit, its larger ones do not
+  expect_error "a dump that cannot write a tensor exits 2" 2 "File too large" -- dump ckpt="$T/small.ckpt" out="$T/dm"
+)
+check "the failed dump left the earlier dump as it was, every file" bash -c "cd '$T/dm' && md5sum --quiet -c '$T/dm.md5'"
+check "the failed dump left no temporary file" [ "$(ls "$T/dm" | grep -c tmp)" -eq 0 ]
+mkdir -p "$T/d2" && cp "$T/base.ckpt" "$T/d2/meta.txt"
+expect_error "dump refuses a checkpoint that is one of its outputs" 1 "ckpt='$T/d2/meta.txt'" "an output of this dump" -- \
+  dump ckpt="$T/d2/meta.txt" out="$T/d2"
+ln -s "$T/d2/meta.txt" "$T/link.ckpt"
+expect_error "dump refuses a link to a checkpoint that is one of its outputs" 1 "an output of this dump" -- \
+  dump ckpt="$T/link.ckpt" out="$T/d2/."
+check "the refused checkpoint is intact and nothing was written beside it" bash -c \
+  "cmp -s '$T/base.ckpt' '$T/d2/meta.txt' && [ \"\$(ls '$T/d2')\" = meta.txt ]"
