@@ -87,3 +87,23 @@ expect_error "dump refuses a link to a checkpoint that is one of its outputs" 1 
   dump ckpt="$T/link.ckpt" out="$T/d2/."
 check "the refused checkpoint is intact and nothing was written beside it" bash -c \
   "cmp -s '$T/base.ckpt' '$T/d2/meta.txt' && [ \"\$(ls '$T/d2')\" = meta.txt ]"
+
+# ---- out= naming the --config file ----
+printf 'd_model=8\nn_head=1\nctx=16\n' >"$T/c.before"
+# Each case starts from the file as written, so that each fails on its own should it be replaced.
+cp "$T/c.before" "$T/c.txt"
+expect_error "init refuses out= naming its --config file" 1 "out='$T/c.txt' is the --config file" -- \
+  init --config "$T/c.txt" out="$T/c.txt"
+check "the --config file is unchanged" cmp -s "$T/c.txt" "$T/c.before"
+printf 'title=t\n' >"$T/plot.txt"
+expect_error "plot refuses out= another spelling of its --config file" 1 "is the --config file" -- \
+  plot "$T/syn1" --config "$T/plot.txt" out="$T/../$(basename "$T")/plot.txt"
+cp "$T/c.before" "$T/c.txt"
+expect_error "pretrain refuses out= naming its --config file, before training" 1 "is the --config file" -- \
+  pretrain out="$T/c.txt" --config "$T/c.txt"
+check "init with --config and another out= still works" "$S" init --config "$T/c.txt" out="$T/c.ckpt"
+train "$T/tr" base="$T/base.ckpt" task=add:digits=1-2 eval_n=8 eval_samples=1 think_budget=12-16 answer_budget=4 \
+  prompts_per_step=4 gens_per_prompt=2 eval_every=1 steps=1 threads=1 progress=0
+"$S" train --config "$T/tr/config.txt" out="$T/tr" >"$T/replay.out" 2>&1
+check "a run replayed from its own config.txt with out= its directory is still accepted" \
+  grep -q "is a finished run of this config" "$T/replay.out"
