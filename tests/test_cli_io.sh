@@ -107,3 +107,22 @@ train "$T/tr" base="$T/base.ckpt" task=add:digits=1-2 eval_n=8 eval_samples=1 th
 "$S" train --config "$T/tr/config.txt" out="$T/tr" >"$T/replay.out" 2>&1
 check "a run replayed from its own config.txt with out= its directory is still accepted" \
   grep -q "is a finished run of this config" "$T/replay.out"
+
+# ---- a metrics.jsonl.gz cut short or damaged is refused, not read as a run still writing ----
+GZ=bench/findings/loo/scalerl-s1
+# gz_copy DIR BYTES...: DIR as a copy of the archived run GZ, its metrics.jsonl.gz given by python.
+gz_copy() {
+  mkdir -p "$1" && cp "$GZ/config.txt" "$1/" &&
+    python3 -c "import sys; d = bytearray(open('$GZ/metrics.jsonl.gz', 'rb').read()); $2
+open(sys.argv[1], 'wb').write(d)" "$1/metrics.jsonl.gz"
+}
+gz_copy "$T/gzhalf" "d = d[:120000]"
+expect_error "fit refuses a metrics.jsonl.gz cut short, naming it" 1 "'$T/gzhalf/metrics.jsonl.gz' is cut short" \
+  "compressed stream ends early" -- fit "$T/gzhalf" boot=0
+gz_copy "$T/gzflip" "d[100000] ^= 1"
+expect_error "fit refuses a damaged metrics.jsonl.gz as a compression error, not bad JSON" 1 \
+  "'$T/gzflip/metrics.jsonl.gz' is corrupt" "compressed data is damaged" -- fit "$T/gzflip" boot=0
+gz_copy "$T/gzcode" "d[5000:5040] = bytes(b ^ 0x5a for b in d[5000:5040])"
+expect_error "plot refuses a metrics.jsonl.gz that zlib cannot decode" 1 "is corrupt" -- plot "$T/gzcode" out="$T/gz.svg"
+gz_copy "$T/gzwhole" "pass"
+check "fit still reads a whole metrics.jsonl.gz" "$S" fit "$T/gzwhole" boot=0
