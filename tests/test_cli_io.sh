@@ -126,3 +126,8 @@ gz_copy "$T/gzcode" "d[5000:5040] = bytes(b ^ 0x5a for b in d[5000:5040])"
 expect_error "plot refuses a metrics.jsonl.gz that zlib cannot decode" 1 "is corrupt" -- plot "$T/gzcode" out="$T/gz.svg"
 gz_copy "$T/gzwhole" "pass"
 check "fit still reads a whole metrics.jsonl.gz" "$S" fit "$T/gzwhole" boot=0
+
+# ---- pretrain checks out= before training ----
+mkdir -p "$T/pdir"
+expect_error "pretrain refuses out= a directory before training" 1 "out='$T/pdir' is a directory" -- \
+  pretrain out="$T/pdir" $SMALL_BASE tokens=2000 eval_samples=0 progress=0
