@@ -2,7 +2,8 @@
  * metadata as text, for inspection and for checking against other implementations. */
 #include <stddef.h>
 #include <stdio.h>
-#include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "models/checkpoint.h"
 #include "models/model.h"
@@ -22,47 +23,81 @@ static const OptSpec dump_specs[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-static int write_config_json(const char *path, const Model *m, char *err)
+static void write_config_json(FILE *f, const Model *m)
 {
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (rc) return rc;
     const ModelConfig *c = &m->cfg;
-    fprintf(af.f,
+    fprintf(f,
             "{\"vocab\": %d, \"ctx\": %d, \"d_model\": %d, \"n_layer\": %d, \"n_head\": %d, \"d_ff\": %d, "
             "\"n_params\": %zu, \"adam_step\": %ld}\n",
             c->vocab, c->ctx, c->d_model, c->n_layer, c->n_head, c->d_ff, m->n_params, m->adam_step);
-    return atomic_commit(&af, err); /* checks the write through ferror */
 }
 
-static int write_text(const char *path, const char *text, char *err)
+/* The name of output k in out=: the tensors' NAME.npy, then config.json and meta.txt. */
+static int output_path(const DumpOptions *o, const Model *m, int k, char *path, size_t n, char *err)
 {
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (rc) return rc;
-    fputs(text, af.f);
-    return atomic_commit(&af, err);
+    char file[64];
+    if (k < m->n_tensors) snprintf(file, sizeof file, "%s.npy", m->tensors[k].name);
+    else snprintf(file, sizeof file, "%s", k == m->n_tensors ? "config.json" : "meta.txt");
+    return path_join(path, n, o->out, file, err);
 }
 
+/* 1 with err when the checkpoint is one of the outputs: the rename would replace it. lstat on the
+ * output, since the rename replaces that directory entry (a link, not what it points to); the
+ * checkpoint is compared as the entry the user named and as the file it leads to. */
+static int refuse_input_as_output(const DumpOptions *o, const Model *m, int n_files, char *err)
+{
+    struct stat in_link, in_file, st;
+    if (lstat(o->ckpt, &in_link) != 0 || stat(o->ckpt, &in_file) != 0) return 0; /* it was read: it is there */
+    char path[OPT_STR_LEN + 64];
+    for (int k = 0; k < n_files; k++) {
+        int rc = output_path(o, m, k, path, sizeof path, err);
+        if (rc) return rc;
+        if (lstat(path, &st) != 0) continue;
+        if ((st.st_dev == in_link.st_dev && st.st_ino == in_link.st_ino) ||
+            (st.st_dev == in_file.st_dev && st.st_ino == in_file.st_ino)) {
+            snprintf(err, ERR_LEN, "ckpt='%s' is '%s', an output of this dump: writing it would replace the checkpoint "
+                     "(choose another out=)", o->ckpt, path);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Every file is written to a temporary name first and renamed only when all of them are complete,
+ * so that a failure (a full disk) leaves out= as it was, never one checkpoint's tensors beside
+ * another's. Only a rename that fails part-way (the directory itself failing) can mix them. */
 static int dump(const DumpOptions *o, char *err)
 {
     Model m;
     char meta[CHECKPOINT_META_MAX], path[OPT_STR_LEN + 64];
     int rc = checkpoint_load(o->ckpt, &m, meta, err);
     if (rc) return rc;
-    rc = mkdir_p(o->out, err);
-    for (int k = 0; !rc && k < m.n_tensors; k++) {
-        const TensorInfo *t = &m.tensors[k];
-        char file[64];
-        snprintf(file, sizeof file, "%s.npy", t->name);
-        rc = path_join(path, sizeof path, o->out, file, err);
-        if (!rc) rc = npy_write_f32(path, m.params + t->offset, t->ndim, t->shape, err);
+    const int n_files = m.n_tensors + 2;
+    AtomicFile *af = calloc((size_t)n_files, sizeof *af); /* zeroed: atomic_abort of one not opened does nothing */
+    if (!af) {
+        snprintf(err, ERR_LEN, "out of memory");
+        rc = 2;
     }
-    if (!rc) rc = path_join(path, sizeof path, o->out, "config.json", err);
-    if (!rc) rc = write_config_json(path, &m, err);
-    if (!rc) rc = path_join(path, sizeof path, o->out, "meta.txt", err);
-    if (!rc) rc = write_text(path, meta, err);
+    if (!rc) rc = refuse_input_as_output(o, &m, n_files, err);
+    if (!rc) rc = mkdir_p(o->out, err);
+    for (int k = 0; !rc && k < n_files; k++) {
+        if ((rc = output_path(o, &m, k, path, sizeof path, err)) || (rc = atomic_open(&af[k], path, err))) break;
+        if (k < m.n_tensors) {
+            const TensorInfo *t = &m.tensors[k];
+            rc = npy_put_f32(af[k].f, path, m.params + t->offset, t->ndim, t->shape, err);
+        } else if (k == m.n_tensors) {
+            write_config_json(af[k].f, &m);
+        } else {
+            fputs(meta, af[k].f);
+        }
+        if (!rc) rc = atomic_close(&af[k], err); /* checks the writes through ferror */
+    }
+    for (int k = 0; !rc && k < n_files; k++) rc = atomic_rename(&af[k], err);
+    if (rc && af)
+        for (int k = 0; k < n_files; k++) atomic_abort(&af[k]);
     if (!rc) printf("wrote %d tensors, config.json and meta.txt to %s\n", m.n_tensors, o->out);
+    if (!rc) rc = flush_stdout(err);
+    free(af);
     model_free(&m);
     return rc;
 }

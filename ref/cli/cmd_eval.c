@@ -103,7 +103,7 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
             if (r->fam_n[f]) /* nonzero only for the families of a mixed task */
                 printf("%-10s %5d prompts  pass rate %.4f  mean length %.2f  interrupted %.4f\n", task_family_name(f),
                        r->fam_n[f], r->fam_pass_rate[f], r->fam_len_mean[f], r->fam_interrupt_frac[f]);
-        return 0;
+        return flush_stdout(err);
     }
     JsonWriter w;
     jw_init(&w);
@@ -127,7 +127,7 @@ static int print_eval(const EvalConfig *c, const EvalResult *r, char *err)
     eval_write_families(r, &w);
     int rc = jw_end(&w, stdout, err);
     jw_free(&w);
-    return rc;
+    return rc ? rc : flush_stdout(err);
 }
 
 int cmd_eval(int argc, char **argv)
@@ -159,7 +159,6 @@ static int print_group(void *ctx, int i, const Group *gr, char *err)
 {
     const EvalConfig *c = ctx;
     (void)i;
-    (void)err;
     char text[4096];
     printf("prompt   %s   (answer %s)\n", gr->prob.prompt, gr->prob.answer);
     for (int j = 0; j < c->samples; j++) {
@@ -167,7 +166,8 @@ static int print_group(void *ctx, int i, const Group *gr, char *err)
         tok_decode(cp->tok + cp->n_prompt, cp->n - cp->n_prompt, text, sizeof text);
         printf("  sample %-3d reward %g%s  %s\n", j, cp->reward, cp->interrupted ? " (interrupted)" : "", text);
     }
-    return 0;
+    /* Stops the sampling once stdout has failed (a full disk): the rest would be lost too. */
+    return ferror(stdout) ? flush_stdout(err) : 0;
 }
 
 int cmd_sample(int argc, char **argv)
@@ -185,6 +185,7 @@ int cmd_sample(int argc, char **argv)
     EvalSetup s;
     if (!(rc = setup(&c, &s, err)))
         rc = sample_val_prompts(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples, print_group, &c, err);
+    if (!rc) rc = flush_stdout(err);
     teardown(&s);
     return rc ? report_error("sample", rc, err) : 0;
 }

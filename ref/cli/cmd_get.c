@@ -18,18 +18,46 @@
 #include "ref/common/jsonl.h"
 #include "ref/common/util.h"
 
-/* A printf conversion for one double: [-+ 0#]* [0-9]* (.[0-9]+)? [feg], nothing else. */
-static int number_spec(const char *spec, size_t len)
+/* The largest width and precision of a {KEY:SPEC}: a field of a summary line, where printf's own
+ * limit (INT_MAX) would let one field print gigabytes. */
+#define SPEC_MAX_DIGITS 64
+#define SPEC_MAX_LEN 32 /* characters of a SPEC, flags included */
+
+/* The digits at spec[*i] (none: 0) as a number, capped just above SPEC_MAX_DIGITS so that no count
+ * of digits overflows it. */
+static long spec_count(const char *spec, size_t len, size_t *i)
+{
+    long v = 0;
+    for (; *i < len && isdigit((unsigned char)spec[*i]); ++*i)
+        if (v <= SPEC_MAX_DIGITS) v = 10 * v + (spec[*i] - '0');
+    return v;
+}
+
+/* A printf conversion for one double: [-+ 0#]* [0-9]* (.[0-9]+)? [feg], nothing else, with a width
+ * and a precision of at most SPEC_MAX_DIGITS. 0, or 1 with err naming the template and the key. */
+static int number_spec(const char *spec, size_t len, const char *tpl, const char *key, char *err)
 {
     size_t i = 0;
+    long width, prec = 0;
+    int form = 1;
     while (i < len && strchr("-+ 0#", spec[i])) i++;
-    while (i < len && isdigit((unsigned char)spec[i])) i++;
+    width = spec_count(spec, len, &i);
     if (i < len && spec[i] == '.') {
         size_t d = ++i;
-        while (i < len && isdigit((unsigned char)spec[i])) i++;
-        if (i == d) return 0;
+        prec = spec_count(spec, len, &i);
+        form = i > d;
     }
-    return i + 1 == len && strchr("feg", spec[i]) && len < 16;
+    if (!form || i + 1 != len || !strchr("feg", spec[i]) || len >= SPEC_MAX_LEN) {
+        snprintf(err, ERR_LEN, "template '%.200s': bad format '%.*s' for '%s' (expected e.g. .4f, +.3g, 10.2e)", tpl,
+                 (int)len, spec, key);
+        return 1;
+    }
+    if (width > SPEC_MAX_DIGITS || prec > SPEC_MAX_DIGITS) {
+        snprintf(err, ERR_LEN, "template '%.200s': format '%.*s' for '%s' has a %s above %d", tpl, (int)len, spec, key,
+                 width > SPEC_MAX_DIGITS ? "width" : "precision", SPEC_MAX_DIGITS);
+        return 1;
+    }
+    return 0;
 }
 
 static int expand(FILE *out, const char *tpl, const JsonObj *o, const char *file, char *err)
@@ -67,12 +95,8 @@ static int expand(FILE *out, const char *tpl, const JsonObj *o, const char *file
             return 1;
         }
         if (slen) {
-            char fmt[20];
-            if (!number_spec(spec, slen)) {
-                snprintf(err, ERR_LEN, "template '%.200s': bad format '%.*s' for '%s' (expected e.g. .4f, +.3g, 10.2e)",
-                         tpl, (int)slen, spec, key);
-                return 1;
-            }
+            char fmt[SPEC_MAX_LEN + 2];
+            if (number_spec(spec, slen, tpl, key, err)) return 1;
             if (fl->type == JSON_NULL) {
                 fputc('-', out);
             } else if (fl->type != JSON_NUM) {
@@ -145,7 +169,8 @@ int cmd_get(int argc, char **argv)
                "Prints each TEMPLATE on its own line with {KEY} replaced by that field of FILE, a file\n"
                "of one JSON object such as a run's fit.json; {KEY:SPEC} formats a number (SPEC: .4f,\n"
                "+.3g, ...; null prints as -); {{ and }} are braces. For scripts: make run's summary.\n");
-        return 0;
+        char err[ERR_LEN];
+        return flush_stdout(err) ? report_error("get", 2, err) : 0;
     }
     if (argc < 2) return report_error("get", 1, "expected a file and a template (usage: scalerl get FILE TEMPLATE...)");
     char err[ERR_LEN], *buf = NULL, *text = NULL;

@@ -58,6 +58,7 @@ int cmd_init(int argc, char **argv)
     if (!rc)
         printf("wrote %s: %zu parameters (vocab=%d ctx=%d d_model=%d n_layer=%d n_head=%d d_ff=%d)\n", o.out,
                m.n_params, cfg.vocab, cfg.ctx, cfg.d_model, cfg.n_layer, cfg.n_head, cfg.d_ff);
+    if (!rc) rc = flush_stdout(err);
     model_free(&m);
     return rc ? report_error(cmd, rc, err) : 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "models/checkpoint.h"
@@ -101,7 +102,14 @@ static int pretrain(const PretrainConfig *c, char *err)
     Batch b = {0};
     int rc;
     model_set_threads((int)c->threads);
-    /* Refuse an unwritable destination now, not after minutes of training. */
+    /* Refuse an unwritable destination now, not after minutes of training: a directory (which the
+     * final rename cannot replace), then one where no file can be created. */
+    struct stat st;
+    if (stat(c->out, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, ERR_LEN, "out='%s' is a directory: expected the checkpoint file to write (e.g. out=%s/base.ckpt)",
+                 c->out, c->out);
+        return 1;
+    }
     char probe[OPT_STR_LEN + 32];
     snprintf(probe, sizeof probe, "%s.probe.%ld", c->out, (long)getpid());
     FILE *pf = fopen(probe, "wb");
@@ -182,6 +190,7 @@ static int pretrain(const PretrainConfig *c, char *err)
         printf("validation pass rate %.4f [%.4f, %.4f] on %d prompts x %d samples\n", r.pass_rate, r.pass_rate_lo,
                r.pass_rate_hi, r.n, r.samples);
     }
+    rc = flush_stdout(err);
 done:
     free(b.tok);
     free(b.tgt);

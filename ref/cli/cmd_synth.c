@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/rng.h"
 #include "ref/common/args.h"
@@ -83,11 +84,10 @@ static void eval_row(JsonWriter *w, const SynthConfig *c, long step, double C, d
     jw_int(w, "samples", 1000);
 }
 
-static int write_metrics(const SynthConfig *c, const char *path, char *err)
+/* The rows into f, a temporary file of path (named in an error). */
+static int write_metrics(const SynthConfig *c, FILE *f, const char *path, char *err)
 {
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
-    if (rc) return rc;
+    int rc;
     JsonWriter w;
     jw_init(&w);
     jw_begin(&w);
@@ -95,9 +95,9 @@ static int write_metrics(const SynthConfig *c, const char *path, char *err)
     jw_str(&w, "recipe", c->recipe);
     jw_int(&w, "seed", c->seed);
     jw_str(&w, "source", "scalerl synth");
-    rc = jw_end(&w, af.f, err);
+    rc = jw_end(&w, f, err);
     eval_row(&w, c, 0, 0, noisy(c, c->R0, 0));
-    if (!rc) rc = jw_end(&w, af.f, err);
+    if (!rc) rc = jw_end(&w, f, err);
     Sigmoid s = {c->A, c->B, c->Cmid, c->R0, c->shape == 1 ? FORM_WEIBULL : FORM_LOGLOGISTIC};
     for (long i = 1; i <= c->n && !rc; i++) {
         double t = c->n > 1 ? (double)(i - 1) / (double)(c->n - 1) : 1;
@@ -107,25 +107,39 @@ static int write_metrics(const SynthConfig *c, const char *path, char *err)
         jw_int(&w, "step", i);
         jw_num(&w, "flops", C);
         jw_num(&w, "loss", 0);
-        rc = jw_end(&w, af.f, err);
+        rc = jw_end(&w, f, err);
         eval_row(&w, c, i, C, noisy(c, sigmoid_at(&s, C), (uint64_t)i));
-        if (!rc) rc = jw_end(&w, af.f, err);
+        if (!rc) rc = jw_end(&w, f, err);
     }
     jw_free(&w);
     if (rc) {
-        atomic_abort(&af);
-        return rc;
+        char what[ERR_LEN];
+        snprintf(what, sizeof what, "%s", err);
+        snprintf(err, ERR_LEN, "%s: %s", path, what);
     }
-    return atomic_commit(&af, err);
+    return rc;
 }
 
-static int write_config(const SynthConfig *c, const char *path, char *err)
+/* DIR/metrics.jsonl and DIR/config.txt, both or neither: each is written to a temporary file, and
+ * only when both are complete are they renamed, the metrics first. A failed write leaves the pair
+ * that was there (or nothing); only a failed rename in between, which the directory itself would
+ * have to refuse, could leave a new metrics.jsonl beside an old config.txt. */
+static int write_run(const SynthConfig *c, char *err)
 {
-    AtomicFile af;
-    int rc = atomic_open(&af, path, err);
+    AtomicFile metrics, config;
+    char path[1100];
+    int rc = path_join(path, sizeof path, c->out, "metrics.jsonl", err);
+    if (!rc) rc = atomic_open(&metrics, path, err);
     if (rc) return rc;
-    opts_write(synth_opts, c, af.f);
-    return atomic_commit(&af, err);
+    if (!(rc = write_metrics(c, metrics.f, path, err))) rc = atomic_close(&metrics, err);
+    if (!rc) rc = path_join(path, sizeof path, c->out, "config.txt", err);
+    if (!rc && !(rc = atomic_open(&config, path, err))) {
+        opts_write(synth_opts, c, config.f);
+        if (!(rc = atomic_close(&config, err)) && !(rc = atomic_rename(&metrics, err))) return atomic_rename(&config, err);
+        atomic_abort(&config);
+    }
+    atomic_abort(&metrics);
+    return rc;
 }
 
 /* 0 when out= is new, empty of runs, or a directory synth wrote before (its metrics.jsonl opens
@@ -176,12 +190,12 @@ int cmd_synth(int argc, char **argv)
         snprintf(err, ERR_LEN, "bad compute range c_lo=%g c_hi=%g: expected 0 < c_lo < c_hi", c.c_lo, c.c_hi);
         return report_error("synth", 1, err);
     }
-    char path[1100];
     if ((rc = check_out_dir(c.out, err))) return report_error("synth", rc, err);
+    const int fresh = !file_exists(c.out);
     if ((rc = mkdir_p(c.out, err))) return report_error("synth", rc, err);
-    snprintf(path, sizeof path, "%s/config.txt", c.out);
-    if ((rc = write_config(&c, path, err))) return report_error("synth", rc, err);
-    snprintf(path, sizeof path, "%s/metrics.jsonl", c.out);
-    if ((rc = write_metrics(&c, path, err))) return report_error("synth", rc, err);
+    if ((rc = write_run(&c, err))) {
+        if (fresh) rmdir(c.out); /* empty again (its parents stay); should rmdir fail, it is left empty */
+        return report_error("synth", rc, err);
+    }
     return 0;
 }

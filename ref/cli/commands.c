@@ -14,7 +14,8 @@ int command_args(const CommandSpec *cs, Args *a, void *cfg, int argc, char **arg
             printf("\nkeys:\n");
             opts_help(cs->opts, stdout);
         }
-        *exit_code = 0;
+        rc = flush_stdout(err);
+        *exit_code = rc ? report_error(cs->name, rc, err) : 0;
         return 0;
     }
     if (!rc && !(cs->flags & CMD_OWN_KEYS)) {

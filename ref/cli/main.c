@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ref/cli/commands.h"
+#include "ref/common/util.h"
 
 typedef struct {
     const char *name;
@@ -54,6 +55,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
+        char err[ERR_LEN];
+        if (flush_stdout(err)) {
+            fprintf(stderr, "scalerl: %s\n", err);
+            return 2;
+        }
         return 0;
     }
     for (const Command *c = commands; c->name; c++)

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ref/common/util.h"
 
@@ -113,6 +114,23 @@ static int load_config_file(Args *a, const char *path_raw, char *err)
     return rc;
 }
 
+/* 1 with err when out= names the --config file (however spelled, or through a link): the output
+ * would replace the keys it was made from. A run replayed from its own DIR/config.txt with
+ * out=DIR passes: a directory is not the file. */
+static int refuse_config_as_out(const Args *a, const char *config, char *err)
+{
+    int i = find_key(a, "out");
+    struct stat so, sc;
+    if (i < 0 || stat(a->kv[i].val, &so) != 0 || stat(config, &sc) != 0) return 0; /* a new out= is no input */
+    if (so.st_dev != sc.st_dev || so.st_ino != sc.st_ino) return 0;
+    char out[8 * 200 + 8], path[8 * 200 + 8];
+    text_for_message(a->kv[i].val, 200, out, sizeof out);
+    text_for_message(config, 200, path, sizeof path);
+    snprintf(err, ERR_LEN, "out='%s' is the --config file '%s': writing there would replace it (choose another out=)",
+             out, path);
+    return 1;
+}
+
 int args_parse(Args *a, const char *cmd, int argc, char **argv, char *err)
 {
     memset(a, 0, sizeof *a);
@@ -152,6 +170,13 @@ int args_parse(Args *a, const char *cmd, int argc, char **argv, char *err)
             }
             a->pos[a->n_pos++] = w;
         }
+    }
+    /* Once every word is in: out= may come before --config, or from the file itself. */
+    for (int i = 0; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--config") != 0) continue;
+        int rc = refuse_config_as_out(a, argv[i + 1], err);
+        if (rc) return rc;
+        i++;
     }
     return 0;
 }

@@ -15,7 +15,8 @@ typedef struct {
     char path[1100];
 } LineReader;
 
-/* 0, or 2 with err naming the file. */
+/* 0; 1 when a compressed file is cut short or corrupt (its whole stream is checked here, before
+ * any line is read); 2 when it cannot be read. err names the file. */
 int lines_open(LineReader *r, const char *path, char *err);
 /* The next line into r->buf: 1 with *len (its length, newline included), 0 at the end of the
  * file, 2 on a read error (err names the file). A last line without a newline is returned as

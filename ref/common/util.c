@@ -39,7 +39,7 @@ int atomic_open(AtomicFile *af, const char *path, char *err)
     return 0;
 }
 
-int atomic_commit(AtomicFile *af, char *err)
+int atomic_close(AtomicFile *af, char *err)
 {
     int bad = ferror(af->f) || fflush(af->f) != 0;
     int saved = errno;
@@ -55,6 +55,7 @@ int atomic_commit(AtomicFile *af, char *err)
             bad = 1;
             saved = errno;
         }
+        af->unnamed = !linked; /* named now: atomic_abort removes it */
     }
     if (fclose(af->f) != 0 && !bad) {
         bad = 1;
@@ -66,12 +67,24 @@ int atomic_commit(AtomicFile *af, char *err)
         remove(af->tmp); /* an unnamed file may have been linked before fclose failed */
         return 2;
     }
+    return 0;
+}
+
+int atomic_rename(AtomicFile *af, char *err)
+{
     if (rename(af->tmp, af->path) != 0) {
         snprintf(err, ERR_LEN, "cannot rename '%s' to '%s': %s", af->tmp, af->path, strerror(errno));
         remove(af->tmp);
         return 2;
     }
+    af->tmp[0] = 0; /* nothing left for atomic_abort to remove */
     return 0;
+}
+
+int atomic_commit(AtomicFile *af, char *err)
+{
+    int rc = atomic_close(af, err);
+    return rc ? rc : atomic_rename(af, err);
 }
 
 void atomic_abort(AtomicFile *af)

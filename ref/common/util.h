@@ -21,6 +21,11 @@ typedef struct {
 int atomic_open(AtomicFile *af, const char *path, char *err);
 /* Flushes, closes and renames; on any failure removes the temporary file. Returns 0 or 2. */
 int atomic_commit(AtomicFile *af, char *err);
+/* atomic_commit in two steps, for files that are to appear together (a run's metrics and config):
+ * close them all, and rename them only when every one was written. atomic_close flushes and
+ * closes, atomic_rename renames; each returns 0, or 2 with the temporary file removed. */
+int atomic_close(AtomicFile *af, char *err);
+int atomic_rename(AtomicFile *af, char *err);
 /* Closes and removes the temporary file (after an error). */
 void atomic_abort(AtomicFile *af);
 
