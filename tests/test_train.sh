@@ -271,6 +271,11 @@ check "epochs: retirement happens (retired_frac > 0 by the end)" \
   bash -c "echo '$ep' | awk '{ split(\$NF, a, \":\"); exit !(a[2] > 0) }'"
 check "epochs: the run row says how many passes over the pool (epochs) and the pool size" \
   grep -Eq '"kind":"run".*"train_pool":24,"epochs":[3-9]' "$T/npr/metrics.jsonl"
+# A group dynamic sampling discards never reaches the trainer, and an all-solved one is exactly the
+# one to retire: it is recorded when discarded (before, nothing retired with dynamic_sampling=1).
+train "$T/npr-ds" $EPOCHS task=add:digits=1 eval_n=20 dynamic_sampling=1
+check "dynamic sampling with No-Positive-Resampling: prompts retire" \
+  grep -Eq '"kind":"run".*"prompts_retired":[1-9]' "$T/npr-ds/metrics.jsonl"
 check "prompt_filter=0: no prompt retired, in any row" \
   bash -c "! grep -Eq '\"prompts_retired\":[1-9]' '$T/uni/metrics.jsonl' && grep -q '\"kind\":\"run\".*\"prompts_retired\":0' '$T/uni/metrics.jsonl'"
 
@@ -291,6 +296,24 @@ check "dynamic sampling: the refills' generation counts as compute" \
   awk_true "$(first_field "$T/ds/metrics.jsonl" flops_gen) > $(first_field "$T/nods/metrics.jsonl" flops_gen)"
 check "without dynamic sampling: zero-variance groups occur here (the check above is not vacuous)" \
   bash -c "grep '\"kind\":\"step\"' '$T/nods/metrics.jsonl' | grep -qv '\"zero_var_frac\":0,'"
+# DAPO discards on accuracy (0 < correct < G), not on the reward: the first sync batch comes from
+# the base model either way, so the length penalty (biting here: L_cache 20 covers every length)
+# must not change which groups are discarded.
+# A base pretrained without the eval keys solves more one-digit sums, so some groups are all
+# correct with lengths that differ: the case the two rules decide differently (the previous,
+# reward-based rule drew 64 groups against 71 here).
+pretrain_base "$T/base-ds.ckpt" $SMALL_BASE
+ds_len() {
+  train "$T/ds-$1" $BASE base="$T/base-ds.ckpt" steps=1 prompts_per_step=8 gens_per_prompt=4 eval_every=1 \
+    warmup=2 lr=3e-4 offpolicy=sync dynamic_sampling=1 task=add:digits=1 eval_n=20 threads=1 "${@:2}"
+  first_field "$T/ds-$1/metrics.jsonl" groups_drawn
+}
+d_none=$(ds_len none length=none)
+d_pen=$(ds_len pen length=penalty penalty_cache=20)
+check "dynamic sampling discards on accuracy: the same draws with and without the length penalty ($d_none, $d_pen)" \
+  [ -n "$d_none" -a "$d_none" = "$d_pen" ]
+check "the penalty did bite there (rewards differ), so the check above is not vacuous" \
+  [ "$(first_field "$T/ds-none/metrics.jsonl" reward)" != "$(first_field "$T/ds-pen/metrics.jsonl" reward)" ]
 
 # ---- learning-rate shape ----
 # lr_shape=cosine: warmup 2 steps, then cosine from lr to min_lr_frac x lr at step `steps`

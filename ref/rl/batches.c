@@ -80,10 +80,13 @@ int batches_admit(BatchQueue *q, long limit, char *err)
     return 0;
 }
 
-static int zero_variance(const Group *gr, int G)
+/* DAPO's test (its eq. 11: 0 < correct < G) is on accuracy, not on the reward: under the length
+ * penalty an all-correct group whose lengths differ has unequal rewards yet nothing to learn about
+ * correctness, and DAPO resamples it. */
+static int all_equal_accuracy(const Group *gr, int G)
 {
     for (int j = 1; j < G; j++)
-        if (gr->c[j].reward != gr->c[0].reward) return 0;
+        if (gr->c[j].correct != gr->c[0].correct) return 0;
     return 1;
 }
 
@@ -93,7 +96,7 @@ static int replace(BatchQueue *q, int gi, long tag, char *err)
 {
     const Group *gr = gen_group(q->gen, gi);
     const int slot = (int)((tag / q->P) % q->ring);
-    if (!zero_variance(gr, gr->n_done) || q->drawn[slot] >= q->ds_max * q->P || q->exhausted) return 0;
+    if (!all_equal_accuracy(gr, gr->n_done) || q->drawn[slot] >= q->ds_max * q->P || q->exhausted) return 0;
     Problem p;
     uint64_t key;
     char why[ERR_LEN];
@@ -101,6 +104,11 @@ static int replace(BatchQueue *q, int gi, long tag, char *err)
         q->exhausted = 1; /* no prompt left to draw: keep this one */
         return 0;
     }
+    /* The trainer records the groups it consumes; a discarded one never reaches it, and an
+     * all-solved group is exactly what No-Positive-Resampling retires, so it is recorded here. */
+    if (q->filter && prompt_filter_record(q->filter, gr->prompt_key, gr->c[0].correct ? gr->n_done : 0, gr->n_done,
+                                          NULL, err))
+        return -1;
     gen_release(q->gen, gi);
     /* Replacement keys follow every position's key (tags are below steps * P), so no two groups
      * share sampling draws. */

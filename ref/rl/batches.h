@@ -7,11 +7,12 @@
  * generator; a batch is admitted whole or not at all. At most `ring` batches are held at once
  * (slot b % ring), which is what the schedules' admission limits allow (ref/rl/schedule.h).
  *
- * Dynamic sampling (DAPO's; dynamic_sampling=1): a group that finishes with all rewards equal is
- * discarded (its generation still counts as compute) and a fresh prompt takes its place in the
- * batch, until the batch holds P groups with reward variance; after ds_max * P groups drawn for
- * one batch, finished groups are kept whatever their rewards (zero-variance filtering then drops
- * them), so a policy that solves everything cannot stall the run.
+ * Dynamic sampling (DAPO's; dynamic_sampling=1): a group that finishes all correct or all wrong
+ * is discarded (its generation still counts as compute; the prompt filter, when given, records
+ * it) and a fresh prompt takes its place in the batch, until the batch holds P groups with both;
+ * after ds_max * P groups drawn for one batch, finished groups are kept whatever their rewards
+ * (zero-variance filtering then drops them), so a policy that solves everything cannot stall the
+ * run.
  * Not thread-safe: the threaded schedule calls it under its lock. */
 #ifndef SCALERL_BATCHES_H
 #define SCALERL_BATCHES_H

@@ -28,7 +28,7 @@ static const OptSpec train_opts[] = {
     {"adv_norm", OPT_CHOICE, F(adv_norm), "batch", 0, 0, ADV_NORM_CHOICES, "advantage normalization"},
     {"zero_var_filter", OPT_INT, F(zero_var_filter), "1", 0, 1, NULL, "drop groups whose rewards are all equal"},
     {"dynamic_sampling", OPT_INT, F(dynamic_sampling), "0", 0, 1, NULL,
-     "DAPO's dynamic sampling: replace zero-variance groups until the batch is full"},
+     "DAPO's dynamic sampling: replace all-correct and all-wrong groups until the batch is full"},
     {"dynamic_sampling_max", OPT_INT, F(dynamic_sampling_max), "10", 1, 1000, NULL,
      "dynamic sampling: at most this many x prompts_per_step groups drawn per batch"},
     {"prompt_filter", OPT_INT, F(prompt_filter), "1", 0, 1, NULL, "No-Positive-Resampling"},
