@@ -73,6 +73,13 @@ check "fit.json byte-identical on 2 threads" cmp -s "$T/fit1.json" "$T/a/fit.jso
 $S synth out="$T/few" n=3 >/dev/null
 expect_error "fit refuses fewer than 4 points" 1 "need at least 4" -- fit "$T/few"
 check "no fit.json after a refusal" test ! -e "$T/few/fit.json"
+# On five points most bootstrap resamples hold too few distinct points to fit; the ones that do
+# are the data again, so their "interval" would be a sliver (75 of 200 fitted here). No intervals
+# then; on ten points (198 of 200) they are given.
+$S synth out="$T/five" n=5 noise=0.01 >/dev/null && $S synth out="$T/ten" n=10 noise=0.01 >/dev/null
+check "five points: no intervals, saying how many resamples fitted" \
+  bash -c "$S fit '$T/five' save=0 | grep -q 'no intervals: only [0-9]* of 200 resamples fitted'"
+check "ten points: intervals" bash -c "$S fit '$T/ten' save=0 | grep -q 'intervals from 19[0-9] of 200'"
 $S synth out="$T/flat" A=0.3 R0=0.3 noise=0 >/dev/null
 expect_error "fit refuses flat data" 1 "flat" -- fit "$T/flat"
 expect_error "fit refuses a missing x column, naming it" 1 "no numeric column 'gpu_hours'" -- fit "$T/a" x=gpu_hours

@@ -264,7 +264,7 @@ static int bootstrap(RunData *const *runs, int k, const FitSettings *s, const Si
         snprintf(err, ERR_LEN, "out of memory");
         return 2;
     }
-    out->has_ci = m >= FIT_MIN_BOOT;
+    out->has_ci = m >= FIT_MIN_BOOT && m >= FIT_MIN_BOOT_FRAC * (double)boot;
     if (!out->has_ci) return 0;
     double *v = malloc(sizeof(double) * (size_t)m);
     if (!v) {
