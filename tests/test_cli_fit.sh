@@ -80,6 +80,23 @@ $S synth out="$T/five" n=5 noise=0.01 >/dev/null && $S synth out="$T/ten" n=10 n
 check "five points: no intervals, saying how many resamples fitted" \
   bash -c "$S fit '$T/five' save=0 | grep -q 'no intervals: only [0-9]* of 200 resamples fitted'"
 check "ten points: intervals" bash -c "$S fit '$T/ten' save=0 | grep -q 'intervals from 19[0-9] of 200'"
+# compare with fit_until_frac reads nothing beyond the cut: runs flat at their end (Weibull, 7 Cmid)
+# are still rising at 30% of their compute, so there the forms decide, not the plateau.
+for s in 1 2 3; do
+  $S synth out="$T/cut/base-s$s" recipe=base seed=$s shape=weibull A=0.9 B=2 Cmid=1e14 R0=0.2 noise=0.008 n=60 \
+    c_lo=1e13 c_hi=7e14 spacing=even >/dev/null
+  $S synth out="$T/cut/low-s$s" recipe=low seed=$((s + 10)) shape=weibull A=0.84 B=2 Cmid=1e14 R0=0.2 noise=0.008 \
+    n=60 c_lo=1e13 c_hi=7e14 spacing=even >/dev/null
+done
+$S compare "$T/cut" baseline=base boot=0 >"$T/cut-all.txt" 2>&1
+$S compare "$T/cut" baseline=base boot=0 fit_until_frac=0.3 >"$T/cut-30.txt" 2>&1
+check "compare on whole runs: flat, the plateaus decide" grep -q "runs flat: base yes, low yes" "$T/cut-all.txt"
+check "compare with fit_until_frac=0.3: the cut runs are not flat, no plateau from beyond the cut" \
+  bash -c "grep -q 'runs flat: base no, low no' '$T/cut-30.txt' && ! grep -q 'plateaus decide' '$T/cut-30.txt'"
+last_all=$(awk '$1 == "low" && $2 == 3 { print $(NF-2) }' "$T/cut-all.txt")
+last_30=$(awk '$1 == "low" && $2 == 3 { print $(NF-2) }' "$T/cut-30.txt")
+check "compare's last column is the last point within the cut ($last_30 at 30% against $last_all at the end)" \
+  awk_true "$last_30 < $last_all - 0.02"
 $S synth out="$T/flat" A=0.3 R0=0.3 noise=0 >/dev/null
 expect_error "fit refuses flat data" 1 "flat" -- fit "$T/flat"
 expect_error "fit refuses a missing x column, naming it" 1 "no numeric column 'gpu_hours'" -- fit "$T/a" x=gpu_hours

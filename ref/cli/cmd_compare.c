@@ -61,7 +61,7 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         snprintf(sC, sizeof sC, "%.3f", gr->spread_lgC);
         printf("  %-*s %5d  %-25s %-8s %-22s %-8s %-30s %-7s  %-6.4f  %-6.4f  %s\n", w, gr->recipe, gr->k, A,
                gr->k > 1 ? sA : "-", B, gr->k > 1 ? sB : "-", C, gr->k > 1 ? sC : "-", gr->weibull.p.A,
-               compare_last_mean(gr), g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
+               compare_last_mean(gr, &c->fs), g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     printf("against %s:\n", c->baseline);
     for (int g = 0; g < j->ng; g++) {
@@ -70,7 +70,8 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
         printf("  %-*s dA %+.4f (margin %.4f), in the Weibull form %+.4f (margin %.4f), last points %+.4f,\n"
                "  %-*s level at the end of the last %.0f%% of compute %+.4f (margin %.4f; runs flat: %s %s, %s %s):\n",
                w, j->groups[g].recipe, p->dA, p->margin_A, p->dA_weibull, p->margin_A_weibull,
-               compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]), w, "", 100 * c->floors.tail,
+               compare_last_mean(&j->groups[g], &c->fs) - compare_last_mean(&j->groups[j->base], &c->fs), w, "",
+               100 * c->floors.tail,
                p->dP, p->margin_P, c->baseline, p->flat[0] ? "yes" : "no", j->groups[g].recipe, p->flat[1] ? "yes" : "no");
         double d = p->forms_agree ? p->dA : p->dA_better;
         printf("  %-*s ceiling %s", w, "", !p->ceiling ? "the same" : pair_ceiling_diff(p) > 0 ? "higher" : "lower");
@@ -115,7 +116,7 @@ static int print_json(const CompareJob *j, const CompareConfig *c, char *err)
         jw_num(&w, "spread_A", gr->spread_A);
         jw_num(&w, "spread_lnB", gr->spread_lnB);
         jw_num(&w, "spread_log10_Cmid", gr->spread_lgC);
-        jw_num(&w, "last_mean", compare_last_mean(gr));
+        jw_num(&w, "last_mean", compare_last_mean(gr, &c->fs));
         jw_num(&w, "A_weibull", gr->weibull.p.A);
         jw_bool(&w, "A_weibull_at_bound", gr->weibull.A_at_bound);
         jw_num(&w, "spread_A_weibull", gr->spread_A_weibull);

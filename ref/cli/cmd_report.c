@@ -422,7 +422,7 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
         fprintf(f, "</td><td class=\"num\">");
         if (gr->k > 1) page_text(f, "%.3f", gr->spread_lgC);
         fprintf(f, "</td><td class=\"num\">");
-        page_text(f, "%.4f", compare_last_mean(gr));
+        page_text(f, "%.4f", compare_last_mean(gr, &c->fs));
         fprintf(f, "</td><td>%s</td></tr>\n", g == j->base ? "baseline" : verdict_name(j->pc[g].verdict));
     }
     fprintf(f, "</table>\n<ul>\n");
@@ -433,7 +433,8 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
         xml_escape(f, j->groups[g].recipe);
         fprintf(f, "</b>: ");
         page_text(f, "dA %+.4f (margin %.4f), last points %+.4f, plateau %+.4f (margin %.4f); the ceiling read by %s",
-                  p->dA, p->margin_A, compare_last_mean(&j->groups[g]) - compare_last_mean(&j->groups[j->base]), p->dP,
+                  p->dA, p->margin_A,
+                  compare_last_mean(&j->groups[g], &c->fs) - compare_last_mean(&j->groups[j->base], &c->fs), p->dP,
                   p->margin_P, p->reading == CEILING_READ_PLATEAU ? "the plateau of flat runs" : reading_name(p->reading));
         if (p->verdict != VERDICT_CEILING)
             page_text(f, "; at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f "

@@ -84,15 +84,17 @@ void compare_free(CompareJob *j)
 
 /* What the runs reached, beside the fitted ceiling A. When A is extrapolated well past the data,
  * two recipes can differ in A through the shape of their bend while ending at the same height. */
-double compare_last_mean(const RecipeGroup *gr)
+double compare_last_mean(const RecipeGroup *gr, const FitSettings *s)
 {
     double sum = 0;
     int k = 0;
-    for (int i = 0; i < gr->k; i++)
-        if (gr->runs[i]->n > 0) {
-            sum += gr->runs[i]->pts[gr->runs[i]->n - 1].y;
+    for (int i = 0; i < gr->k; i++) {
+        const int n = fit_n_until(gr->runs[i], s);
+        if (n > 0) {
+            sum += gr->runs[i]->pts[n - 1].y;
             k++;
         }
+    }
     return k ? sum / k : NAN;
 }
 

@@ -28,8 +28,9 @@ int compare_load(CompareJob *j, const char *root, const FitSettings *fs, const c
                  const SpreadFloors *floors, int skip_unfinished, const char *out, const char *cmd, char *err);
 void compare_free(CompareJob *j);
 
-/* The mean over a recipe's seeds of their last eval point's pass rate (NaN without points). */
-double compare_last_mean(const RecipeGroup *gr);
+/* The mean over a recipe's seeds of their last eval point's pass rate, the last within fit_until
+ * when s cuts the runs (NaN without points). */
+double compare_last_mean(const RecipeGroup *gr, const FitSettings *s);
 
 /* The plot of every recipe: each seed's points in the recipe's colour, and the pooled curve with
  * its band carrying the legend entry. */

@@ -172,13 +172,13 @@ const char *reading_name(int r)
  * without the lag of a plain mean behind a run still creeping up), the line's change across the
  * window, and the points' scatter about it. 0 when the window holds fewer than 4 points (no line
  * worth the name: not flat). */
-static int run_tail(const RunData *r, double tail, double *level, double *rise, double *scatter)
+static int run_tail(const RunData *r, int n_pts, double tail, double *level, double *rise, double *scatter)
 {
-    if (r->n < 4 || !(r->pts[r->n - 1].x > 0)) return 0; /* a fraction of compute needs compute > 0 */
-    double xl = r->pts[r->n - 1].x, x0 = (1 - tail) * xl;
+    if (n_pts < 4 || !(r->pts[n_pts - 1].x > 0)) return 0; /* a fraction of compute needs compute > 0 */
+    double xl = r->pts[n_pts - 1].x, x0 = (1 - tail) * xl;
     int n = 0;
     double mx = 0, my = 0;
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < n_pts; i++)
         if (r->pts[i].x >= x0) {
             n++;
             mx += r->pts[i].x / xl;
@@ -188,13 +188,13 @@ static int run_tail(const RunData *r, double tail, double *level, double *rise, 
     mx /= n;
     my /= n;
     double sxx = 0, sxy = 0;
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < n_pts; i++)
         if (r->pts[i].x >= x0) {
             sxx += (r->pts[i].x / xl - mx) * (r->pts[i].x / xl - mx);
             sxy += (r->pts[i].x / xl - mx) * (r->pts[i].y - my);
         }
     double b = sxx > 0 ? sxy / sxx : 0, ssr = 0;
-    for (int i = 0; i < r->n; i++)
+    for (int i = 0; i < n_pts; i++)
         if (r->pts[i].x >= x0) {
             double e = r->pts[i].y - my - b * (r->pts[i].x / xl - mx);
             ssr += e * e;
@@ -207,8 +207,8 @@ static int run_tail(const RunData *r, double tail, double *level, double *rise, 
 
 /* A recipe's plateau (mean over seeds of each run's tail level), its seed spread, whether every run
  * is flat (|rise| and scatter within tol), and the largest |rise|. */
-static int group_tail(const RecipeGroup *g, double tail, double tol, double *plateau, double *spr, double *rise,
-                      int *flat, char *err)
+static int group_tail(const RecipeGroup *g, const FitSettings *s, double tail, double tol, double *plateau,
+                      double *spr, double *rise, int *flat, char *err)
 {
     double *v = malloc(sizeof(double) * (size_t)g->k);
     if (!v) {
@@ -220,8 +220,9 @@ static int group_tail(const RecipeGroup *g, double tail, double tol, double *pla
     *plateau = 0;
     for (int j = 0; j < g->k; j++) {
         double m = 0, r = 0, sc = 0;
-        int ok = run_tail(g->runs[j], tail, &m, &r, &sc);
-        if (!ok) m = g->runs[j]->n ? g->runs[j]->pts[g->runs[j]->n - 1].y : 0;
+        const int n = fit_n_until(g->runs[j], s); /* a half-budget check reads no later point */
+        int ok = run_tail(g->runs[j], n, tail, &m, &r, &sc);
+        if (!ok) m = n ? g->runs[j]->pts[n - 1].y : 0;
         *flat &= ok && fabs(r) <= tol && sc <= tol;
         if (fabs(r) > fabs(*rise)) *rise = r;
         v[j] = m;
@@ -272,8 +273,11 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
                       !group_forms_tie(base) && !group_forms_tie(g);
     }
     /* Where every run of both is flat, the plateau the data reach decides (ref/fit/fitgroup.h). */
-    int rc = group_tail(base, fl->tail, fl->A, &out->plateau[0], &out->spread_plateau[0], &out->rise[0], &out->flat[0], err);
-    if (!rc) rc = group_tail(g, fl->tail, fl->A, &out->plateau[1], &out->spread_plateau[1], &out->rise[1], &out->flat[1], err);
+    int rc = group_tail(base, s, fl->tail, fl->A, &out->plateau[0], &out->spread_plateau[0], &out->rise[0],
+                        &out->flat[0], err);
+    if (!rc)
+        rc = group_tail(g, s, fl->tail, fl->A, &out->plateau[1], &out->spread_plateau[1], &out->rise[1], &out->flat[1],
+                        err);
     if (rc) return rc;
     out->dP = out->plateau[1] - out->plateau[0];
     out->margin_P = max3(fl->A, out->spread_plateau[0], out->spread_plateau[1]);

@@ -39,6 +39,15 @@ int fit_settings_check(const FitSettings *s, char *err)
     return 0;
 }
 
+int fit_n_until(const RunData *r, const FitSettings *s)
+{
+    double until = s->fit_until;
+    if (s->fit_until_frac > 0 && r->n > 0) until = s->fit_until_frac * r->pts[r->n - 1].x; /* sorted by x */
+    int n = 0;
+    while (n < r->n && !(until > 0 && r->pts[n].x > until)) n++;
+    return n;
+}
+
 void fit_window(const RunData *r, const FitSettings *s, unsigned char *role, int *n_fit, int *n_early,
                 int *n_late)
 {

@@ -79,6 +79,9 @@ int fit_settings_check(const FitSettings *s, char *err);
 
 enum { ROLE_FIT, ROLE_EARLY, ROLE_LATE };
 
+/* How many of r's points (sorted by x) lie within fit_until / fit_until_frac: all without a cut.
+ * What a verdict may read of the data beyond the fit (the plateau, the last point) stops there. */
+int fit_n_until(const RunData *r, const FitSettings *s);
 /* The role of each point of r (role has r->n entries); counts through the pointers. */
 void fit_window(const RunData *r, const FitSettings *s, unsigned char *role, int *n_fit, int *n_early,
                 int *n_late);
