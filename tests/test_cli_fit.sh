@@ -210,6 +210,12 @@ assert not r['forms_agree'] and r['form_baseline']=='weibull' and r['form']=='we
 assert abs(r['dA_better']) <= r['margin_A_better'], r
 assert r['ceiling_reading']=='plateau' and abs(r['dP']) <= r['margin_P'], r
 assert abs(r['last_mean']-0.9) < 0.02, r" "$T/shp.jsonl"
+# fit form=weibull on several recipes tables them in that form but does not compare them: the
+# comparison reads the log-logistic with the Weibull form beside it (before, it read the Weibull
+# form twice, under both names).
+$S fit "$T/shp/scalerl-s1" "$T/shp/bend-s1" form=weibull boot=0 save=0 cutoffs=0 >"$T/shp-wb.txt" 2>&1
+check "fit form=weibull on two recipes: no pair read in one form under two names, a note instead" \
+  bash -c "grep -q 'compared in the default form only' '$T/shp-wb.txt' && ! grep -q 'Weibull form [+-]' '$T/shp-wb.txt'"
 check "shapes: the lower plateau is seen in both forms" python3 -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['lower']

@@ -258,10 +258,14 @@ static int run_fits(FitJob *j, const FitConfig *c, const double *pred, int n_pre
         snprintf(err, ERR_LEN, "out of memory");
         return 2;
     }
+    /* The comparison reads the log-logistic with the Weibull form beside it (ref/fit/fitgroup.h);
+     * fitted in the Weibull form, the groups hold that form twice and the pairs would read it twice
+     * under two names, so under form=weibull the recipes are tabled but not compared. */
+    const int compare_pairs = c->fs.form == FORM_LOGLOGISTIC;
     for (int g = 0; g < j->ng; g++) {
         RecipeGroup *gr = &j->groups[g];
         analyse(&j->gan[g], &gr->pooled, gr->runs, gr->k, c, pred, n_pred);
-        for (int h = 0; h < g; h++) {
+        for (int h = 0; h < g && compare_pairs; h++) {
             PairCompare *pc = &j->pairs[h * j->ng + g];
             if ((rc = group_compare(&j->groups[h], gr, &c->fs, &c->floors, pc, err))) return rc;
             /* The paper's rule: only recipes of the same ceiling are compared on B (the ceiling read
@@ -289,6 +293,9 @@ static void print_text(const FitJob *j, const FitConfig *c, const double *pred, 
     printf("recipes, sorted by A (several seeds pooled; intervals resample seeds, then points):\n");
     report_table_header(stdout, "recipe");
     for (int g = 0; g < j->ng; g++) report_table_row(stdout, j->groups[g].recipe, &j->groups[g].pooled);
+    if (j->ng > 1 && c->fs.form != FORM_LOGLOGISTIC)
+        printf("recipes are compared in the default form only (the log-logistic, with the Weibull form's reading "
+               "beside it): rerun without form=weibull, or use scalerl compare\n");
     int any = 0;
     for (int g = 0; g < j->ng; g++)
         for (int h = 0; h < g; h++) {
