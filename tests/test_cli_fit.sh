@@ -47,6 +47,8 @@ check "fit.json records y" pyjson "$T/fam/fit.json" "assert d['y']=='pass_rate_s
 expect_error "fit y= a column the rows lack: named, with the row's columns" 1 "'pass_rate_pair'" "pass_rate_sum" -- \
   fit "$T/fam" y=pass_rate_pair boot=0 save=0
 expect_error "fit y= a column that is not a rate" 1 "bad value 'len_mean' for 'y'" -- fit "$T/fam" y=len_mean save=0
+expect_error "fit y=pass_rate_lo (an interval's end, not a family) is refused" 1 "bad value 'pass_rate_lo' for 'y'" -- \
+  fit "$T/fam" y=pass_rate_lo save=0
 
 # form=weibull: the faster-saturating form, on data of that form
 $S synth out="$T/w" shape=weibull A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=2 >/dev/null

@@ -31,7 +31,9 @@ int fit_settings_check(const FitSettings *s, char *err)
         snprintf(err, ERR_LEN, "empty 'x': expected a compute column such as flops, wall_s or cpu_s");
         return 1;
     }
-    if (strncmp(s->y, "pass_rate", 9) != 0 || (s->y[9] != 0 && s->y[9] != '_')) {
+    /* pass_rate_lo and _hi are the interval's ends, not a family's rate. */
+    if (strncmp(s->y, "pass_rate", 9) != 0 || (s->y[9] != 0 && s->y[9] != '_') || strcmp(s->y, "pass_rate_lo") == 0 ||
+        strcmp(s->y, "pass_rate_hi") == 0) {
         snprintf(err, ERR_LEN, "bad value '%s' for 'y': expected pass_rate or a family's pass_rate_F (pass_rate_sum, ...)",
                  s->y);
         return 1;
