@@ -82,6 +82,21 @@ $S synth out="$T/five" n=5 noise=0.01 >/dev/null && $S synth out="$T/ten" n=10 n
 check "five points: no intervals, saying how many resamples fitted" \
   bash -c "$S fit '$T/five' save=0 | grep -q 'no intervals: only [0-9]* of 200 resamples fitted'"
 check "ten points: intervals" bash -c "$S fit '$T/ten' save=0 | grep -q 'intervals from 19[0-9] of 200'"
+# The held-out error at the last point of a pooled fit is the mean over its runs, not the first
+# run's: two runs equal up to the cut (so the pooled curve is the single run's), the second's last
+# point 0.1 lower. Tolerance 1e-5: the pooled and single fits converge to the same optimum to ~1e-7.
+$S synth out="$T/hl/a" recipe=r noise=0.01 n=40 spacing=even >/dev/null && cp -r "$T/hl/a" "$T/hl/b"
+python3 -c "
+import json, sys
+p = sys.argv[1]; L = open(p).read().splitlines()
+i = max(i for i, l in enumerate(L) if '\"kind\":\"eval\"' in l)
+o = json.loads(L[i]); o['pass_rate'] -= 0.1; o['pass_rate_lo'] -= 0.1; o['pass_rate_hi'] -= 0.1
+L[i] = json.dumps(o, separators=(',', ':')); open(p, 'w').write('\n'.join(L) + '\n')" "$T/hl/b/metrics.jsonl"
+$S fit "$T/hl/a" "$T/hl/b" fit_until_frac=0.5 boot=0 json=1 save=0 >"$T/hl.jsonl" 2>&1
+check "a pooled fit's hold-out error at the last point is the mean over its runs" python3 -c "
+import json, sys
+e = [json.loads(l)['holdout_last_error'] for l in open(sys.argv[1]) if 'holdout_last_error' in l]
+assert len(e) == 3 and abs(e[2] - (e[0] + e[1]) / 2) < 1e-5 and abs(e[1] - e[0] - 0.1) < 1e-5, e" "$T/hl.jsonl"
 # compare with fit_until_frac reads nothing beyond the cut: runs flat at their end (Weibull, 7 Cmid)
 # are still rising at 30% of their compute, so there the forms decide, not the plateau.
 for s in 1 2 3; do

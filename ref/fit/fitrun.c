@@ -310,11 +310,17 @@ static void holdout_errors(RunData *const *runs, int k, const Pool *p, CurveFit 
     }
     out->hold_mae = n ? sum / n : NAN;
     out->hold_max = n ? mx : NAN;
-    /* The last point of the first run: the paper's check is the forecast at the end of the budget. */
-    const RunData *r0 = runs[0];
-    out->hold_last = r0->n && p->role[0][r0->n - 1] == ROLE_LATE
-                         ? sigmoid_at(&out->sig.p, r0->pts[r0->n - 1].x) - r0->pts[r0->n - 1].y
-                         : NAN;
+    /* The paper's check is the forecast at the end of the budget: each run's last point, held out,
+     * averaged over the runs (the seeds of a pooled fit). */
+    double last = 0;
+    int n_last = 0;
+    for (int j = 0; j < k; j++) {
+        const RunData *r = runs[j];
+        if (!r->n || p->role[j][r->n - 1] != ROLE_LATE) continue;
+        last += sigmoid_at(&out->sig.p, r->pts[r->n - 1].x) - r->pts[r->n - 1].y;
+        n_last++;
+    }
+    out->hold_last = n_last ? last / n_last : NAN;
 }
 
 int curve_fit(RunData *const *runs, int k, const FitSettings *s, const double *fix_A, long boot, CurveFit *out,

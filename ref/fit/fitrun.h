@@ -97,7 +97,8 @@ typedef struct {
     double x_min, x_max;  /* fitted range */
     double y_best;        /* best fitted pass rate */
     double hold_mae, hold_max; /* prediction error beyond fit_until (NaN without hold-out) */
-    double hold_last;          /* predicted minus observed at the last point, when it is held out */
+    double hold_last;          /* predicted minus observed at the last point, when it is held out (the
+                                * mean over the runs of a pooled fit) */
     int boot_ok;          /* resamples that gave a fit */
     Sigmoid *boot;        /* their parameters */
     int pl_boot_ok;       /* with FitSettings.boot_powerlaw: resamples the power law fitted */
