@@ -135,7 +135,8 @@ static int write_run(const SynthConfig *c, char *err)
     if (!rc) rc = path_join(path, sizeof path, c->out, "config.txt", err);
     if (!rc && !(rc = atomic_open(&config, path, err))) {
         opts_write(synth_opts, c, config.f);
-        if (!(rc = atomic_close(&config, err)) && !(rc = atomic_rename(&metrics, err))) return atomic_rename(&config, err);
+        if (!(rc = atomic_close(&config, err)) && !(rc = atomic_rename(&metrics, err)))
+            return atomic_rename(&config, err);
         atomic_abort(&config);
     }
     atomic_abort(&metrics);
