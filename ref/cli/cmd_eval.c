@@ -32,7 +32,7 @@ typedef struct {
         {"temperature", OPT_FLOAT, F(temperature), "1", 0, 10, NULL, "sampling temperature (0: greedy)"},          \
         {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "sampling seed"},                                           \
         {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed (as in train)"},                    \
-        {"eval_n", OPT_INT, F(eval_n), "1000", 1, 1000000, NULL, "size of the validation set (as in train)"},      \
+        {"eval_n", OPT_INT, F(eval_n), "2000", 1, 1000000, NULL, "size of the validation set (as in train)"},      \
         {"length", OPT_CHOICE, F(length), "interrupt", 0, 0, LENGTH_CHOICES, "length control"},                   \
         {"think_budget", OPT_RANGE, F(think_budget), DEFAULT_THINK_BUDGET, 1, 4096, NULL, "thinking tokens before interruption"}, \
         {"answer_budget", OPT_INT, F(answer_budget), DEFAULT_ANSWER_BUDGET, 1, 4096, NULL, "tokens after the marker"},              \
