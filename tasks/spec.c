@@ -322,6 +322,14 @@ int task_max_solution_tokens(const TaskSpec *s)
     return m;
 }
 
+int task_max_answer_tokens(const TaskSpec *s)
+{
+    int m = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->part[i].lim.answer_chars > m) m = s->part[i].lim.answer_chars;
+    return m;
+}
+
 double task_space_size(const TaskSpec *s)
 {
     double total = 0;

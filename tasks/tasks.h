@@ -71,6 +71,8 @@ const char *task_spec_string(const TaskSpec *s);
  * BOS, so callers can check them against a model's context. */
 int task_max_prompt_tokens(const TaskSpec *s);
 int task_max_solution_tokens(const TaskSpec *s);
+/* The longest answer (the text the verifier compares, after the last '#') the spec can produce. */
+int task_max_answer_tokens(const TaskSpec *s);
 const char *task_family_name(int family);
 /* Family indices are below TASK_MAX_FAMILIES. task_spec_family_mask: bit f is set when a part of
  * the spec draws from family f (a mixture of two families has two bits). */

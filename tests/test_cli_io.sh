@@ -134,3 +134,12 @@ check "fit still reads a whole metrics.jsonl.gz" "$S" fit "$T/gzwhole" boot=0
 mkdir -p "$T/pdir"
 expect_error "pretrain refuses out= a directory before training" 1 "out='$T/pdir' is a directory" -- \
   pretrain out="$T/pdir" $SMALL_BASE tokens=2000 eval_samples=0 progress=0
+
+# ---- an answer budget shorter than the task's longest answers is named ----
+# add:digits=6 answers reach 7 digits (999999 + 999999 = 1999998): a budget of 4 cuts them.
+AB="ckpt=$T/base.ckpt task=add:digits=6 think_budget=4-6 eval_n=10 n=2 samples=1 threads=1 progress=0"
+"$S" eval $AB answer_budget=4 >/dev/null 2>"$T/ab4.err"
+check "eval: answer_budget=4 under 7-digit answers gives a note naming both" \
+  grep -q "note: answer_budget=4 is shorter than this task's longest answers (7 tokens)" "$T/ab4.err"
+"$S" eval $AB answer_budget=7 >/dev/null 2>"$T/ab7.err"
+check "eval: answer_budget=7 gives none" [ ! -s "$T/ab7.err" ]

@@ -63,7 +63,7 @@ typedef struct {
     GenConfig gc;
 } EvalSetup;
 
-static int setup(const EvalConfig *c, EvalSetup *s, char *err)
+static int setup(const EvalConfig *c, EvalSetup *s, const char *cmd, char *err)
 {
     memset(s, 0, sizeof *s);
     model_set_threads((int)c->threads);
@@ -81,7 +81,9 @@ static int setup(const EvalConfig *c, EvalSetup *s, char *err)
     gc->G = (int)c->samples;
     gc->max_groups = 1;
     gc->slots = 256;
-    return gen_config_check(gc, task_max_prompt_tokens(s->spec), err);
+    if ((rc = gen_config_check(gc, task_max_prompt_tokens(s->spec), err))) return rc;
+    gen_note_answer_budget(gc, task_max_answer_tokens(s->spec), cmd);
+    return 0;
 }
 
 static void teardown(EvalSetup *s)
@@ -146,7 +148,7 @@ int cmd_eval(int argc, char **argv)
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
     EvalResult r;
-    if (!(rc = setup(&c, &s, err)) && !(rc = evaluate(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples,
+    if (!(rc = setup(&c, &s, "eval", err)) && !(rc = evaluate(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples,
                                                  c.progress < 0 ? isatty(2) : (int)c.progress, &r, err)))
         rc = print_eval(&c, &r, err);
     teardown(&s);
@@ -183,7 +185,7 @@ int cmd_sample(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (!command_args(&spec, &a, &c, argc, argv, &rc)) return rc;
     EvalSetup s;
-    if (!(rc = setup(&c, &s, err)))
+    if (!(rc = setup(&c, &s, "sample", err)))
         rc = sample_val_prompts(s.m.params, &s.gc, s.split, (int)c.n, (int)c.samples, print_group, &c, err);
     if (!rc) rc = flush_stdout(err);
     teardown(&s);

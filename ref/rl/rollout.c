@@ -84,6 +84,16 @@ int gen_config_check(const GenConfig *c, int max_prompt_tokens, char *err)
     return 0;
 }
 
+void gen_note_answer_budget(const GenConfig *c, int max_answer_tokens, const char *cmd)
+{
+    /* A note, not a refusal: a budget that cuts the longest answers still lets the shorter ones
+     * score, which a user may want; but the cut ones can never score, and nothing else says so. */
+    if (max_answer_tokens > c->answer_budget)
+        fprintf(stderr, "scalerl %s: note: answer_budget=%d is shorter than this task's longest answers (%d tokens): "
+                        "those are cut and cannot score (raise answer_budget to at least %d)\n",
+                cmd, c->answer_budget, max_answer_tokens, max_answer_tokens);
+}
+
 Generator *gen_new(const GenConfig *cfg, char *err)
 {
     Generator *g = calloc(1, sizeof *g);

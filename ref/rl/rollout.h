@@ -78,6 +78,8 @@ GenConfig gen_config_from_keys(const ModelConfig *mc, double temperature, int ge
 
 typedef struct Generator Generator;
 
+/* A note on stderr when the answer budget is shorter than the task's longest answer. */
+void gen_note_answer_budget(const GenConfig *c, int max_answer_tokens, const char *cmd);
 Generator *gen_new(const GenConfig *cfg, char *err);
 void gen_free(Generator *g);
 /* Queues a group of G completions of p. Returns the group's index, or -1 with err when the

@@ -47,6 +47,7 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     t->gc.max_groups = ring * t->P;
     t->gc.slots = c->gen_slots > 0 ? (int)c->gen_slots : t->P * t->G;
     if ((rc = gen_config_check(&t->gc, task_max_prompt_tokens(t->spec), err))) return rc;
+    gen_note_answer_budget(&t->gc, task_max_answer_tokens(t->spec), "train");
     t->gen = gen_new(&t->gc, err);
     if (!t->gen) return 2;
     if ((rc = batches_init(&t->batches, t->gen, t->data, c->prompt_filter ? t->filter : NULL, t->P, ring, c->steps,
