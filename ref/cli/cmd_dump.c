@@ -3,7 +3,6 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 
 #include "models/checkpoint.h"
 #include "models/model.h"
@@ -41,20 +40,14 @@ static int output_path(const DumpOptions *o, const Model *m, int k, char *path, 
     return path_join(path, n, o->out, file, err);
 }
 
-/* 1 with err when the checkpoint is one of the outputs: the rename would replace it. lstat on the
- * output, since the rename replaces that directory entry (a link, not what it points to); the
- * checkpoint is compared as the entry the user named and as the file it leads to. */
+/* 1 with err when the checkpoint is one of the outputs: the rename would replace it. */
 static int refuse_input_as_output(const DumpOptions *o, const Model *m, int n_files, char *err)
 {
-    struct stat in_link, in_file, st;
-    if (lstat(o->ckpt, &in_link) != 0 || stat(o->ckpt, &in_file) != 0) return 0; /* it was read: it is there */
     char path[OPT_STR_LEN + 64];
     for (int k = 0; k < n_files; k++) {
         int rc = output_path(o, m, k, path, sizeof path, err);
         if (rc) return rc;
-        if (lstat(path, &st) != 0) continue;
-        if ((st.st_dev == in_link.st_dev && st.st_ino == in_link.st_ino) ||
-            (st.st_dev == in_file.st_dev && st.st_ino == in_file.st_ino)) {
+        if (path_replaces(path, o->ckpt)) {
             snprintf(err, ERR_LEN, "ckpt='%s' is '%s', an output of this dump: writing it would replace the checkpoint "
                      "(choose another out=)", o->ckpt, path);
             return 1;

@@ -224,10 +224,7 @@ static int check_out_not_model(const char *out, const char *dir, char *err)
         return rc;
     /* A resume checkpoint: out's directory is the run's ckpt/. */
     char parent[OPT_STR_LEN + 32];
-    snprintf(parent, sizeof parent, "%s", out);
-    char *slash = strrchr(parent, '/');
-    if (slash) *(slash == parent ? slash + 1 : slash) = '\0';
-    else snprintf(parent, sizeof parent, ".");
+    path_dir(parent, sizeof parent, out);
     if ((rc = path_join(path, sizeof path, dir, "ckpt", err))) return rc;
     if (stat(parent, &sd) == 0 && stat(path, &sc) == 0 && sd.st_dev == sc.st_dev && sd.st_ino == sc.st_ino) {
         snprintf(err, ERR_LEN, "out='%s' is a file of '%s', this run's resume checkpoints: writing the report there "

@@ -19,10 +19,7 @@ int atomic_open(AtomicFile *af, const char *path, char *err)
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
     /* Unnamed until the commit: needs O_TMPFILE in path's directory and /proc to link it by. */
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    else snprintf(dir, sizeof dir, ".");
+    path_dir(dir, sizeof dir, path);
     int fd = access("/proc/self/fd", X_OK) == 0 ? open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666) : -1;
     if (fd >= 0) {
         if ((af->f = fdopen(fd, "wb"))) {
@@ -136,6 +133,22 @@ int path_join(char *out, size_t n, const char *dir, const char *name, char *err)
         return 1;
     }
     return 0;
+}
+
+void path_dir(char *dir, size_t n, const char *path)
+{
+    snprintf(dir, n, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
+    else snprintf(dir, n, ".");
+}
+
+int path_replaces(const char *out, const char *path)
+{
+    struct stat so, st;
+    if (lstat(out, &so) != 0) return 0;
+    return (lstat(path, &st) == 0 && st.st_dev == so.st_dev && st.st_ino == so.st_ino) ||
+           (stat(path, &st) == 0 && st.st_dev == so.st_dev && st.st_ino == so.st_ino);
 }
 
 int utf8_char(const char *s, unsigned *cp)

@@ -34,6 +34,12 @@ int mkdir_p(const char *dir, char *err);
 int file_exists(const char *path);
 /* "dir/name" into out (n bytes). Returns 0, or 1 with err when it does not fit. */
 int path_join(char *out, size_t n, const char *dir, const char *name, char *err);
+/* The directory part of path into dir (n bytes): "a/b" gives "a", "/b" gives "/", "b" gives ".". */
+void path_dir(char *dir, size_t n, const char *path);
+/* 1 when renaming a file into `out` would replace `path`: out's directory entry (lstat: the rename
+ * replaces a link, not what it points to) is path's own, or the file path's symlink leads to. 0
+ * when out does not exist yet. */
+int path_replaces(const char *out, const char *path);
 
 /* The well-formed UTF-8 character at s (0-terminated): its length in bytes (1 to 4) and its code
  * point in *cp; 0 when s starts with a byte that begins no well-formed character (a stray

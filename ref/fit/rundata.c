@@ -371,14 +371,7 @@ int rundata_load_all(RunData *runs, const char *const *dirs, int n, const char *
 
 int rundata_check_file(const char *out, const char *key, const char *path, const char *what, char *err)
 {
-    /* lstat on out: the output is renamed into place, which replaces the directory entry `out` (a
-     * link, not what it points to). A file is lost if it is read through that entry: its own
-     * entry, or the file its symlink points to (lstat and stat of path). */
-    struct stat so, si, sf;
-    if (lstat(out, &so) != 0) return 0; /* not there yet: it cannot be that file */
-    int same = (lstat(path, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) ||
-               (stat(path, &sf) == 0 && sf.st_dev == so.st_dev && sf.st_ino == so.st_ino);
-    if (!same) return 0;
+    if (!path_replaces(out, path)) return 0;
     snprintf(err, ERR_LEN, "%s='%s' is '%s', %s: writing it would replace it (choose another file)", key, out, path,
              what);
     return 1;
@@ -436,8 +429,10 @@ static int cmp_str(const void *a, const void *b)
 /* The directories a walk has entered, by device and inode: a directory reached twice (through a
  * symlink to it, or a link cycle) would count its runs as more seeds. */
 typedef struct {
-    dev_t *dev;
-    ino_t *ino;
+    struct {
+        dev_t dev;
+        ino_t ino;
+    } *id;
     int n, cap;
 } Seen;
 
@@ -450,21 +445,19 @@ static int seen_before(Seen *s, const char *dir, char *err)
         return 2;
     }
     for (int i = 0; i < s->n; i++)
-        if (s->dev[i] == st.st_dev && s->ino[i] == st.st_ino) return 1;
+        if (s->id[i].dev == st.st_dev && s->id[i].ino == st.st_ino) return 1;
     if (s->n == s->cap) {
         int nc = s->cap ? s->cap * 2 : 64;
-        dev_t *d = realloc(s->dev, sizeof *d * (size_t)nc);
-        if (d) s->dev = d;
-        ino_t *in = d ? realloc(s->ino, sizeof *in * (size_t)nc) : NULL;
-        if (!in) {
+        void *id = realloc(s->id, sizeof *s->id * (size_t)nc);
+        if (!id) {
             snprintf(err, ERR_LEN, "out of memory");
             return 2;
         }
-        s->ino = in;
+        s->id = id;
         s->cap = nc;
     }
-    s->dev[s->n] = st.st_dev;
-    s->ino[s->n++] = st.st_ino;
+    s->id[s->n].dev = st.st_dev;
+    s->id[s->n++].ino = st.st_ino;
     return 0;
 }
 
@@ -510,8 +503,7 @@ int rundata_find(const char *root, char ***dirs, int *n, char *err)
     }
     Seen seen = {0};
     int rc = walk(root, 0, &l, &seen, err);
-    free(seen.dev);
-    free(seen.ino);
+    free(seen.id);
     if (!rc && l.n == 0) {
         snprintf(err, ERR_LEN, "no run directories (holding metrics.jsonl or metrics.jsonl.gz) under '%s'", root);
         rc = 1;
