@@ -13,7 +13,7 @@
 #     interruption in the trainer's rows, final.ckpt re-evaluates to the last eval row;
 #   - learning: a short run of the scalerl recipe raises the validation pass rate by at least 0.08
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
-# No Python: fields are read with sed and awk.
+# No Python but for tests/ckpt_weights_only.py (stdlib): fields are read with sed and awk.
 . "$(dirname "$0")/lib.sh"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
@@ -54,6 +54,21 @@ check "replay: config.txt has every key but an unset label ($n_keys)" [ "$(grep 
 check "replay: no label= line when label is unset" bash -c "! grep -q '^label=' '$T/a/config.txt'"
 train "$T/lb" $SMALL label=mine steps=1
 check "label=: written to config.txt when set" grep -qx 'label=mine' "$T/lb/config.txt"
+
+# ---- base= starts a new optimizer ----
+# $T/a/final.ckpt stores the Adam moments of its 6 steps; the helper copies it without them (same
+# weights). A run must not depend on which of the two it starts from (it did: base= carried an RL
+# run's moments and step into the new run).
+python3 "$(dirname "$0")/ckpt_weights_only.py" "$T/a/final.ckpt" "$T/a-weights.ckpt"
+check "base=: the weights-only copy is smaller than the checkpoint with moments" \
+  [ "$(stat -c %s "$T/a-weights.ckpt")" -lt "$(stat -c %s "$T/a/final.ckpt")" ]
+train "$T/fm" ${SMALL/base=$T\/base.ckpt/base=$T/a/final.ckpt} steps=3 threads=1
+train "$T/fw" ${SMALL/base=$T\/base.ckpt/base=$T/a-weights.ckpt} steps=3 threads=1
+check "base=: a run from an RL run's final.ckpt equals one from its weights alone (the moments are not carried)" \
+  cmp -s <(strip_s "$T/fm/metrics.jsonl") <(strip_s "$T/fw/metrics.jsonl")
+check "base=: and the same final checkpoint" cmp -s "$T/fm/final.ckpt" "$T/fw/final.ckpt"
+check "base=: the two configs differ only in base= and out= (the comparison is of like runs)" \
+  cmp -s <(grep -Ev '^(base|out)=' "$T/fm/config.txt") <(grep -Ev '^(base|out)=' "$T/fw/config.txt")
 
 # ---- metrics fields ----
 # check_metrics FILE STEPS EVAL_EVERY K: the row contract, printed as PASS/FAIL lines.

@@ -15,7 +15,7 @@ static const OptSpec train_opts[] = {
     {"recipe", OPT_STR, F(recipe), "scalerl", 0, 0, NULL, "preset to start from (recipe=list shows them)"},
     {"label", OPT_STR, F(label), "", 0, 0, NULL,
      "name compare and plot group this run under, for a recipe changed by keys (empty: the recipe)"},
-    {"base", OPT_STR, F(base), NULL, 0, 0, NULL, "base model checkpoint (scalerl pretrain)"},
+    {"base", OPT_STR, F(base), NULL, 0, 0, NULL, "base model checkpoint (scalerl pretrain, or any run's final.ckpt: its weights; the run starts a new optimizer)"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "run directory (metrics.jsonl, config.txt, checkpoints)"},
     {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec (tasks/README.md)"},
     {"loss", OPT_CHOICE, F(loss), "cispo", 0, 0, LOSS_KIND_CHOICES, "policy-gradient loss"},

@@ -34,6 +34,13 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     model_set_threads((int)c->threads);
     int rc = load_base_model(c->base, &t->m, err);
     if (rc) return rc;
+    /* A base is a starting model: a new run starts a new optimizer. An RL run's final.ckpt keeps
+     * its Adam moments and step, and carrying them into a run that warms its rate up from zero
+     * would make the run depend on how its base was made; continuing a run is resume's job
+     * (ref/rl/README.md, "Checkpoints and resume"). */
+    memset(t->m.adam_m, 0, t->m.n_params * sizeof *t->m.adam_m);
+    memset(t->m.adam_v, 0, t->m.n_params * sizeof *t->m.adam_v);
+    t->m.adam_step = 0;
     if ((rc = task_spec_parse(c->task, &t->spec, err))) return rc;
     if ((rc = split_new(t->spec, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
     t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, &rc, err);
