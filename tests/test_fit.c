@@ -430,6 +430,37 @@ static void test_fixed_A(void)
           "fit with A held below the truth still fits", "A %g r2 %g", f.p.A, f.r2);
 }
 
+/* What the points cannot measure is flagged, as A at 1 is: a step between two points leaves B
+ * unresolved (the fit sharpens it until the search stops: B 279 here); a rise that has not begun
+ * puts Cmid at its search bound. A curve inside the data flags neither. */
+static void test_bounds_flagged(void)
+{
+    double x[20], y[20];
+    for (int i = 0; i < 20; i++) {
+        x[i] = 1e12 * pow(10, 2.0 * i / 19);
+        y[i] = i < 10 ? 0.2 : 0.8;
+    }
+    SigmoidFitOpts o;
+    sigmoid_fit_defaults(&o);
+    o.R0 = 0.2;
+    SigmoidFit f;
+    char err[ERR_LEN];
+    int rc = sigmoid_fit(x, y, 20, &o, &f, err);
+    CHECK(rc == 0 && f.B_unresolved && !f.Cmid_at_bound, "a step between two points: B unresolved, Cmid not at a bound",
+          "rc %d B %g (flag %d) Cmid %g (flag %d)", rc, f.p.B, f.B_unresolved, f.p.Cmid, f.Cmid_at_bound);
+    /* Still accelerating on the log axis: a log-logistic's foot, 0.8 (C/Cmid)^0.5, matches it with
+     * A at 1 only for Cmid 6.4e17, 3.8 decades past the last point. */
+    for (int i = 0; i < 20; i++) y[i] = 0.2 + 1e-3 * sqrt(x[i] / 1e12);
+    rc = sigmoid_fit(x, y, 20, &o, &f, err);
+    CHECK(rc == 0 && f.Cmid_at_bound, "a rise that has not begun: Cmid at its bound", "rc %d Cmid %g (flag %d) B %g",
+          rc, f.p.Cmid, f.Cmid_at_bound, f.p.B);
+    const Sigmoid inside = {0.7, 2.0, 1e13, 0.2, FORM_LOGLOGISTIC};
+    for (int i = 0; i < 20; i++) y[i] = sigmoid_at(&inside, x[i]);
+    rc = sigmoid_fit(x, y, 20, &o, &f, err);
+    CHECK(rc == 0 && !f.A_at_bound && !f.B_unresolved && !f.Cmid_at_bound, "a curve inside the data flags nothing",
+          "rc %d flags A %d B %d Cmid %d", rc, f.A_at_bound, f.B_unresolved, f.Cmid_at_bound);
+}
+
 int main(void)
 {
     test_noiseless();
@@ -441,5 +472,6 @@ int main(void)
     test_window();
     test_bootstrap();
     test_fixed_A();
+    test_bounds_flagged();
     return test_main_result();
 }

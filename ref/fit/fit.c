@@ -289,7 +289,12 @@ int sigmoid_fit(const double *x, const double *y, int n, const SigmoidFitOpts *o
         }
     }
     double sst = 0;
-    for (int i = 0; i < n; i++) sst += (y[i] - ymean) * (y[i] - ymean);
+    int on_rise = 0;
+    for (int i = 0; i < n; i++) {
+        sst += (y[i] - ymean) * (y[i] - ymean);
+        double share = form_share(o->form, exp(best[P_LNB]) * (lx[i] - best[P_LC]));
+        on_rise += share >= 0.1 && share <= 0.9;
+    }
     free(lx);
 
     out->p.A = best[P_A];
@@ -301,6 +306,8 @@ int sigmoid_fit(const double *x, const double *y, int n, const SigmoidFitOpts *o
     out->r2 = 1 - best_sse / sst;
     out->n = n;
     out->A_at_bound = !o->fix_A && out->p.A >= A_hi - 1e-9;
+    out->B_unresolved = on_rise < 2;
+    out->Cmid_at_bound = best[P_LC] <= pb.lo[P_LC] + 1e-9 || best[P_LC] >= pb.hi[P_LC] - 1e-9;
     if (!isfinite(out->p.A) || !isfinite(out->p.B) || !isfinite(out->p.Cmid) || !isfinite(out->p.R0) ||
         !isfinite(best_sse)) {
         snprintf(err, ERR_LEN, "the fit did not converge to finite parameters");

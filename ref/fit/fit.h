@@ -72,6 +72,13 @@ typedef struct {
     double sse, r2;
     int n;          /* points fitted */
     int A_at_bound; /* A ran to the upper bound (1): the plateau is not in the data */
+    /* Fewer than 2 fitted points lie on the rise (between 10% and 90% of the gain A - R0): the
+     * points bound B from below but do not measure it (a step between two points); B's value is
+     * where the search stopped sharpening. */
+    int B_unresolved;
+    /* Cmid ran to a bound of its search, 3 decades beyond the points: the midpoint is not in
+     * the data, and neither is the sigmoid's shape. */
+    int Cmid_at_bound;
     int iters;      /* Levenberg-Marquardt iterations of the winning start */
 } SigmoidFit;
 

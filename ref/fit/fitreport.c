@@ -28,8 +28,10 @@ void report_table_row(FILE *f, const char *name, const CurveFit *c)
     report_value_ci(A, sizeof A, "%.4f", c->sig.p.A, c->has_ci, c->A_lo, c->A_hi);
     report_value_ci(B, sizeof B, "%.3f", c->sig.p.B, c->has_ci, c->B_lo, c->B_hi);
     report_value_ci(C, sizeof C, "%.3g", c->sig.p.Cmid, c->has_ci, c->Cmid_lo, c->Cmid_hi);
-    fprintf(f, "  %-24s %4d %4d %4d  %-25s %-22s %-30s %6.4f%s\n", name, c->k, c->points, c->excluded, A, B, C,
-            c->sig.r2, c->sig.A_at_bound ? "  A at bound 1: no plateau in the data" : "");
+    fprintf(f, "  %-24s %4d %4d %4d  %-25s %-22s %-30s %6.4f%s%s%s\n", name, c->k, c->points, c->excluded, A, B, C,
+            c->sig.r2, c->sig.A_at_bound ? "  A at bound 1: no plateau in the data" : "",
+            c->sig.B_unresolved ? "  B unresolved: under 2 points on the rise" : "",
+            c->sig.Cmid_at_bound ? "  Cmid at a bound: the midpoint is not in the data" : "");
 }
 
 static void num_or_null(JsonWriter *w, const char *key, int has, double v)
@@ -65,6 +67,8 @@ void report_curve_json(JsonWriter *w, const CurveFit *c, const FitSettings *s)
     jw_num(w, "x_min", c->x_min);
     jw_num(w, "x_max", c->x_max);
     jw_bool(w, "A_at_bound", c->sig.A_at_bound);
+    jw_bool(w, "B_unresolved", c->sig.B_unresolved);
+    jw_bool(w, "Cmid_at_bound", c->sig.Cmid_at_bound);
     if (s->fit_until > 0) jw_num(w, "fit_until", s->fit_until);
     else jw_null(w, "fit_until");
     if (s->fit_until_frac > 0) jw_num(w, "fit_until_frac", s->fit_until_frac);
@@ -89,9 +93,11 @@ void report_curve_text(FILE *f, const CurveFit *c, const FitSettings *s)
     report_value_ci(buf, sizeof buf, "%.4f", p->A, c->has_ci, c->A_lo, c->A_hi);
     fprintf(f, "  A     %s%s\n", buf, c->sig.A_at_bound ? "  (at the bound 1: the plateau is not in the data)" : "");
     report_value_ci(buf, sizeof buf, "%.4g", p->B, c->has_ci, c->B_lo, c->B_hi);
-    fprintf(f, "  B     %s\n", buf);
+    fprintf(f, "  B     %s%s\n", buf,
+            c->sig.B_unresolved ? "  (unresolved: under 2 fitted points between 10% and 90% of the gain)" : "");
     report_value_ci(buf, sizeof buf, "%.4g", p->Cmid, c->has_ci, c->Cmid_lo, c->Cmid_hi);
-    fprintf(f, "  Cmid  %s\n", buf);
+    fprintf(f, "  Cmid  %s%s\n", buf,
+            c->sig.Cmid_at_bound ? "  (at a bound of the search, 3 decades beyond the points: the midpoint is not in the data)" : "");
     fprintf(f, "  R0    %.4f (%s)\n", p->R0, s->fit_r0 ? "fitted" : c->k > 1 ? "mean step-0 pass rate" : "step-0 pass rate");
     fprintf(f, "  r2 %.5f, sse %.4g", c->sig.r2, c->sig.sse);
     if (c->has_ci) fprintf(f, ", intervals from %d of %ld bootstrap resamples", c->boot_ok, s->boot);
