@@ -9,6 +9,7 @@
 
 #include "models/rng.h"
 #include "ref/fit/fit.h"
+#include "ref/fit/fitgroup.h"
 #include "ref/fit/fitrun.h"
 #include "ref/fit/powerlaw.h"
 #include "tests/test.h"
@@ -461,6 +462,85 @@ static void test_bounds_flagged(void)
           "rc %d flags A %d B %d Cmid %d", rc, f.A_at_bound, f.B_unresolved, f.Cmid_at_bound);
 }
 
+/* A run of 80 evenly spaced eval points (like evals every k steps) on curve c, with noise sd 0.003. */
+static void synth_run(RunData *r, const char *recipe, long seed, const Sigmoid *c)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->recipe, sizeof r->recipe, "%s", recipe);
+    snprintf(r->dir, sizeof r->dir, "%s-s%ld", recipe, seed);
+    r->seed = seed;
+    r->has_seed = 1;
+    r->n = 80;
+    r->pts = malloc(sizeof *r->pts * 80);
+    for (int i = 0; i < 80; i++) {
+        double x = 1e15 * (i + 1) / 80;
+        r->pts[i] = (EvalPoint){x, sigmoid_at(c, x) + 0.003 * gauss((uint64_t)seed * 31 + 7, (uint64_t)i), NAN, NAN, i + 1};
+    }
+    r->has_r0 = 1;
+    r->r0 = c->R0;
+    r->r0_lo = r->r0_hi = NAN;
+    r->finished = 1;
+}
+
+/* The levels back a higher ceiling that no fitted A pins only when none of the recipe's runs falls:
+ * here two seeds still rise steeply to 0.80 and one falls to it (-0.04 over its last fifth), above
+ * a baseline flat at 0.70. With both fitted ceilings taken as at their bound, the reading must stay
+ * not pinned; it was pinned while "not falling" looked at the seed of the largest change only. */
+static void test_levels_need_every_seed(void)
+{
+    const Sigmoid flat = {0.7, 2.0, 1e14, 0.1, FORM_WEIBULL};
+    const Sigmoid rising = {1.0, 4.0, 7.31e14, 0.1, FORM_LOGLOGISTIC};
+    const Sigmoid falling = {0.7, 3.0, 8.74e14, 0.95, FORM_LOGLOGISTIC};
+    RunData runs[6];
+    for (int k = 0; k < 3; k++) synth_run(&runs[k], "base", k + 1, &flat);
+    synth_run(&runs[3], "mix", 1, &rising);
+    synth_run(&runs[4], "mix", 2, &falling);
+    synth_run(&runs[5], "mix", 3, &rising);
+    FitSettings s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.x, sizeof s.x, "flops");
+    snprintf(s.y, sizeof s.y, "pass_rate");
+    s.exclude_below = s.exclude_frac = -1;
+    const SpreadFloors fl = {0.02, 0.1, 0.1, 0.2};
+    RecipeGroup *g = NULL;
+    int ng = 0;
+    char err[ERR_LEN];
+    int rc = groups_build(runs, 6, &g, &ng, err);
+    for (int k = 0; !rc && k < ng; k++) rc = group_fit(&g[k], &s, 0, err);
+    CHECK(rc == 0 && ng == 2, "levels: two synthetic recipes fitted", "rc %d ng %d: %s", rc, ng, err);
+    if (rc || ng != 2) return;
+    g[1].pooled.sig.A_at_bound = g[1].weibull.A_at_bound = 1; /* no fitted ceiling pins the reading */
+    PairCompare pc;
+    rc = group_compare(&g[0], &g[1], &s, &fl, &pc, err);
+    CHECK(rc == 0 && pc.ceiling && pair_ceiling_diff(&pc) > 0 && pc.flat[0] && pc.dP > pc.margin_P,
+          "levels: the case is a higher ceiling over a flat baseline, the levels beyond the margin",
+          "rc %d ceiling %d d %g flat %d dP %g margin %g", rc, pc.ceiling, pair_ceiling_diff(&pc), pc.flat[0], pc.dP,
+          pc.margin_P);
+    CHECK(pc.rise[1] > 0.1 && pc.fall[1] < -0.03, "levels: two seeds rise, one falls beyond the tolerance",
+          "rise %g fall %g", pc.rise[1], pc.fall[1]);
+    CHECK(!pc.pinned, "levels: a recipe with a falling seed does not pin the higher ceiling", "pinned %d", pc.pinned);
+    /* The same recipe without the falling seed: the levels pin it. */
+    RunData same[6];
+    for (int k = 0; k < 3; k++) synth_run(&same[k], "base", k + 1, &flat);
+    for (int k = 3; k < 6; k++) synth_run(&same[k], "mix", k - 2, &rising);
+    RecipeGroup *h = NULL;
+    int nh = 0;
+    rc = groups_build(same, 6, &h, &nh, err);
+    for (int k = 0; !rc && k < nh; k++) rc = group_fit(&h[k], &s, 0, err);
+    if (!rc) {
+        h[1].pooled.sig.A_at_bound = h[1].weibull.A_at_bound = 1;
+        rc = group_compare(&h[0], &h[1], &s, &fl, &pc, err);
+    }
+    CHECK(rc == 0 && pc.ceiling && pc.pinned, "levels: every seed rising beyond the margin pins it", "rc %d pinned %d", rc,
+          pc.pinned);
+    groups_free(g, ng);
+    groups_free(h, nh);
+    for (int k = 0; k < 6; k++) {
+        rundata_free(&runs[k]);
+        rundata_free(&same[k]);
+    }
+}
+
 int main(void)
 {
     test_noiseless();
@@ -473,5 +553,6 @@ int main(void)
     test_bootstrap();
     test_fixed_A();
     test_bounds_flagged();
+    test_levels_need_every_seed();
     return test_main_result();
 }

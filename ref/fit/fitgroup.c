@@ -206,9 +206,10 @@ static int run_tail(const RunData *r, int n_pts, double tail, double *level, dou
 }
 
 /* A recipe's plateau (mean over seeds of each run's tail level), its seed spread, whether every run
- * is flat (|rise| and scatter within tol), and the largest |rise|. */
+ * is flat (|rise| and scatter within tol), the largest |rise| and the lowest rise (0 for a run with
+ * no tail line). */
 static int group_tail(const RecipeGroup *g, const FitSettings *s, double tail, double tol, double *plateau,
-                      double *spr, double *rise, int *flat, char *err)
+                      double *spr, double *rise, double *fall, int *flat, char *err)
 {
     double *v = malloc(sizeof(double) * (size_t)g->k);
     if (!v) {
@@ -217,6 +218,7 @@ static int group_tail(const RecipeGroup *g, const FitSettings *s, double tail, d
     }
     *flat = g->k > 0;
     *rise = 0;
+    *fall = 0;
     *plateau = 0;
     for (int j = 0; j < g->k; j++) {
         double m = 0, r = 0, sc = 0;
@@ -225,6 +227,7 @@ static int group_tail(const RecipeGroup *g, const FitSettings *s, double tail, d
         if (!ok) m = n ? g->runs[j]->pts[n - 1].y : 0;
         *flat &= ok && fabs(r) <= tol && sc <= tol;
         if (fabs(r) > fabs(*rise)) *rise = r;
+        if (r < *fall) *fall = r;
         v[j] = m;
         *plateau += m / g->k;
     }
@@ -274,10 +277,10 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     }
     /* Where every run of both is flat, the plateau the data reach decides (ref/fit/fitgroup.h). */
     int rc = group_tail(base, s, fl->tail, fl->A, &out->plateau[0], &out->spread_plateau[0], &out->rise[0],
-                        &out->flat[0], err);
+                        &out->fall[0], &out->flat[0], err);
     if (!rc)
-        rc = group_tail(g, s, fl->tail, fl->A, &out->plateau[1], &out->spread_plateau[1], &out->rise[1], &out->flat[1],
-                        err);
+        rc = group_tail(g, s, fl->tail, fl->A, &out->plateau[1], &out->spread_plateau[1], &out->rise[1], &out->fall[1],
+                        &out->flat[1], err);
     if (rc) return rc;
     out->dP = out->plateau[1] - out->plateau[0];
     out->margin_P = max3(fl->A, out->spread_plateau[0], out->spread_plateau[1]);
@@ -288,11 +291,13 @@ int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettin
     }
     /* A reading of a higher ceiling that no fitted A pins is still backed by the data when the
      * recipe's runs, not falling, already stand beyond the margin above the baseline's flat
-     * plateau: its ceiling is at least where they stand. Likewise for a lower one. */
+     * plateau: its ceiling is at least where they stand. Likewise for a lower one. Not falling is
+     * every run's (no tail line falls by more than the flatness tolerance): one seed falling
+     * while the others rise does not bound the ceiling from below. */
     if (!out->pinned && out->ceiling) {
         double d = pair_ceiling_diff(out);
-        if (d > 0 && out->flat[0] && out->rise[1] >= 0 && out->dP > out->margin_P) out->pinned = 1;
-        if (d < 0 && out->flat[1] && out->rise[0] >= 0 && out->dP < -out->margin_P) out->pinned = 1;
+        if (d > 0 && out->flat[0] && out->fall[1] >= -fl->A && out->dP > out->margin_P) out->pinned = 1;
+        if (d < 0 && out->flat[1] && out->fall[0] >= -fl->A && out->dP < -out->margin_P) out->pinned = 1;
     }
     out->A_star = 0.5 * (g->pooled.sig.p.A + base->pooled.sig.p.A);
     /* Both refitted at A = A_star: pooled fits and per-seed spreads of ln B and log10 Cmid. */

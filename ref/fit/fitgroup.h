@@ -97,6 +97,7 @@ typedef struct {
     int flat[2];               /* every run of the recipe flat over its tail, [0] baseline */
     double plateau[2], spread_plateau[2]; /* level at the end over seeds, and its seed spread */
     double rise[2];            /* the largest |change| of a run's tail line across its tail */
+    double fall[2];            /* the lowest change of a run's tail line: whether any run falls */
     double dP, margin_P;       /* plateau of the recipe minus the baseline's, and the margin */
     double A_star;             /* common ceiling of the refit */
     double B[2], Cmid[2];      /* [0] baseline, [1] recipe, fitted with A = A_star */
