@@ -541,6 +541,26 @@ static void test_levels_need_every_seed(void)
     }
 }
 
+/* compare decides on ln B and shows percent: the margin it shows must sit on the side of the
+ * change, or a change just beyond the margin below reads as inside it (-9.2% against "10.0%"). */
+static void test_B_percent(void)
+{
+    const double m = log(1.1);
+    const double cases[] = {-0.097, -0.094, 0.094, 0.097};
+    for (int i = 0; i < 4; i++) {
+        PairCompare p;
+        memset(&p, 0, sizeof p);
+        p.dlnB = cases[i];
+        p.margin_lnB = m;
+        double dB, mB;
+        pair_B_percent(&p, &dB, &mB);
+        char name[128];
+        snprintf(name, sizeof name, "B percent: dlnB %+.3f beyond the margin ln 1.1 exactly when |dB%%| > margin%%",
+                 cases[i]);
+        CHECK((fabs(p.dlnB) > m) == (fabs(dB) > mB), name, "dB %.3f%% margin %.3f%%", dB, mB);
+    }
+}
+
 int main(void)
 {
     test_noiseless();
@@ -554,5 +574,6 @@ int main(void)
     test_fixed_A();
     test_bounds_flagged();
     test_levels_need_every_seed();
+    test_B_percent();
     return test_main_result();
 }

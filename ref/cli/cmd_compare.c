@@ -92,10 +92,12 @@ static void print_text(const CompareJob *j, const CompareConfig *c, const char *
             printf(" -> %s\n", verdict_name(p->verdict));
             continue;
         }
+        double dB, mB;
+        pair_B_percent(p, &dB, &mB);
         printf(";\n  %-*s at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, "
                "margin %.3f) -> %s\n",
-               w, "", p->A_star, p->B[1], p->B[0], 100 * (exp(p->dlnB) - 1), 100 * (exp(p->margin_lnB) - 1), p->Cmid[1],
-               p->Cmid[0], p->dlgC, p->margin_lgC, verdict_name(p->verdict));
+               w, "", p->A_star, p->B[1], p->B[0], dB, mB, p->Cmid[1], p->Cmid[0], p->dlgC, p->margin_lgC,
+               verdict_name(p->verdict));
     }
 }
 

@@ -179,10 +179,12 @@ static int cmp_group_A(const void *a, const void *b)
 
 static void print_pair(FILE *f, const RecipeGroup *a, const RecipeGroup *b, const PairCompare *pc)
 {
+    double dB, mB;
+    pair_B_percent(pc, &dB, &mB);
     fprintf(f, "  %s vs %s: the same ceiling (dA %+.4f, margin %.4f; Weibull form %+.4f, margin %.4f); at A=%.4f: "
                "B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f decades, margin %.3f): %s\n",
             b->recipe, a->recipe, pc->dA, pc->margin_A, pc->dA_weibull, pc->margin_A_weibull, pc->A_star, pc->B[1], pc->B[0],
-            100 * (exp(pc->dlnB) - 1), 100 * (exp(pc->margin_lnB) - 1), pc->Cmid[1], pc->Cmid[0], pc->dlgC,
+            dB, mB, pc->Cmid[1], pc->Cmid[0], pc->dlgC,
             pc->margin_lgC,
             pc->verdict == VERDICT_EFFICIENCY ? "they differ in efficiency" : "no difference beyond the spread");
 }

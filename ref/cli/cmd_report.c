@@ -433,11 +433,13 @@ static void compare_table(FILE *f, const CompareJob *j, const ReportConfig *c)
                   p->dA, p->margin_A,
                   compare_last_mean(&j->groups[g], &c->fs) - compare_last_mean(&j->groups[j->base], &c->fs), p->dP,
                   p->margin_P, p->reading == CEILING_READ_PLATEAU ? "the plateau of flat runs" : reading_name(p->reading));
-        if (p->verdict != VERDICT_CEILING)
+        if (p->verdict != VERDICT_CEILING) {
+            double dB, mB;
+            pair_B_percent(p, &dB, &mB);
             page_text(f, "; at a common A=%.4f: B %.4g vs %.4g (%+.1f%%, margin %.1f%%), Cmid %.4g vs %.4g (%+.3f "
                          "decades, margin %.3f)",
-                      p->A_star, p->B[1], p->B[0], 100 * (exp(p->dlnB) - 1), 100 * (exp(p->margin_lnB) - 1), p->Cmid[1],
-                      p->Cmid[0], p->dlgC, p->margin_lgC);
+                      p->A_star, p->B[1], p->B[0], dB, mB, p->Cmid[1], p->Cmid[0], p->dlgC, p->margin_lgC);
+        }
         page_text(f, " \xe2\x80\x94 %s.", verdict_name(p->verdict));
         fprintf(f, "</li>\n");
     }

@@ -242,6 +242,12 @@ double pair_ceiling_diff(const PairCompare *p)
     return p->forms_agree ? p->dA : p->dA_better;
 }
 
+void pair_B_percent(const PairCompare *p, double *change, double *margin)
+{
+    *change = 100 * (exp(p->dlnB) - 1);
+    *margin = 100 * (p->dlnB >= 0 ? exp(p->margin_lnB) - 1 : 1 - exp(-p->margin_lnB));
+}
+
 int group_compare(const RecipeGroup *base, const RecipeGroup *g, const FitSettings *s, const SpreadFloors *fl,
                   PairCompare *out, char *err)
 {

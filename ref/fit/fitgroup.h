@@ -110,6 +110,10 @@ typedef struct {
  * plateau, dA when both forms agree, dA_better otherwise. Its sign is the direction of a ceiling
  * mover. */
 double pair_ceiling_diff(const PairCompare *p);
+/* B's change and its margin in percent, for display. The test is on ln B (|dlnB| > margin_lnB);
+ * the margin is shown on the side of the change (exp(m) - 1 above, 1 - exp(-m) below), so that
+ * |change| > margin in percent exactly when the test finds a difference. */
+void pair_B_percent(const PairCompare *p, double *change, double *margin);
 
 /* Compares g against base (both fitted). The refit at the mean A is always done, so B and Cmid
  * at a common ceiling are reported for every pair. */
