@@ -472,6 +472,10 @@ static void synth_run(RunData *r, const char *recipe, long seed, const Sigmoid *
     r->has_seed = 1;
     r->n = 80;
     r->pts = malloc(sizeof *r->pts * 80);
+    if (!r->pts) {
+        fprintf(stderr, "test_fit: out of memory\n");
+        exit(1);
+    }
     for (int i = 0; i < 80; i++) {
         double x = 1e15 * (i + 1) / 80;
         r->pts[i] = (EvalPoint){x, sigmoid_at(c, x) + 0.003 * gauss((uint64_t)seed * 31 + 7, (uint64_t)i), NAN, NAN, i + 1};
