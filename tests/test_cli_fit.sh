@@ -31,6 +31,15 @@ check "text output forecasts" grep -q "to reach 0.6500" <<<"$out"
 out=$($S fit "$T/a" target=0.9 cutoffs=0 boot=0 2>&1)
 check "a target above A is said to be above the ceiling" grep -q "above the fitted ceiling" <<<"$out"
 
+# boot_block: fit.json says how its intervals were drawn (1, the point bootstrap, by default); the
+# key reaches the fit from the command line (the text says so) and 0 is refused, naming the key.
+check "fit.json: boot_block 1 by default" pyjson "$T/a/fit.json" "assert d['boot_block']==1, d.get('boot_block')"
+out=$($S fit "$T/a" boot_block=6 cutoffs=0 save=0 2>&1)
+check "boot_block=6: intervals drawn in blocks of 6 points" grep -q "resamples in blocks of 6 points" <<<"$out"
+$S fit "$T/a" boot_block=0 >"$T/bb0.txt" 2>&1; rc=$?
+check "boot_block=0 refused in one line naming it (exit $rc)" \
+  bash -c "[ $rc = 1 ] && [ \$(wc -l <'$T/bb0.txt') = 1 ] && grep -q \"'boot_block'\" '$T/bb0.txt'"
+
 # y=: a family's rate column of a mixed task's eval rows. A copy of pass_rate under another name
 # (two rounds of doubles through %.17g: the same numbers) fits to the same bytes; a missing
 # column names itself and the row's columns; a column that is not a rate is refused.

@@ -58,6 +58,7 @@ void report_curve_json(JsonWriter *w, const CurveFit *c, const FitSettings *s)
     num_or_null(w, "Cmid_hi", c->has_ci, c->Cmid_hi);
     jw_num(w, "level", FIT_CI_LEVEL);
     jw_int(w, "boot", s->boot);
+    jw_int(w, "boot_block", s->boot_block > 1 ? s->boot_block : 1);
     jw_int(w, "boot_ok", c->boot_ok);
     jw_num(w, "r2", c->sig.r2);
     jw_num(w, "sse", c->sig.sse);
@@ -100,8 +101,10 @@ void report_curve_text(FILE *f, const CurveFit *c, const FitSettings *s)
             c->sig.Cmid_at_bound ? "  (at a bound of the search, 3 decades beyond the points: the midpoint is not in the data)" : "");
     fprintf(f, "  R0    %.4f (%s)\n", p->R0, s->fit_r0 ? "fitted" : c->k > 1 ? "mean step-0 pass rate" : "step-0 pass rate");
     fprintf(f, "  r2 %.5f, sse %.4g", c->sig.r2, c->sig.sse);
-    if (c->has_ci) fprintf(f, ", intervals from %d of %ld bootstrap resamples", c->boot_ok, s->boot);
-    else if (s->boot > 0) fprintf(f, ", no intervals: only %d of %ld resamples fitted", c->boot_ok, s->boot);
+    if (c->has_ci) {
+        fprintf(f, ", intervals from %d of %ld bootstrap resamples", c->boot_ok, s->boot);
+        if (s->boot_block > 1) fprintf(f, " in blocks of %ld points", s->boot_block);
+    } else if (s->boot > 0) fprintf(f, ", no intervals: only %d of %ld resamples fitted", c->boot_ok, s->boot);
     fprintf(f, "\n");
     if (c->has_pl)
         fprintf(f, "  power law R = A - D*C^-B on the same points: A %.4f, B %.4g, D %.4g, r2 %.5f%s%s\n", c->pl.p.A,

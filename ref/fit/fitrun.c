@@ -171,8 +171,8 @@ oom:
 }
 
 /* One bootstrap resample into (x, y); returns its point count and the drawn runs' mean R0. */
-static int draw_resample(RunData *const *runs, int k, const Pool *p, uint64_t seed, long b, double *x, double *y,
-                         double *r0)
+static int draw_resample(RunData *const *runs, int k, const Pool *p, uint64_t seed, long block, long b, double *x,
+                         double *y, double *r0)
 {
     int n = 0;
     *r0 = 0;
@@ -190,11 +190,17 @@ static int draw_resample(RunData *const *runs, int k, const Pool *p, uint64_t se
             r0_j += z * (r->r0_hi - r->r0_lo) / (2 * 1.959964);
         }
         *r0 += r0_j / k;
-        /* Indices of run j's fitted points, drawn uniformly with replacement. */
+        /* Indices of run j's fitted points: blocks of L consecutive ones, each block's start
+         * drawn uniformly with replacement (L = 1: single points, as the draw has always been). */
         int nf = p->n_fit[j];
+        int L = block > 1 ? (block < nf ? (int)block : nf) : 1, start = 0;
         for (int t = 0; t < nf; t++) {
-            int pick = (int)(rng_uniform(seed, STREAM_BOOT_POINTS, (uint64_t)b, ((uint64_t)m << 32) | (uint64_t)t) * nf);
-            if (pick >= nf) pick = nf - 1;
+            if (t % L == 0) {
+                start = (int)(rng_uniform(seed, STREAM_BOOT_POINTS, (uint64_t)b, ((uint64_t)m << 32) | (uint64_t)t) *
+                              (nf - L + 1));
+                if (start > nf - L) start = nf - L;
+            }
+            int pick = start + t % L;
             x[n] = r->pts[p->idx[j][pick]].x;
             y[n] = r->pts[p->idx[j][pick]].y;
             n++;
@@ -235,7 +241,7 @@ static int bootstrap(RunData *const *runs, int k, const FitSettings *s, const Si
         for (long b = 0; b < boot; b++) {
             if (!x || !y) continue;
             double r0;
-            int n = draw_resample(runs, k, p, (uint64_t)s->boot_seed, b, x, y, &r0);
+            int n = draw_resample(runs, k, p, (uint64_t)s->boot_seed, s->boot_block, b, x, y, &r0);
             SigmoidFitOpts o;
             sigmoid_fit_coarse(&o);
             o.form = full->form;

@@ -17,7 +17,16 @@
  * its own interval (pass_rate_lo/_hi read as a 95% normal interval), since R0 is a measurement
  * too and a fixed R0 would make the intervals of B and Cmid too narrow. Every draw is a
  * counter-based random number keyed by (boot_seed, resample, run, point), so intervals do not
- * depend on the thread count. */
+ * depend on the thread count.
+ *
+ * Drawing points independently treats a run's eval points as independent errors around the
+ * curve. They are not: the policy wanders between evals, so neighbouring points err together
+ * (the default run's residuals have lag-1 autocorrelation 0.2-0.5 and 1.7-2 times the standard
+ * deviation of an eval's own noise; ref/fit/README.md, "Intervals"), and the point bootstrap's
+ * intervals come out too narrow. boot_block=L > 1 draws each run's points as runs of L
+ * consecutive fitted points (a moving-block bootstrap: a block's start uniform over the nf-L+1
+ * starts, blocks until nf points, the last one cut short); L = 1 is the point bootstrap, draw for
+ * draw, and L >= nf resamples whole runs only. */
 #ifndef SCALERL_FITRUN_H
 #define SCALERL_FITRUN_H
 
@@ -47,6 +56,7 @@ typedef struct {
     long fit_r0;          /* OPT_INT fields are long */
     long boot;            /* resamples; 0: no intervals */
     long boot_seed;
+    long boot_block;      /* points per bootstrap block (0 or 1: points drawn one by one) */
     /* Set by the code, not by keys (0 after memset, the defaults): */
     int form;             /* FORM_* of ref/fit/fit.h: the curve fitted */
     int boot_powerlaw;    /* 1: the bootstrap also refits the power law (CurveFit.pl_boot) */
@@ -72,7 +82,9 @@ typedef struct {
     {"boot", OPT_INT, offsetof(Type, member.boot), "200", 0, 100000, NULL,                                \
      "bootstrap resamples for intervals (0: none, else at least 20)"},                                    \
     {"boot_seed", OPT_INT, offsetof(Type, member.boot_seed), "1", 0, 2147483647, NULL,                    \
-     "seed of the bootstrap draws"}
+     "seed of the bootstrap draws"},                                                                      \
+    {"boot_block", OPT_INT, offsetof(Type, member.boot_block), "1", 1, 100000, NULL,                      \
+     "bootstrap blocks of this many consecutive eval points (1: points drawn one by one; see README)"}
 
 /* Checks combinations the option table cannot (both exclusion keys, boot in 1..19). */
 int fit_settings_check(const FitSettings *s, char *err);
