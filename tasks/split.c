@@ -1,5 +1,6 @@
 /* Train/validation split. The validation set is the first n_val distinct prompts of the
- * validation stream; a hash set of their text lets the training sampler re-draw (same index,
+ * validation stream of the validation spec (the training spec unless the caller names another);
+ * a hash set of their text lets the training sampler re-draw (same index,
  * attempt 1, 2, ...) whenever a draw lands on one of them, so the two are disjoint by
  * construction and both stay pure functions of (spec, seed, index).
  *
@@ -23,7 +24,8 @@
 #define MAX_VAL_MASS 0.9
 
 struct TaskSplit {
-    const TaskSpec *spec; /* borrowed: the caller keeps the spec alive while the split lives */
+    const TaskSpec *spec;     /* training draws; borrowed: the caller keeps the specs alive */
+    const TaskSpec *val_spec; /* validation draws: spec itself unless the caller named another */
     uint64_t seed;
     int n_val;
     Problem *val;
@@ -67,6 +69,11 @@ const TaskSpec *split_spec(const TaskSplit *sp)
     return sp->spec;
 }
 
+const TaskSpec *split_val_spec(const TaskSplit *sp)
+{
+    return sp->val_spec;
+}
+
 void split_train_draw(const TaskSplit *sp, uint64_t index, Problem *out)
 {
     /* Terminates: split_new measured that a draw misses the validation set with probability
@@ -93,15 +100,20 @@ static int fail(TaskSplit *sp, int rc)
 
 int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err)
 {
+    return split_new_for(s, s, seed, n_val, out, err);
+}
+
+int split_new_for(const TaskSpec *s, const TaskSpec *vs, uint64_t seed, int n_val, TaskSplit **out, char *err)
+{
     char dummy[ERR_LEN];
     if (!err) err = dummy;
     *out = NULL;
-    const char *name = task_spec_string(s);
+    const char *name = task_spec_string(vs);
     if (n_val < 0 || n_val > 10000000) {
         snprintf(err, ERR_LEN, "validation size %d is out of range (expected 0..10000000)", n_val);
         return 1;
     }
-    double space = task_space_size(s);
+    double space = task_space_size(vs);
     if (space < 2.0 * n_val) {
         snprintf(err, ERR_LEN,
                  "task spec '%s' has only %.0f distinct prompts; %d validation prompts need at least %.0f "
@@ -121,13 +133,14 @@ int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char
         return fail(sp, 2);
     }
     sp->spec = s;
+    sp->val_spec = vs;
     sp->seed = seed;
     sp->slot_mask = cap - 1;
 
     uint64_t limit = (uint64_t)VAL_DRAWS_PER_PROMPT * (uint64_t)n_val + 10000, i;
     Problem p;
     for (i = 0; sp->n_val < n_val && i < limit; i++) {
-        task_draw(s, seed, VAL_STREAM, i, &p);
+        task_draw(vs, seed, VAL_STREAM, i, &p);
         size_t k = find_slot(sp, p.prompt);
         if (sp->slot[k]) continue;
         sp->val[sp->n_val] = p;
@@ -149,7 +162,7 @@ int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char
         snprintf(err, ERR_LEN,
                  "task spec '%s': %d validation prompts cover %.0f%% of training draws (expected at most %.0f%%; "
                  "widen the spec or use fewer validation prompts)",
-                 name, n_val, 100.0 * hits / MASS_PROBES, 100 * MAX_VAL_MASS);
+                 task_spec_string(s), n_val, 100.0 * hits / MASS_PROBES, 100 * MAX_VAL_MASS);
         return fail(sp, 1);
     }
     *out = sp;

@@ -100,6 +100,10 @@ typedef struct TaskSplit TaskSplit;
  * take at most half of task_space_size), 2 when out of memory. The split keeps a pointer to s:
  * keep s alive until split_free. */
 int split_new(const TaskSpec *s, uint64_t seed, int n_val, TaskSplit **out, char *err);
+/* The same with the validation set drawn from another spec, vs (a held-out distribution):
+ * training draws still come from s and never serve a validation prompt, so the two are disjoint
+ * wherever the specs overlap. split_new(s, ...) is split_new_for(s, s, ...). Keep both alive. */
+int split_new_for(const TaskSpec *s, const TaskSpec *vs, uint64_t seed, int n_val, TaskSplit **out, char *err);
 void split_free(TaskSplit *sp);
 int split_val_count(const TaskSplit *sp);
 const Problem *split_val(const TaskSplit *sp, int i);
@@ -107,7 +111,8 @@ const Problem *split_val(const TaskSplit *sp, int i);
  * prompt. */
 void split_train_draw(const TaskSplit *sp, uint64_t index, Problem *out);
 int split_is_val(const TaskSplit *sp, const char *prompt);
-/* The spec the split draws from. */
+/* The spec the training draws come from, and the one the validation set was drawn from. */
 const TaskSpec *split_spec(const TaskSplit *sp);
+const TaskSpec *split_val_spec(const TaskSplit *sp);
 
 #endif

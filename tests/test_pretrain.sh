@@ -56,6 +56,10 @@ expect_error "pretrain refuses d_model not a multiple of n_head" 1 "d_model=30" 
   pretrain out="$T/x.ckpt" d_model=30 n_head=4 tokens=100
 expect_error "pretrain refuses tokens=0 with the accepted range" 1 "'tokens'" "[1, " -- pretrain out="$T/x.ckpt" tokens=0
 expect_error "pretrain refuses a bad task spec" 1 "mul" -- pretrain out="$T/x.ckpt" task=mull:digits=2
+expect_error "pretrain refuses a bad eval_task, naming the key" 1 "'eval_task'" "mull" -- \
+  pretrain out="$T/x.ckpt" eval_task=mull:digits=2
+expect_error "pretrain refuses a context too short for eval_task's sequences, naming its spec" 1 "ctx=12" "add:digits=3" -- \
+  pretrain out="$T/x.ckpt" task=add:digits=1 eval_task=add:digits=3 ctx=12
 expect_error "pretrain refuses an unknown key" 1 "'token'" -- pretrain out="$T/x.ckpt" token=5
 expect_error "pretrain requires out" 1 "out" -- pretrain tokens=100
 expect_error "pretrain refuses a word that is not key=value" 1 "unexpected argument 'extra'" -- \

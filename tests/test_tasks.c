@@ -968,6 +968,76 @@ static int add2_index(const char *prompt)
     return (a - 10) * 90 + (b - 10);
 }
 
+/* n training draws of an add:digits=2 split: marks each prompt drawn in seen, counts in *bad the
+ * draws that are not two-digit sums and returns how many were validation prompts (is_val). With
+ * twin (a split of the same seed), every 1000th draw must come out the same there (*det). */
+static int draw_add2(const TaskSplit *sp, int n, const unsigned char *is_val, unsigned char *seen, int *bad,
+                     const TaskSplit *twin, int *det)
+{
+    int served_val = 0;
+    for (int i = 0; i < n; i++) {
+        Problem p;
+        split_train_draw(sp, (uint64_t)i, &p);
+        int k = add2_index(p.prompt);
+        if (k < 0) {
+            ++*bad;
+            continue;
+        }
+        served_val += is_val[k];
+        seen[k] = 1;
+        if (twin && i % 1000 == 0) {
+            Problem again;
+            split_train_draw(twin, (uint64_t)i, &again);
+            *det &= strcmp(again.prompt, p.prompt) == 0;
+        }
+    }
+    return served_val;
+}
+
+/* Validation drawn from another spec (train's eval_task): its prompts come from that spec, and
+ * training draws from the first never serve one of them, even where the two spaces are one (the
+ * prompts of sum:terms=2:digits=2 are those of add:digits=2). */
+static void test_split_other_spec(void)
+{
+    TaskSpec *s = parse_ok("add:digits=2"), *same = parse_ok("sum:terms=2:digits=2"), *three = parse_ok("sum:terms=3:digits=2");
+    if (!s || !same || !three) return;
+    char err[ERR_LEN] = "";
+    TaskSplit *sp = NULL, *sp3 = NULL;
+    int rc = split_new_for(s, same, 77, 1000, &sp, err);
+    CHECK(rc == 0 && sp && split_val_count(sp) == 1000, "split_other_new", "rc %d err '%s'", rc, err);
+    rc = split_new_for(s, three, 77, 200, &sp3, err);
+    CHECK(rc == 0 && sp3, "split_other_new_disjoint_space", "rc %d err '%s'", rc, err);
+    if (!sp || !sp3) goto done;
+    CHECK(split_spec(sp) == s && split_val_spec(sp) == same, "split_other_specs", "the split reports other specs");
+    static unsigned char is_val[8100];
+    int in_space = 1, terms3 = 1;
+    for (int i = 0; i < 1000; i++) {
+        int k = add2_index(split_val(sp, i)->prompt);
+        if (k < 0) in_space = 0;
+        else is_val[k] = 1;
+    }
+    for (int i = 0; i < 200; i++) {
+        int a, b, c;
+        terms3 &= sscanf(split_val(sp3, i)->prompt, "^%d+%d+%d=", &a, &b, &c) == 3;
+    }
+    CHECK(in_space, "split_other_val_from_val_spec", "a validation prompt of sum:terms=2:digits=2 is not a two-digit sum");
+    CHECK(terms3, "split_other_val_three_terms", "a validation prompt of sum:terms=3:digits=2 has another shape");
+    /* 200k training draws over the 7,100 prompts left: each seen ~28 times. */
+    static unsigned char seen[8100];
+    int bad = 0, covered = 0;
+    int served_val = draw_add2(sp, 200000, is_val, seen, &bad, NULL, NULL);
+    for (int k = 0; k < 8100; k++) covered += seen[k];
+    CHECK(served_val == 0 && bad == 0, "split_other_never_serves_val", "%d validation prompts served, %d malformed",
+          served_val, bad);
+    CHECK(covered == 7100, "split_other_covers_the_rest", "%d distinct training prompts, want 7100", covered);
+done:
+    split_free(sp);
+    split_free(sp3);
+    task_spec_free(s);
+    task_spec_free(same);
+    task_spec_free(three);
+}
+
 static void test_split(void)
 {
     TaskSpec *s = parse_ok("add:digits=2"); /* 8,100 prompts */
@@ -1000,23 +1070,8 @@ static void test_split(void)
     /* A million training draws: none is a validation prompt, and together they reach every
      * other prompt (1M draws over 7,100 prompts: each seen ~140 times, missing one has
      * probability ~e^-140). */
-    int served_val = 0, bad = 0, det = 1;
-    for (int i = 0; i < 1000000; i++) {
-        Problem p;
-        split_train_draw(sp, (uint64_t)i, &p);
-        int k = add2_index(p.prompt);
-        if (k < 0) {
-            bad++;
-            continue;
-        }
-        served_val += is_val[k];
-        seen[k] = 1;
-        if (i % 1000 == 0) {
-            Problem again;
-            split_train_draw(sp2, (uint64_t)i, &again);
-            det &= strcmp(again.prompt, p.prompt) == 0;
-        }
-    }
+    int bad = 0, det = 1;
+    int served_val = draw_add2(sp, 1000000, is_val, seen, &bad, sp2, &det);
     int covered = 0;
     for (int k = 0; k < 8100; k++) covered += seen[k];
     CHECK(served_val == 0 && bad == 0, "split_train_never_serves_val", "%d validation prompts served, %d malformed",
@@ -1075,5 +1130,6 @@ int main(void)
     test_pair();
     test_determinism();
     test_split();
+    test_split_other_spec();
     return test_main_result();
 }

@@ -48,9 +48,9 @@ check "replay: a dapo-preset run replays exactly too" cmp -s <(strip_s "$T/d/met
 check "replay: config.txt holds the preset's keys" \
   bash -c "grep -qx 'recipe=dapo' '$T/d/config.txt' && grep -qx 'loss=dapo' '$T/d/config.txt' && \
            grep -qx 'length=penalty' '$T/d/config.txt' && grep -qx 'offpolicy=ppo' '$T/d/config.txt'"
-# label= (optional text, empty here) is the one key config.txt leaves out when unset.
-n_keys=$("$S" train --help | sed -n '/^keys:/,$p' | grep '^  [a-z]' | grep -vc '^  label ')
-check "replay: config.txt has every key but an unset label ($n_keys)" [ "$(grep -c '^[a-z_0-9]*=' "$T/a/config.txt")" -eq "$n_keys" ]
+# label= and eval_task= (optional text, empty here) are the keys config.txt leaves out when unset.
+n_keys=$("$S" train --help | sed -n '/^keys:/,$p' | grep '^  [a-z]' | grep -Evc '^  (label|eval_task) ')
+check "replay: config.txt has every key but an unset label and eval_task ($n_keys)" [ "$(grep -c '^[a-z_0-9]*=' "$T/a/config.txt")" -eq "$n_keys" ]
 check "replay: no label= line when label is unset" bash -c "! grep -q '^label=' '$T/a/config.txt'"
 train "$T/lb" $SMALL label=mine steps=1
 check "label=: written to config.txt when set" grep -qx 'label=mine' "$T/lb/config.txt"
@@ -174,6 +174,22 @@ check "interruption: and len_mean <= 8 in every row (max ${l_max:-none})" awk_tr
 last_eval=$(grep '"kind":"eval"' "$T/s/metrics.jsonl" | tail -n 1 | jget - pass_rate)
 check "final.ckpt: scalerl eval reproduces the last eval row's pass rate ($last_eval)" \
   grep -q "\"pass_rate\":$last_eval," "$T/ev.json"
+
+# eval_task: the validation set is drawn from another spec, and it is the set `scalerl eval`
+# builds from that spec (same prompts, same sampling): the step-0 eval row and an eval of the base
+# agree to the digit. Naming the training task itself changes nothing.
+train "$T/et" $BASE steps=2 prompts_per_step=4 gens_per_prompt=2 eval_every=1000 eval_task=add:digits=2 threads=1
+"$S" eval ckpt="$T/base.ckpt" task=add:digits=2 eval_n=40 n=40 samples=2 think_budget=12-16 answer_budget=4 \
+  threads=1 json=1 >"$T/et.json" 2>&1
+et0=$(grep '"kind":"eval"' "$T/et/metrics.jsonl" | head -n 1 | jget - pass_rate)
+check "eval_task: config.txt records it" grep -qx 'eval_task=add:digits=2' "$T/et/config.txt"
+check "eval_task: the step-0 eval is scalerl eval's on task=add:digits=2 ($et0)" grep -q "\"pass_rate\":$et0," "$T/et.json"
+train "$T/et_same" $BASE steps=2 prompts_per_step=4 gens_per_prompt=2 eval_every=1000 eval_task=add:digits=1-2 threads=1
+train "$T/et_none" $BASE steps=2 prompts_per_step=4 gens_per_prompt=2 eval_every=1000 threads=1
+check "eval_task: other validation prompts than the training task's (step-0 pass rates differ)" \
+  bash -c "[ \"$et0\" != \"\$(grep '\"kind\":\"eval\"' '$T/et_none/metrics.jsonl' | head -n 1 | sed -n 's/.*\"pass_rate\":\([^,]*\).*/\1/p')\" ]"
+check "eval_task: the training task named as eval_task gives the run without it" \
+  cmp -s <(strip_s "$T/et_same/metrics.jsonl") <(strip_s "$T/et_none/metrics.jsonl")
 
 # ---- key validation ----
 # Every key of the table: a value of the wrong type, and one outside its range, are refused with

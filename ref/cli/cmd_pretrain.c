@@ -23,7 +23,7 @@
 #include "tasks/tasks.h"
 
 typedef struct {
-    char task[OPT_STR_LEN], out[OPT_STR_LEN];
+    char task[OPT_STR_LEN], eval_task[OPT_STR_LEN], out[OPT_STR_LEN];
     long d_model, n_layer, n_head, d_ff, ctx;
     long tokens, batch, warmup, seed, data_seed, eval_n, eval_samples, threads, progress;
     double lr, min_lr_frac, weight_decay, grad_clip;
@@ -48,6 +48,8 @@ static const OptSpec pretrain_opts[] = {
     {"seed", OPT_INT, F(seed), "1", 0, 1e15, NULL, "initialization and data order"},
     {"data_seed", OPT_INT, F(data_seed), "1234", 0, 1e15, NULL, "task seed: must match train's to keep its validation set out"},
     {"eval_n", OPT_INT, F(eval_n), "1000", 1, 1000000, NULL, "validation prompts held out (and evaluated at the end)"},
+    {"eval_task", OPT_STR, F(eval_task), "", 0, 0, NULL,
+     "task spec of the validation prompts held out (as in train; empty: task)"},
     {"eval_samples", OPT_INT, F(eval_samples), "1", 0, 1024, NULL, "samples per validation prompt at the end (0: no eval)"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
     {"progress", OPT_INT, F(progress), "-1", -1, 1, NULL, "progress on stderr: 1 always, 0 never, -1 if a terminal"},
@@ -96,7 +98,7 @@ static int make_batch(const TaskSplit *split, long step, int B, int ctx, Batch *
 
 static int pretrain(const PretrainConfig *c, char *err)
 {
-    TaskSpec *spec = NULL;
+    TaskSpec *spec = NULL, *val_spec = NULL;
     TaskSplit *split = NULL;
     Model m = {0};
     Batch b = {0};
@@ -120,13 +122,22 @@ static int pretrain(const PretrainConfig *c, char *err)
     fclose(pf);
     remove(probe);
     if ((rc = task_spec_parse(c->task, &spec, err))) return rc;
-    if ((rc = split_new(spec, (uint64_t)c->data_seed, (int)c->eval_n, &split, err))) goto done;
+    if (c->eval_task[0] && (rc = task_spec_parse(c->eval_task, &val_spec, err))) {
+        char why[ERR_LEN];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, ERR_LEN, "bad value '%s' for 'eval_task': %s", c->eval_task, why);
+        goto done;
+    }
+    const TaskSpec *vs = val_spec ? val_spec : spec;
+    if ((rc = split_new_for(spec, vs, (uint64_t)c->data_seed, (int)c->eval_n, &split, err))) goto done;
     ModelConfig mc = {tok_vocab_size(), (int)c->ctx, (int)c->d_model, (int)c->n_layer, (int)c->n_head,
                       (int)(c->d_ff ? c->d_ff : 4 * c->d_model)};
-    int need = task_max_prompt_tokens(spec) + task_max_solution_tokens(spec);
+    const int need_train = task_max_prompt_tokens(spec) + task_max_solution_tokens(spec),
+              need_val = task_max_prompt_tokens(vs) + task_max_solution_tokens(vs);
+    const int need = need_train > need_val ? need_train : need_val;
     if (need > mc.ctx) {
-        snprintf(err, ERR_LEN, "ctx=%d is too short for task '%s': its sequences need up to %d tokens", mc.ctx, c->task,
-                 need);
+        snprintf(err, ERR_LEN, "ctx=%d is too short for task '%s': its sequences need up to %d tokens", mc.ctx,
+                 need_train >= need_val ? c->task : c->eval_task, need);
         rc = 1;
         goto done;
     }
@@ -181,7 +192,7 @@ static int pretrain(const PretrainConfig *c, char *err)
            loss_ema, wall_seconds() - t0, c->out);
     if (c->eval_samples > 0) {
         /* No length control: the budget is the longest worked solution, as in pretraining. */
-        const long budget[2] = {task_max_solution_tokens(spec), task_max_solution_tokens(spec)};
+        const long budget[2] = {task_max_solution_tokens(vs), task_max_solution_tokens(vs)};
         GenConfig gc = gen_config_from_keys(&mc, 1.0, PREC_FP32, PREC_FP32, c->seed, GEN_STREAM_EVAL, LENGTH_NONE,
                                             budget, 1, 0);
         gc.slots = 256;
@@ -198,6 +209,7 @@ done:
     free(b.dlogp);
     model_free(&m);
     split_free(split);
+    task_spec_free(val_spec);
     task_spec_free(spec);
     return rc;
 }

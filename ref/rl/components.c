@@ -100,8 +100,9 @@ void components_describe(const TrainConfig *c, ComponentRow *rows)
                  c->warmup, c->weight_decay, c->adam_eps);
     r++;
 
-    row(r, "validation", "eval_n eval_samples eval_every", "1000 prompts x 16 completions, every 100 steps", 0);
+    row(r, "validation", "eval_n eval_samples eval_every eval_task", "1000 prompts x 16 completions, every 100 steps", 0);
     r->match = COMP_TOY_SCALE;
-    snprintf(r->run, sizeof r->run, "%ld prompts x %ld completions, every %ld steps%s", c->eval_n, c->eval_samples,
-             c->eval_every, c->eval_schedule == EVAL_LOG ? " (log-spaced)" : "");
+    snprintf(r->run, sizeof r->run, "%ld prompts x %ld completions, every %ld steps%s%s%s", c->eval_n, c->eval_samples,
+             c->eval_every, c->eval_schedule == EVAL_LOG ? " (log-spaced)" : "", c->eval_task[0] ? ", from " : "",
+             c->eval_task);
 }

@@ -47,7 +47,7 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     r->samples = samples;
     for (int k = 1; k <= samples && r->n_pass_k < EVAL_MAX_PASS_K; k *= 2) r->pass_k[r->n_pass_k++] = k;
     double sum = 0, sumsq = 0, len = 0, len_var = 0, interrupted = 0, truncated = 0;
-    const unsigned mask = task_spec_family_mask(split_spec(split));
+    const unsigned mask = task_spec_family_mask(split_val_spec(split));
     if (mask & (mask - 1)) r->family_mask = mask; /* more than one family */
     int next = 0, finished = 0, rc = 0;
     int *done_groups = NULL;

@@ -74,6 +74,8 @@ static const OptSpec train_opts[] = {
      "training prompts: the first N distinct prompts of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "100", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},
     {"eval_n", OPT_INT, F(eval_n), "2000", 1, 1000000, NULL, "validation prompts"},
+    {"eval_task", OPT_STR, F(eval_task), "", 0, 0, NULL,
+     "task spec the validation prompts are drawn from, held out of training (empty: the training task)"},
     {"eval_samples", OPT_INT, F(eval_samples), "4", 1, 1024, NULL, "completions per validation prompt"},
     {"eval_schedule", OPT_CHOICE, F(eval_schedule), "linear", 0, 0, EVAL_SCHEDULE_CHOICES, "eval steps evenly in steps or in log compute"},
     {"progress", OPT_INT, F(progress), "-1", -1, 1, NULL, "progress on stderr: 1 always, 0 never, -1 if a terminal"},

@@ -40,6 +40,7 @@ typedef struct {
     char base[OPT_STR_LEN];
     char out[OPT_STR_LEN];
     char task[OPT_STR_LEN];
+    char eval_task[OPT_STR_LEN]; /* validation spec; empty: task */
     /* loss */
     int loss; /* LossKind */
     double eps_max, eps_low, eps_high, gspo_eps_low, gspo_eps_high;

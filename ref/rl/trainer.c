@@ -25,6 +25,15 @@ long trainer_admit_limit(const Trainer *t, long v)
     }
 }
 
+/* eval_task's spec, its errors naming the key (the spec's own say only "task spec"). */
+static int parse_eval_task(const char *text, TaskSpec **out, char *err)
+{
+    char why[ERR_LEN];
+    int rc = task_spec_parse(text, out, why);
+    if (rc) snprintf(err, ERR_LEN, "bad value '%s' for 'eval_task': %s", text, why);
+    return rc;
+}
+
 int trainer_init(Trainer *t, const TrainConfig *c, char *err)
 {
     memset(t, 0, sizeof *t);
@@ -42,7 +51,9 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     memset(t->m.adam_v, 0, t->m.n_params * sizeof *t->m.adam_v);
     t->m.adam_step = 0;
     if ((rc = task_spec_parse(c->task, &t->spec, err))) return rc;
-    if ((rc = split_new(t->spec, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
+    if (c->eval_task[0] && (rc = parse_eval_task(c->eval_task, &t->val_spec, err))) return rc;
+    const TaskSpec *vs = t->val_spec ? t->val_spec : t->spec;
+    if ((rc = split_new_for(t->spec, vs, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
     t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, &rc, err);
     if (!t->data) return rc;
     t->filter = prompt_filter_new(c->prompt_filter_at, err);
@@ -53,8 +64,12 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     t->gc.G = t->G;
     t->gc.max_groups = ring * t->P;
     t->gc.slots = c->gen_slots > 0 ? (int)c->gen_slots : t->P * t->G;
-    if ((rc = gen_config_check(&t->gc, task_max_prompt_tokens(t->spec), err))) return rc;
+    /* One generator config serves training and the evals: it must fit both specs' prompts. */
+    const int prompt_max = task_max_prompt_tokens(t->spec) > task_max_prompt_tokens(vs) ? task_max_prompt_tokens(t->spec)
+                                                                                         : task_max_prompt_tokens(vs);
+    if ((rc = gen_config_check(&t->gc, prompt_max, err))) return rc;
     gen_note_answer_budget(&t->gc, task_max_answer_tokens(t->spec), "train");
+    if (t->val_spec) gen_note_answer_budget(&t->gc, task_max_answer_tokens(vs), "train eval_task");
     t->gen = gen_new(&t->gc, err);
     if (!t->gen) return 2;
     if ((rc = batches_init(&t->batches, t->gen, t->data, c->prompt_filter ? t->filter : NULL, t->P, ring, c->steps,
@@ -77,6 +92,7 @@ void trainer_free(Trainer *t)
     data_free(t->data);
     prompt_filter_free(t->filter);
     split_free(t->split);
+    task_spec_free(t->val_spec);
     task_spec_free(t->spec);
     model_free(&t->m);
 }

@@ -32,6 +32,7 @@ typedef struct {
     /* owned */
     Model m;
     TaskSpec *spec;
+    TaskSpec *val_spec; /* eval_task's, or NULL: validation drawn from spec */
     TaskSplit *split;
     DataSource *data;
     PromptFilter *filter;
