@@ -188,6 +188,14 @@ EOF
 "$S" report "$T/run" out="$T/again.html" prompts=4 threads=2 >/dev/null 2>&1
 check "the same run reported twice, on 1 and 2 threads: identical pages" cmp "$R" "$T/again.html"
 
+# ---- a run validated on another spec (eval_task): its page samples that spec's prompts
+train "$T/et" base="$T/base.ckpt" task=add:digits=1 eval_task=add:digits=2 steps=2 eval_every=2 eval_n=40 \
+  eval_samples=2 prompts_per_step=4 gens_per_prompt=2 think_budget=16 answer_budget=4 threads=1
+"$S" report "$T/et" prompts=4 threads=1 >/dev/null 2>"$T/et.err"
+check "eval_task: the page's sampled prompts are eval_task's two-digit sums, not the one-digit training task's" \
+  bash -c "[ \$(grep -oE '\^[0-9]+\+[0-9]+=' '$T/et/report.html' | grep -cE '^\^[0-9]{2}\+[0-9]{2}=\$') -ge 4 ] && \
+           ! grep -qE '\^[0-9]\+[0-9]=' '$T/et/report.html'"
+
 # ---- refusals: one line, exit code, nothing written
 expect_error "not a directory" 2 "is not a directory" -- report "$T/nope"
 expect_error "two directories" 1 "expected one directory" -- report "$T/run" "$T/sweep"
