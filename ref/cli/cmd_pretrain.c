@@ -121,15 +121,10 @@ static int pretrain(const PretrainConfig *c, char *err)
     }
     fclose(pf);
     remove(probe);
-    if ((rc = task_spec_parse(c->task, &spec, err))) return rc;
-    if (c->eval_task[0] && (rc = task_spec_parse(c->eval_task, &val_spec, err))) {
-        char why[ERR_LEN];
-        snprintf(why, sizeof why, "%s", err);
-        snprintf(err, ERR_LEN, "bad value '%s' for 'eval_task': %s", c->eval_task, why);
+    if ((rc = eval_split_open(c->task, c->eval_task, (uint64_t)c->data_seed, (int)c->eval_n, &spec, &val_spec, &split,
+                              err)))
         goto done;
-    }
-    const TaskSpec *vs = val_spec ? val_spec : spec;
-    if ((rc = split_new_for(spec, vs, (uint64_t)c->data_seed, (int)c->eval_n, &split, err))) goto done;
+    const TaskSpec *vs = split_val_spec(split);
     ModelConfig mc = {tok_vocab_size(), (int)c->ctx, (int)c->d_model, (int)c->n_layer, (int)c->n_head,
                       (int)(c->d_ff ? c->d_ff : 4 * c->d_model)};
     const int need_train = task_max_prompt_tokens(spec) + task_max_solution_tokens(spec),

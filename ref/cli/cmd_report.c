@@ -237,11 +237,10 @@ static int check_out_not_model(const char *out, const char *dir, char *err)
 /* Samples the first prompts of the validation set with each model, as the run's evals do. */
 static int sample_models(const TrainConfig *tc, const char *const *ckpts, int n_models, Answers *a, char *err)
 {
-    TaskSpec *spec = NULL, *val_spec = NULL;
-    TaskSplit *split = NULL;
-    int rc = task_spec_parse(tc->task, &spec, err);
-    if (!rc && tc->eval_task[0]) rc = task_spec_parse(tc->eval_task, &val_spec, err);
-    if (!rc) rc = split_new_for(spec, val_spec ? val_spec : spec, (uint64_t)tc->data_seed, (int)tc->eval_n, &split, err);
+    TaskSpec *spec, *val_spec;
+    TaskSplit *split;
+    int rc = eval_split_open(tc->task, tc->eval_task, (uint64_t)tc->data_seed, (int)tc->eval_n, &spec, &val_spec, &split,
+                             err);
     for (a->model = 0; a->model < n_models && !rc; a->model++) {
         Model m;
         if ((rc = load_base_model(ckpts[a->model], &m, err))) break;
@@ -251,7 +250,7 @@ static int sample_models(const TrainConfig *tc, const char *const *ckpts, int n_
         gc.G = a->samples;
         gc.max_groups = a->prompts;
         gc.slots = 256;
-        rc = gen_config_check(&gc, task_max_prompt_tokens(val_spec ? val_spec : spec), err);
+        rc = gen_config_check(&gc, task_max_prompt_tokens(split_val_spec(split)), err);
         if (!rc) rc = sample_val_prompts(m.params, &gc, split, a->prompts, a->samples, keep_group, a, err);
         model_free(&m);
     }

@@ -28,6 +28,23 @@ static void progress_line(int finished, int n, double sum, double t0)
             finished ? sum / finished : 0.0, el, finished ? el / finished * (n - finished) : 0.0);
 }
 
+int eval_split_open(const char *task, const char *eval_task, uint64_t data_seed, int eval_n, TaskSpec **spec,
+                    TaskSpec **val_spec, TaskSplit **split, char *err)
+{
+    *spec = *val_spec = NULL;
+    *split = NULL;
+    int rc = task_spec_parse(task, spec, err);
+    if (rc) return rc;
+    if (eval_task[0] && (rc = task_spec_parse(eval_task, val_spec, err))) {
+        /* The spec's own message says "task spec": name the key it came from. */
+        char why[ERR_LEN];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, ERR_LEN, "bad value '%s' for 'eval_task': %s", eval_task, why);
+        return rc;
+    }
+    return split_new_for(*spec, *val_spec ? *val_spec : *spec, data_seed, eval_n, split, err);
+}
+
 int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples, int progress,
              EvalResult *r, char *err)
 {

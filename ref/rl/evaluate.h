@@ -36,6 +36,14 @@ typedef struct {
  * each of the four by-family figures, in family order; nothing when the mask is 0. */
 void eval_write_families(const EvalResult *r, JsonWriter *w);
 
+/* The specs and split of a run's data (train and pretrain's `task`, `eval_task`, `data_seed`,
+ * `eval_n`): training draws from task, the eval_n validation prompts from eval_task when it is not
+ * empty (*val_spec then holds its spec; else NULL and split_val_spec is *spec). Returns 0, or 1/2
+ * with err, a bad eval_task naming the key; whatever was made is left in the outputs either way,
+ * for the caller to free (split_free, task_spec_free). */
+int eval_split_open(const char *task, const char *eval_task, uint64_t data_seed, int eval_n, TaskSpec **spec,
+                    TaskSpec **val_spec, TaskSplit **split, char *err);
+
 /* Evaluates params on the first n validation prompts of split. gc gives the numerics and length
  * control; its G, max_groups and slots are set here (G = samples). progress: a line on stderr
  * saying what is evaluated, rewritten once a second with the prompts done, the pass rate so far

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "errbuf.h"
+#include "ref/rl/evaluate.h"
 #include "ref/rl/runfiles.h"
 
 /* Batches the generator may hold at once: sync 1, PPO-off-policy-k a round of k, PipelineRL-k
@@ -25,15 +26,6 @@ long trainer_admit_limit(const Trainer *t, long v)
     }
 }
 
-/* eval_task's spec, its errors naming the key (the spec's own say only "task spec"). */
-static int parse_eval_task(const char *text, TaskSpec **out, char *err)
-{
-    char why[ERR_LEN];
-    int rc = task_spec_parse(text, out, why);
-    if (rc) snprintf(err, ERR_LEN, "bad value '%s' for 'eval_task': %s", text, why);
-    return rc;
-}
-
 int trainer_init(Trainer *t, const TrainConfig *c, char *err)
 {
     memset(t, 0, sizeof *t);
@@ -50,10 +42,9 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     memset(t->m.adam_m, 0, t->m.n_params * sizeof *t->m.adam_m);
     memset(t->m.adam_v, 0, t->m.n_params * sizeof *t->m.adam_v);
     t->m.adam_step = 0;
-    if ((rc = task_spec_parse(c->task, &t->spec, err))) return rc;
-    if (c->eval_task[0] && (rc = parse_eval_task(c->eval_task, &t->val_spec, err))) return rc;
-    const TaskSpec *vs = t->val_spec ? t->val_spec : t->spec;
-    if ((rc = split_new_for(t->spec, vs, (uint64_t)c->data_seed, (int)c->eval_n, &t->split, err))) return rc;
+    if ((rc = eval_split_open(c->task, c->eval_task, (uint64_t)c->data_seed, (int)c->eval_n, &t->spec, &t->val_spec,
+                              &t->split, err)))
+        return rc;
     t->data = data_new(t->split, c->train_pool, (uint64_t)c->seed, &rc, err);
     if (!t->data) return rc;
     t->filter = prompt_filter_new(c->prompt_filter_at, err);
@@ -65,11 +56,10 @@ int trainer_init(Trainer *t, const TrainConfig *c, char *err)
     t->gc.max_groups = ring * t->P;
     t->gc.slots = c->gen_slots > 0 ? (int)c->gen_slots : t->P * t->G;
     /* One generator config serves training and the evals: it must fit both specs' prompts. */
-    const int prompt_max = task_max_prompt_tokens(t->spec) > task_max_prompt_tokens(vs) ? task_max_prompt_tokens(t->spec)
-                                                                                         : task_max_prompt_tokens(vs);
-    if ((rc = gen_config_check(&t->gc, prompt_max, err))) return rc;
+    const int train_prompt = task_max_prompt_tokens(t->spec), val_prompt = task_max_prompt_tokens(split_val_spec(t->split));
+    if ((rc = gen_config_check(&t->gc, train_prompt > val_prompt ? train_prompt : val_prompt, err))) return rc;
     gen_note_answer_budget(&t->gc, task_max_answer_tokens(t->spec), "train");
-    if (t->val_spec) gen_note_answer_budget(&t->gc, task_max_answer_tokens(vs), "train eval_task");
+    if (t->val_spec) gen_note_answer_budget(&t->gc, task_max_answer_tokens(t->val_spec), "train eval_task");
     t->gen = gen_new(&t->gc, err);
     if (!t->gen) return 2;
     if ((rc = batches_init(&t->batches, t->gen, t->data, c->prompt_filter ? t->filter : NULL, t->P, ring, c->steps,
