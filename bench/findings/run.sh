@@ -88,27 +88,26 @@ rel_cost() {
     [[ $entry =~ gens_per_prompt=([0-9]+) ]] && g=${BASH_REMATCH[1]}
     [[ $entry =~ steps=([0-9]+) ]] && steps=${BASH_REMATCH[1]}
     [ "$base" = large ] && model=8 # 4 layers of width 128 against 2 of 64: 8 x the FLOPs per token
-    [ "$base" = think ] && model=1.24 # longer prompts and scratchpads: 8.7e13 FLOPs a run, measured
-    [ "$base" = pair ] && model=2.45 # longer completions, fewer groups filtered: 2.15e13 FLOPs in 1000 steps, measured
-    [ "$base" = mix ] && model=1.54 # 8.2e13-12.5e13 FLOPs for 8000 steps, 10.8e13 on average over the mixture study, measured
+    # The next three: each study's committed runs, FLOPs on average (their run rows).
+    [ "$base" = think ] && model=1.39 # longer prompts and scratchpads: 8.7e13 (budget 18-24) and 10.9e13 (default budget)
+    [ "$base" = pair ] && model=2.30 # longer completions, fewer groups filtered: 6.1e13 FLOPs in 3000 steps
+    [ "$base" = mix ] && model=1.53 # 8.2e13-12.5e13 FLOPs for 8000 steps, 10.7e13 on average
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
-# FLOPs. Measured on this study's runs under the same load, before the kernels skipped the OpenMP
-# runtime: a `large` run (4 x the FLOPs in wider matrix products) took about 2.4 x a default run's
-# time (0.6 per FLOP), a `think` run (1.2 x the FLOPs in sequences twice as long, where per-token
-# overheads dominate) about 1.7 x (1.4), a `pair` run 2.4 per FLOP, a `mix` run 1.9 (825-1282 s
-# on one thread beside another, 2.9 x a default run). That change sped the bases up unevenly:
-# 1000 steps of each, the old and the new binary side by side, took 64.2 -> 47.5 s (default,
-# 1.35 x), 294.8 -> 242.3 s (large, 1.22 x), 98.1 -> 68.0 s (think, 1.44 x), 165.7 -> 141.6 s
-# (pair, 1.17 x), 132.5 -> 111.7 s (mix, 1.19 x); each factor below is the old one times the
-# default's speed-up over the base's.
+# FLOPs. Measured on whole runs of seed 1, one thread each, two at a time on 2 cores (2026-12-03,
+# this binary): a default run 185 s (7.0e13 FLOPs, 2.6e-12 s/FLOP), the length study's `scalerl`
+# (pair, 3000 steps) 308 s (6.0e13, 5.0e-12: 1.94 x), the think study's `scalerl` 475 s (10.9e13,
+# 4.3e-12: 1.65 x), the mixture study's `scalerl` 402 s (9.7e13, 4.1e-12: 1.57 x). Short runs do
+# not give these: time per FLOP falls as a run goes on (a default run's first 1000 steps cost
+# 4.5e-12), more for some bases than others. `large` (wider matrix products, cheaper per FLOP) is
+# from 1000-step runs scaled the same way (0.6 per FLOP, older binary), not yet a whole run.
 time_per_flop() {
     case $1 in
         large) echo 0.67 ;;
-        think) echo 1.31 ;;
-        pair) echo 2.78 ;;
-        mix) echo 2.17 ;;
+        think) echo 1.65 ;;
+        pair) echo 1.94 ;;
+        mix) echo 1.57 ;;
         *) echo 1 ;;
     esac
 }
