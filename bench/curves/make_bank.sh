@@ -54,7 +54,8 @@ commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 # A commit with uncommitted changes to the program is not the program that ran.
 if [ -n "$(git status --porcelain -- models tasks ref Makefile 2>/dev/null)" ]; then commit="$commit-dirty"; fi
 
-BASE_CMD="scalerl pretrain out=$R/base.ckpt threads=1 ${BANK_PRETRAIN_KEYS:-}"
+# 220k tokens and a 180k pool: the defaults when the bank was made (260k and 200k since).
+BASE_CMD="scalerl pretrain out=$R/base.ckpt threads=1 tokens=220000 ${BANK_PRETRAIN_KEYS:-}"
 BASE24_CMD="scalerl pretrain out=$R/base-add24.ckpt task=add:digits=2-4 tokens=900000 threads=1 ${BANK_PRETRAIN_KEYS:-}"
 BASE_CMD=${BASE_CMD% } BASE24_CMD=${BASE24_CMD% }
 for cmd in "$BASE_CMD" "$BASE24_CMD"; do
@@ -70,7 +71,7 @@ done
 # their train commands in $R/SET-TAG.commands.
 sweep() {
   local set=$1 tag=$2 base=$3; shift 3
-  local args=("recipes=$1" "out=$R/$set" "base=$base" threads=1 "${@:2}" "${EXTRA[@]}")
+  local args=("recipes=$1" "out=$R/$set" "base=$base" threads=1 train_pool=180000 "${@:2}" "${EXTRA[@]}")
   "$S" sweep "${args[@]}" print=commands | sed "s|^$S |scalerl |" >"$R/$set-$tag.commands"
   echo "make_bank: $set: $(wc -l <"$R/$set-$tag.commands") runs" >&2
   "$S" sweep "${args[@]}" jobs="$JOBS" >&2

@@ -29,7 +29,9 @@ for kv in "$@"; do
 done
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
 
-# Base models: name, checkpoint, pretrain keys. `default` is make run's base (R0 0.242); `large` a
+# Base models: name, checkpoint, pretrain keys. `default` is the base the study was run on (R0
+# 0.242), make run's until its base was pretrained longer (260k tokens: README, "The default run");
+# its 220k tokens are pinned and its checkpoint named for them; `large` a
 # 4-layer d_model-128 model pretrained to about the default's R0 (the paper's larger model at a
 # similar start; measured R0 0.093 at 100k tokens, 0.239 at 150k, 0.443 at 220k); `think` a base
 # for 4-5-digit addition, whose scratchpads (11-17 tokens) need more than the default 10-14
@@ -42,7 +44,7 @@ base_ckpt() {
     local over="FINDINGS_BASE_${1^^}"
     [ -n "${!over:-}" ] && { echo "${!over}"; return; }
     case $1 in
-        default) echo runs/base.ckpt ;;
+        default) echo runs/base-220k.ckpt ;;
         large) echo runs/base-d128-L4.ckpt ;;
         think) echo runs/base-add45.ckpt ;;
         pair) echo runs/base-pair.ckpt ;;
@@ -51,7 +53,7 @@ base_ckpt() {
 }
 base_keys() {
     case $1 in
-        default) echo "" ;;
+        default) echo "tokens=220000" ;;
         large) echo "d_model=128 n_layer=4 tokens=${LARGE_TOKENS:-150000}" ;;
         think) echo "task=add:digits=4-5 tokens=${THINK_TOKENS:-800000}" ;;
         pair) echo "task=pair tokens=${PAIR_TOKENS:-1400000}" ;;
@@ -60,17 +62,20 @@ base_keys() {
 }
 MIX_TASK="sum:terms=2-4:digits=2@0.3,pair@0.7"
 # Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
+# Every study pins the pool it was run with, the default until the default run's base was
+# pretrained longer (its pool is 200k since); an entry's own keys win.
+PINNED="train_pool=180000"
 study_keys() {
     case $1 in
-        think) echo "task=add:digits=4-5 answer_budget=7 ${FINDINGS_KEYS:-}" ;;
+        think) echo "$PINNED task=add:digits=4-5 answer_budget=7 ${FINDINGS_KEYS:-}" ;;
         # A budget that cuts the search's tail: a third try (24-27 thinking tokens) two times in
         # three, a second (15-18) never; 19% of the base model's completions are interrupted.
-        length) echo "task=pair think_budget=20-28 steps=3000 ${FINDINGS_KEYS:-}" ;;
+        length) echo "$PINNED task=pair think_budget=20-28 steps=3000 ${FINDINGS_KEYS:-}" ;;
         # The default run's sums with the pair search mixed in, under the length study's budget:
         # forced interruption acts (15% of the base's searches are cut) and the pool is drawn
         # for 2-3 epochs, so No-Positive-Resampling acts on a task whose lengths can grow.
-        mixture) echo "task=$MIX_TASK think_budget=20-28 ${FINDINGS_KEYS:-}" ;;
-        *) echo "${FINDINGS_KEYS:-}" ;;
+        mixture) echo "$PINNED task=$MIX_TASK think_budget=20-28 ${FINDINGS_KEYS:-}" ;;
+        *) echo "$PINNED ${FINDINGS_KEYS:-}" ;;
     esac
 }
 

@@ -38,7 +38,7 @@ static const OptSpec pretrain_opts[] = {
     {"n_head", OPT_INT, F(n_head), "4", 1, 256, NULL, "attention heads"},
     {"d_ff", OPT_INT, F(d_ff), "0", 0, 16384, NULL, "MLP width (0: 4 d_model)"},
     {"ctx", OPT_INT, F(ctx), "64", 8, 4096, NULL, "context length"},
-    {"tokens", OPT_INT, F(tokens), "220000", 1, 1e12, NULL, "completion tokens to train on (the base model's strength)"},
+    {"tokens", OPT_INT, F(tokens), "260000", 1, 1e12, NULL, "completion tokens to train on (the base model's strength)"},
     {"batch", OPT_INT, F(batch), "64", 1, 65536, NULL, "sequences per step"},
     {"lr", OPT_FLOAT, F(lr), "3e-3", 0, 1, NULL, "peak learning rate"},
     {"min_lr_frac", OPT_FLOAT, F(min_lr_frac), "0.1", 0, 1, NULL, "cosine floor, as a fraction of lr"},

@@ -70,7 +70,7 @@ static const OptSpec train_opts[] = {
      "steps between resume checkpoints in DIR/ckpt (0: none); they do not change results"},
     {"keep", OPT_INT, F(keep), "2", 1, 1000, NULL, "resume checkpoints kept (the newest)"},
     {"threads", OPT_INT, F(threads), "0", 0, 1024, NULL, "threads (0: all cores)"},
-    {"train_pool", OPT_INT, F(train_pool), "180000", 1, 1e8, NULL,
+    {"train_pool", OPT_INT, F(train_pool), "200000", 1, 1e8, NULL,
      "training prompts: the first N distinct prompts of the task, served in epochs"},
     {"eval_every", OPT_INT, F(eval_every), "100", 1, 1e9, NULL, "linear: steps between evals; log: steps/eval_every points"},
     {"eval_n", OPT_INT, F(eval_n), "2000", 1, 1000000, NULL, "validation prompts"},
