@@ -62,21 +62,21 @@ base_keys() {
 }
 MIX_TASK="sum:terms=2-4:digits=2@0.3,pair@0.7"
 # Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
-# Every study pins the pool it was run with, the default until the default run's base was
-# pretrained longer (its pool is 200k since); an entry's own keys win.
-PINNED="train_pool=180000"
 study_keys() {
+    local own=""
     case $1 in
-        think) echo "$PINNED task=add:digits=4-5 answer_budget=7 ${FINDINGS_KEYS:-}" ;;
+        think) own="task=add:digits=4-5 answer_budget=7" ;;
         # A budget that cuts the search's tail: a third try (24-27 thinking tokens) two times in
         # three, a second (15-18) never; 19% of the base model's completions are interrupted.
-        length) echo "$PINNED task=pair think_budget=20-28 steps=3000 ${FINDINGS_KEYS:-}" ;;
+        length) own="task=pair think_budget=20-28 steps=3000" ;;
         # The default run's sums with the pair search mixed in, under the length study's budget:
         # forced interruption acts (15% of the base's searches are cut) and the pool is drawn
         # for 2-3 epochs, so No-Positive-Resampling acts on a task whose lengths can grow.
-        mixture) echo "$PINNED task=$MIX_TASK think_budget=20-28 ${FINDINGS_KEYS:-}" ;;
-        *) echo "$PINNED ${FINDINGS_KEYS:-}" ;;
+        mixture) own="task=$MIX_TASK think_budget=20-28" ;;
     esac
+    # Every study pins the pool it was run with, the default until the default run's base was
+    # pretrained longer (its pool is 200k since); an entry's own keys win.
+    echo "train_pool=180000 $own ${FINDINGS_KEYS:-}"
 }
 
 # Compute of one run relative to a default run (7.0e13 FLOPs, measured: 8000 steps of 48 x 16),
