@@ -11,7 +11,8 @@ pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
 printf '%s\n' \
   "# test table" \
   "one	default	scalerl	the baseline	baseline" \
-  "one	default	scalerl+lr=3e-3	a ten times larger rate	ceiling mover" \
+  "one	default	scalerl+lr=1e-4	a three times smaller rate	efficiency shaper" \
+  "one	default	scalerl+steps=80	an extension row, twice as long	no effect	extra" \
   "two	default	scalerl	the baseline again	baseline" \
   "two	default	scalerl+agg=sample	sample average	efficiency shaper" >"$T/studies.tsv"
 export FINDINGS_OUT="$T/f" FINDINGS_STUDIES="$T/studies.tsv" FINDINGS_BASE_DEFAULT="$T/base.ckpt" SCALERL_BIN="$S"
@@ -19,10 +20,19 @@ export FINDINGS_KEYS="task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_
 
 bench/findings/run.sh seeds=2 print=plan >"$T/plan" 2>&1
 check "print=plan: every entry, the shared baseline once, a total" \
-  bash -c "grep -c 'of a default run each' '$T/plan' | grep -qx 3 && grep -q \"the one study's runs\" '$T/plan' && grep -q 'total:' '$T/plan'"
+  bash -c "grep -c 'seeds finished' '$T/plan' | grep -qx 3 && grep -q \"the one study's runs\" '$T/plan' && grep -q 'total:' '$T/plan'"
 bench/findings/run.sh seeds=2 print=commands >"$T/cmds" 2>&1
 check "print=commands: one train command per unfinished run (3 entries x 2 seeds)" \
   bash -c "[ \$(grep -c ' train ' '$T/cmds') = 6 ]"
+# The extension row (sixth column `extra`): planned but not counted nor run unless tier=all, and
+# then listed first, being the longest (runs start longest first, so none is left to run alone).
+bench/findings/run.sh seeds=2 print=commands tier=all >"$T/cmds_all" 2>&1
+bench/findings/run.sh seeds=2 print=plan tier=all >"$T/plan_all" 2>&1
+check "tier: the extension row is named in the plan but not run; tier=all runs it, longest first" bash -c "
+  grep 'scalerl+steps=80 ' '$T/plan' | grep -q 'an extension row: not run' && grep -q 'the extension rows (tier=all): ' '$T/plan' &&
+  ! grep -q 'steps=80' '$T/cmds' && [ \$(grep -c ' train ' '$T/cmds_all') = 8 ] &&
+  head -2 '$T/cmds_all' | grep -c 'recipe=scalerl+steps=80\\|steps=80' | grep -qx 2 &&
+  grep 'scalerl+steps=80 ' '$T/plan_all' | grep -q '0 of 2 seeds finished' && ! grep -q 'extension rows' '$T/plan_all'"
 
 # On a fresh clone no base exists yet: print=commands lists the pretrain first, then every run
 # (which names that base), and makes nothing.
@@ -57,7 +67,7 @@ check "findings.jsonl: one line per (study, recipe) with the verdict beside the 
   /usr/bin/python3 -c "
 import json, sys
 rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
-assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=3e-3'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
+assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=1e-4'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
 for r in rows:
     for k in ('seeds', 'A', 'A_lo', 'A_hi', 'B', 'Cmid', 'last_mean', 'verdict', 'paper', 'paper_verdict', 'agrees', 'clip_frac', 'far_frac', 'mismatch_kl', 'stale_mean', 'truncate_frac', 'len_std', 'A_at_bound', 'A_weibull', 'A_weibull_at_bound', 'plateau', 'flat', 'eval_scatter', 'mismatch_kl_peak'):
         assert k in r, (k, r)
@@ -75,7 +85,7 @@ want = {r['recipe']: r['verdict'].split(',')[0] for r in map(json.loads, open('$
 assert got == want, (got, want)
 "
 done
-check "README.md gets the table" grep -q '| one | scalerl+lr=3e-3 | 2 |' "$T/f/README.md"
+check "README.md gets the table" grep -q '| one | scalerl+lr=1e-4 | 2 |' "$T/f/README.md"
 # The stability columns on made-up rows, evaluated every 100 steps as the runs are. Tolerances: a
 # smooth logistic departs from its neighbours' median by its curvature over 200 steps (2e-4 here,
 # bound 1e-3); one point 0.2 low among 76 gives an sd of about 0.2 / sqrt(76) = 0.023, so > 0.015
@@ -126,4 +136,9 @@ done
 check "a bad argument or study is refused with one line naming it, exit 1" bash -c "
   bench/findings/run.sh sedds=2 >/dev/null 2>'$T/bad1'; r1=\$?
   bench/findings/run.sh studies=nope >/dev/null 2>'$T/bad2'; r2=\$?
-  [ \$r1 = 1 ] && [ \$r2 = 1 ] && grep -q \"unknown argument 'sedds=2'\" '$T/bad1' && grep -q \"unknown study 'nope'\" '$T/bad2' && [ \$(cat '$T/bad1' '$T/bad2' | wc -l) = 2 ]"
+  bench/findings/run.sh tier=most >/dev/null 2>'$T/bad3'; r3=\$?
+  sed 's/\tno effect\textra\$/\tno effect\tmaybe/' '$T/studies.tsv' >'$T/badtier.tsv'
+  FINDINGS_STUDIES='$T/badtier.tsv' bench/findings/run.sh print=plan >/dev/null 2>'$T/bad4'; r4=\$?
+  [ \$r1 = 1 ] && [ \$r2 = 1 ] && [ \$r3 = 1 ] && [ \$r4 = 1 ] && grep -q \"unknown argument 'sedds=2'\" '$T/bad1' &&
+    grep -q \"unknown study 'nope'\" '$T/bad2' && grep -q 'bad tier=most: expected core or all' '$T/bad3' &&
+    grep -q 'bad tier in .*scalerl+steps=80: maybe' '$T/bad4' && [ \$(cat '$T/bad1' '$T/bad2' '$T/bad3' '$T/bad4' | wc -l) = 4 ]"

@@ -141,7 +141,7 @@ def main():
         if res.returncode != 0:
             sys.exit("assemble: scalerl compare %s failed: %s" % (d, res.stderr.strip()))
         got = {o["recipe"]: o for o in map(json.loads, res.stdout.splitlines()) if o.get("kind") == "recipe"}
-        for _, _, entry, paper, paper_verdict in entries:
+        for entry, paper, paper_verdict in (t[2:5] for t in entries):  # a sixth column is the tier
             o = got.get(label_of(entry))
             if o is None:
                 continue

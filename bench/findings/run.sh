@@ -5,7 +5,11 @@
 # run is archived (metrics.jsonl.gz and config.txt kept, checkpoints dropped), `scalerl compare`
 # reads each study, and assemble.py writes findings.jsonl and README.md's table.
 #
-#   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [print=plan|commands]
+#   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [tier=core|all] [print=plan|commands]
+#
+# tier=core (the default) runs the rows of the issue's list and the regime rows (studies.tsv's
+# sixth column empty or `core`); tier=all adds the extension rows (`extra`), which test a reading
+# further (another length or rate for the larger model) at a cost the 4-hour budget has no room for.
 #
 # print=plan: the plan, its compute and a time estimate, and nothing run. print=commands: the
 # `scalerl train` commands of every unfinished run, one per line (for GNU parallel or a cluster).
@@ -16,18 +20,21 @@ cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
 OUT=${FINDINGS_OUT:-bench/findings}
 TSV=${FINDINGS_STUDIES:-bench/findings/studies.tsv}
-STUDIES=all SEEDS=3 JOBS=2 THREADS=1 PRINT=""
+STUDIES=all SEEDS=3 JOBS=2 THREADS=1 TIER=core PRINT=""
 for kv in "$@"; do
     case $kv in
         studies=*) STUDIES=${kv#*=} ;;
         seeds=*) SEEDS=${kv#*=} ;;
         jobs=*) JOBS=${kv#*=} ;;
         threads=*) THREADS=${kv#*=} ;;
+        tier=core|tier=all) TIER=${kv#*=} ;;
+        tier=*) echo "make findings: bad tier=${kv#*=}: expected core or all" >&2; exit 1 ;;
         print=plan|print=commands|print=) PRINT=${kv#*=} ;;
-        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, print=plan|commands)" >&2; exit 1 ;;
+        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, tier=core|all, print=plan|commands)" >&2; exit 1 ;;
     esac
 done
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad jobs=$JOBS: expected a positive integer" >&2; exit 1; }
 
 # Base models: name, checkpoint, pretrain keys. `default` is the base the study was run on (R0
 # 0.242), make run's until its base was pretrained longer (260k tokens: README, "The default run");
@@ -118,7 +125,12 @@ time_per_flop() {
     esac
 }
 
-studies=$(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++')
+# The table's rows, and those of the selected tier (an `extra` row only with tier=all).
+all_rows() { grep -v '^#' "$TSV"; }
+rows() { all_rows | awk -F'\t' -v tier="$TIER" 'tier == "all" || $6 != "extra"'; }
+bad_tier=$(all_rows | awk -F'\t' '$6 != "" && $6 != "core" && $6 != "extra" { print $1 " " $3 ": " $6; exit }')
+[ -z "$bad_tier" ] || { echo "make findings: bad tier in $TSV ($bad_tier): expected core, extra or nothing" >&2; exit 1; }
+studies=$(all_rows | cut -f1 | awk '!seen[$0]++')
 [ "$STUDIES" = all ] || studies=$(tr ',' '\n' <<<"$STUDIES")
 for st in $studies; do
     grep -q "^$st	" "$TSV" || { echo "make findings: unknown study '$st' (expected one of: $(grep -v '^#' "$TSV" | cut -f1 | awk '!seen[$0]++' | tr '\n' ' '))" >&2; exit 1; }
@@ -133,7 +145,7 @@ declare -A home
 while IFS=$'\t' read -r s base entry _; do
     key="$base|$(study_keys "$s")|$entry"
     [ -n "${home[$key]:-}" ] || home[$key]=$s
-done < <(grep -v '^#' "$TSV")
+done < <(all_rows)
 selected() { grep -qx "$1" <<<"$studies"; }
 
 # A finished run: its closing row, in metrics.jsonl or in the archive.
@@ -142,42 +154,76 @@ finished_run() {
         { [ -f "$1/metrics.jsonl" ] && grep -q '"kind":"run"' "$1/metrics.jsonl"; }
 }
 
+# Every run of the selected studies and tier, one line each: time cost (in a default run's time
+# beside another run), FLOPs cost (in a default run's FLOPs), finished (1/0), home study, study,
+# base, entry, seed. A run shared by studies is one run, in its home; `links` lists the studies
+# that link it. The plan's lines are collected as the list is made.
+declare -A planned
+units=() links=() extras=() plan=()
+for st in $studies; do
+    while IFS=$'\t' read -r s base entry _ _ tier; do
+        [ "$s" = "$st" ] || continue
+        c=$(rel_cost "$entry $(study_keys "$st")" "$base")
+        ct=$(awk -v c="$c" -v f="$(time_per_flop "$base")" 'BEGIN { print c * f }')
+        if [ "$tier" = extra ] && [ "$TIER" = core ]; then
+            for seed in $(seq 1 "$SEEDS"); do extras+=("$ct	$c"); done
+            plan+=("$(printf '  %-6s %-46s base %-7s x%-5s of a default run each, an extension row: not run (tier=all runs it)' "$st" "$entry" "$base" "$c")")
+            continue
+        fi
+        owner=${home["$base|$(study_keys "$st")|$entry"]}
+        [ "$owner" = "$st" ] || links+=("$st	$owner	$entry")
+        if [ "$owner" != "$st" ] && { selected "$owner" || [ -n "${planned[$owner|$entry]:-}" ]; }; then
+            plan+=("$(printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)' "$st" "$entry" "$base" "$owner")")
+            continue
+        fi
+        planned[$owner|$entry]=1
+        note=""
+        [ "$owner" = "$st" ] || note=" (made in $OUT/$owner/)"
+        done_n=0
+        for seed in $(seq 1 "$SEEDS"); do
+            fin=0
+            finished_run "$OUT/$owner/$entry-s$seed" && fin=1 && done_n=$((done_n + 1))
+            units+=("$ct	$c	$fin	$owner	$st	$base	$entry	$seed")
+        done
+        plan+=("$(printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s' "$st" "$entry" "$base" "$c" \
+            "$done_n" "$SEEDS" "$note")")
+    done < <(all_rows)
+done
+# Longest first (list scheduling onto the first free slot): the runs take from one to six times a
+# default run's time, and a long run started last would run alone while the other slots idle
+# (per-study sweeps did that: the size study's three long runs took two rounds, one of them alone).
+# A stable sort, so that equal runs keep the table's order.
+mapfile -t units < <(printf '%s\n' "${units[@]}" | sort -s -t$'\t' -k1,1gr | grep -v '^$' || true)
+
+# Hours the given time costs (one per line) take on JOBS slots, longest first: the largest load
+# of a slot when each run goes to the least loaded one.
+hours() {
+    sort -gr | awk -v j="$JOBS" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" '
+        NF { m = 1; for (i = 2; i <= j; i++) if (load[i] < load[m]) m = i; load[m] += $1 }
+        END { x = 0; for (i = 1; i <= j; i++) if (load[i] > x) x = load[i]; printf "%.1f", x * f * s / 3600 }'
+}
+sum_col() { awk -F'\t' -v k="$1" '{ t += $k } END { printf "%.1f", t }'; }
+
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
-    total=0 left=0 total_t=0 left_t=0
-    declare -A planned
-    echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, into $OUT/<study>/"
-    for st in $studies; do
-        while IFS=$'\t' read -r s base entry paper verdict; do
-            [ "$s" = "$st" ] || continue
-            c=$(rel_cost "$entry $(study_keys "$st")" "$base")
-            owner=${home["$base|$(study_keys "$st")|$entry"]}
-            if [ "$owner" != "$st" ] && { selected "$owner" || [ -n "${planned[$owner|$entry]:-}" ]; }; then
-                printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)\n' "$st" "$entry" "$base" "$owner"
-                continue
-            fi
-            planned[$owner|$entry]=1
-            note=""
-            [ "$owner" = "$st" ] || note=" (made in $OUT/$owner/)"
-            total=$(awk -v t="$total" -v c="$c" -v n="$SEEDS" 'BEGIN { print t + c * n }')
-            ct=$(awk -v c="$c" -v f="$(time_per_flop "$base")" 'BEGIN { print c * f }')
-            total_t=$(awk -v t="$total_t" -v c="$ct" -v n="$SEEDS" 'BEGIN { print t + c * n }')
-            done_n=0
-            for seed in $(seq 1 "$SEEDS"); do finished_run "$OUT/$owner/$entry-s$seed" && done_n=$((done_n + 1)); done
-            left=$(awk -v l="$left" -v c="$c" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
-            left_t=$(awk -v l="$left_t" -v c="$ct" -v n=$((SEEDS - done_n)) 'BEGIN { print l + c * n }')
-            printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s\n' "$st" "$entry" "$base" "$c" \
-                "$done_n" "$SEEDS" "$note"
-        done < <(grep -v '^#' "$TSV")
-    done
-    awk -v t="$total" -v l="$left" -v tt="$total_t" -v lt="$left_t" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v j="$JOBS" 'BEGIN {
-        printf "  total: %.1f default-run equivalents, %.2g FLOPs, about %.1f h on %d cores (jobs=%d, one thread each)\n", t, t * f, tt * f * s / 3600 / j, j, j
-        printf "  left to run: %.1f default-run equivalents, about %.1f h (finished runs are skipped)\n", l, lt * f * s / 3600 / j }'
+    echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, tier=$TIER, into $OUT/<study>/"
+    printf '%s\n' "${plan[@]}"
+    all=$(printf '%s\n' "${units[@]}" | grep -v '^$' || true)
+    pending=$(awk -F'\t' '$3 == 0' <<<"$all")
+    flops=$(sum_col 2 <<<"$all")
+    echo "  total: $flops default-run equivalents, $(awk -v t="$flops" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.2g", t * f }') FLOPs," \
+        "about $(cut -f1 <<<"$all" | hours) h on $JOBS cores (jobs=$JOBS, one thread each, longest runs first)"
+    echo "  left to run: $(sum_col 2 <<<"$pending") default-run equivalents, about $(cut -f1 <<<"$pending" | hours) h (finished runs are skipped)"
+    if [ ${#extras[@]} -gt 0 ]; then
+        ext=$(printf '%s\n' "${extras[@]}")
+        echo "  the extension rows (tier=all): $(sum_col 2 <<<"$ext") more; the whole table" \
+            "$(printf '%s\n%s\n' "$all" "$ext" | sum_col 2), about $(printf '%s\n%s\n' "$all" "$ext" | cut -f1 | hours) h"
+    fi
     [ "$PRINT" = plan ] && exit 0
 fi
 
 # Base models (reused when present).
 for st in $studies; do
-    for base in $(grep "^$st	" "$TSV" | cut -f2 | sort -u); do
+    for base in $(rows | grep "^$st	" | cut -f2 | sort -u); do
         ck=$(base_ckpt "$base")
         if [ ! -f "$ck" ]; then
             # shellcheck disable=SC2046
@@ -190,64 +236,79 @@ for st in $studies; do
     done
 done
 
-# Archives the finished runs of a study: what a fresh clone needs to reproduce every verdict.
-# Called after each study's sweep, so a stopped study keeps what finished (unfinished runs are
-# left whole, to resume).
-archive_study() {
-    local d
-    for d in "$OUT/$1"/*/; do
-        [ -f "$d/metrics.jsonl" ] && [ -f "$d/final.ckpt" ] && grep -q '"kind":"run"' "$d/metrics.jsonl" || continue
-        # Step rows of every 10th step only: the full file is ~1.5 MB compressed per run, mostly
-        # per-step signals; verdicts read the eval rows (all kept), the regime means a tenth of
-        # the steps as well as all of them.
-        awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$d/metrics.jsonl" | gzip -9n >"$d/metrics.jsonl.gz.tmp" \
-            && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
-        rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock" "$d/.run.lock"
-    done
+# Archives a finished run: what a fresh clone needs to reproduce every verdict. Unfinished runs
+# are left whole, to resume.
+archive_run() {
+    local d=$1
+    [ -f "$d/metrics.jsonl" ] && [ -f "$d/final.ckpt" ] && grep -q '"kind":"run"' "$d/metrics.jsonl" || return 0
+    # Step rows of every 10th step only: the full file is ~1.5 MB compressed per run, mostly
+    # per-step signals; verdicts read the eval rows (all kept), the regime means a tenth of
+    # the steps as well as all of them.
+    awk '!/^\{"kind":"step","step":/ || /^\{"kind":"step","step":[0-9]*0,/' "$d/metrics.jsonl" | gzip -9n >"$d/metrics.jsonl.gz.tmp" \
+        && mv "$d/metrics.jsonl.gz.tmp" "$d/metrics.jsonl.gz"
+    rm -rf "$d/metrics.jsonl" "$d/final.ckpt" "$d/ckpt" "$d/train.log" "$d/.sweep.lock" "$d/.run.lock"
 }
 
-# One sweep of ENTRIES (comma-separated) from base BASE with study STUDY's keys into OUT/DIR; print=
-# commands lists its unfinished runs instead. stdin is /dev/null: callers read the table on it.
-sweep_into() {
-    local dir=$1 entries=$2 base=$3 study=$4 what=$5
-    local args=(sweep recipes="$entries" seeds="$SEEDS" out="$OUT/$dir" base="$(base_ckpt "$base")" jobs="$JOBS" threads="$THREADS")
+# One run as a one-seed sweep (its lock, skip-if-finished and resume: ref/cli/README.md), from
+# base BASE with study STUDY's keys into OUT/HOME; print=commands lists it when unfinished.
+# stdin is /dev/null: callers read the run list on it.
+sweep_one() {
+    local home=$1 study=$2 base=$3 entry=$4 seed=$5
+    local args=(sweep recipes="$entry" seeds="$seed-$seed" out="$OUT/$home" base="$(base_ckpt "$base")" jobs=1 threads="$THREADS")
     # shellcheck disable=SC2207
     local keys=($(study_keys "$study"))
     if [ "$PRINT" = commands ]; then
         "$S" "${args[@]}" "${keys[@]}" print=pending </dev/null
     else
-        echo "== $what: $S ${args[*]} ${keys[*]}"
-        "$S" "${args[@]}" "${keys[@]}" </dev/null
+        echo "== study $home: $entry seed $seed ($S ${args[*]} ${keys[*]})"
+        "$S" "${args[@]}" "${keys[@]}" </dev/null && archive_run "$OUT/$home/$entry-s$seed" &&
+            echo "== study $home: $entry seed $seed finished"
     fi
 }
 
-# The sweeps: one per (study, base), over the entries the study owns; the others are linked.
-for st in $studies; do
-    for base in $(grep "^$st	" "$TSV" | cut -f2 | awk '!seen[$0]++'); do
-        entries=""
-        while IFS=$'\t' read -r s b entry _; do
-            [ "$s" = "$st" ] && [ "$b" = "$base" ] || continue
-            owner=${home["$base|$(study_keys "$st")|$entry"]}
-            if [ "$owner" = "$st" ]; then entries="$entries${entries:+,}$entry"; continue; fi
-            if ! selected "$owner"; then
-                # Its home study is not selected: make the shared run there (a no-op when finished).
-                sweep_into "$owner" "$entry" "$base" "$st" "shared run of study $st, made in study $owner"
-                [ "$PRINT" = commands ] || archive_study "$owner"
-            fi
-            # Links only when running: print=commands changes nothing. A link may dangle until
-            # its home's run starts, hence -L as well as -e.
-            [ "$PRINT" = commands ] && continue
-            for seed in $(seq 1 "$SEEDS"); do
-                mkdir -p "$OUT/$st"
-                [ -e "$OUT/$st/$entry-s$seed" ] || [ -L "$OUT/$st/$entry-s$seed" ] ||
-                    ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
-            done
-        done < <(grep -v '^#' "$TSV")
-        [ -n "$entries" ] && sweep_into "$st" "$entries" "$base" "$st" "study $st, base $base"
+if [ "$PRINT" = commands ]; then
+    for u in "${units[@]}"; do
+        IFS=$'\t' read -r _ _ fin home st base entry seed <<<"$u"
+        [ "$fin" = 1 ] || sweep_one "$home" "$st" "$base" "$entry" "$seed"
     done
-    [ "$PRINT" = commands ] || archive_study "$st"
+    exit 0
+fi
+
+# Links for the shared runs first: a link may dangle until its home's run starts, hence -L as
+# well as -e.
+for l in "${links[@]}"; do
+    IFS=$'\t' read -r st owner entry <<<"$l"
+    mkdir -p "$OUT/$st"
+    for seed in $(seq 1 "$SEEDS"); do
+        [ -e "$OUT/$st/$entry-s$seed" ] || [ -L "$OUT/$st/$entry-s$seed" ] || ln -s "../$owner/$entry-s$seed" "$OUT/$st/$entry-s$seed"
+    done
 done
-[ "$PRINT" = commands ] && exit 0
+
+# The unfinished runs, longest first, JOBS at a time: each starts as soon as a slot is free.
+failed=0 running=0
+for u in "${units[@]}"; do
+    IFS=$'\t' read -r _ _ fin home st base entry seed <<<"$u"
+    [ "$fin" = 1 ] && continue
+    if [ "$running" -ge "$JOBS" ]; then
+        wait -n || failed=$((failed + 1))
+        running=$((running - 1))
+    fi
+    sweep_one "$home" "$st" "$base" "$entry" "$seed" &
+    running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+    wait -n || failed=$((failed + 1))
+    running=$((running - 1))
+done
+# Runs finished outside this command (print=commands run elsewhere) are archived too.
+for u in "${units[@]}"; do
+    IFS=$'\t' read -r _ _ _ home _ _ entry seed <<<"$u"
+    archive_run "$OUT/$home/$entry-s$seed"
+done
+if [ "$failed" -gt 0 ]; then
+    echo "make findings: $failed run(s) failed; their train.log says why (rerun to resume them)" >&2
+    exit 1
+fi
 
 # Every study of the table with runs, not only those run now: the table stays whole.
 /usr/bin/python3 bench/findings/assemble.py "$S" "$OUT" "$TSV"
