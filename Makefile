@@ -77,7 +77,7 @@ bench: scalerl $(BENCH_BIN)
 	@bench/run.sh
 
 # The paper's study at toy scale (bench/findings/run.sh): make findings [studies=..] [seeds=3]
-# [jobs=2] [threads=1] [tier=core|all] [print=plan|commands].
+# [jobs=2] [threads=1] [tier=core|all] [print=plan|commands|units].
 findings: $(BIN)
 	@bench/findings/run.sh $(if $(studies),studies=$(studies)) $(if $(seeds),seeds=$(seeds)) \
 	  $(if $(jobs),jobs=$(jobs)) $(if $(threads),threads=$(threads)) $(if $(tier),tier=$(tier)) $(if $(print),print=$(print))

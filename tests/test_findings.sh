@@ -86,6 +86,29 @@ assert got == want, (got, want)
 "
 done
 check "README.md gets the table" grep -q '| one | scalerl+lr=1e-4 | 2 |' "$T/f/README.md"
+# time_study.sh: print=units lists every run with its planned seconds; `run` stamps the output
+# and brackets it in a segment (here over the finished study: nothing left to run); `report`
+# sums a run's pieces across segments, a piece cut by a segment's end counting to that end.
+bench/findings/run.sh seeds=2 print=units >"$T/units" 2>&1
+check "print=units: the 6 runs, planned seconds first, all finished" bash -c "
+  [ \$(wc -l <'$T/units') = 6 ] && [ \$(awk -F'\t' '\$1 > 0 && \$3 == 1' '$T/units' | wc -l) = 6 ] &&
+  grep -q '	one	one	default	scalerl+lr=1e-4	2\$' '$T/units'"
+mkdir -p "$T/ts" && ln -s "$T/f" "$T/ts/out"
+bench/findings/time_study.sh run "$T/ts" seeds=2 >/dev/null 2>&1
+rc=$?
+check "time_study run: exit $rc, one segment opened and closed, the output stamped" bash -c "
+  [ $rc = 0 ] && grep -c '^segment start [0-9]* seeds=2\$' '$T/ts/segments.log' | grep -qx 1 &&
+  grep -q '^segment end [0-9]* rc=0\$' '$T/ts/segments.log' && grep -Eq '^[0-9]+ findings plan: 2 seeds' '$T/ts/findings.log'"
+mkdir -p "$T/ts2" && ln -s "$T/f" "$T/ts2/out"
+printf 'segment start 100 seeds=2\nsegment end 500 rc=143\nsegment start 600 seeds=2\nsegment end 800 rc=0\n' >"$T/ts2/segments.log"
+printf '%s\n' '100 == study one: scalerl seed 1 (x)' '200 == study one: scalerl+lr=1e-4 seed 1 (x)' \
+  '400 == study one: scalerl seed 1 finished' '600 == study one: scalerl+lr=1e-4 seed 1 (x)' \
+  '700 == study one: scalerl+lr=1e-4 seed 1 finished' '650 == study two: scalerl+agg=sample seed 2 (x)' >"$T/ts2/findings.log"
+bench/findings/time_study.sh report "$T/ts2" seeds=2 >"$T/ts2/report" 2>&1
+check "time_study report: 600 s of wall time over 2 segments; runs of 300 s and 300 + 100 s; 2 of 6 finished" bash -c "
+  grep -q '^2 segment(s), 0.17 h of wall time\$' '$T/ts2/report' &&
+  grep -Eq '^one +scalerl +1 +300 ' '$T/ts2/report' && grep -Eq '^one +scalerl\\+lr=1e-4 +1 +400 ' '$T/ts2/report' &&
+  grep -q '^finished 2 of 6 runs' '$T/ts2/report' && ! grep -q 'agg=sample' '$T/ts2/report'"
 # The stability columns on made-up rows, evaluated every 100 steps as the runs are. Tolerances: a
 # smooth logistic departs from its neighbours' median by its curvature over 200 steps (2e-4 here,
 # bound 1e-3); one point 0.2 low among 76 gives an sd of about 0.2 / sqrt(76) = 0.023, so > 0.015

@@ -5,7 +5,7 @@
 # run is archived (metrics.jsonl.gz and config.txt kept, checkpoints dropped), `scalerl compare`
 # reads each study, and assemble.py writes findings.jsonl and README.md's table.
 #
-#   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [tier=core|all] [print=plan|commands]
+#   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [tier=core|all] [print=plan|commands|units]
 #
 # tier=core (the default) runs the rows of the issue's list and the regime rows (studies.tsv's
 # sixth column empty or `core`); tier=all adds the extension rows (`extra`), which test a reading
@@ -13,6 +13,9 @@
 #
 # print=plan: the plan, its compute and a time estimate, and nothing run. print=commands: the
 # `scalerl train` commands of every unfinished run, one per line (for GNU parallel or a cluster).
+# print=units: every run of the plan, one tab-separated line each, longest first: its planned
+# seconds, FLOPs (in a default run's), finished (1/0), home study, study, base, entry, seed
+# (bench/findings/time_study.sh sets measured times against them).
 # Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
 # table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys).
 set -euo pipefail
@@ -29,8 +32,8 @@ for kv in "$@"; do
         threads=*) THREADS=${kv#*=} ;;
         tier=core|tier=all) TIER=${kv#*=} ;;
         tier=*) echo "make findings: bad tier=${kv#*=}: expected core or all" >&2; exit 1 ;;
-        print=plan|print=commands|print=) PRINT=${kv#*=} ;;
-        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, tier=core|all, print=plan|commands)" >&2; exit 1 ;;
+        print=plan|print=commands|print=units|print=) PRINT=${kv#*=} ;;
+        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, tier=core|all, print=plan|commands|units)" >&2; exit 1 ;;
     esac
 done
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
@@ -203,6 +206,14 @@ hours() {
         END { x = 0; for (i = 1; i <= j; i++) if (load[i] > x) x = load[i]; printf "%.1f", x * f * s / 3600 }'
 }
 sum_col() { awk -F'\t' -v k="$1" '{ t += $k } END { printf "%.1f", t }'; }
+
+if [ "$PRINT" = units ]; then
+    for u in "${units[@]}"; do
+        IFS=$'\t' read -r ct rest <<<"$u"
+        printf '%s\t%s\n' "$(awk -v c="$ct" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" 'BEGIN { printf "%.4g", c * f * s }')" "$rest"
+    done
+    exit 0
+fi
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, tier=$TIER, into $OUT/<study>/"
