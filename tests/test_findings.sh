@@ -16,6 +16,7 @@ printf '%s\n' \
   "two	default	scalerl	the baseline again	baseline" \
   "two	default	scalerl+agg=sample	sample average	efficiency shaper" >"$T/studies.tsv"
 export FINDINGS_OUT="$T/f" FINDINGS_STUDIES="$T/studies.tsv" FINDINGS_BASE_DEFAULT="$T/base.ckpt" SCALERL_BIN="$S"
+export FINDINGS_TIMES= # the FLOPs model alone, but where a check gives measured times
 export FINDINGS_KEYS="task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 eval_every=5 eval_n=60 eval_samples=2 think_budget=12-16 answer_budget=4 warmup=5 lr=3e-4 ckpt_every=0"
 
 bench/findings/run.sh seeds=2 print=plan >"$T/plan" 2>&1
@@ -93,6 +94,22 @@ bench/findings/run.sh seeds=2 print=units >"$T/units" 2>&1
 check "print=units: the 6 runs, planned seconds first, all finished" bash -c "
   [ \$(wc -l <'$T/units') = 6 ] && [ \$(awk -F'\t' '\$1 > 0 && \$3 == 1' '$T/units' | wc -l) = 6 ] &&
   grep -q '	one	one	default	scalerl+lr=1e-4	2\$' '$T/units'"
+# Measured times (FINDINGS_TIMES, as time_study.sh times writes them) replace the FLOPs model for
+# the entries they list: 5 default-run times is 5 x 7.0e13 x 2.8e-12 = 980 s (run.sh's constants),
+# which puts that entry's runs first; the others keep the model's 0.08167 s (16 x 4 x 40 of a
+# default run's 48 x 16 x 8000, FINDINGS_KEYS, x 196 s).
+printf '# home\tentry\truns\ttime\tmean seconds\none\tscalerl+lr=1e-4\t3\t5\t900\n' >"$T/times.tsv"
+FINDINGS_TIMES="$T/times.tsv" bench/findings/run.sh seeds=2 print=units >"$T/units_t" 2>&1
+FINDINGS_TIMES="$T/times.tsv" bench/findings/run.sh seeds=2 print=plan >"$T/plan_t" 2>&1
+check "measured times: the listed entry planned at 980 s and first, the others at the model's 0.08167 s, the plan says which" bash -c "
+  head -2 '$T/units_t' | cut -f1,7 | tr '\t\n' '  ' | grep -qx '980 scalerl+lr=1e-4 980 scalerl+lr=1e-4 ' &&
+  [ \$(awk -F'\t' '\$1 == \"0.08167\"' '$T/units_t' | wc -l) = 4 ] &&
+  grep 'scalerl+lr=1e-4 ' '$T/plan_t' | grep -q '(time x5 measured)' && grep 'agg=sample ' '$T/plan_t' | grep -q '(time x0.000416667 modelled)'"
+printf 'one\tscalerl\t3\tfast\t1\n' >"$T/times_bad.tsv"
+FINDINGS_TIMES="$T/times_bad.tsv" bench/findings/run.sh seeds=2 print=plan >/dev/null 2>"$T/bad_t"
+rc=$?
+check "a bad measured time is refused with one line naming it (exit $rc)" bash -c "
+  [ $rc = 1 ] && [ \$(wc -l <'$T/bad_t') = 1 ] && grep -q \"bad time 'fast' for one scalerl in $T/times_bad.tsv\" '$T/bad_t'"
 mkdir -p "$T/ts" && ln -s "$T/f" "$T/ts/out"
 bench/findings/time_study.sh run "$T/ts" seeds=2 >/dev/null 2>&1
 rc=$?
@@ -109,6 +126,9 @@ check "time_study report: 600 s of wall time over 2 segments; runs of 300 s and 
   grep -q '^2 segment(s), 0.17 h of wall time\$' '$T/ts2/report' &&
   grep -Eq '^one +scalerl +1 +300 ' '$T/ts2/report' && grep -Eq '^one +scalerl\\+lr=1e-4 +1 +400 ' '$T/ts2/report' &&
   grep -q '^finished 2 of 6 runs' '$T/ts2/report' && ! grep -q 'agg=sample' '$T/ts2/report'"
+bench/findings/time_study.sh times "$T/ts2" seeds=2 >"$T/ts2/times" 2>&1
+check "time_study times: per entry over the table's first (one scalerl, 300 s): 1.000 and 400 / 300 = 1.333" bash -c "
+  grep -v '^#' '$T/ts2/times' | tr '\t' ' ' | tr '\n' ';' | grep -qx 'one scalerl 1 1.000 300;one scalerl+lr=1e-4 1 1.333 400;'"
 # The stability columns on made-up rows, evaluated every 100 steps as the runs are. Tolerances: a
 # smooth logistic departs from its neighbours' median by its curvature over 200 steps (2e-4 here,
 # bound 1e-3); one point 0.2 low among 76 gives an sd of about 0.2 / sqrt(76) = 0.023, so > 0.015

@@ -128,6 +128,23 @@ time_per_flop() {
     esac
 }
 
+# Measured time of each entry's runs in default-run times (home<TAB>entry<TAB>runs<TAB>time<TAB>...,
+# `bench/findings/time_study.sh times DIR`), which the plan takes over the model above for the
+# entries it lists: the model counts FLOPs as if every completion were decoded and trained alone,
+# while the toy decodes and trains a prefix its siblings share once, so a policy that keeps more
+# entropy (REINFORCE, GSPO, fewer generations per prompt) costs more per FLOP (its README, "Time on
+# 2 cores"). FINDINGS_TIMES= (empty) plans with the model alone.
+TIMES=${FINDINGS_TIMES-bench/findings/timing/times.tsv}
+declare -A measured
+if [ -n "$TIMES" ]; then
+    [ -f "$TIMES" ] || { echo "make findings: no times file $TIMES (FINDINGS_TIMES= plans without one)" >&2; exit 1; }
+    while IFS=$'\t' read -r h e _ t _; do
+        [[ $t =~ ^[0-9]+(\.[0-9]+)?$ ]] && [ "$t" != 0 ] ||
+            { echo "make findings: bad time '$t' for $h $e in $TIMES: expected a positive number of default-run times" >&2; exit 1; }
+        measured["$h|$e"]=$t
+    done < <(grep -v '^#' "$TIMES")
+fi
+
 # The table's rows, and those of the selected tier (an `extra` row only with tier=all).
 all_rows() { grep -v '^#' "$TSV"; }
 rows() { all_rows | awk -F'\t' -v tier="$TIER" 'tier == "all" || $6 != "extra"'; }
@@ -180,7 +197,8 @@ for st in $studies; do
             continue
         fi
         planned[$owner|$entry]=1
-        note=""
+        note="" timed="time x$ct modelled"
+        [ -n "${measured[$owner|$entry]:-}" ] && ct=${measured[$owner|$entry]} && timed="time x$ct measured"
         [ "$owner" = "$st" ] || note=" (made in $OUT/$owner/)"
         done_n=0
         for seed in $(seq 1 "$SEEDS"); do
@@ -188,8 +206,8 @@ for st in $studies; do
             finished_run "$OUT/$owner/$entry-s$seed" && fin=1 && done_n=$((done_n + 1))
             units+=("$ct	$c	$fin	$owner	$st	$base	$entry	$seed")
         done
-        plan+=("$(printf '  %-6s %-46s base %-7s x%-5s of a default run each, %d of %d seeds finished%s' "$st" "$entry" "$base" "$c" \
-            "$done_n" "$SEEDS" "$note")")
+        plan+=("$(printf '  %-6s %-46s base %-7s x%-5s of a default run each (%s), %d of %d seeds finished%s' "$st" "$entry" "$base" "$c" \
+            "$timed" "$done_n" "$SEEDS" "$note")")
     done < <(all_rows)
 done
 # Longest first (list scheduling onto the first free slot): the runs take from one to six times a
