@@ -224,33 +224,42 @@ void decode_step(DecodeState *s, const float *params, const int *slots, const in
     for (int i = 0; i < n; i++) s->pos[slots[i]]++;
 }
 
-int sample_token(const float *logits, int vocab, float temperature, double u, float *logp)
+void softmax_prepare(SoftmaxRow *r, const float *logits, int vocab, float temperature)
 {
+    r->logits = logits;
+    r->vocab = vocab;
+    r->temperature = temperature;
     /* Argmax for temperature 0 (and, defensively, anything not > 0); NaN logits never win. */
     int best = 0;
     for (int v = 1; v < vocab; v++)
         if (logits[v] > logits[best] || isnan(logits[best])) best = v;
-    if (!(temperature > 0.0f)) {
-        if (logp) *logp = 0.0f;
-        return best;
-    }
-    /* softmax(z) with z = logits / temperature, in double: weights exp(z - max) summed in order,
-     * then the first token whose cumulative weight exceeds u * total. The weights are kept for the
-     * walk when the vocabulary fits the buffer (the same values either way). */
-    enum { KEEP = 256 };
-    double kept[KEEP];
+    r->best = best;
+    if (!(temperature > 0.0f)) return;
+    /* softmax(z) with z = logits / temperature, in double: weights exp(z - max) summed in order;
+     * softmax_draw takes the first token whose cumulative weight exceeds u * total. */
     const double zmax = (double)logits[best] / temperature;
     double total = 0.0;
     for (int v = 0; v < vocab; v++) {
         double w = exp((double)logits[v] / temperature - zmax);
-        if (v < KEEP) kept[v] = w;
+        if (v < SOFTMAX_KEEP) r->w[v] = w;
         total += isnan(w) ? 0.0 : w;
     }
-    const double target = u * total;
+    r->zmax = zmax;
+    r->total = total;
+    r->log_total = log(total);
+}
+
+int softmax_draw(const SoftmaxRow *r, double u, float *logp)
+{
+    if (!(r->temperature > 0.0f)) {
+        if (logp) *logp = 0.0f;
+        return r->best;
+    }
+    const double target = u * r->total;
     double cum = 0.0;
-    int chosen = -1, last_nonzero = best;
-    for (int v = 0; v < vocab; v++) {
-        double w = v < KEEP ? kept[v] : exp((double)logits[v] / temperature - zmax);
+    int chosen = -1, last_nonzero = r->best;
+    for (int v = 0; v < r->vocab; v++) {
+        double w = v < SOFTMAX_KEEP ? r->w[v] : exp((double)r->logits[v] / r->temperature - r->zmax);
         if (isnan(w) || w <= 0.0) continue;
         last_nonzero = v;
         cum += w;
@@ -262,8 +271,15 @@ int sample_token(const float *logits, int vocab, float temperature, double u, fl
     /* Only rounding (u within an ulp of 1) can leave the walk unfinished: take the last token
      * with any weight. */
     if (chosen < 0) chosen = last_nonzero;
-    if (logp) *logp = (float)(((double)logits[chosen] / temperature - zmax) - log(total));
+    if (logp) *logp = (float)(((double)r->logits[chosen] / r->temperature - r->zmax) - r->log_total);
     return chosen;
+}
+
+int sample_token(const float *logits, int vocab, float temperature, double u, float *logp)
+{
+    SoftmaxRow r;
+    softmax_prepare(&r, logits, vocab, temperature);
+    return softmax_draw(&r, u, logp);
 }
 
 static int check_request(const Model *m, const GenerateRequest *r, char *err)

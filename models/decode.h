@@ -38,6 +38,22 @@ void decode_step(DecodeState *s, const float *params, const int *slots, const in
  * distribution it was drawn from (0 for argmax). */
 int sample_token(const float *logits, int vocab, float temperature, double u, float *logp);
 
+/* sample_token in two halves, for several draws from one row of logits (siblings that share a
+ * decoding state draw their own tokens from their lead's row): softmax_prepare does what depends
+ * on the row alone (its argmax, the weights, their sum and its log), softmax_draw what depends on
+ * u. sample_token is the two together, so a draw gives its token and logp bit for bit. The row
+ * must stay unchanged between the two. */
+enum { SOFTMAX_KEEP = 256 }; /* weights kept for the walk; beyond them recomputed (the same values) */
+typedef struct {
+    const float *logits;
+    int vocab, best;
+    float temperature;
+    double zmax, total, log_total;
+    double w[SOFTMAX_KEEP];
+} SoftmaxRow;
+void softmax_prepare(SoftmaxRow *r, const float *logits, int vocab, float temperature);
+int softmax_draw(const SoftmaxRow *r, double u, float *logp);
+
 /* Plain batched generation: the reference use of decode_step and sample_token (the RL rollout
  * in ref/ has its own loop, with length control and weight versions).
  * Sequence i starts from prompt tokens prompts[i][0..prompt_len[i]-1] and samples until it emits

@@ -596,7 +596,12 @@ static void gather_path(float *scratch, size_t U, const SeqLayout *sl, int b, in
         while (shared < T && shared < Tq && pp[shared] == path[shared]) shared++;
         const int Tqp = attn_keys_padded(Tq);
         const float *pT = scratch + attn_scratch_offset(sl, prev, C), *pr = pT + U;
-        for (int c = 0; c < C; c++) memcpy(xT + (size_t)c * Tp, pT + (size_t)c * Tqp, (size_t)shared * sizeof *xT);
+        /* The same padded length (siblings' usually is): one copy of the whole transposed block,
+         * whose positions past the shared ones are all written below; else channel by channel. */
+        if (shared > 0 && Tp == Tqp)
+            memcpy(xT, pT, (size_t)C * Tp * sizeof *xT);
+        else if (shared > 0)
+            for (int c = 0; c < C; c++) memcpy(xT + (size_t)c * Tp, pT + (size_t)c * Tqp, (size_t)shared * sizeof *xT);
         memcpy(xr, pr, (size_t)shared * C * sizeof *xr);
     }
     for (int s = shared; s < T; s++) {

@@ -235,6 +235,28 @@ static void test_sample_token(void)
     for (int v = 0; v < 3; v++)
         if (fabs(count[v] / (double)n - p[v]) > 5.0 * sqrt(p[v] * (1 - p[v]) / n)) freq_ok = 0;
     CHECK(freq_ok, "sample_frequencies", "counts %d %d %d for p 0.2 0.3 0.5 of %d", count[0], count[1], count[2], n);
+    /* One prepared row, many draws (a lead's followers): each draw sample_token's token and logp,
+     * bit for bit, over a vocabulary past the kept weights (SOFTMAX_KEEP) at temperatures 0.7
+     * and 0. */
+    enum { BIG = SOFTMAX_KEEP + 44 };
+    float big[BIG];
+    for (int v = 0; v < BIG; v++) big[v] = 3.0f * (float)rng_uniform(5, 6, 7, (uint64_t)v);
+    big[BIG - 1] = 3.5f; /* mass past the kept weights, where the walk recomputes them */
+    int same = 1, past_keep = 0;
+    for (int k = 0; k < 2; k++) {
+        const float temp = k ? 0.0f : 0.7f;
+        SoftmaxRow row;
+        softmax_prepare(&row, big, BIG, temp);
+        for (int i = 0; i < 400; i++) {
+            const double u = rng_uniform(8, 9, 10, (uint64_t)i);
+            float lp1, lp2;
+            const int t1 = softmax_draw(&row, u, &lp1), t2 = sample_token(big, BIG, temp, u, &lp2);
+            same &= t1 == t2 && memcmp(&lp1, &lp2, sizeof lp1) == 0;
+            past_keep += t1 >= SOFTMAX_KEEP;
+        }
+    }
+    CHECK(same && past_keep > 0, "softmax_prepare_then_draw_is_sample_token",
+          "%s (%d draws past the kept weights)", same ? "same" : "a draw differs", past_keep);
 }
 
 enum { NG = 6, MAX_NEW = 12 };

@@ -1,7 +1,7 @@
 /* The rollout engine (ref/rl/rollout.h) driven directly: forced interruption and the budgets, the
  * per-token records (forced flags, generator log-probs, policy versions), independence from the
- * slot count, length=none and length=penalty, FLOP accounting, and the bf16 generator against the
- * FP32 trainer.
+ * slot count, length=none and length=penalty, FLOP accounting, the bf16 generator against the
+ * FP32 trainer, and an evaluator's generator kept between evaluations.
  *
  * Two models: a random-initialized one (nearly uniform over the 22 tokens, so it almost never
  * emits the end-of-thinking marker or EOS on its own: good for the budget mechanics) and one
@@ -14,6 +14,7 @@
 
 #include "models/model.h"
 #include "models/optim.h"
+#include "ref/rl/evaluate.h"
 #include "ref/rl/rollout.h"
 #include "ref/rl/rows.h"
 #include "tasks/tasks.h"
@@ -526,6 +527,47 @@ static void test_errors(const Model *m, const World *w)
     gen_free(g);
 }
 
+/* ---- an evaluator's kept generator: the results of a new one, bit for bit ---- */
+
+static int same_eval(const EvalResult *a, const EvalResult *b)
+{
+    int same = a->n == b->n && a->samples == b->samples && a->pass_rate == b->pass_rate &&
+               a->pass_rate_lo == b->pass_rate_lo && a->pass_rate_hi == b->pass_rate_hi && a->n_pass_k == b->n_pass_k &&
+               a->len_mean == b->len_mean && a->len_sd_prompt == b->len_sd_prompt &&
+               a->interrupt_frac == b->interrupt_frac && a->truncate_frac == b->truncate_frac &&
+               a->gen_flops == b->gen_flops;
+    for (int k = 0; same && k < a->n_pass_k; k++) same = a->pass_at_k[k] == b->pass_at_k[k];
+    return same;
+}
+
+/* The pretrained model evaluated by a new generator (evaluate) and by an evaluator whose
+ * generator has just evaluated the random model (its KV cache full of that model's keys), then
+ * another configuration (2 samples: a new generator), then the first again. Exact equality: the
+ * same work in the same order, whatever the cache held before (evaluate.c). */
+static void test_evaluator(const Model *pre, const Model *rnd, const World *w)
+{
+    char err[ERR_LEN];
+    GenConfig gc = gen_config(pre, LENGTH_INTERRUPT, 3, 9, 6, (Precision){1, 0});
+    gc.G = gc.max_groups = 0; /* set by the evaluation */
+    gc.slots = 16;
+    EvalResult fresh, kept, other;
+    if (evaluate(pre->params, &gc, w->split, 48, 4, 0, &fresh, err)) die("evaluate", err);
+    Evaluator *e = evaluator_new();
+    if (!e) die("evaluator_new", "out of memory");
+    int ok = 1;
+    for (int round = 0; round < 2 && ok; round++) {
+        if (evaluator_run(e, rnd->params, &gc, w->split, 48, 4, 0, &other, err) ||
+            evaluator_run(e, pre->params, &gc, w->split, 48, 4, 0, &kept, err))
+            die("evaluator_run", err);
+        ok = same_eval(&fresh, &kept);
+        if (evaluator_run(e, pre->params, &gc, w->split, 40, 2, 0, &other, err)) die("evaluator_run", err);
+    }
+    CHECK(ok && fresh.pass_rate > 0 && fresh.pass_rate < 1, "evaluator: a kept generator evaluates as a new one",
+          "pass rate %.17g against %.17g, length %.17g against %.17g", kept.pass_rate, fresh.pass_rate, kept.len_mean,
+          fresh.len_mean);
+    evaluator_free(e);
+}
+
 int main(void)
 {
     char err[ERR_LEN];
@@ -543,6 +585,7 @@ int main(void)
     test_slots(&pre, &w);
     test_penalty(&pre, &w);
     test_precision(&pre, &w);
+    test_evaluator(&pre, &rnd, &w);
     model_free(&rnd);
     model_free(&pre);
     split_free(w.split);

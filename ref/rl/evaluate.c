@@ -45,8 +45,40 @@ int eval_split_open(const char *task, const char *eval_task, uint64_t data_seed,
     return split_new_for(*spec, *val_spec ? *val_spec : *spec, data_seed, eval_n, split, err);
 }
 
-int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split, int n, int samples, int progress,
-             EvalResult *r, char *err)
+struct Evaluator {
+    Generator *g; /* idle between evaluations; NULL before the first and after a failed one */
+    GenConfig gc; /* the configuration g was made for */
+};
+
+Evaluator *evaluator_new(void)
+{
+    return calloc(1, sizeof(Evaluator));
+}
+
+void evaluator_free(Evaluator *e)
+{
+    if (!e) return;
+    gen_free(e->g);
+    free(e);
+}
+
+/* Field by field (a struct compare would read padding). */
+static int same_gen_config(const GenConfig *a, const GenConfig *b)
+{
+    const ModelConfig *x = &a->mcfg, *y = &b->mcfg;
+    return x->vocab == y->vocab && x->ctx == y->ctx && x->d_model == y->d_model && x->n_layer == y->n_layer &&
+           x->n_head == y->n_head && x->d_ff == y->d_ff && a->G == b->G && a->max_groups == b->max_groups &&
+           a->slots == b->slots && a->temperature == b->temperature &&
+           a->prec.bf16_matmul == b->prec.bf16_matmul && a->prec.bf16_head == b->prec.bf16_head &&
+           a->seed == b->seed && a->stream == b->stream && a->length == b->length && a->think_lo == b->think_lo &&
+           a->think_hi == b->think_hi && a->answer_budget == b->answer_budget && a->penalty_cache == b->penalty_cache;
+}
+
+static int evaluate_with(Generator *g, const GenConfig *gc_set, const float *params, const TaskSplit *split, int n,
+                         int samples, int progress, EvalResult *r, char *err);
+
+int evaluator_run(Evaluator *e, const float *params, const GenConfig *gc_in, const TaskSplit *split, int n,
+                  int samples, int progress, EvalResult *r, char *err)
 {
     if (n > split_val_count(split)) {
         snprintf(err, ERR_LEN, "eval_n=%d exceeds the %d validation prompts", n, split_val_count(split));
@@ -57,8 +89,40 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     /* Enough groups in flight to keep every slot busy, plus one group's worth of refill. */
     gc.slots = gc.slots > 0 ? gc.slots : 256;
     gc.max_groups = gc.slots / samples + 2;
-    Generator *g = gen_new(&gc, err);
-    if (!g) return 2;
+    if (e->g && (!same_gen_config(&e->gc, &gc) || !gen_idle(e->g))) {
+        gen_free(e->g);
+        e->g = NULL;
+    }
+    if (!e->g) {
+        if (!(e->g = gen_new(&gc, err))) return 2;
+        e->gc = gc;
+    }
+    const int rc = evaluate_with(e->g, &gc, params, split, n, samples, progress, r, err);
+    if (rc) { /* groups may be left in it: the next evaluation starts from a new one */
+        gen_free(e->g);
+        e->g = NULL;
+    }
+    return rc;
+}
+
+int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, int progress,
+             EvalResult *r, char *err)
+{
+    Evaluator e = {0};
+    const int rc = evaluator_run(&e, params, gc, split, n, samples, progress, r, err);
+    gen_free(e.g);
+    return rc;
+}
+
+/* One evaluation on g, an idle generator made for gc (evaluator_run). Whether g is new or
+ * has run evaluations before does not change a bit of the result: it holds no group between
+ * evaluations, refills its slots in the same order, and a reused KV cache holds an earlier
+ * sequence's keys where a new one holds zeros, which decoding reads only as finite values
+ * (models/decode.c, decode_new). */
+static int evaluate_with(Generator *g, const GenConfig *gc_set, const float *params, const TaskSplit *split, int n,
+                         int samples, int progress, EvalResult *r, char *err)
+{
+    const GenConfig gc = *gc_set;
     memset(r, 0, sizeof *r);
     r->n = n;
     r->samples = samples;
@@ -145,7 +209,6 @@ int evaluate(const float *params, const GenConfig *gc_in, const TaskSplit *split
     }
 done:
     free(done_groups);
-    gen_free(g);
     return rc;
 }
 

@@ -52,6 +52,18 @@ int eval_split_open(const char *task, const char *eval_task, uint64_t data_seed,
 int evaluate(const float *params, const GenConfig *gc, const TaskSplit *split, int n, int samples, int progress,
              EvalResult *out, char *err);
 
+/* evaluate()'s generator kept from one evaluation to the next of the same configuration: a run
+ * evaluates every eval_every steps, and a new generator's KV cache (58 MB at the default) is
+ * faulted in and zeroed each time, a few percent of a default run's time on a 2-core virtual
+ * machine (models/README.md, "Memory"). The results are evaluate()'s, bit for bit (evaluate.c says why).
+ * evaluator_run takes evaluate()'s arguments; a configuration other than the last one's makes a
+ * new generator. */
+typedef struct Evaluator Evaluator;
+Evaluator *evaluator_new(void); /* NULL when out of memory */
+int evaluator_run(Evaluator *e, const float *params, const GenConfig *gc, const TaskSplit *split, int n,
+                  int samples, int progress, EvalResult *out, char *err);
+void evaluator_free(Evaluator *e);
+
 /* What RL changed, prompt by prompt: samples completions of each of the first n validation
  * prompts with params, exactly as evaluate() does (the same sampling keys, so the same
  * completions as an eval of the same weights with the same gc and samples), and hands each

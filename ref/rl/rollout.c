@@ -39,6 +39,10 @@ struct Generator {
     /* per-step scratch */
     int *step_slots, *step_tokens, *step_comp;
     float *logits;
+    /* The softmax of the row of logits last drawn from in this step (smx_row; NULL: none yet):
+     * a lead's followers draw from its row, and prepare it once for all of them. */
+    SoftmaxRow smx;
+    const float *smx_row;
     char *text; /* decoded completion for the verifier */
 };
 
@@ -293,7 +297,11 @@ static void advance(Generator *g, int s, int ci, const float *logits, long versi
         } else {
             uint64_t ckey = gr->key * (uint64_t)G + (uint64_t)(ci % G);
             double u = rng_uniform(g->cfg.seed, g->cfg.stream, ckey, (uint64_t)p);
-            t = sample_token(logits, V, g->cfg.temperature, u, &lp);
+            if (g->smx_row != logits) {
+                softmax_prepare(&g->smx, logits, V, g->cfg.temperature);
+                g->smx_row = logits;
+            }
+            t = softmax_draw(&g->smx, u, &lp);
         }
         c->tok[p] = t;
         c->logp[p] = lp;
@@ -362,6 +370,7 @@ int gen_step(Generator *g, const float *params, long version, double *flops)
      * lead, in a lower slot, has already taken its own token), then keeps following it if both
      * go on with the same token, else goes its own way (see slot_lead). */
     for (int i = 0; i < n; i++) g->slot_row[g->step_slots[i]] = i;
+    g->smx_row = NULL; /* the logits are this step's */
     for (int s = 0; s < g->cfg.slots; s++) {
         const int ci = g->slot_comp[s], lead = g->slot_lead[s];
         if (ci < 0) continue;

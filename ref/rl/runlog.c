@@ -44,7 +44,7 @@ int runlog_open(RunLog *l, const TrainConfig *c, int append, char *err)
     l->progress = c->progress < 0 ? isatty(2) : (int)c->progress;
     l->last_pass = NAN;
     jw_init(&l->jw);
-    if (plan_evals(l)) {
+    if (plan_evals(l) || !(l->evaluator = evaluator_new())) {
         snprintf(err, ERR_LEN, "out of memory planning the evals");
         return 2;
     }
@@ -58,6 +58,8 @@ void runlog_close(RunLog *l)
     jw_free(&l->jw);
     free(l->eval_steps);
     l->eval_steps = NULL;
+    evaluator_free(l->evaluator);
+    l->evaluator = NULL;
 }
 
 static void row_times(RunLog *l)
@@ -135,7 +137,8 @@ int runlog_eval(RunLog *l, const RunPoint *at, const float *params, const GenCon
     GenConfig gc = *gc_train;
     gc.stream = GEN_STREAM_EVAL;
     EvalResult r;
-    int rc = evaluate(params, &gc, split, (int)l->c->eval_n, (int)l->c->eval_samples, l->progress, &r, err);
+    int rc = evaluator_run(l->evaluator, params, &gc, split, (int)l->c->eval_n, (int)l->c->eval_samples, l->progress,
+                           &r, err);
     if (rc) return rc;
     l->last_pass = r.pass_rate;
     l->last_eval_step = at->step;

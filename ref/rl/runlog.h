@@ -25,6 +25,7 @@ typedef struct {
     long last_eval_step;
     double last_pass, last_reward;
     int progress;
+    struct Evaluator *evaluator; /* the evals' generator, kept between them (ref/rl/evaluate.h) */
 } RunLog;
 
 /* Where the run stands when a row is written. */
