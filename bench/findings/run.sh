@@ -139,10 +139,10 @@ declare -A measured
 if [ -n "$TIMES" ]; then
     [ -f "$TIMES" ] || { echo "make findings: no times file $TIMES (FINDINGS_TIMES= plans without one)" >&2; exit 1; }
     while IFS=$'\t' read -r h e _ t _; do
-        [[ $t =~ ^[0-9]+(\.[0-9]+)?$ ]] && [ "$t" != 0 ] ||
+        [[ $t =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v t="$t" 'BEGIN { exit !(t > 0) }' ||
             { echo "make findings: bad time '$t' for $h $e in $TIMES: expected a positive number of default-run times" >&2; exit 1; }
         measured["$h|$e"]=$t
-    done < <(grep -v '^#' "$TIMES")
+    done < <(grep -v -e '^#' -e '^[[:space:]]*$' "$TIMES")
 fi
 
 # The table's rows, and those of the selected tier (an `extra` row only with tier=all).
