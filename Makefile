@@ -77,10 +77,11 @@ bench: scalerl $(BENCH_BIN)
 	@bench/run.sh
 
 # The paper's study at toy scale (bench/findings/run.sh): make findings [studies=..] [seeds=3]
-# [jobs=2] [threads=1] [tier=core|all] [print=plan|commands|units].
+# [jobs=2] [threads=1] [tier=core|all] [print=plan|commands|units] [default_s=SECONDS].
 findings: $(BIN)
 	@bench/findings/run.sh $(if $(studies),studies=$(studies)) $(if $(seeds),seeds=$(seeds)) \
-	  $(if $(jobs),jobs=$(jobs)) $(if $(threads),threads=$(threads)) $(if $(tier),tier=$(tier)) $(if $(print),print=$(print))
+	  $(if $(jobs),jobs=$(jobs)) $(if $(threads),threads=$(threads)) $(if $(tier),tier=$(tier)) $(if $(print),print=$(print)) \
+	  $(if $(default_s),default_s=$(default_s))
 
 run: $(BIN)
 	@ref/cli/make_run.sh

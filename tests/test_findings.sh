@@ -105,6 +105,18 @@ check "measured times: the listed entry planned at 980 s and first, the others a
   head -2 '$T/units_t' | cut -f1,7 | tr '\t\n' '  ' | grep -qx '980 scalerl+lr=1e-4 980 scalerl+lr=1e-4 ' &&
   [ \$(awk -F'\t' '\$1 == \"0.08167\"' '$T/units_t' | wc -l) = 4 ] &&
   grep 'scalerl+lr=1e-4 ' '$T/plan_t' | grep -q '(time x5 measured)' && grep 'agg=sample ' '$T/plan_t' | grep -q '(time x0.000416667 modelled)'"
+# default_s= plans at another machine's speed: a default run of 392 s, twice run.sh's 196 s,
+# doubles every planned time (the listed entry 5 x 392 = 1960 s) and the plan says so.
+FINDINGS_TIMES="$T/times.tsv" bench/findings/run.sh seeds=2 print=units default_s=392 >"$T/units_d" 2>&1
+FINDINGS_TIMES="$T/times.tsv" bench/findings/run.sh seeds=2 print=plan default_s=392 >"$T/plan_d" 2>&1
+bench/findings/run.sh seeds=2 print=plan default_s=0 >/dev/null 2>"$T/bad_d"
+rc=$?
+check "default_s=392: every planned time doubled, the plan says at what speed; default_s=0 refused in one line (exit $rc)" bash -c "
+  [ \"\$(cut -f1 '$T/units_d')\" = \"\$(awk -F'\t' '{ printf \"%.4g\\n\", 2 * \$1 }' '$T/units_t')\" ] &&
+  head -1 '$T/units_d' | cut -f1 | grep -qx 1960 &&
+  grep -q \"times at a default run's 392 s beside another (default_s=)\" '$T/plan_d' &&
+  grep -q \"times at a default run's 196 s beside another, measured on another machine\" '$T/plan_t' &&
+  [ $rc = 1 ] && [ \$(wc -l <'$T/bad_d') = 1 ] && grep -q 'bad default_s=0: expected' '$T/bad_d'"
 printf 'one\tscalerl\t3\tfast\t1\n' >"$T/times_bad.tsv"
 FINDINGS_TIMES="$T/times_bad.tsv" bench/findings/run.sh seeds=2 print=plan >/dev/null 2>"$T/bad_t"
 rc=$?

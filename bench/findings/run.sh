@@ -6,6 +6,7 @@
 # reads each study, and assemble.py writes findings.jsonl and README.md's table.
 #
 #   make findings [studies=loo,loss,...] [seeds=3] [jobs=2] [threads=1] [tier=core|all] [print=plan|commands|units]
+#                 [default_s=SECONDS]
 #
 # tier=core (the default) runs the rows of the issue's list and the regime rows (studies.tsv's
 # sixth column empty or `core`); tier=all adds the extension rows (`extra`), which test a reading
@@ -16,6 +17,9 @@
 # print=units: every run of the plan, one tab-separated line each, longest first: its planned
 # seconds, FLOPs (in a default run's), finished (1/0), home study, study, base, entry, seed
 # (bench/findings/time_study.sh sets measured times against them).
+# default_s: the seconds a default run takes on this machine beside another (the command the plan
+# prints), to plan at this machine's speed instead of the one the constants below were measured on;
+# machines of one kind differ by a third (bench/findings/README.md, "Time on 2 cores").
 # Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
 # table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys).
 set -euo pipefail
@@ -23,7 +27,7 @@ cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
 OUT=${FINDINGS_OUT:-bench/findings}
 TSV=${FINDINGS_STUDIES:-bench/findings/studies.tsv}
-STUDIES=all SEEDS=3 JOBS=2 THREADS=1 TIER=core PRINT=""
+STUDIES=all SEEDS=3 JOBS=2 THREADS=1 TIER=core PRINT="" DEFAULT_S=""
 for kv in "$@"; do
     case $kv in
         studies=*) STUDIES=${kv#*=} ;;
@@ -33,11 +37,14 @@ for kv in "$@"; do
         tier=core|tier=all) TIER=${kv#*=} ;;
         tier=*) echo "make findings: bad tier=${kv#*=}: expected core or all" >&2; exit 1 ;;
         print=plan|print=commands|print=units|print=) PRINT=${kv#*=} ;;
-        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, tier=core|all, print=plan|commands|units)" >&2; exit 1 ;;
+        default_s=*) DEFAULT_S=${kv#*=} ;;
+        *) echo "make findings: unknown argument '$kv' (expected studies=, seeds=, jobs=, threads=, tier=core|all, print=plan|commands|units, default_s=)" >&2; exit 1 ;;
     esac
 done
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad jobs=$JOBS: expected a positive integer" >&2; exit 1; }
+[ -z "$DEFAULT_S" ] || { [[ $DEFAULT_S =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$DEFAULT_S" 'BEGIN { exit !(s > 0) }'; } ||
+    { echo "make findings: bad default_s=$DEFAULT_S: expected a default run's seconds, a positive number" >&2; exit 1; }
 
 # Base models: name, checkpoint, pretrain keys. `default` is the base the study was run on (R0
 # 0.242), make run's until its base was pretrained longer (260k tokens: README, "The default run");
@@ -97,6 +104,7 @@ study_keys() {
 # loo study's third seeds took 371-387 s each, on a machine other sessions were also loading.)
 DEFAULT_FLOPS=7.0e13
 SECONDS_PER_FLOP=2.8e-12
+[ -n "$DEFAULT_S" ] && SECONDS_PER_FLOP=$(awk -v s="$DEFAULT_S" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.6g", s / f }')
 rel_cost() {
     local entry=$1 base=$2 p=48 g=16 steps=8000 model=1
     [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
@@ -235,6 +243,7 @@ fi
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, tier=$TIER, into $OUT/<study>/"
+    echo "  times at a default run's $(awk -v s="$SECONDS_PER_FLOP" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.0f", s * f }') s beside another$([ -n "$DEFAULT_S" ] && echo " (default_s=)" || echo ", measured on another machine; default_s=SECONDS plans at this one's, timed on two side by side of: $S train recipe=scalerl seed=1 base=$(base_ckpt default) threads=1 train_pool=180000")"
     printf '%s\n' "${plan[@]}"
     all=$(printf '%s\n' "${units[@]}" | grep -v '^$' || true)
     pending=$(awk -F'\t' '$3 == 0' <<<"$all")
