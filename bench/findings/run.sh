@@ -243,7 +243,13 @@ fi
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, tier=$TIER, into $OUT/<study>/"
-    echo "  times at a default run's $(awk -v s="$SECONDS_PER_FLOP" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.0f", s * f }') s beside another$([ -n "$DEFAULT_S" ] && echo " (default_s=)" || echo ", measured on another machine; default_s=SECONDS plans at this one's, timed on two side by side of: $S train recipe=scalerl seed=1 base=$(base_ckpt default) threads=1 train_pool=180000")"
+    if [ -n "$DEFAULT_S" ]; then
+        echo "  times at a default run's $DEFAULT_S s beside another (default_s=)"
+    else
+        echo "  times at a default run's $(awk -v s="$SECONDS_PER_FLOP" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.0f", s * f }') s beside another," \
+            "measured on another machine; default_s=SECONDS plans at this one's, timed on two side by side of:" \
+            "$S train recipe=scalerl seed=1 base=$(base_ckpt default) threads=1 train_pool=180000"
+    fi
     printf '%s\n' "${plan[@]}"
     all=$(printf '%s\n' "${units[@]}" | grep -v '^$' || true)
     pending=$(awk -F'\t' '$3 == 0' <<<"$all")
