@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The committed end-to-end timings of `make findings` (bench/findings/timing and timing/zen) are
+# what bench/findings/time_study.sh makes of their committed logs, byte for byte: the READMEs'
+# figures (wall time, the measured/planned ratios, the plans made with a machine's measured times)
+# come from these files, and a change to the plan (run.sh) or to times.tsv that moves them shows
+# here. Each report is made as bench/findings/README.md ("Time on 2 cores") says: timing/'s with
+# the FLOPs model alone (FINDINGS_TIMES=, it was the plan then), zen/'s with timing/times.tsv; the
+# times files with FINDINGS_TIMES= (their rows then come in the FLOPs model's order).
+. "$(dirname "$0")/lib.sh"
+
+# from_logs DIR OUT: the committed logs of DIR copied to the scratch directory OUT, as `run` left them.
+from_logs() {
+  mkdir -p "$2" && zcat "$1/findings.log.gz" >"$2/findings.log" && cp "$1/segments.log" "$2/"
+}
+TS=bench/findings/time_study.sh
+for d in bench/findings/timing bench/findings/timing/zen; do
+  name=${d#bench/findings/}
+  from_logs "$d" "$T/$name" || { fail "$name setup" "cannot copy the logs of $d"; continue; }
+  if [ "$name" = timing ]; then
+    FINDINGS_TIMES= "$TS" report "$T/$name" >"$T/$name.report" 2>&1
+  else
+    "$TS" report "$T/$name" >"$T/$name.report" 2>&1
+  fi
+  check "$name/report.txt: time_study.sh report on its logs gives it byte for byte" cmp "$T/$name.report" "$d/report.txt"
+  FINDINGS_TIMES= "$TS" times "$T/$name" >"$T/$name.times" 2>&1
+  check "$name/times.tsv: time_study.sh times on its logs gives it byte for byte" cmp "$T/$name.times" "$d/times.tsv"
+  check "$name: the logs hold the whole core table (96 of 96 runs finished)" \
+    grep -q '^finished 96 of 96 runs' "$T/$name.report"
+done
+# The figures the READMEs quote from these reports.
+check "zen: 4 segments, 5.18 h of wall time, x1.31 of the plan" bash -c "
+  grep -qx '4 segment(s), 5.18 h of wall time' '$T/timing/zen.report' &&
+  grep -q '(x1.31)\$' '$T/timing/zen.report'"
+check "timing: 4.34 h of wall time, x1.11 of the plan" bash -c "
+  grep -q ' 4.34 h of wall time' '$T/timing.report' && grep -q '(x1.11)\$' '$T/timing.report'"
+# The plans bench/findings/README.md quotes, made with a machine's measured times and its
+# baseline's mean run (279 s on the Zen machine, 215 s on the Cooperlake one): the whole core
+# table's agrees with its measured wall time, and the issue's list alone is within 4 hours.
+ISSUE_LIST=loo,loss,batch,gens,size,think,fp32
+plan_h() { # TIMES DEFAULT_S STUDIES: the plan's hours
+  FINDINGS_TIMES=$1 bench/findings/run.sh print=plan default_s="$2" studies="$3" 2>&1 |
+    sed -n 's/.*total:.* about \([0-9.]*\) h on 2 cores.*/\1/p'
+}
+check "zen times: the core table plans at 5.2 h (5.18 measured), the issue's list at 3.6 h" bash -c "
+  [ '$(plan_h bench/findings/timing/zen/times.tsv 279 all)' = 5.2 ] &&
+  [ '$(plan_h bench/findings/timing/zen/times.tsv 279 $ISSUE_LIST)' = 3.6 ]"
+check "Cooperlake times: the core table plans at 4.3 h (4.34 measured), the issue's list at 3.0 h" bash -c "
+  [ '$(plan_h bench/findings/timing/times.tsv 215 all)' = 4.3 ] &&
+  [ '$(plan_h bench/findings/timing/times.tsv 215 $ISSUE_LIST)' = 3.0 ]"
+check "at the fastest speed (196 s): 4.0 h and 2.8 h" bash -c "
+  [ '$(plan_h bench/findings/timing/times.tsv 196 all)' = 4.0 ] &&
+  [ '$(plan_h bench/findings/timing/times.tsv 196 $ISSUE_LIST)' = 2.8 ]"
