@@ -156,7 +156,9 @@ fi
 # The table's rows, and those of the selected tier (an `extra` row only with tier=all).
 all_rows() { grep -v '^#' "$TSV"; }
 rows() { all_rows | awk -F'\t' -v tier="$TIER" 'tier == "all" || $6 != "extra"'; }
-bad_tier=$(all_rows | awk -F'\t' '$6 != "" && $6 != "core" && $6 != "extra" { print $1 " " $3 ": " $6; exit }')
+# The awk reads the whole table (no early exit): an awk quitting at the first bad row would leave
+# all_rows's grep to SIGPIPE, and pipefail would end the script before the message below.
+bad_tier=$(all_rows | awk -F'\t' '$6 != "" && $6 != "core" && $6 != "extra" && bad == "" { bad = $1 " " $3 ": " $6 } END { printf "%s", bad }')
 [ -z "$bad_tier" ] || { echo "make findings: bad tier in $TSV ($bad_tier): expected core, extra or nothing" >&2; exit 1; }
 studies=$(all_rows | cut -f1 | awk '!seen[$0]++')
 [ "$STUDIES" = all ] || studies=$(tr ',' '\n' <<<"$STUDIES")

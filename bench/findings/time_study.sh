@@ -86,7 +86,9 @@ report() {
 [ "$mode" = report ] && { report "$@"; exit 0; }
 # times: the report's run lines ("home entry seed took_s plan_s ratio"), averaged per entry, over
 # the mean of the table's first entry (the default run's configuration, made in its own study).
-first=$(grep -v '^#' "${FINDINGS_STUDIES:-bench/findings/studies.tsv}" | head -1 | cut -f1,3)
+# awk reads the file itself and stops there: `grep | head -1` under pipefail fails whenever head
+# exits before grep has written the rest (SIGPIPE), which depends on scheduling (a CI run lost it).
+first=$(awk -F'\t' '!/^#/ { print $1 "\t" $3; exit }' "${FINDINGS_STUDIES:-bench/findings/studies.tsv}")
 report "$@" | awk -v first="$first" '
     NR > 2 && NF == 6 && $3 ~ /^[0-9]+$/ { k = $1 "\t" $2; if (!(k in n)) order[++m] = k; n[k]++; t[k] += $4 }
     END {
