@@ -103,30 +103,52 @@ train() {
     { fail "train run $(basename "$dir")" "$(head -c 300 "$T/train.err")"; return 1; }
 }
 
-# numpy_python: prints a python3 that imports numpy, or nothing (the numpy checks are then
-# skipped, with a NOTE line).
-numpy_python() {
+# python_with MODULE: prints a python3 that imports MODULE (Debian's first: its packages install
+# there), or nothing.
+python_with() {
   local p
   for p in /usr/bin/python3 python3; do
-    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then echo "$p"; return; fi
+    if command -v "$p" >/dev/null 2>&1 && "$p" -c "import $1" 2>/dev/null; then echo "$p"; return; fi
   done
 }
 
-# need_debian CHECK_NAME "PACKAGES" COMMAND...: true when every COMMAND is on PATH, else installs
-# the Debian PACKAGES with apt-get when root (or with password-less sudo) and is true when that
-# worked; otherwise prints a FAIL naming the command to run and is false. Never a silent skip.
-need_debian() {
-  local name=$1 pkgs=$2 c missing=() sudo
-  shift 2
-  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
+# debian_install CHECK_NAME "PACKAGES" WHAT_IS_MISSING: installs the Debian PACKAGES with apt-get
+# when root (or with password-less sudo) and is true when that worked; otherwise prints a FAIL
+# naming the command to run and is false. Installs are one at a time on the machine (a lock file):
+# `make -j2 sanitize` runs two suites side by side, and two apt-gets would race for dpkg's locks.
+debian_install() {
+  local name=$1 pkgs=$2 what=$3 sudo
   if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-    fail "$name" "missing ${missing[*]} and $(id -un) cannot install them; run: sudo apt-get install -y $pkgs"
+    fail "$name" "missing $what and $(id -un) cannot install it; run: sudo apt-get install -y $pkgs"
     return 1
   fi
-  echo "NOTE $name: installing Debian's $pkgs (missing: ${missing[*]})"
+  echo "NOTE $name: installing Debian's $pkgs (missing: $what)"
   # shellcheck disable=SC2086 # the package list is words
-  $sudo apt-get update -qq >"$T/apt.log" 2>&1 &&
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 $pkgs >>"$T/apt.log" 2>&1 ||
+  ( flock -w 900 9 || { echo "no lock on ${TMPDIR:-/tmp}/scalerl-apt.lock in 15 minutes"; exit 1; }
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      -o DPkg::Lock::Timeout=600 $pkgs ) 9>"${TMPDIR:-/tmp}/scalerl-apt.lock" >"$T/apt.log" 2>&1 ||
     { fail "$name" "apt-get install $pkgs failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; return 1; }
+}
+
+# need_debian CHECK_NAME "PACKAGES" COMMAND...: true when every COMMAND is on PATH, else installs
+# the Debian PACKAGES (debian_install) and is true when that worked, false after a FAIL line.
+# Never a silent skip.
+need_debian() {
+  local name=$1 pkgs=$2 c missing=()
+  shift 2
+  for c in "$@"; do command -v "$c" >/dev/null 2>&1 || missing+=("$c"); done
+  [ ${#missing[@]} -eq 0 ] || debian_install "$name" "$pkgs" "${missing[*]}"
+}
+
+# need_python CHECK_NAME MODULE PACKAGE: sets PY to a python3 that imports MODULE, installing
+# Debian's PACKAGE when none does; false after a FAIL line when that cannot be done. The Python
+# checks are the independent references (numpy readers of our files and forward pass, PyTorch's RL
+# step); CI's fresh machines have neither numpy nor torch, and there those checks were once skipped
+# with a line nobody read. A missing module is installed, not skipped.
+need_python() {
+  PY=$(python_with "$2")
+  [ -n "$PY" ] && return 0
+  debian_install "$1" "$3" "a python3 that imports $2" || return 1
+  PY=$(python_with "$2")
+  [ -n "$PY" ] || { fail "$1" "$3 installed, yet no python3 imports $2"; return 1; }
 }

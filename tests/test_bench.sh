@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # The pieces of `make bench` on a small model and a small batch, in seconds: bench_rl_step's dump
-# and the PyTorch step's check against it (when Debian's python3-torch is installed),
+# and the PyTorch step's check against it (Debian's python3-torch, installed when missing),
 # measure_run's exit status and peak memory, and report.awk's verdicts and JSON on a fixture.
 . "$(dirname "$0")/lib.sh"
 B=${SCALERL_BENCH_DIR:-build/bench}
-PY=/usr/bin/python3
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
 # SMALL_BASE's task with budgets that fit its ctx of 32, 8 prompts x 4 completions.
@@ -20,7 +19,7 @@ bad_arg() { "$B/bench_rl_step" 0.01 "$T/base.ckpt" "$1" >/dev/null 2>"$T/e"; [ $
 check "bench_rl_step refuses an unknown key" bad_arg nonsense=1 "'nonsense'"
 check "bench_rl_step refuses a bad thread count" bad_arg 1x "'1x'"
 
-if "$PY" -c 'import torch' 2>/dev/null; then
+if need_python "bench: the PyTorch step" torch python3-torch; then
   "$S" dump ckpt="$T/base.ckpt" out="$T/weights" >/dev/null
   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$PY" bench/torch_rl_step.py 0.01 "$T/weights" "$T/rl/batch.txt" 1 \
     >"$T/torch.out" 2>&1
@@ -31,8 +30,6 @@ if "$PY" -c 'import torch' 2>/dev/null; then
   sed -E 's/^result loss=[-0-9.e]+/result loss=0.5/' "$T/rl/batch.txt" >"$T/bad.txt"
   OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 "$PY" bench/torch_rl_step.py 0.01 "$T/weights" "$T/bad.txt" 1 >"$T/bad.out" 2>&1
   check "a batch with another loss fails PyTorch's check" grep -q 'kind=torch_rl_check .* ok=0$' "$T/bad.out"
-else
-  echo "SKIP the PyTorch step: $PY cannot import torch"
 fi
 
 "$B/measure_run" probe sh -c 'dd if=/dev/zero of=/dev/null bs=50M count=1 2>/dev/null; exit 3' >"$T/m.out" 2>&1
@@ -67,7 +64,7 @@ check "a ratio under its target is not met (threads 1.05x sync)" \
 check "a fraction of peak over its target is met (train d64 70%)" bash -c "grep -F 'train d64 L2, 2 threads' '$T/l.md' | grep -q '70% | >= 65% | yes'"
 check "make run's rows: 400 MB met, 150 s not" bash -c "grep -F 'peak resident' '$T/l.md' | grep -q 'yes' &&
   grep -F 'wall time' '$T/l.md' | grep -q '\*\*no\*\*'"
-check "latest.json parses and holds the named keys" "$PY" -c "
+check "latest.json parses and holds the named keys" python3 -c "
 import json, sys
 j = json.load(open(sys.argv[1]))
 want = {'rl_step_c_over_torch': 14.0, 'pipeline_threads_over_sync': 1.05, 'decode_d128_peak_frac': 0.5,

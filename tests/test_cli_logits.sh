@@ -2,7 +2,7 @@
 # `scalerl logits` end to end, from the repo root: the CSV's shape and header, determinism, bf16
 # rounding visible but small, agreement with an independent numpy forward pass written from
 # models/README.md's "Architecture" over the tensors `scalerl dump` writes, and bad input refused with
-# one line and the right exit code. The numpy check is skipped (and not counted) without numpy.
+# one line and the right exit code. Without numpy, Debian's python3-numpy is installed (need_python).
 . "$(dirname "$0")/lib.sh"
 
 "$S" init out="$T/m.ckpt" d_model=32 n_layer=2 n_head=4 ctx=16 seed=3 >/dev/null 2>&1 \
@@ -29,8 +29,7 @@ check "bf16 logits differ from fp32 by a little" awk -F, '
 check "no BOS is added: a text without ^ starts at its first character" \
   bash -c "[ \"\$(sed -n 2p '$T/d.csv' | cut -d, -f1-2)\" = '0,1' ]"
 
-PY=$(numpy_python)
-if [ -n "$PY" ] && "$S" dump ckpt="$T/m.ckpt" out="$T/d" >/dev/null 2>&1; then
+if need_python "logits: numpy reference" numpy python3-numpy && "$S" dump ckpt="$T/m.ckpt" out="$T/d" >/dev/null 2>&1; then
   "$PY" - "$T/d" "$T/a.csv" <<'PYEOF'
 import csv, json, math, os, sys
 import numpy as np
@@ -77,7 +76,7 @@ print(("PASS " if err <= tol else "FAIL ") + name + ("" if err <= tol else f": m
 PYEOF
   [ $? -eq 0 ] || echo "FAIL logits numpy check: python exited with an error"
 else
-  echo "NOTE numpy (or dump) not available: skipped the numpy forward-pass check"
+  [ -z "$PY" ] || fail "logits: dump for the numpy check" "scalerl dump ckpt=$T/m.ckpt failed"
 fi
 
 expect_error "logits refuses a character outside the vocabulary" 1 "'x'" -- logits ckpt="$T/m.ckpt" text="1x"

@@ -3,7 +3,7 @@
 # and deterministically, .npy files that numpy reads with the right shapes and values, a
 # checkpoint that an independent Python reader of the documented format (models/README.md, "Checkpoint
 # format") decodes to the same numbers, and bad input refused with one line and the right exit
-# code. The numpy checks are skipped (and not counted) when no python3 with numpy is found.
+# code. Without numpy, Debian's python3-numpy is installed (need_python in tests/lib.sh).
 . "$(dirname "$0")/lib.sh"
 
 # ---- init ----
@@ -27,8 +27,7 @@ check "dump writes config.json" grep -q '"d_model": 32' "$T/d/sub/config.json"
 check "dump writes the metadata with the tokenizer's identity" grep -q '^tokenizer=' "$T/d/sub/meta.txt"
 check "dump leaves no temporary files" [ "$(ls "$T/d/sub" | grep -c tmp)" -eq 0 ]
 
-PY=$(numpy_python)
-if [ -n "$PY" ]; then
+if need_python "dump: numpy reader" numpy python3-numpy; then
   "$PY" - "$T/m.ckpt" "$T/d/sub" <<'EOF'
 import json, math, os, struct, sys, zlib
 import numpy as np
@@ -101,8 +100,6 @@ check(meta == open(os.path.join(d, "meta.txt")).read() and "tokenizer=" in meta,
 EOF
   rc=$?
   [ $rc -eq 0 ] || echo "FAIL numpy checks: python exited with status $rc"
-else
-  echo "NOTE numpy not found: skipped the .npy and independent-reader checks"
 fi
 
 # ---- bad input ----
