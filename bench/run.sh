@@ -33,19 +33,12 @@ mkdir -p "$out_dir" || exit 2
 load_start=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
 bench_start=$(date +%s)
 
-# PyTorch is the reference of the RL-step row: installed from Debian when missing and we may
-# (root or password-less sudo); otherwise its rows say "not measured" and the command is printed.
+# PyTorch is the reference of the RL-step row: installed from Debian when missing
+# (tests/apt_install.sh says why when it cannot be), else its rows say "not measured".
 have_torch=0
 if ! "$py" -c 'import torch' 2>/dev/null && [ "$py" = /usr/bin/python3 ]; then
-  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=no; fi
-  if [ "$sudo" = no ]; then
-    echo "bench: no PyTorch, and $(id -un) cannot install it; run: sudo apt-get install -y python3-torch"
-  else
-    echo "bench: installing Debian's python3-torch, the reference of the RL-step row"
-    $sudo apt-get update -qq >"$tmp/apt.log" 2>&1 &&
-      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 python3-torch >>"$tmp/apt.log" 2>&1 ||
-      echo "bench: apt-get install python3-torch failed ($(tail -n 1 "$tmp/apt.log")); its rows say \"not measured\""
-  fi
+  echo "bench: installing Debian's python3-torch, the reference of the RL-step row"
+  tests/apt_install.sh python3-torch || echo "bench: no PyTorch: its rows say \"not measured\""
 fi
 "$py" -c 'import torch' 2>/dev/null && have_torch=1
 # PyTorch's OpenMP runs with the wait policy scalerl gives itself (models/omp_env.c): with

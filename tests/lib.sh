@@ -112,22 +112,14 @@ python_with() {
   done
 }
 
-# debian_install CHECK_NAME "PACKAGES" WHAT_IS_MISSING: installs the Debian PACKAGES with apt-get
-# when root (or with password-less sudo) and is true when that worked; otherwise prints a FAIL
-# naming the command to run and is false. Installs are one at a time on the machine (a lock file):
-# `make -j2 sanitize` runs two suites side by side, and two apt-gets would race for dpkg's locks.
+# debian_install CHECK_NAME "PACKAGES" WHAT_IS_MISSING: installs the Debian PACKAGES
+# (tests/apt_install.sh) and is true when that worked; otherwise prints a FAIL saying why (for a
+# user who cannot install, the command to run) and is false.
 debian_install() {
-  local name=$1 pkgs=$2 what=$3 sudo
-  if [ "$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; else
-    fail "$name" "missing $what and $(id -un) cannot install it; run: sudo apt-get install -y $pkgs"
-    return 1
-  fi
-  echo "NOTE $name: installing Debian's $pkgs (missing: $what)"
+  local name=$1 pkgs=$2 what=$3 err
   # shellcheck disable=SC2086 # the package list is words
-  ( flock -w 900 9 || { echo "no lock on ${TMPDIR:-/tmp}/scalerl-apt.lock in 15 minutes"; exit 1; }
-    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      -o DPkg::Lock::Timeout=600 $pkgs ) 9>"${TMPDIR:-/tmp}/scalerl-apt.lock" >"$T/apt.log" 2>&1 ||
-    { fail "$name" "apt-get install $pkgs failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"; return 1; }
+  err=$(tests/apt_install.sh $pkgs 2>&1) || { fail "$name" "missing $what: $err"; return 1; }
+  echo "NOTE $name: installed Debian's $pkgs (missing: $what)"
 }
 
 # need_debian CHECK_NAME "PACKAGES" COMMAND...: true when every COMMAND is on PATH, else installs
