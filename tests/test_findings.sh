@@ -17,6 +17,10 @@ printf '%s\n' \
   "two	default	scalerl+agg=sample	sample average	efficiency shaper" >"$T/studies.tsv"
 export FINDINGS_OUT="$T/f" FINDINGS_STUDIES="$T/studies.tsv" FINDINGS_BASE_DEFAULT="$T/base.ckpt" SCALERL_BIN="$S"
 export FINDINGS_TIMES= # the FLOPs model alone, but where a check gives measured times
+# The speed probe (a study's run, or default_s=auto, measures a default run's time here) runs the
+# default configuration from the test's base for 2 steps instead of 300: its arithmetic is checked,
+# not the machine's speed. Its task and budgets fit the small base's context of 32 tokens.
+export FINDINGS_PROBE_STEPS=2 FINDINGS_PROBE_KEYS="task=add:digits=1-2 think_budget=12-16 answer_budget=4"
 export FINDINGS_KEYS="task=add:digits=1-2 steps=40 prompts_per_step=16 gens_per_prompt=4 eval_every=5 eval_n=60 eval_samples=2 think_budget=12-16 answer_budget=4 warmup=5 lr=3e-4 ckpt_every=0"
 
 bench/findings/run.sh seeds=2 print=plan >"$T/plan" 2>&1
@@ -51,6 +55,15 @@ check "studies=two alone: the shared baseline keeps its home in study one (plann
 bench/findings/run.sh seeds=2 jobs=2 >"$T/run.log" 2>&1
 rc=$?
 check "make findings runs the studies and assembles (exit $rc)" [ "$rc" = 0 ]
+# The plan it printed is at this machine's speed: the probe's two runs (their own wall_s, printed
+# to 0.01 s) times the scale. Tolerance: the printed seconds are whole (0.5) and each probe time
+# is off by up to 0.005 s before the scale multiplies it.
+check "a study's run first measures this machine's speed: its plan at (A + B) / 2 x scale seconds a default run" bash -c "
+  grep \"times at a default run's\" '$T/run.log' | sed -E 's/.* run.s ([0-9]+) s beside another \\(measured here: two default runs of 2 steps side by side took ([0-9.]+) and ([0-9.]+) s, x([0-9.]+)\\)\$/\\1 \\2 \\3 \\4/' |
+    awk 'NF == 4 { d = \$1 - (\$2 + \$3) / 2 * \$4; ok = (d < 0 ? -d : d) <= 0.5 + 0.005 * \$4 } END { exit !ok }'"
+check "a progress line after each run: 6 of them, the last with every run finished and nothing left" bash -c "
+  [ \$(grep -Ec '^== progress: [0-9] of 6 runs finished, [0-9.]+ h so far; about [0-9.]+ h left \\(runs made here took x[0-9.]+ their planned times\\)\$' '$T/run.log') = 6 ] &&
+  grep '^== progress' '$T/run.log' | tail -1 | grep -q '^== progress: 6 of 6 runs finished, .*; about 0.0 h left'"
 check "a baseline shared by two studies is made once and linked" \
   bash -c "[ -L '$T/f/two/scalerl-s1' ] && [ -d '$T/f/two/scalerl-s1' ] && [ ! -L '$T/f/one/scalerl-s1' ]"
 check "finished runs are archived: metrics.jsonl.gz and config.txt, no checkpoint" \
@@ -117,6 +130,18 @@ check "default_s=392: every planned time doubled, the plan says at what speed; d
   grep -q \"times at a default run's 392 s beside another (default_s=)\" '$T/plan_d' &&
   grep -q \"times at a default run's 196 s beside another, measured on another machine\" '$T/plan_t' &&
   [ $rc = 1 ] && [ \$(wc -l <'$T/bad_d') = 1 ] && grep -q 'bad default_s=0: expected' '$T/bad_d'"
+# default_s=auto: print=plan measures the speed as a study's run does, and plans as default_s= at
+# the seconds it found; a probe that fails stops it with one line naming its logs, which say why.
+bench/findings/run.sh seeds=2 print=plan default_s=auto >"$T/plan_auto" 2>&1
+auto_s=$(grep -o "times at a default run's [0-9]* s beside another (measured here" "$T/plan_auto" | grep -o '[0-9][0-9]*')
+bench/findings/run.sh seeds=2 print=plan default_s="$auto_s" >"$T/plan_auto_s" 2>&1
+check "default_s=auto: the plan at the measured ${auto_s:-?} s is default_s=${auto_s:-?}'s" bash -c "
+  [ -n '$auto_s' ] && [ \"\$(grep 'total:' '$T/plan_auto')\" = \"\$(grep 'total:' '$T/plan_auto_s')\" ]"
+FINDINGS_PROBE_STEPS=0 bench/findings/run.sh seeds=2 print=plan default_s=auto >/dev/null 2>"$T/bad_p"
+rc=$?
+check "a failing speed probe: exit $rc, one line naming its logs, which name the bad value" bash -c "
+  [ $rc = 1 ] && [ \$(wc -l <'$T/bad_p') = 1 ] && grep -q 'the speed probe (a default run of 0 steps) failed (exit [1-9]' '$T/bad_p' &&
+  log=\$(grep -o '[^ ]*/s1.log' '$T/bad_p') && grep -q 'steps' \"\$log\" && rm -rf \"\$(dirname \"\$log\")\""
 printf 'one\tscalerl\t3\tfast\t1\n' >"$T/times_bad.tsv"
 FINDINGS_TIMES="$T/times_bad.tsv" bench/findings/run.sh seeds=2 print=plan >/dev/null 2>"$T/bad_t"
 rc=$?

@@ -20,8 +20,13 @@
 # default_s: the seconds a default run takes on this machine beside another (the command the plan
 # prints), to plan at this machine's speed instead of the one the constants below were measured on;
 # machines of one kind differ by a third (bench/findings/README.md, "Time on 2 cores").
+# default_s=auto measures it (probe_default_s below: two short default runs side by side, half a
+# minute); a run of the study (no print=) does so unless default_s= is given or nothing is left.
+# While the study runs, a progress line after each finished run says how many are left and about
+# how long they take at the speed the finished ones showed.
 # Environment, for tests and other layouts: FINDINGS_OUT (bench/findings), FINDINGS_STUDIES (the
-# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys).
+# table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys),
+# FINDINGS_PROBE_STEPS / FINDINGS_PROBE_KEYS (the speed probe's length, and keys for a test's small base).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
@@ -43,8 +48,8 @@ for kv in "$@"; do
 done
 [[ $SEEDS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad seeds=$SEEDS: expected a positive integer" >&2; exit 1; }
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad jobs=$JOBS: expected a positive integer" >&2; exit 1; }
-[ -z "$DEFAULT_S" ] || { [[ $DEFAULT_S =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$DEFAULT_S" 'BEGIN { exit !(s > 0) }'; } ||
-    { echo "make findings: bad default_s=$DEFAULT_S: expected a default run's seconds, a positive number" >&2; exit 1; }
+[ -z "$DEFAULT_S" ] || [ "$DEFAULT_S" = auto ] || { [[ $DEFAULT_S =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$DEFAULT_S" 'BEGIN { exit !(s > 0) }'; } ||
+    { echo "make findings: bad default_s=$DEFAULT_S: expected a default run's seconds, a positive number, or auto" >&2; exit 1; }
 
 # Base models: name, checkpoint, pretrain keys. `default` is the base the study was run on (R0
 # 0.242), make run's until its base was pretrained longer (260k tokens: README, "The default run");
@@ -78,6 +83,18 @@ base_keys() {
     esac
 }
 MIX_TASK="sum:terms=2-4:digits=2@0.3,pair@0.7"
+# Pretrains base BASE unless its checkpoint is there (print=commands: prints the command instead).
+make_base() {
+    local ck
+    ck=$(base_ckpt "$1")
+    [ -f "$ck" ] && return 0
+    # shellcheck disable=SC2046
+    if [ "$PRINT" = commands ]; then echo "$S pretrain out=$ck $(base_keys "$1")"
+    else
+        mkdir -p "$(dirname "$ck")"
+        echo "== base model $1: $S pretrain out=$ck $(base_keys "$1")"; "$S" pretrain out="$ck" $(base_keys "$1") progress=0
+    fi
+}
 # Keys every run of a study shares (FINDINGS_KEYS: more keys for every run, e.g. a short test).
 study_keys() {
     local own=""
@@ -104,7 +121,7 @@ study_keys() {
 # loo study's third seeds took 371-387 s each, on a machine other sessions were also loading.)
 DEFAULT_FLOPS=7.0e13
 SECONDS_PER_FLOP=2.8e-12
-[ -n "$DEFAULT_S" ] && SECONDS_PER_FLOP=$(awk -v s="$DEFAULT_S" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.6g", s / f }')
+[ -n "$DEFAULT_S" ] && [ "$DEFAULT_S" != auto ] && SECONDS_PER_FLOP=$(awk -v s="$DEFAULT_S" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.6g", s / f }')
 rel_cost() {
     local entry=$1 base=$2 p=48 g=16 steps=8000 model=1
     [[ $entry =~ prompts_per_step=([0-9]+) ]] && p=${BASH_REMATCH[1]}
@@ -227,13 +244,64 @@ done
 mapfile -t units < <(printf '%s\n' "${units[@]}" | sort -s -t$'\t' -k1,1gr | grep -v '^$' || true)
 
 # Hours the given time costs (one per line) take on JOBS slots, longest first: the largest load
-# of a slot when each run goes to the least loaded one.
+# of a slot when each run goes to the least loaded one; times the factor $1 if given.
 hours() {
-    sort -gr | awk -v j="$JOBS" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" '
+    sort -gr | awk -v j="$JOBS" -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" -v k="${1:-1}" '
         NF { m = 1; for (i = 2; i <= j; i++) if (load[i] < load[m]) m = i; load[m] += $1 }
-        END { x = 0; for (i = 1; i <= j; i++) if (load[i] > x) x = load[i]; printf "%.1f", x * f * s / 3600 }'
+        END { x = 0; for (i = 1; i <= j; i++) if (load[i] > x) x = load[i]; printf "%.1f", x * f * s * k / 3600 }'
+}
+
+# This machine's speed, measured: the seconds a default run would take here beside another, from
+# the first PROBE_STEPS steps of two default runs (seeds 1 and 2, a run of that length each, one
+# thread) side by side, as the study runs them, times PROBE_SCALE, what a whole default run takes
+# against such a probe on one machine. Measured (2026-12-04, AMD EPYC, OpenBLAS's Zen kernels, each
+# pair side by side, the trainer's own wall_s): whole default runs 243.0 and 243.7 s, 300-step probes
+# 21.9-23.0 s (four), 10.84 times. Other kernel sets forced on the same machine, as slower machines:
+# Sandybridge's whole runs 265.5 and 265.4 s, probes 24.2-24.9 s (predicting 266 s); Prescott's (no
+# AVX) 433.5 and 438.1 s, probes 36.4-38.9 s (predicting 402 s, 8% short: the first steps' mix of
+# work leans less on the matrix products Prescott's kernels slow most). 600-step probes predict no
+# better (256 and 405 s). A probe that fails stops the study (the trainer would fail the same
+# way), its logs kept.
+PROBE_STEPS=${FINDINGS_PROBE_STEPS:-300}
+PROBE_SCALE=10.8
+PROBE_NOTE=""
+probe_default_s() {
+    local ck d s rc=0 pids=() walls=()
+    ck=$(base_ckpt default)
+    make_base default >&2
+    d=$(mktemp -d "${TMPDIR:-/tmp}/findings-probe.XXXXXX")
+    for s in 1 2; do
+        "$S" train recipe=scalerl seed=$s base="$ck" threads=1 train_pool=180000 steps="$PROBE_STEPS" ckpt_every=0 \
+            out="$d/s$s" progress=0 ${FINDINGS_PROBE_KEYS:-} >"$d/s$s.log" 2>&1 </dev/null &
+        pids+=($!)
+    done
+    for s in 0 1; do wait "${pids[$s]}" || rc=$?; done
+    # Interrupted (the trainer stops on SIGINT or SIGTERM with 128 + the signal): nothing of it is
+    # worth keeping.
+    if [ "$rc" = 130 ] || [ "$rc" = 143 ]; then
+        rm -rf "$d"
+        echo "make findings: the speed probe was interrupted; nothing was run" >&2
+        exit "$rc"
+    fi
+    for s in 1 2; do
+        [ "$rc" = 0 ] && walls+=("$(awk -F'"wall_s":' '/^\{"kind":"run"/ { split($2, v, /[,}]/); print v[1] }' "$d/s$s/metrics.jsonl" 2>/dev/null)")
+    done
+    if [ "$rc" != 0 ] || [ -z "${walls[0]:-}" ] || [ -z "${walls[1]:-}" ]; then
+        echo "make findings: the speed probe (a default run of $PROBE_STEPS steps) failed (exit $rc): see $d/s1.log and $d/s2.log" >&2
+        exit 1
+    fi
+    rm -rf "$d"
+    DEFAULT_S=$(awk -v a="${walls[0]}" -v b="${walls[1]}" -v k="$PROBE_SCALE" 'BEGIN { printf "%.0f", (a + b) / 2 * k }')
+    PROBE_NOTE=$(awk -v a="${walls[0]}" -v b="${walls[1]}" -v n="$PROBE_STEPS" -v k="$PROBE_SCALE" \
+        'BEGIN { printf "measured here: two default runs of %d steps side by side took %.2f and %.2f s, x%s", n, a, b, k }')
+    SECONDS_PER_FLOP=$(awk -v s="$DEFAULT_S" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.6g", s / f }')
 }
 sum_col() { awk -F'\t' -v k="$1" '{ t += $k } END { printf "%.1f", t }'; }
+
+n_pending=$(printf '%s\n' "${units[@]}" | awk -F'\t' '$3 == 0' | grep -c . || true)
+if [ "$DEFAULT_S" = auto ] || { [ -z "$DEFAULT_S" ] && [ -z "$PRINT" ] && [ "$n_pending" -gt 0 ]; }; then
+    [ "$PRINT" = commands ] || probe_default_s
+fi
 
 if [ "$PRINT" = units ]; then
     for u in "${units[@]}"; do
@@ -245,12 +313,14 @@ fi
 
 if [ "$PRINT" = plan ] || [ -z "$PRINT" ]; then
     echo "findings plan: $SEEDS seeds, jobs=$JOBS threads=$THREADS, tier=$TIER, into $OUT/<study>/"
-    if [ -n "$DEFAULT_S" ]; then
+    if [ -n "$PROBE_NOTE" ]; then
+        echo "  times at a default run's $DEFAULT_S s beside another ($PROBE_NOTE)"
+    elif [ -n "$DEFAULT_S" ] && [ "$DEFAULT_S" != auto ]; then
         echo "  times at a default run's $DEFAULT_S s beside another (default_s=)"
     else
         echo "  times at a default run's $(awk -v s="$SECONDS_PER_FLOP" -v f="$DEFAULT_FLOPS" 'BEGIN { printf "%.0f", s * f }') s beside another," \
-            "measured on another machine; default_s=SECONDS plans at this one's, timed on two side by side of:" \
-            "$S train recipe=scalerl seed=1 base=$(base_ckpt default) threads=1 train_pool=180000"
+            "measured on another machine; default_s=auto measures this one's (half a minute), or default_s=SECONDS" \
+            "gives it, timed on two side by side of: $S train recipe=scalerl seed=1 base=$(base_ckpt default) threads=1 train_pool=180000"
     fi
     printf '%s\n' "${plan[@]}"
     all=$(printf '%s\n' "${units[@]}" | grep -v '^$' || true)
@@ -269,17 +339,7 @@ fi
 
 # Base models (reused when present).
 for st in $studies; do
-    for base in $(rows | grep "^$st	" | cut -f2 | sort -u); do
-        ck=$(base_ckpt "$base")
-        if [ ! -f "$ck" ]; then
-            # shellcheck disable=SC2046
-            if [ "$PRINT" = commands ]; then echo "$S pretrain out=$ck $(base_keys "$base")"
-            else
-                mkdir -p "$(dirname "$ck")"
-                echo "== base model $base: $S pretrain out=$ck $(base_keys "$base")"; "$S" pretrain out="$ck" $(base_keys "$base") progress=0
-            fi
-        fi
-    done
+    for base in $(rows | grep "^$st	" | cut -f2 | sort -u); do make_base "$base"; done
 done
 
 # Archives a finished run: what a fresh clone needs to reproduce every verdict. Unfinished runs
@@ -299,7 +359,8 @@ archive_run() {
 # base BASE with study STUDY's keys into OUT/HOME; print=commands lists it when unfinished.
 # stdin is /dev/null: callers read the run list on it.
 sweep_one() {
-    local home=$1 study=$2 base=$3 entry=$4 seed=$5
+    local home=$1 study=$2 base=$3 entry=$4 seed=$5 ct=${6:-} fresh=0 t0=$SECONDS
+    [ -e "$OUT/$home/$entry-s$seed" ] || fresh=1
     local args=(sweep recipes="$entry" seeds="$seed-$seed" out="$OUT/$home" base="$(base_ckpt "$base")" jobs=1 threads="$THREADS")
     # shellcheck disable=SC2207
     local keys=($(study_keys "$study"))
@@ -308,8 +369,26 @@ sweep_one() {
     else
         echo "== study $home: $entry seed $seed ($S ${args[*]} ${keys[*]})"
         "$S" "${args[@]}" "${keys[@]}" </dev/null && archive_run "$OUT/$home/$entry-s$seed" &&
-            echo "== study $home: $entry seed $seed finished"
+            echo "== study $home: $entry seed $seed finished" || return
+        # A run made whole here, for the progress line's speed (one short line: appends do not interleave).
+        [ "$fresh" = 0 ] || [ -z "$ct" ] || printf '%s\t%s\n' "$ct" "$((SECONDS - t0))" >>"$PROGRESS"
     fi
+}
+
+# After each finished run: how many are left, and how long they take on JOBS slots at the speed the
+# runs made whole in this command showed against their planned times (the plan's own speed before
+# the first; a run resumed or still running counts as left whole, so the figure errs long).
+progress() {
+    local u ct home entry seed n=0 done_n=0 left=() ratio
+    for u in "${units[@]}"; do
+        IFS=$'\t' read -r ct _ _ home _ _ entry seed <<<"$u"
+        n=$((n + 1))
+        if finished_run "$OUT/$home/$entry-s$seed"; then done_n=$((done_n + 1)); else left+=("$ct"); fi
+    done
+    ratio=$(awk -F'\t' -v f="$DEFAULT_FLOPS" -v s="$SECONDS_PER_FLOP" '{ p += $1 * f * s; a += $2 }
+        END { printf "%.2f", (p > 0 ? a / p : 1) }' "$PROGRESS")
+    echo "== progress: $done_n of $n runs finished, $(awk -v t=$((SECONDS - START)) 'BEGIN { printf "%.2f", t / 3600 }') h so far;" \
+        "about $(printf '%s\n' "${left[@]}" | hours "$ratio") h left (runs made here took x$ratio their planned times)"
 }
 
 if [ "$PRINT" = commands ]; then
@@ -331,20 +410,25 @@ for l in "${links[@]}"; do
 done
 
 # The unfinished runs, longest first, JOBS at a time: each starts as soon as a slot is free.
+PROGRESS=$(mktemp "${TMPDIR:-/tmp}/findings-progress.XXXXXX")
+trap 'rm -f "$PROGRESS"' EXIT
+START=$SECONDS
 failed=0 running=0
 for u in "${units[@]}"; do
-    IFS=$'\t' read -r _ _ fin home st base entry seed <<<"$u"
+    IFS=$'\t' read -r ct _ fin home st base entry seed <<<"$u"
     [ "$fin" = 1 ] && continue
     if [ "$running" -ge "$JOBS" ]; then
         wait -n || failed=$((failed + 1))
         running=$((running - 1))
+        progress
     fi
-    sweep_one "$home" "$st" "$base" "$entry" "$seed" &
+    sweep_one "$home" "$st" "$base" "$entry" "$seed" "$ct" &
     running=$((running + 1))
 done
 while [ "$running" -gt 0 ]; do
     wait -n || failed=$((failed + 1))
     running=$((running - 1))
+    progress
 done
 # Runs finished outside this command (print=commands run elsewhere) are archived too.
 for u in "${units[@]}"; do
