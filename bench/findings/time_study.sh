@@ -18,8 +18,9 @@
 #       "Time on 2 cores").
 #
 # A run's time is from its start line to its finished line in findings.log (resumed: the sum of
-# its pieces, a piece cut by a segment's end counting to that end). Base pretraining and the final
-# compare count in the segments' wall time only.
+# its pieces, a piece cut by a segment's end counting to that end). Base pretraining, the speed
+# probe (half a minute, in a segment with runs left) and the final compare count in the segments'
+# wall time only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 usage="usage: bench/findings/time_study.sh run|report|times DIR [make findings arguments]"
