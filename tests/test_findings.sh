@@ -233,3 +233,10 @@ check "a bad argument or study is refused with one line naming it, exit 1" bash 
   [ \$r1 = 1 ] && [ \$r2 = 1 ] && [ \$r3 = 1 ] && [ \$r4 = 1 ] && grep -q \"unknown argument 'sedds=2'\" '$T/bad1' &&
     grep -q \"unknown study 'nope'\" '$T/bad2' && grep -q 'bad tier=most: expected core or all' '$T/bad3' &&
     grep -q 'bad tier in .*scalerl+steps=80: maybe' '$T/bad4' && [ \$(cat '$T/bad1' '$T/bad2' '$T/bad3' '$T/bad4' | wc -l) = 4 ]"
+# README.md's short table ("What the toy reproduces of the paper") is short_table.py's print of the
+# committed findings.jsonl, row for row: a verdict that changes in findings.jsonl must change there.
+check "README.md's short table is short_table.py's print of findings.jsonl, and names every compared row" bash -c "
+  python3 bench/findings/short_table.py >'$T/short.md' &&
+  sed -n '/^<!-- short findings table -->\$/,/^<!-- end short findings table -->\$/p' README.md | sed '1d;\$d' >'$T/short_readme.md' &&
+  [ -s '$T/short.md' ] && diff '$T/short.md' '$T/short_readme.md' >&2 &&
+  [ \$(tail -n +3 '$T/short.md' | grep -c '^| ') = \$(grep -vc '\"verdict\": \"baseline\"' bench/findings/findings.jsonl) ]"
