@@ -132,10 +132,24 @@ check "a training run on a mixture: every eval row ($nf of $ne) has pass_rate_ad
 expect_error "eval refuses a missing checkpoint (exit 2, names it)" 2 "$T/none.ckpt" -- eval ckpt="$T/none.ckpt"
 echo "not a model" >"$T/junk.ckpt"
 expect_error "eval refuses a file that is not a checkpoint" 1 "junk.ckpt" "not a scalerl checkpoint" -- eval ckpt="$T/junk.ckpt"
-"$S" init out="$T/v30.ckpt" vocab=30 d_model=32 ctx=32 >/dev/null 2>&1
-expect_error "eval refuses a checkpoint of another vocabulary" 1 "v30.ckpt" "tokenizer" -- eval ckpt="$T/v30.ckpt"
+# A checkpoint of another tokenizer: the base model's with its metadata's tokenizer line changed and
+# the header CRC recomputed (models/README.md, "Checkpoint format"), so that only the line differs.
+/usr/bin/python3 - "$T/base.ckpt" "$T/foreign.ckpt" <<'PY'
+import struct, sys, zlib
+data = bytearray(open(sys.argv[1], "rb").read())
+hlen = struct.unpack_from("<I", data, 12)[0]
+at = data.index(b"tokenizer=chars-v1", 0, hlen)
+data[at:at + 18] = b"tokenizer=chars-v0"
+struct.pack_into("<I", data, hlen - 4, zlib.crc32(bytes(data[:hlen - 4])))
+open(sys.argv[2], "wb").write(data)
+PY
+expect_error "eval refuses a checkpoint of another tokenizer" 1 "foreign.ckpt" "tokenizer" -- eval ckpt="$T/foreign.ckpt"
 expect_error "sample refuses a missing checkpoint" 2 "$T/none.ckpt" -- sample ckpt="$T/none.ckpt"
-expect_error "sample refuses a foreign checkpoint" 1 "tokenizer" -- sample ckpt="$T/v30.ckpt"
+expect_error "sample refuses a foreign checkpoint" 1 "tokenizer" -- sample ckpt="$T/foreign.ckpt"
+# A padded vocabulary (init vocab=30: 8 head rows beyond the tokenizer's) is this tokenizer's.
+"$S" init out="$T/v30.ckpt" vocab=30 d_model=32 ctx=32 >/dev/null 2>&1
+check "eval takes a checkpoint with a padded vocabulary" \
+  "$S" eval ckpt="$T/v30.ckpt" task=add:digits=1-2 eval_n=20 n=5 think_budget=8 answer_budget=3 threads=1
 expect_error "eval refuses n > eval_n, naming both" 1 "n=300" "eval_n=200" -- eval ckpt="$T/base.ckpt" $KEYS n=300
 expect_error "eval refuses budgets beyond the model context" 1 "ctx=32" -- eval ckpt="$T/base.ckpt" $KEYS n=5 think_budget=24-32 answer_budget=8
 expect_error "eval refuses a bad length choice, listing the choices" 1 "'length'" "interrupt|penalty|none" -- \

@@ -49,7 +49,29 @@ check "and identical reports (timing aside)" \
 "$S" pretrain out="$T/d3.ckpt" task=$TASK $MODEL tokens=20000 eval_n=200 eval_samples=0 threads=1 seed=2 >/dev/null 2>&1
 check "another seed gives another model" bash -c "! cmp -s '$T/d1.ckpt' '$T/d3.ckpt'"
 
+# A padded vocabulary (ref/rl/README.md, "A padded vocabulary"): vocab= beyond the tokenizer's 22
+# adds head rows no text uses. The checkpoint has them, the trainer and eval take it, and
+# pretraining teaches the model to leave them alone (the share of completions that draw one is
+# checked below 1%: a pad decodes to no character, so such a completion fails its verifier).
+"$S" pretrain out="$T/pad.ckpt" task=$TASK $MODEL vocab=64 tokens=320000 eval_n=200 eval_samples=0 threads=1 >/dev/null 2>&1
+"$S" dump ckpt="$T/pad.ckpt" out="$T/dpad" >/dev/null 2>&1
+"$S" dump ckpt="$T/base.ckpt" out="$T/dbase" >/dev/null 2>&1
+check "pretrain vocab=64 writes a 64-row head; the default is the tokenizer's 22" \
+  bash -c "grep -q '\"vocab\": 64' '$T/dpad/config.json' && grep -q '\"vocab\": 22' '$T/dbase/config.json'"
+"$S" sample ckpt="$T/pad.ckpt" task=$TASK n=100 samples=4 think_budget=10 answer_budget=1 length=none threads=1 >"$T/pad.samples" 2>/dev/null
+"$S" eval ckpt="$T/pad.ckpt" task=$TASK eval_n=200 n=200 samples=2 length=none think_budget=10 answer_budget=1 \
+  threads=1 json=1 >"$T/pad.json" 2>&1
+rp=$(jget "$T/pad.json" pass_rate)
+check "eval takes the padded model, which passes as the unpadded one does (>= $THRESHOLD: $rp)" awk_true "${rp:-0} >= $THRESHOLD"
+check "under 1% of its sampled completions draw a pad ('?')" bash -c "
+  n=\$(grep -c '^  sample' '$T/pad.samples'); q=\$(grep '^  sample' '$T/pad.samples' | grep -c '?'); [ \$n -ge 400 ] && [ \$((q * 100)) -lt \$n ]"
+"$S" train base="$T/pad.ckpt" task=$TASK out="$T/padrun" steps=2 prompts_per_step=4 gens_per_prompt=4 eval_every=1 \
+  eval_n=20 eval_samples=2 think_budget=10-10 answer_budget=1 threads=1 >/dev/null 2>&1
+check "train runs from the padded model" grep -q '"kind":"run"' "$T/padrun/metrics.jsonl"
+
 # ---- bad input ----
+expect_error "pretrain refuses a vocabulary smaller than the tokenizer's, naming both" 1 "vocab=5" "22 tokens" -- \
+  pretrain out="$T/x.ckpt" vocab=5 $MODEL tokens=100 eval_samples=0
 expect_error "pretrain refuses a context too short for the task, naming both" 1 "ctx=12" "add:digits=3" -- \
   pretrain out="$T/x.ckpt" ctx=12 task=add:digits=3
 expect_error "pretrain refuses d_model not a multiple of n_head" 1 "d_model=30" "n_head=4" -- \

@@ -71,6 +71,7 @@ base_ckpt() {
         think) echo runs/base-add45.ckpt ;;
         pair) echo runs/base-pair.ckpt ;;
         mix) echo runs/base-mix.ckpt ;;
+        vocab) echo runs/base-v4096.ckpt ;;
     esac
 }
 base_keys() {
@@ -80,6 +81,8 @@ base_keys() {
         think) echo "task=add:digits=4-5 tokens=${THINK_TOKENS:-800000}" ;;
         pair) echo "task=pair tokens=${PAIR_TOKENS:-1400000}" ;;
         mix) echo "task=$MIX_TASK tokens=${MIX_TOKENS:-1600000}" ;;
+        # The default base with 4074 head rows no text uses (ref/rl/README.md, "A padded vocabulary").
+        vocab) echo "tokens=220000 vocab=4096" ;;
     esac
 }
 MIX_TASK="sum:terms=2-4:digits=2@0.3,pair@0.7"
@@ -132,6 +135,7 @@ rel_cost() {
     [ "$base" = think ] && model=1.39 # longer prompts and scratchpads: 8.7e13 (budget 18-24) and 10.9e13 (default budget)
     [ "$base" = pair ] && model=2.30 # longer completions, fewer groups filtered: 6.1e13 FLOPs in 3000 steps
     [ "$base" = mix ] && model=1.53 # 8.2e13-12.5e13 FLOPs for 8000 steps, 10.7e13 on average
+    [ "$base" = vocab ] && model=3.46 # a 4096-row head: 1.78e13 FLOPs at step 450 against the default base's 5.1e12
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
@@ -149,6 +153,7 @@ time_per_flop() {
         think) echo 1.65 ;;
         pair) echo 1.94 ;;
         mix) echo 1.57 ;;
+        vocab) echo 1.16 ;; # steps 0-450 of magistral+k=8: 170 s against 42 s on 3.46 x the FLOPs
         *) echo 1 ;;
     esac
 }

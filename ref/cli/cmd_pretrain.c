@@ -24,7 +24,7 @@
 
 typedef struct {
     char task[OPT_STR_LEN], eval_task[OPT_STR_LEN], out[OPT_STR_LEN];
-    long d_model, n_layer, n_head, d_ff, ctx;
+    long vocab, d_model, n_layer, n_head, d_ff, ctx;
     long tokens, batch, warmup, seed, data_seed, eval_n, eval_samples, threads, progress;
     double lr, min_lr_frac, weight_decay, grad_clip;
 } PretrainConfig;
@@ -33,6 +33,8 @@ typedef struct {
 static const OptSpec pretrain_opts[] = {
     {"task", OPT_STR, F(task), DEFAULT_TASK, 0, 0, NULL, "task spec of the worked solutions"},
     {"out", OPT_STR, F(out), NULL, 0, 0, NULL, "checkpoint to write"},
+    {"vocab", OPT_INT, F(vocab), "0", 0, 65536, NULL,
+     "token ids (0: the tokenizer's); more pad the LM head with rows no text uses, a tail for its rounding"},
     {"d_model", OPT_INT, F(d_model), "64", 8, 4096, NULL, "residual width"},
     {"n_layer", OPT_INT, F(n_layer), "2", 1, 64, NULL, "layers"},
     {"n_head", OPT_INT, F(n_head), "4", 1, 256, NULL, "attention heads"},
@@ -125,7 +127,16 @@ static int pretrain(const PretrainConfig *c, char *err)
                               err)))
         goto done;
     const TaskSpec *vs = split_val_spec(split);
-    ModelConfig mc = {tok_vocab_size(), (int)c->ctx, (int)c->d_model, (int)c->n_layer, (int)c->n_head,
+    /* A vocabulary beyond the tokenizer's pads the head with rows no text uses (ref/rl/README.md,
+     * "A padded vocabulary"): the paper's long tail of rarely drawn tokens, for the head's
+     * rounding to act on. */
+    if (c->vocab && c->vocab < tok_vocab_size()) {
+        snprintf(err, ERR_LEN, "vocab=%ld is smaller than the tokenizer's %d tokens: expected 0 (the tokenizer's) or at least %d",
+                 c->vocab, tok_vocab_size(), tok_vocab_size());
+        rc = 1;
+        goto done;
+    }
+    ModelConfig mc = {c->vocab ? (int)c->vocab : tok_vocab_size(), (int)c->ctx, (int)c->d_model, (int)c->n_layer, (int)c->n_head,
                       (int)(c->d_ff ? c->d_ff : 4 * c->d_model)};
     const int need_train = task_max_prompt_tokens(spec) + task_max_solution_tokens(spec),
               need_val = task_max_prompt_tokens(vs) + task_max_solution_tokens(vs);

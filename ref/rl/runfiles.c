@@ -37,7 +37,9 @@ int load_base_model(const char *path, Model *m, char *err)
     const char *at = strstr(meta, want);
     size_t wl = strlen(want);
     int whole = at && (at == meta || at[-1] == '\n') && (at[wl] == 0 || at[wl] == '\n');
-    if (m->cfg.vocab != tok_vocab_size() || !whole) {
+    /* A vocabulary larger than the tokenizer's is a padded one (pretrain vocab=): its extra ids
+     * decode to no character, so a completion that draws one fails its verifier. */
+    if (m->cfg.vocab < tok_vocab_size() || !whole) {
         snprintf(err, ERR_LEN, "'%s' was not made for this tokenizer (%s, %d tokens; the checkpoint has vocab=%d)",
                  path, want, tok_vocab_size(), m->cfg.vocab);
         model_free(m);
