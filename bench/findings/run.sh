@@ -135,7 +135,7 @@ rel_cost() {
     [ "$base" = think ] && model=1.39 # longer prompts and scratchpads: 8.7e13 (budget 18-24) and 10.9e13 (default budget)
     [ "$base" = pair ] && model=2.30 # longer completions, fewer groups filtered: 6.1e13 FLOPs in 3000 steps
     [ "$base" = mix ] && model=1.53 # 8.2e13-12.5e13 FLOPs for 8000 steps, 10.7e13 on average
-    [ "$base" = vocab ] && model=3.46 # a 4096-row head: 1.78e13 FLOPs at step 450 against the default base's 5.1e12
+    [ "$base" = vocab ] && model=3.79 # a 4096-row head: 2.65e14-2.67e14 FLOPs for magistral+k=8's 8000 steps (7.6e13 at 22 rows)
     awk -v p="$p" -v g="$g" -v s="$steps" -v m="$model" 'BEGIN { print p * g * s * m / (48 * 16 * 8000) }'
 }
 # Time per FLOP of a base's runs relative to a default run's: the toy's cost per token is not all
@@ -153,7 +153,7 @@ time_per_flop() {
         think) echo 1.65 ;;
         pair) echo 1.94 ;;
         mix) echo 1.57 ;;
-        vocab) echo 1.16 ;; # steps 0-450 of magistral+k=8: 170 s against 42 s on 3.46 x the FLOPs
+        vocab) echo 1.70 ;; # fp32_vocab's last two runs, side by side (2026-12-05): 1404 and 1399 s, 6.43 x a default run's 218 s that day, on 3.79 x its FLOPs
         *) echo 1 ;;
     esac
 }
