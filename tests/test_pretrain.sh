@@ -51,8 +51,9 @@ check "another seed gives another model" bash -c "! cmp -s '$T/d1.ckpt' '$T/d3.c
 
 # A padded vocabulary (ref/rl/README.md, "A padded vocabulary"): vocab= beyond the tokenizer's 22
 # adds head rows no text uses. The checkpoint has them, the trainer and eval take it, and
-# pretraining teaches the model to leave them alone (the share of completions that draw one is
-# checked below 1%: a pad decodes to no character, so such a completion fails its verifier).
+# pretraining teaches the model to leave them alone: a completion that draws one (a pad decodes to
+# no character, '?', and fails its verifier) is checked under 5% of 400; measured 0.5% (2), where
+# a random initialization's (`init vocab=64`) draw one in 392 of 400.
 "$S" pretrain out="$T/pad.ckpt" task=$TASK $MODEL vocab=64 tokens=320000 eval_n=200 eval_samples=0 threads=1 >/dev/null 2>&1
 "$S" dump ckpt="$T/pad.ckpt" out="$T/dpad" >/dev/null 2>&1
 "$S" dump ckpt="$T/base.ckpt" out="$T/dbase" >/dev/null 2>&1
@@ -63,8 +64,8 @@ check "pretrain vocab=64 writes a 64-row head; the default is the tokenizer's 22
   threads=1 json=1 >"$T/pad.json" 2>&1
 rp=$(jget "$T/pad.json" pass_rate)
 check "eval takes the padded model, which passes as the unpadded one does (>= $THRESHOLD: $rp)" awk_true "${rp:-0} >= $THRESHOLD"
-check "under 1% of its sampled completions draw a pad ('?')" bash -c "
-  n=\$(grep -c '^  sample' '$T/pad.samples'); q=\$(grep '^  sample' '$T/pad.samples' | grep -c '?'); [ \$n -ge 400 ] && [ \$((q * 100)) -lt \$n ]"
+check "under 5% of its sampled completions draw a pad ('?')" bash -c "
+  n=\$(grep -c '^  sample' '$T/pad.samples'); q=\$(grep '^  sample' '$T/pad.samples' | grep -c '?'); [ \$n -ge 400 ] && [ \$((q * 20)) -lt \$n ]"
 "$S" train base="$T/pad.ckpt" task=$TASK out="$T/padrun" steps=2 prompts_per_step=4 gens_per_prompt=4 eval_every=1 \
   eval_n=20 eval_samples=2 think_budget=10-10 answer_budget=1 threads=1 >/dev/null 2>&1
 check "train runs from the padded model" grep -q '"kind":"run"' "$T/padrun/metrics.jsonl"
