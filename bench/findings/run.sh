@@ -153,7 +153,7 @@ time_per_flop() {
         think) echo 1.65 ;;
         pair) echo 1.94 ;;
         mix) echo 1.57 ;;
-        vocab) echo 1.70 ;; # fp32_vocab's last two runs, side by side (2026-12-05): 1404 and 1399 s, 6.43 x a default run's 218 s that day, on 3.79 x its FLOPs
+        vocab) echo 1.70 ;; # fp32_vocab's last two runs, side by side (2026-12-05): 1404 and 1399 s, 6.43 x the 218 s the speed probe gave a default run that day, on 3.79 x its FLOPs
         *) echo 1 ;;
     esac
 }

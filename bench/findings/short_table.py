@@ -12,14 +12,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def label_of(entry):
-    """The name findings.jsonl gives an entry (assemble.py: an entry's label= wins)."""
-    for kv in entry.split("+")[1:]:
-        if kv.startswith("label="):
-            return kv[len("label="):]
-    return entry
+sys.path.insert(0, HERE)
+from assemble import label_of  # noqa: E402  (the name findings.jsonl gives an entry)
 
 
 def extension_rows(tsv):
