@@ -46,6 +46,10 @@ static void test_norm_modes(void)
     CHECK_CLOSE(st.reward_mean, 7.0 / 12.0, 1e-12, "reward mean over the batch");
     CHECK_CLOSE(st.reward_mean_kept, 3.0 / 8.0, 1e-12, "reward mean over kept");
     CHECK_CLOSE(st.batch_std, sqrt(7.0 / 32.0), 1e-12, "batch std without the zero-variance group");
+    /* Group normalization's weights 1/std_g: 4/sqrt 3 (1 of 4) and 2 (2 of 4); the coefficient
+     * of variation of two values is their difference over their sum, (2 - sqrt 3)^2 = 7 - 4 sqrt 3.
+     * ADV_STD_EPS moves each weight by ~1e-5 of itself, hence tolerance 1e-5. */
+    CHECK_CLOSE(st.group_weight_cv, 7.0 - 4.0 * sqrt(3.0), 1e-5, "group weights' coefficient of variation");
 
     advantages_compute(adv, kept, &st, R, 3, 4, ADV_NORM_BATCH, 1);
     for (int i = 0; i < 12; i++) want[i] = CENTERED[i] / (sqrt(7.0 / 32.0) + ADV_STD_EPS);
@@ -68,6 +72,22 @@ static void test_norm_modes(void)
     check_adv("filter off: zero-variance group counts in the batch std", adv, want, 12);
     CHECK(st.n_groups_kept == 3 && kept[5] == 1 && adv[5] == 0.0f, "filter off keeps every group",
           "kept groups %d", st.n_groups_kept);
+}
+
+/* Groups of equal spread weigh alike under group normalization (coefficient of variation 0), and
+ * so does a batch with fewer than two groups that have spread; the zero-variance group is no
+ * weight at all (it has no advantages to weigh). */
+static void test_group_weight_cv_equal(void)
+{
+    const float same[12] = {1, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1};
+    const float one[8] = {1, 0, 1, 0, 0, 0, 0, 0};
+    float adv[12];
+    unsigned char kept[12];
+    AdvStats st;
+    advantages_compute(adv, kept, &st, same, 3, 4, ADV_NORM_BATCH, 0);
+    CHECK(st.group_weight_cv == 0.0, "group weights alike: cv 0", "got %.9g", st.group_weight_cv);
+    advantages_compute(adv, kept, &st, one, 2, 4, ADV_NORM_GROUP, 1);
+    CHECK(st.group_weight_cv == 0.0, "one group with spread: cv 0", "got %.9g", st.group_weight_cv);
 }
 
 /* A dropped group leaves the normalizers: the advantages of g0 and g2 are the same, bit for bit,
@@ -179,6 +199,7 @@ static void test_length_penalty(void)
 int main(void)
 {
     test_norm_modes();
+    test_group_weight_cv_equal();
     test_zero_variance_leaves_normalizers();
     test_aggregation_hand();
     test_length_penalty();

@@ -83,7 +83,7 @@ check_metrics() {
     for (i = 1; i <= n; i++) if (get(a[i]) == "") missing[what " " a[i]] = 1
   }
   BEGIN {
-    STEP = "step version flops flops_gen flops_train wall_s cpu_s reward zero_var_frac prompts_retired len_mean " \
+    STEP = "step version flops flops_gen flops_train wall_s cpu_s reward zero_var_frac group_weight_cv prompts_retired len_mean " \
            "interrupt_frac entropy clip_frac mismatch_kl grad_norm lr stale_mean stale_max"
     EVAL = "step flops wall_s cpu_s pass_rate pass_rate_lo pass_rate_hi n samples len_mean len_sd_prompt"
   }

@@ -99,6 +99,7 @@ def regime(study_dir, label):
         seed = {k: sum(r.get(k, 0.0) or 0.0 for r in rows) / len(rows) for k in REGIME}
         seed["eval_scatter"] = eval_scatter(evals)
         seed["mismatch_kl_peak"] = mismatch_kl_peak(rows)
+        seed["group_weight_cv"] = mean_present(rows, "group_weight_cv")
         per_seed.append(seed)
     if not per_seed:
         return {}
@@ -106,7 +107,18 @@ def regime(study_dir, label):
     for k in ("eval_scatter", "mismatch_kl_peak"):
         vals = [s[k] for s in per_seed if s[k] is not None]
         out[k] = sum(vals) / len(vals) if vals else None
+    # Logged only since group normalization's regime was measured (ref/rl/advantage.h): the runs
+    # made before have no such field, and their lines no such key.
+    cvs = [s["group_weight_cv"] for s in per_seed if s["group_weight_cv"] is not None]
+    if cvs:
+        out["group_weight_cv"] = sum(cvs) / len(cvs)
     return out
+
+
+def mean_present(rows, key):
+    """The mean of a field over the rows that have it, or None when none does."""
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return sum(vals) / len(vals) if vals else None
 
 
 def plateau_of(got, recipe, base):
@@ -189,19 +201,20 @@ def read_by(line):
 
 
 def write_table(out, lines):
-    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | KL peak | eval scatter | stale | interrupted | truncated | len sd |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | KL peak | eval scatter | stale | interrupted | truncated | len sd | group w cv |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
         bound = " (bound)" if l.get("A_at_bound") else ""
         wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if l.get("A_weibull_at_bound") else "")
         plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
-        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
             fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], read_by(l), l["paper"],
             l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
             fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("mismatch_kl_peak"), ".2e"),
             fmt(l.get("eval_scatter"), ".3f"), fmt(l.get("stale_mean"), ".2f"),
-            fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f")))
+            fmt(l.get("interrupt_frac"), ".4f"), fmt(l.get("truncate_frac"), ".4f"), fmt(l.get("len_std"), ".2f"),
+            fmt(l.get("group_weight_cv"), ".3f")))
     path = os.path.join(out, "README.md")
     text = open(path).read() if os.path.exists(path) else "<!-- findings table -->\n<!-- end findings table -->\n"
     start, end = "<!-- findings table -->", "<!-- end findings table -->"

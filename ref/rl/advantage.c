@@ -31,6 +31,8 @@ void advantages_compute(float *adv, unsigned char *kept, AdvStats *st, const flo
     /* Pass 1: centered advantages, kept flags, and the sums the batch std needs. Advantages are
      * held in double until the final division so the batch normalizer sees unrounded values. */
     double reward_sum = 0.0, reward_sum_kept = 0.0, sq_sum_kept = 0.0;
+    double w_sum = 0.0, w_sq_sum = 0.0; /* group normalization's weights 1/std_g */
+    int n_weighted = 0;
     for (int g = 0; g < n_groups; g++) {
         const float *r = reward + (size_t)g * G;
         double mean, std;
@@ -58,11 +60,21 @@ void advantages_compute(float *adv, unsigned char *kept, AdvStats *st, const flo
         if (keep) {
             s.n_groups_kept++;
             s.n_completions_kept += G;
+            if (std > 0.0) {
+                const double w = 1.0 / (std + ADV_STD_EPS);
+                w_sum += w;
+                w_sq_sum += w * w;
+                n_weighted++;
+            }
         }
     }
     s.reward_mean = s.n_completions ? reward_sum / s.n_completions : 0.0;
     s.reward_mean_kept = s.n_completions_kept ? reward_sum_kept / s.n_completions_kept : 0.0;
     s.batch_std = s.n_completions_kept ? sqrt(sq_sum_kept / s.n_completions_kept) : 0.0;
+    if (n_weighted >= 2) {
+        const double mean_w = w_sum / n_weighted, var_w = w_sq_sum / n_weighted - mean_w * mean_w;
+        s.group_weight_cv = var_w > 0.0 ? sqrt(var_w) / mean_w : 0.0;
+    }
 
     /* Pass 2 (batch): recompute the centered advantage in double rather than dividing the
      * float already stored, so batch mode rounds once like the others. */

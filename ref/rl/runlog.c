@@ -91,6 +91,7 @@ int runlog_step(RunLog *l, const RunPoint *at, const StepStats *s, const ThreadS
     jw_num(w, "reward", s->adv.reward_mean);
     jw_num(w, "zero_var_frac", P ? s->adv.n_groups_zero_var / P : 0);
     jw_num(w, "kept_frac", P ? s->adv.n_groups_kept / P : 0);
+    jw_num(w, "group_weight_cv", s->adv.group_weight_cv);
     if (c->dynamic_sampling) jw_int(w, "groups_drawn", s->groups_drawn);
     jw_int(w, "prompts_retired", at->prompts_retired);
     jw_int(w, "epoch", at->epoch);
