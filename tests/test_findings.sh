@@ -39,6 +39,17 @@ check "tier: the extension row is named in the plan but not run; tier=all runs i
   head -2 '$T/cmds_all' | grep -c 'recipe=scalerl+steps=80\\|steps=80' | grep -qx 2 &&
   grep 'scalerl+steps=80 ' '$T/plan_all' | grep -q '0 of 2 seeds finished' && ! grep -q 'extension rows' '$T/plan_all'"
 
+# An extension study whose baseline is a core study's run: the core plan's estimate of the whole
+# table counts that run once, as tier=all's total does (it counted it again before).
+printf '%s\n' "one	default	scalerl	the baseline	baseline" "one	default	scalerl+lr=1e-4	smaller	no effect" \
+  "ext	default	scalerl	the baseline, shared	baseline	extra" "ext	default	scalerl+agg=sample	sample average	no effect	extra" \
+  >"$T/studies_ext.tsv"
+FINDINGS_STUDIES="$T/studies_ext.tsv" bench/findings/run.sh seeds=2 print=plan >"$T/plan_ext" 2>&1
+FINDINGS_STUDIES="$T/studies_ext.tsv" bench/findings/run.sh seeds=2 print=plan tier=all >"$T/plan_ext_all" 2>&1
+check "an extension study's shared baseline: the whole table's equivalents the same in both tiers" bash -c "
+  core=\$(sed -n 's/.*; the whole table \\([0-9.]*\\),.*/\\1/p' '$T/plan_ext'); all=\$(sed -n 's/^  total: \\([0-9.]*\\) .*/\\1/p' '$T/plan_ext_all')
+  [ -n \"\$core\" ] && [ \"\$core\" = \"\$all\" ] && grep 'ext ' '$T/plan_ext' | grep -q \"the one study's runs), an extension row\""
+
 # On a fresh clone no base exists yet: print=commands lists the pretrain first, then every run
 # (which names that base), and makes nothing.
 FINDINGS_BASE_DEFAULT="$T/nobase/base.ckpt" bench/findings/run.sh seeds=2 print=commands >"$T/cmds_nobase" 2>&1
@@ -224,6 +235,19 @@ assert got['scalerl']['seeds'] == 5 and got['$r']['seeds'] == 5, got
 assert got['$r']['verdict'] == 'efficiency shaper', got['$r']
 "
 done
+# Group normalization at 32 completions a group, 5 seeds (bench/findings/README.md, "Group against
+# batch normalization"): no effect by the margin, its plateau 0.0199 below the baseline's against
+# 0.020; the check bounds the drop at 0.015-0.020, so a change of compare's plateau reading that
+# moved it out of that band, or over the margin, fails here before the README's figures go stale.
+G32=scalerl+prompts_per_step=24+gens_per_prompt=32
+"$S" compare bench/findings/extra_seeds/plan_g32 baseline=$G32 json=1 boot=0 >"$T/c-extra-g32.json" 2>/dev/null
+check "compare on the 5-seed plan_g32 directory: group normalization no effect, its plateau 0.015-0.020 lower" /usr/bin/python3 -c "
+import json
+got = {o['recipe']: o for o in map(json.loads, open('$T/c-extra-g32.json')) if o.get('kind') == 'recipe'}
+g = got['loo-plan+prompts_per_step=24+gens_per_prompt=32']
+assert got['$G32']['seeds'] == 5 and g['seeds'] == 5, got
+assert g['verdict'] == 'no effect' and g['ceiling_reading'] == 'plateau' and -0.020 < g['dP'] < -0.015, g
+"
 check "a bad argument or study is refused with one line naming it, exit 1" bash -c "
   bench/findings/run.sh sedds=2 >/dev/null 2>'$T/bad1'; r1=\$?
   bench/findings/run.sh studies=nope >/dev/null 2>'$T/bad2'; r2=\$?

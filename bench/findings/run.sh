@@ -109,7 +109,8 @@ study_keys() {
         # The default run's sums with the pair search mixed in, under the length study's budget:
         # forced interruption acts (15% of the base's searches are cut) and the pool is drawn
         # for 2-3 epochs, so No-Positive-Resampling acts on a task whose lengths can grow.
-        mixture) own="task=$MIX_TASK think_budget=20-28" ;;
+        # plan_mix runs group normalization on the same mixture, whose prompts spread widest in difficulty.
+        mixture | plan_mix) own="task=$MIX_TASK think_budget=20-28" ;;
     esac
     # Every study pins the pool it was run with, the default until the default run's base was
     # pretrained longer (its pool is 200k since); an entry's own keys win.
@@ -217,12 +218,17 @@ for st in $studies; do
         [ "$s" = "$st" ] || continue
         c=$(rel_cost "$entry $(study_keys "$st")" "$base")
         ct=$(awk -v c="$c" -v f="$(time_per_flop "$base")" 'BEGIN { print c * f }')
+        owner=${home["$base|$(study_keys "$st")|$entry"]}
         if [ "$tier" = extra ] && [ "$TIER" = core ]; then
+            # A run another study makes (an extension study's baseline, shared) counts there.
+            if [ "$owner" != "$st" ]; then
+                plan+=("$(printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs), an extension row' "$st" "$entry" "$base" "$owner")")
+                continue
+            fi
             for seed in $(seq 1 "$SEEDS"); do extras+=("$ct	$c"); done
             plan+=("$(printf '  %-6s %-46s base %-7s x%-5s of a default run each, an extension row: not run (tier=all runs it)' "$st" "$entry" "$base" "$c")")
             continue
         fi
-        owner=${home["$base|$(study_keys "$st")|$entry"]}
         [ "$owner" = "$st" ] || links+=("$st	$owner	$entry")
         if [ "$owner" != "$st" ] && { selected "$owner" || [ -n "${planned[$owner|$entry]:-}" ]; }; then
             plan+=("$(printf '  %-6s %-46s base %-7s (the %s study'"'"'s runs)' "$st" "$entry" "$base" "$owner")")
