@@ -42,9 +42,10 @@ typedef struct {
     double batch_std;                /* std_batch above, computed in every mode, for the metrics */
     /* How unequally group normalization weighs the kept groups that have spread: the coefficient
      * of variation (population sd over mean) of their weights 1/std_g, computed in every mode.
-     * Group and batch normalization differ only in these weights (Adam removes a common scale),
-     * so 0 means the two give the same update; at G = 16 with 0/1 rewards a weight runs from 2
-     * (8 of 16 correct) to 4.1 (1 of 16). 0 when fewer than two groups have spread. */
+     * Group and batch normalization differ in these weights and in one scale per step, which
+     * Adam's per-parameter normalization largely absorbs; so at 0 the two give nearly the same
+     * update. At G = 16 with 0/1 rewards a weight runs from 2 (8 of 16 correct) to 4.1 (1 of
+     * 16). 0 when fewer than two groups have spread. */
     double group_weight_cv;
 } AdvStats;
 
