@@ -6,8 +6,9 @@ study's half-rate row), from the committed runs.
                                      distinct rows of findings.jsonl
   stability.py RUN_DIR... [from=S] [to=S] [at=S] [reach=P]
                                      per run, over its steps S..S (default: the whole run): mean
-                                     mismatch KL, share of completions interrupted and batch
-                                     length sd, eval scatter and worst departure (assemble.py's
+                                     mismatch KL, share of completions interrupted, batch
+                                     length sd, training reward and entropy, eval scatter and
+                                     worst departure (assemble.py's
                                      definitions), the pass rate at step `at`, the first step
                                      reaching pass rate `reach`, and the last pass rate
 """
@@ -54,10 +55,10 @@ def per_run(dirs, keys):
         scatter = assemble.eval_scatter(evals, max(lo, assemble.SCATTER_FROM), hi)
         rate = {r["step"]: r["pass_rate"] for r in evals}
         mean = lambda k: sum(r[k] for r in w) / len(w)  # noqa: E731
-        line = ("%s: steps %d-%s mismatch KL %.3f, interrupted %.3f, length sd %.2f, eval scatter %s, "
-                "worst departure %s") % (
+        line = ("%s: steps %d-%s mismatch KL %.3f, interrupted %.3f, length sd %.2f, reward %.3f, "
+                "entropy %.3f, eval scatter %s, worst departure %s") % (
             d, lo, "end" if hi is None else hi, mean("mismatch_kl"), mean("interrupt_frac"), mean("len_std"),
-            assemble.fmt(scatter, ".3f"), assemble.fmt(min(dev) if dev else None, "+.3f"))
+            mean("reward"), mean("entropy"), assemble.fmt(scatter, ".3f"), assemble.fmt(min(dev) if dev else None, "+.3f"))
         if "at" in keys:
             line += ", pass rate at %s %.3f" % (keys["at"], rate[int(keys["at"])])
         if "reach" in keys:
