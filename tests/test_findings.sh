@@ -274,6 +274,18 @@ for r in ('loo-dapo', 'scalerl+loss=grpo'):
     assert d['seeds'] == 3 and d['ceiling_reading'] == 'plateau' and d['flat'] and d['flat_baseline'], d
     assert -0.010 < d['dP'] < 0, d
 "
+# 32 completions a group over 12000 steps (gens_long, its baseline loss_long's runs): it ends level
+# with 16 (last points +0.001, against 0.013 lower at 8000 steps) and its half-gain is still later
+# (+0.103 decades); the check bounds the first within 0.01 and the second above 0.05 decades.
+"$S" compare bench/findings/gens_long baseline=scalerl+steps=12000+train_pool=330000 json=1 boot=0 >"$T/c-gens-long.json" 2>/dev/null
+check "compare on gens_long: 32 completions end level with 16 given 1.5 times the steps, their half-gain still later" /usr/bin/python3 -c "
+import json
+got = {o['recipe']: o for o in map(json.loads, open('$T/c-gens-long.json')) if o.get('kind') == 'recipe'}
+b = got['scalerl+steps=12000+train_pool=330000']
+g = got['scalerl+prompts_per_step=24+gens_per_prompt=32+steps=12000+train_pool=330000']
+assert b['seeds'] == 3 and g['seeds'] == 3, got
+assert abs(g['last_mean'] - b['last_mean']) < 0.010 and g['dlog10_Cmid'] > 0.05, g
+"
 check "a bad argument or study is refused with one line naming it, exit 1" bash -c "
   bench/findings/run.sh sedds=2 >/dev/null 2>'$T/bad1'; r1=\$?
   bench/findings/run.sh studies=nope >/dev/null 2>'$T/bad2'; r2=\$?
