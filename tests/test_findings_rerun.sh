@@ -79,9 +79,14 @@ done
 for run in $RUNS; do
   name=${run%%:*}
   check "$name: its committed rows up to step $UNTIL come out again, value for value (timings aside)" \
-    python3 - "$D/$name/metrics.jsonl.gz" "$T/$name/metrics.jsonl" "$UNTIL" <<'EOF'
+    python3 - "$D/$name/metrics.jsonl.gz" "$T/$name/metrics.jsonl" "$UNTIL" "$T/$name.out" <<'EOF'
 import gzip, json, sys
-committed_path, rerun_path, until = sys.argv[1], sys.argv[2], int(sys.argv[3])
+committed_path, rerun_path, until, log_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def train_said():
+    try:
+        return " (train said: " + open(log_path).read()[-200:].strip() + ")"
+    except OSError:
+        return ""
 def rows(lines):
     out = []
     for line in lines:
@@ -95,7 +100,7 @@ try:
     with open(rerun_path) as f:
         got = rows(f)
 except OSError as e:
-    sys.exit(f"no rerun metrics: {e}")
+    sys.exit(f"no rerun metrics: {e}{train_said()}")
 if not want:
     sys.exit("the committed run has no rows up to step %d" % until)
 # The archive keeps every tenth step row (bench/findings/run.sh, archive_run); each must be there.
@@ -105,7 +110,7 @@ if not any(r["step"] == until for r in want):
 for w in want:
     g = by_key.get((w["kind"], w["step"]))
     if g is None:
-        sys.exit(f"the rerun has no {w['kind']} row of step {w['step']}")
+        sys.exit(f"the rerun has no {w['kind']} row of step {w['step']}{train_said()}")
     for k, v in w.items():
         if k in ("wall_s", "cpu_s"):
             continue
