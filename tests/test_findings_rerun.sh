@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The committed study still reproduces under this checkout's trainer: five of its runs are rerun
 # from their config.txt (their base models pretrained afresh as `make findings` pretrains them)
-# for their first 200 steps, and every committed row up to step 200 must come out again value for
+# for their first 100 steps, and every committed row up to step 100 must come out again value for
 # value, the timings (wall_s, cpu_s) aside. bench/findings/README.md says every committed run
 # reproduces byte for byte on OpenBLAS's Haswell and Zen kernel sets (the Zen set runs Haswell's
 # sgemm kernel); a change to the trainer, the tasks or the model that moves any number breaks that
@@ -21,7 +21,7 @@ D=bench/findings
 # study/run:base, the base named as in bench/findings/run.sh (base_ckpt, base_keys).
 RUNS="loo/scalerl-s1:default loo/loo-8op-s2:default loo/loo-fp32-s3:default loo/loo-dapo-s1:default
 length/loo-lp-s1:pair"
-UNTIL=200
+UNTIL=100
 
 ver=$("$S" version 2>&1)
 kernels=$(sed -n 's/^openblas kernels: \([A-Za-z0-9]*\).*/\1/p' <<<"$ver")
