@@ -18,7 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 D=bench/findings
-# study/run:base, the base named as in bench/findings/run.sh (base_ckpt, base_keys).
+# study/run:base, the base named as in bench/findings/run.sh (base_ckpt).
 RUNS="loo/scalerl-s1:default loo/loo-8op-s2:default loo/loo-fp32-s3:default loo/loo-dapo-s1:default
 length/loo-lp-s1:pair"
 UNTIL=100
@@ -51,9 +51,9 @@ rerun() {
   wait "$pid"
 }
 
-# base NAME KEYS...: pretrains base NAME as run.sh's make_base does (its base_keys), on one thread
-# (a checkpoint does not depend on the thread count: models/README.md, "Threads and determinism"),
-# then reruns every run of RUNS on that base, one after another.
+# base NAME KEYS...: pretrains base NAME with KEYS on one thread (a checkpoint does not depend on
+# the thread count: models/README.md, "Threads and determinism"), then reruns every run of RUNS on
+# that base, one after another.
 base() {
   local name=$1 run
   shift
@@ -64,11 +64,22 @@ base() {
   done
 }
 
+# The bases' keys as `make findings` pretrains them: its own pretrain commands (print=commands,
+# the bases pointed into $T), so that a change to them shows here as the reruns' mismatch.
+cmds=$(FINDINGS_BASE_DEFAULT="$T/default.ckpt" FINDINGS_BASE_PAIR="$T/pair.ckpt" SCALERL_BIN="$S" \
+  bench/findings/run.sh studies=loo,length print=commands 2>&1)
+keys_of() { sed -n "s|^.* pretrain out=$T/$1\.ckpt\( \)*||p" <<<"$cmds"; }
+for b in default pair; do
+  [ -n "$(keys_of "$b")" ] || { fail "make findings' pretrain command for the $b base" "not among: ${cmds:0:300}"; exit 0; }
+done
+
 # Two slots, as the study runs (jobs=2, one thread each), about equally long: the pair base's
 # pretraining and its run beside the default base's and its four runs.
-base pair task=pair tokens=1400000 &
+# shellcheck disable=SC2046 # the keys are words
+base pair $(keys_of pair) &
 p1=$!
-base default tokens=220000 &
+# shellcheck disable=SC2046
+base default $(keys_of default) &
 p2=$!
 BG+=("$p1" "$p2")
 wait "$p1" "$p2"
