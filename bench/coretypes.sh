@@ -19,7 +19,9 @@ cores=("$@")
 [ ${#cores[@]} -gt 0 ] || cores=(unset Haswell Zen SkylakeX Sandybridge Prescott)
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/scalerl-coretypes-XXXXXX")} || exit 2
 mkdir -p "$OUT" || exit 2
-make -s -j2 scalerl $(ls tests/test_*.c | sed 's|^tests/\(.*\)\.c$|build/tests/\1|') || exit 1
+# Everything `make test` builds: tests/test_bench.sh runs the bench programs too.
+make -s -j2 scalerl $(ls tests/test_*.c | sed 's|^tests/\(.*\)\.c$|build/tests/\1|') \
+  $(ls bench/*.c | sed 's|^bench/\(.*\)\.c$|build/bench/\1|') || exit 1
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} # as tests/run.sh
 
 # run_with CORE CMD...: CMD with OPENBLAS_CORETYPE=CORE (or without it for "unset").
