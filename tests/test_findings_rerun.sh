@@ -92,6 +92,8 @@ for run in $RUNS; do
   check "$name: its committed rows up to step $UNTIL come out again, value for value (timings aside)" \
     python3 - "$D/$name/metrics.jsonl.gz" "$T/$name/metrics.jsonl" "$UNTIL" "$T/$name.out" <<'EOF'
 import gzip, json, sys
+sys.path.insert(0, "bench/findings")
+from same_as_committed import first_difference, TIMINGS
 committed_path, rerun_path, until, log_path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 def train_said():
     try:
@@ -122,10 +124,8 @@ for w in want:
     g = by_key.get((w["kind"], w["step"]))
     if g is None:
         sys.exit(f"the rerun has no {w['kind']} row of step {w['step']}{train_said()}")
-    for k, v in w.items():
-        if k in ("wall_s", "cpu_s"):
-            continue
-        if k not in g or g[k] != v:
-            sys.exit(f"{w['kind']} row of step {w['step']}: {k} is {g.get(k, 'missing')!r}, committed {v!r}")
+    k = first_difference(w, g, TIMINGS)
+    if k:
+        sys.exit(f"{w['kind']} row of step {w['step']}: {k} is {g.get(k, 'missing')!r}, committed {w[k]!r}")
 EOF
 done
