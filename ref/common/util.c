@@ -206,7 +206,7 @@ void text_for_message(const char *s, size_t max, char *out, size_t n)
 {
     size_t len = 0, i = 0;
     if (n == 0) return;
-    for (; s[i] && i < max; i++) {
+    for (; i < max && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
         char piece[8];
         if (c == '\n') snprintf(piece, sizeof piece, "\\n");

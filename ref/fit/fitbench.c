@@ -35,7 +35,7 @@ static int load_run(BankRun *br, const char *dir, const char *xcol, char *err)
         return 2;
     }
     for (int i = 0; i < br->n_rows && !rc; i++) {
-        double step, x = 0;
+        double step = 0, x = 0;
         free(copy);
         if (!(copy = strdup(br->rows[i]))) {
             snprintf(err, ERR_LEN, "out of memory");
