@@ -32,6 +32,12 @@ if need_python "bench: the PyTorch step" torch python3-torch; then
   check "a batch with another loss fails PyTorch's check" grep -q 'kind=torch_rl_check .* ok=0$' "$T/bad.out"
 fi
 
+# sgemm_order: which shapes and row tiles differ depends on the kernel set, so only its counts of
+# what it tried are fixed; a run that stops early or miscounts fails here.
+"$B/sgemm_order" >"$T/order.out" 2>&1
+check "sgemm_order tries 2304 shapes against the chain and 420 row tiles against one call" bash -c "
+  grep -qE '^RESULT shapes=2304 differ=[0-9]+\$' '$T/order.out' && grep -qE '^RESULT tiles=420 differ=[0-9]+\$' '$T/order.out'"
+
 "$B/measure_run" probe sh -c 'dd if=/dev/zero of=/dev/null bs=50M count=1 2>/dev/null; exit 3' >"$T/m.out" 2>&1
 rc=$?
 [ $rc = 3 ] && pass "measure_run exits with the command's status" || fail "measure_run exits with the command's status" "exit $rc"
