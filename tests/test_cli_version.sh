@@ -27,6 +27,16 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
   echo "NOTE not a git checkout: the commit ($commit) not cross-checked"
 fi
+# Under valgrind (and through the dynamic loader, tests/test_omp_env.c) /proc/self/exe is not
+# scalerl, so the restart that sets GOMP_SPINCOUNT (models/omp_env.c) must not happen: restarting
+# valgrind's tool without valgrind ends the run ("You cannot run ... directly").
+if command -v valgrind >/dev/null; then
+  env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY valgrind -q --error-exitcode=3 "$S" version >"$T/vg" 2>"$T/vg.err"
+  check "version runs under valgrind, without the restart (GOMP_SPINCOUNT unset)" \
+    bash -c "[ $? = 0 ] && grep -q '^openmp waiting: GOMP_SPINCOUNT=unset' '$T/vg'"
+else
+  echo "NOTE valgrind is not installed: the run under valgrind not checked"
+fi
 check "scalerl --help lists version" bash -c "'$S' --help | grep -q '^  version '"
 check "version --help explains it" bash -c "'$S' version --help | grep -q '^usage: scalerl version'"
 expect_error "version refuses a key" 1 "unknown key 'x'" -- version x=1
