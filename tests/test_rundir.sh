@@ -30,12 +30,13 @@ wait_lock() {
 }
 
 # ---- two trains on one directory ----
-"$S" train $K out="$T/d" seed=5 steps=80 >"$T/a.out" 2>"$T/a.err" &
+"$S" train $K out="$T/d" seed=5 steps=300 >"$T/a.out" 2>"$T/a.err" &
 A=$!
 BG+=("$A")
 wait_lock "$T/d" "$A" || fail "two trains: setup" "the first train never held $T/d/.run.lock"
-# Paused while the second tries: 80 steps take a quarter of a second, and a first train that
-# finished before the second started would make this a test of a finished run instead.
+# Paused while the second tries: 300 steps take about a second, long enough for a poll that a busy
+# machine delays to see the lock; a first train that finished before the second started would make
+# this a test of a finished run instead.
 kill -STOP "$A"
 expect_error "two trains on one directory: the second is refused, naming the holder's pid" 1 \
   "'$T/d' is in use by another run: pid $A" -- train $K out="$T/d" seed=6 steps=60
@@ -43,8 +44,8 @@ kill -CONT "$A"
 wait "$A"
 rc=$?
 check "two trains: the first one finishes (exit $rc)" [ "$rc" -eq 0 ]
-check "two trains: the directory is the first run's alone: its seed, 80 step rows, a run row, whole lines" \
-  bash -c "grep -qx seed=5 '$T/d/config.txt' && [ \$(grep -c '\"kind\":\"step\"' '$T/d/metrics.jsonl') -eq 80 ] &&
+check "two trains: the directory is the first run's alone: its seed, 300 step rows, a run row, whole lines" \
+  bash -c "grep -qx seed=5 '$T/d/config.txt' && [ \$(grep -c '\"kind\":\"step\"' '$T/d/metrics.jsonl') -eq 300 ] &&
            tail -n 1 '$T/d/metrics.jsonl' | grep -q '\"kind\":\"run\"' && [ -s '$T/d/final.ckpt' ]"
 check "two trains: metrics.jsonl holds whole lines only" whole_lines "$T/d/metrics.jsonl"
 
@@ -52,7 +53,7 @@ check "two trains: metrics.jsonl holds whole lines only" whole_lines "$T/d/metri
 before=$(sums "$T/d")
 expect_error "a different config into a finished run is refused, naming the difference and overwrite=1" 1 \
   "config.txt has 'seed=5', this run has 'seed=6'" "overwrite=1" -- train $K out="$T/d" seed=6 steps=60
-"$S" train $K out="$T/d" seed=5 steps=80 threads=2 >"$T/same.out" 2>"$T/same.err"
+"$S" train $K out="$T/d" seed=5 steps=300 threads=2 >"$T/same.out" 2>"$T/same.err"
 rc=$?
 check "the same config (any threads=) into its finished run: exit 0 with one line saying so" \
   bash -c "[ $rc -eq 0 ] && [ \$(wc -l <'$T/same.err') -eq 1 ] && grep -q 'is a finished run of this config' '$T/same.err'"
@@ -86,13 +87,14 @@ check "dead writers' *.tmp.* files are removed at start, with a note" \
 check "a live writer's temporary file and other names are kept" [ -e "$T/tmpf/curve.svg.tmp.$$" -a -e "$T/tmpf/notes.tmp.txt" ]
 
 # ---- a sweep waits for a train started by hand in one of its run directories ----
-"$S" train $K out="$T/sw/scalerl-s1" recipe=scalerl seed=1 steps=30 >/dev/null 2>&1 &
+"$S" train $K out="$T/sw/scalerl-s1" recipe=scalerl seed=1 steps=300 >/dev/null 2>&1 &
 H=$!
 BG+=("$H")
 wait_lock "$T/sw/scalerl-s1" "$H" || fail "sweep and train: setup" "the train never held its lock"
-# The train is paused until the sweep has seen it busy: 30 steps take a tenth of a second.
+# The train is paused until the sweep has seen it busy. 300 steps take about a second; 30 steps,
+# a tenth, once finished before a busy machine let wait_lock's poll see the lock (CI, 2026-12-05).
 kill -STOP "$H"
-"$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K steps=30 2>"$T/sw.log" &
+"$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K steps=300 2>"$T/sw.log" &
 SW=$!
 BG+=("$SW")
 for _ in $(seq 1000); do
