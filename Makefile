@@ -22,7 +22,7 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test test-cluster run bench sanitize fuzz clean deps FORCE
+.PHONY: all test test-cluster run bench sanitize memcheck fuzz clean deps FORCE
 .SECONDARY:
 all: $(BIN)
 
@@ -100,6 +100,20 @@ sanitize:
 	$(SAN_ENV) SCALERL_BIN=$(ASAN_BUILD)/scalerl tests/run.sh $(patsubst $(BUILD)/%,$(ASAN_BUILD)/%,$(TEST_BIN))
 	$(MAKE) BUILD=build/tsan BIN=build/tsan/scalerl OPT="-O1 -fsanitize=thread" build/tsan/scalerl
 	SCALERL_BIN=build/tsan/scalerl SCALERL_TEST_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh --only tests/test_pipeline.sh
+
+# `make memcheck` (by hand, about five minutes; not in CI): every command under valgrind's memcheck
+# (tests/memcheck.sh), on a build without -march=native, since valgrind decodes no AVX-512.
+# valgrind is installed like OpenBLAS above when missing.
+MEMCHECK_BUILD := build/memcheck
+memcheck:
+	@command -v valgrind >/dev/null || { \
+	  echo "scalerl: valgrind is missing; installing it"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	  else echo "scalerl: cannot install as $$(id -un); run: sudo apt-get install -y valgrind"; exit 1; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind \
+	    || { echo "scalerl: apt-get failed; run: sudo apt-get install -y valgrind"; exit 1; }; }
+	$(MAKE) BUILD=$(MEMCHECK_BUILD) BIN=$(MEMCHECK_BUILD)/scalerl OPT="-O1 -g" $(MEMCHECK_BUILD)/scalerl
+	SCALERL_BIN=$(MEMCHECK_BUILD)/scalerl tests/run.sh --only tests/memcheck.sh
 
 # `make fuzz`: clang's libFuzzer on each target of tests/fuzz/targets.h for FUZZ_SECONDS, the
 # library built with ASan and UBSan too (tests/fuzz/run.sh says what it found). clang and
