@@ -61,8 +61,8 @@ static int run(const char *base, const char *out, const char *words, char *err)
     if (!rc) rc = recipe_resolve(&c, &a, err);
     if (!rc) rc = args_check_unused(&a, err);
     TrainControl ctl = {1, 0, NULL}; /* each run from step 0, replacing an earlier one */
-    long stopped_at = 0;
-    if (!rc) rc = train_run(&c, &ctl, &stopped_at, err);
+    TrainStop stopped;
+    if (!rc) rc = train_run(&c, &ctl, &stopped, err);
     return rc;
 }
 

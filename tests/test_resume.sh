@@ -7,7 +7,8 @@
 # checkpoint (.state or .ckpt) falls back to the one before; a resume refuses, leaving the run as
 # it is, a metrics.jsonl damaged before the checkpoint's step and checkpoints none of which is
 # valid; the threaded schedule checkpoints and resumes; a sweep resumes an unfinished run instead
-# of restarting it.
+# of restarting it; with a generator busy at every step boundary a signal stops the run at once,
+# without a checkpoint, and the rerun starts over to the same end.
 . "$(dirname "$0")/lib.sh"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
@@ -176,3 +177,30 @@ kill -9 "$RUN_PID"; wait "$RUN_PID" 2>/dev/null
 "$S" sweep recipes=scalerl seeds=1 out="$T/sw" $K >/dev/null 2>&1
 check "sweep: an unfinished run with a checkpoint is resumed, not restarted" \
     bash -c "grep -q 'resuming' '$T/sw/scalerl-s1/train.log' && cmp -s '$T/u/final.ckpt' '$T/sw/scalerl-s1/final.ckpt'"
+
+# ---- a generator busy at every step boundary: a signal stops at once, without a checkpoint ----
+# Generation simulated ten times slower than training (sim_gen_gflops=10 against the default
+# sim_train_gflops=100): under the deterministic schedule the generator is then still decoding the
+# next batch at every boundary, so no checkpoint can be written (ref/rl/resume.h; none appeared in
+# ckpt/ during a 1500-step run of this config with ckpt_every=10, polled every 50 ms). A signal
+# used to wait for an idle boundary, so the run went on to its end.
+KB="base=$T/base.ckpt task=add:digits=1-2 eval_n=16 think_budget=4-6 answer_budget=4 prompts_per_step=8
+    gens_per_prompt=4 eval_every=100 steps=1500 ckpt_every=10 sim_gen_gflops=10 threads=1 progress=0"
+# shellcheck disable=SC2086
+train "$T/busy_u" $KB
+# shellcheck disable=SC2086
+start_until "$T/busy" 20 $KB
+at=$(steps_in "$T/busy")
+kill -INT "$RUN_PID"; wait "$RUN_PID"
+rc=$?
+last=$(steps_in "$T/busy")
+check "busy generator: SIGINT stops within 50 steps of it (exit $rc; $at step rows when sent, $last at the end)" \
+    bash -c "[ $rc = 130 ] && [ $last -lt 1500 ] && [ \$(($last - $at)) -le 50 ] && [ ! -e '$T/busy/final.ckpt' ]"
+check "busy generator: one line: no checkpoint, the command, and that it goes on from step 0" \
+    bash -c "[ \$(wc -l <'$T/busy.err') = 1 ] && grep -q 'without a checkpoint there' '$T/busy.err' &&
+             grep -q 'scalerl train --config $T/busy/config.txt, which goes on from step 0' '$T/busy.err'"
+# shellcheck disable=SC2086
+"$S" train $KB out="$T/busy" 2>/dev/null
+check "busy generator: the rerun starts over and ends byte-identical to the uninterrupted run" \
+    bash -c "cmp -s <(strip_s '$T/busy_u/metrics.jsonl') <(strip_s '$T/busy/metrics.jsonl') &&
+             cmp -s '$T/busy_u/final.ckpt' '$T/busy/final.ckpt'"

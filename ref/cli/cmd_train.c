@@ -141,11 +141,22 @@ int cmd_train(int argc, char **argv)
      * train_run under the directory's lock), unless overwrite=1 alone asks for step 0. */
     TrainControl ctl = {overwrite || !skip_done, skip_done, &stop_signal};
     catch_signals();
-    long stopped_at = 0;
-    rc = train_run(&c, &ctl, &stopped_at, err);
-    if (rc == TRAIN_STOPPED) {
+    TrainStop stopped = {0, 0};
+    rc = train_run(&c, &ctl, &stopped, err);
+    if (rc == TRAIN_STOPPED && stopped.ckpt == stopped.step) {
         fprintf(stderr, "scalerl train: stopped by %s after step %ld, checkpoint in %s/ckpt; resume with: scalerl train --config %s/config.txt\n",
-                signal_name(stop_signal), stopped_at, c.out, c.out);
+                signal_name(stop_signal), stopped.step, c.out, c.out);
+        return 128 + stop_signal;
+    }
+    if (rc == TRAIN_STOPPED) {
+        /* The generator was busy at the boundary (ref/rl/resume.h): no checkpoint there. */
+        char from[64];
+        if (stopped.ckpt > 0) snprintf(from, sizeof from, "the checkpoint of step %ld", stopped.ckpt);
+        else snprintf(from, sizeof from, "step 0 (there is no checkpoint yet)");
+        fprintf(stderr, "scalerl train: stopped by %s after step %ld without a checkpoint there (the generator had "
+                        "completions in flight, which a checkpoint does not hold); resume with: scalerl train --config "
+                        "%s/config.txt, which goes on from %s\n",
+                signal_name(stop_signal), stopped.step, c.out, from);
         return 128 + stop_signal;
     }
     if (rc) return report_error("train", rc, err);

@@ -248,10 +248,17 @@ int resume_after_step(Trainer *t, char *err)
     const int stop = t->stop && *t->stop;
     if (t->version >= c->steps) return 0; /* final.ckpt follows */
     if ((c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || stop) t->ckpt_pending = 1;
-    if (!t->ckpt_pending || !gen_idle(t->gen)) return 0;
+    if (!t->ckpt_pending) return 0;
+    if (!gen_idle(t->gen)) {
+        /* A stop does not wait for an idle boundary, which may be thousands of steps away or never
+         * come (resume.h): it stops here, and a resume goes on from the newest checkpoint. */
+        t->stopped = stop;
+        return 0;
+    }
     const int rc = resume_save(t, err);
     if (rc) return rc;
     t->ckpt_pending = 0;
+    t->ckpt_step = t->version;
     t->stopped = stop;
     return 0;
 }
@@ -405,6 +412,7 @@ int resume_load(Trainer *t, long step, char *err)
     if ((rc = read_state(path, &payload, &len, err))) return rc;
     rc = load_payload(t, payload, len, step, err);
     free(payload);
+    if (!rc) t->ckpt_step = step;
     return rc;
 }
 

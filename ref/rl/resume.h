@@ -7,6 +7,14 @@
  * deterministic in any case, so an interrupted and resumed run takes exactly the steps of an
  * uninterrupted one. The threaded schedule pauses admission until its generator is idle.
  *
+ * Under the deterministic schedule a generator slower than the trainer (sim_gen_gflops below
+ * sim_train_gflops, as in tests/test_resume.sh's busy-generator case) may still be decoding at
+ * every boundary; then a due checkpoint waits, perhaps to the run's end, and none is written. A
+ * signal does not wait for that: at a boundary where the generator is busy the run stops without
+ * a checkpoint (pausing admission, as the threaded schedule does, would change the steps after
+ * it, so the resumed run would not be the uninterrupted one), and a resume goes on from the
+ * newest checkpoint, or from step 0 when there is none.
+ *
  * What: DIR/ckpt/step-NNNNNNNN.ckpt holds the weights, Adam moments and step
  * (models/checkpoint.h); DIR/ckpt/step-NNNNNNNN.state everything else: the step, FLOP counters,
  * virtual clocks, epochs and the skipped-step counters; the run log's place (next eval, last pass rate and reward, elapsed

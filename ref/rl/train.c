@@ -51,7 +51,7 @@ static int start_resumed(Trainer *t, long step, char *err)
     return rc;
 }
 
-int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, char *err)
+int train_run(const TrainConfig *c, const TrainControl *ctl, TrainStop *stopped, char *err)
 {
     Trainer t;
     RunDir rd = {-1, RUN_ABSENT, 0};
@@ -66,7 +66,8 @@ int train_run(const TrainConfig *c, const TrainControl *ctl, long *stopped_at, c
     if (!rc) rc = resume_step > 0 ? start_resumed(&t, resume_step, err) : start_fresh(&t, err);
     if (!rc) rc = run(&t, err);
     if (!rc && t.stopped) {
-        *stopped_at = t.version;
+        stopped->step = t.version;
+        stopped->ckpt = t.ckpt_step;
         rc = TRAIN_STOPPED;
     }
     if (!rc) rc = save_run_checkpoint(c, &t.m, t.version, err);

@@ -52,7 +52,8 @@ typedef struct {
     /* checkpoints and interruption (ref/rl/resume.h) */
     int ckpt_pending;                   /* a checkpoint is due at the next idle step boundary */
     volatile const sig_atomic_t *stop;  /* nonzero (the signal's number) once a signal asks to stop */
-    int stopped;                        /* the run stopped on request after its checkpoint */
+    int stopped;                        /* the run stopped on request (after a checkpoint, if it could) */
+    long ckpt_step;                     /* the newest checkpoint written or resumed from; 0: none */
 } Trainer;
 
 /* Loads the base model and builds every component; the run log is opened by trainer_open_log
