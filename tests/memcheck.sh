@@ -30,8 +30,12 @@ vg train-threads train $K out="$T/thr" steps=6 eval_every=3 threads=2 schedule=t
 vg train-dapo train $K out="$T/dapo" steps=4 eval_every=2 threads=1 recipe=loo-dapo
 # Resumed from a checkpoint: a native run let on in bursts of 5 ms (SIGCONT, then SIGSTOP) until
 # its first checkpoint is written, then stopped by SIGTERM (it finishes the step, checkpoints and
-# exits): so it stops long before its 30th step however loaded the machine.
-"$S" train $K out="$T/res" steps=30 eval_every=10 ckpt_every=2 threads=1 >/dev/null 2>&1 &
+# exits): so it stops long before its 30th step however loaded the machine. Generation simulated
+# ten times faster than by default, so that the generator is idle at step boundaries and
+# checkpoints are written (ref/rl/resume.h; at the default rate this small base's run wrote none
+# in its first steps).
+R="$K steps=30 eval_every=10 ckpt_every=2 sim_gen_gflops=4000 threads=1"
+"$S" train $R out="$T/res" >/dev/null 2>&1 &
 pid=$!
 BG+=("$pid")
 kill -STOP "$pid"
@@ -42,7 +46,7 @@ done
 kill -TERM "$pid"; kill -CONT "$pid"
 wait "$pid"
 check "memcheck: the run to resume stopped before its end" bash -c "[ ! -e '$T/res/final.ckpt' ] && [ -n \"\$(ls '$T/res/ckpt')\" ]"
-vg resume train $K out="$T/res" steps=30 eval_every=10 ckpt_every=2 threads=1
+vg resume train $R out="$T/res"
 check "memcheck: the resumed run finished, 30 step rows" \
   bash -c "[ -e '$T/res/final.ckpt' ] && [ \$(grep -c '\"kind\":\"step\"' '$T/res/metrics.jsonl') -eq 30 ]"
 vg eval eval ckpt="$T/run/final.ckpt" task=add:digits=1-2 n=16 threads=1

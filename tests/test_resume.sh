@@ -189,16 +189,19 @@ KB="base=$T/base.ckpt task=add:digits=1-2 eval_n=16 think_budget=4-6 answer_budg
 # shellcheck disable=SC2086
 train "$T/busy_u" $KB
 # shellcheck disable=SC2086
-start_until "$T/busy" 20 $KB
+start_until "$T/busy" 30 $KB
 at=$(steps_in "$T/busy")
 kill -INT "$RUN_PID"; wait "$RUN_PID"
 rc=$?
 last=$(steps_in "$T/busy")
 check "busy generator: SIGINT stops within 50 steps of it (exit $rc; $at step rows when sent, $last at the end)" \
     bash -c "[ $rc = 130 ] && [ $last -lt 1500 ] && [ \$(($last - $at)) -le 50 ] && [ ! -e '$T/busy/final.ckpt' ]"
-check "busy generator: one line: no checkpoint, the command, and that it goes on from step 0" \
-    bash -c "[ \$(wc -l <'$T/busy.err') = 1 ] && grep -q 'without a checkpoint there' '$T/busy.err' &&
-             grep -q 'scalerl train --config $T/busy/config.txt, which goes on from step 0' '$T/busy.err'"
+check "busy generator: a note at step 20 that step 10's checkpoint is not written, then the stop's line" \
+    bash -c "[ \$(wc -l <'$T/busy.err') = 2 ] &&
+             head -n 1 '$T/busy.err' | grep -q 'note: the checkpoint due at step 10 is not written yet at step 20'"
+check "busy generator: the stop's line: no checkpoint, the command, and that it goes on from step 0" \
+    bash -c "tail -n 1 '$T/busy.err' | grep -q 'without a checkpoint there' &&
+             tail -n 1 '$T/busy.err' | grep -q 'scalerl train --config $T/busy/config.txt, which goes on from step 0'"
 # shellcheck disable=SC2086
 "$S" train $KB out="$T/busy" 2>/dev/null
 check "busy generator: the rerun starts over and ends byte-identical to the uninterrupted run" \

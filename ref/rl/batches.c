@@ -23,7 +23,9 @@ int batches_init(BatchQueue *q, Generator *gen, DataSource *data, PromptFilter *
     const size_t bytes = 2 * held * sizeof(int) + (size_t)ring * sizeof(int) + (size_t)ring * sizeof(long) +
                          (size_t)ring * sizeof(double) +
                          (size_t)P * sizeof(Problem) + (size_t)P * sizeof(uint64_t) + (size_t)P * sizeof(Group *);
-    char *b = malloc(bytes);
+    /* Zeroed: the resume state writes every ring slot's counters (batches_save), those of slots
+     * no batch has used yet included, and a checkpoint file should hold no leftover bytes. */
+    char *b = calloc(1, bytes);
     if (!b) {
         snprintf(err, ERR_LEN, "out of memory for %d batches of %d prompts", ring, P);
         return 2;

@@ -247,9 +247,21 @@ int resume_after_step(Trainer *t, char *err)
     const TrainConfig *c = t->c;
     const int stop = t->stop && *t->stop;
     if (t->version >= c->steps) return 0; /* final.ckpt follows */
-    if ((c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || stop) t->ckpt_pending = 1;
+    if ((c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || stop) {
+        if (!t->ckpt_pending) t->ckpt_due_at = t->version;
+        t->ckpt_pending = 1;
+    }
     if (!t->ckpt_pending) return 0;
     if (!gen_idle(t->gen)) {
+        /* Said once, when the next checkpoint falls due: otherwise nothing would tell that the
+         * run has none to resume from. */
+        if (!stop && !t->ckpt_late_noted && c->ckpt_every > 0 && t->version - t->ckpt_due_at >= c->ckpt_every) {
+            fprintf(stderr, "scalerl train: note: the checkpoint due at step %ld is not written yet at step %ld: it "
+                            "waits for a step boundary at which the generator is idle, and the generator has been "
+                            "decoding at every one since (generation slower than training; ref/rl/resume.h)\n",
+                    t->ckpt_due_at, t->version);
+            t->ckpt_late_noted = 1;
+        }
         /* A stop does not wait for an idle boundary, which may be thousands of steps away or never
          * come (resume.h): it stops here, and a resume goes on from the newest checkpoint. */
         t->stopped = stop;

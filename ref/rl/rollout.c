@@ -211,6 +211,10 @@ int gen_add_group(Generator *g, const Problem *p, uint64_t key, uint64_t prompt_
         Completion *c = &gr->c[j];
         if (j > 0) memcpy(c->tok, gr->c[0].tok, (size_t)n_prompt * sizeof(int));
         memset(c->forced, 0, (size_t)ctx);
+        /* Nothing reads them at prompt positions, but the resume state writes them (gen_save):
+         * zeros there keep checkpoint files free of whatever the buffer held before. */
+        memset(c->logp, 0, (size_t)n_prompt * sizeof *c->logp);
+        memset(c->version, 0, (size_t)n_prompt * sizeof *c->version);
         c->n_prompt = c->n = n_prompt;
         uint64_t ckey = key * (uint64_t)G + (uint64_t)j;
         int span = g->cfg.think_hi - g->cfg.think_lo + 1;

@@ -43,8 +43,8 @@ typedef struct {
     int n_prompt;  /* prompt tokens (BOS included) at positions 0..n_prompt-1 */
     int n;         /* tokens so far, prompt included */
     int *tok;      /* ctx entries */
-    float *logp;   /* at completion positions: generator log-prob of tok[p] (0 if forced) */
-    int *version;  /* at completion positions: policy version that produced tok[p] */
+    float *logp;   /* at completion positions: generator log-prob of tok[p] (0 if forced); 0 at prompt positions */
+    int *version;  /* at completion positions: policy version that produced tok[p]; 0 at prompt positions */
     unsigned char *forced; /* 1 where length control inserted the token */
     int think_budget;
     int think_end;   /* position of the end-of-thinking marker, -1 before it */

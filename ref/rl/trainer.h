@@ -51,6 +51,8 @@ typedef struct {
     pthread_mutex_t *lock; /* schedule=threads; NULL otherwise */
     /* checkpoints and interruption (ref/rl/resume.h) */
     int ckpt_pending;                   /* a checkpoint is due at the next idle step boundary */
+    long ckpt_due_at;                   /* the step at which the pending one fell due */
+    int ckpt_late_noted;                /* the note that it is a whole ckpt_every late was printed */
     volatile const sig_atomic_t *stop;  /* nonzero (the signal's number) once a signal asks to stop */
     int stopped;                        /* the run stopped on request (after a checkpoint, if it could) */
     long ckpt_step;                     /* the newest checkpoint written or resumed from; 0: none */
