@@ -101,7 +101,7 @@ sanitize:
 	$(MAKE) BUILD=build/tsan BIN=build/tsan/scalerl OPT="-O1 -fsanitize=thread" build/tsan/scalerl
 	SCALERL_BIN=build/tsan/scalerl SCALERL_TEST_THREADS=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" tests/run.sh --only tests/test_pipeline.sh
 
-# `make memcheck` (by hand, about five minutes; not in CI): every command under valgrind's memcheck
+# `make memcheck` (by hand, about nine minutes; not in CI): every command under valgrind's memcheck
 # (tests/memcheck.sh), on a build without -march=native, since valgrind decodes no AVX-512.
 # valgrind is installed like OpenBLAS above when missing.
 MEMCHECK_BUILD := build/memcheck

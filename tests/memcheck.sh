@@ -2,8 +2,8 @@
 # `make memcheck`: every scalerl command on small inputs under valgrind's memcheck, which sees what
 # the sanitizers of `make sanitize` do not: reads of memory never written (ASan checks bounds and
 # lifetimes, not initialization). Any memcheck report makes its command exit 9, which fails that
-# command's check. By hand, not in CI: about five minutes on one core, valgrind running the code
-# some 50 times slower. SCALERL_BIN names the build to check (the Makefile's, without
+# command's check. By hand, not in CI: about nine minutes (8 min 52 s with .ci/run beside it).
+# SCALERL_BIN names the build to check (the Makefile's, without
 # -march=native: valgrind 3.19 decodes no AVX-512; under valgrind OpenBLAS sees no AVX-512 either,
 # valgrind's CPUID hides it, and picks kernels valgrind can run).
 # Named memcheck.sh, not test_*.sh, so that `make test` does not run it.
