@@ -19,7 +19,7 @@
  * it is valgrind's tool (started again without valgrind, it refuses: "You cannot run ... directly"),
  * run through the dynamic loader (`ld-linux-x86-64.so.2 ./scalerl`) it is the loader, which would
  * take argv[1] for the program. So the restart happens only when /proc/self/exe is the file this
- * code is mapped from (its device and inode in /proc/self/maps); otherwise the program runs on
+ * code is mapped from (its inode in /proc/self/maps); otherwise the program runs on
  * with libgomp's default, and the user can set GOMP_SPINCOUNT themselves.
  *
  * ELF/glibc on Linux only; not under ThreadSanitizer (its runtime initializes itself from
