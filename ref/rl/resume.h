@@ -3,9 +3,9 @@
  * When: after the step that reaches a multiple of ckpt_every (or that a signal interrupts), at the
  * first step boundary from there at which the generator is idle (gen_idle: no queued or half-
  * decoded completion, so no KV cache needs saving). Under the deterministic schedule with its
- * default rates the generator is idle at every boundary, so that is the step itself; the rule is
- * deterministic in any case, so an interrupted and resumed run takes exactly the steps of an
- * uninterrupted one. The threaded schedule pauses admission until its generator is idle.
+ * default rates and the default model the generator is idle at every boundary, so that is the
+ * step itself (not for every config: below); the rule is deterministic in any case, so an
+ * interrupted and resumed run takes exactly the steps of an uninterrupted one. The threaded schedule pauses admission until its generator is idle.
  *
  * Under the deterministic schedule a generator slower than the trainer (sim_gen_gflops below
  * sim_train_gflops, as in tests/test_resume.sh's busy-generator case) may still be decoding at
