@@ -26,19 +26,16 @@ static int child(const char *want)
  * loader `loader` when given; its exit status. */
 static int run_child(char *const env[], const char *want, const char *loader)
 {
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) return -1;
-    self[len] = '\0';
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        char self[PATH_MAX];
+        const ssize_t len = loader ? readlink("/proc/self/exe", self, sizeof self - 1) : 0;
+        if (len < 0) _exit(127);
+        self[len] = '\0';
         char *direct[] = {"test_omp_env", "--child", (char *)want, NULL};
         char *via_loader[] = {(char *)loader, self, "--child", (char *)want, NULL};
-        if (loader)
-            execve(loader, via_loader, env);
-        else
-            execve("/proc/self/exe", direct, env);
+        execve(loader ? loader : "/proc/self/exe", loader ? via_loader : direct, env);
         _exit(127);
     }
     int status;

@@ -181,9 +181,8 @@ check "sweep: an unfinished run with a checkpoint is resumed, not restarted" \
 # ---- a generator busy at every step boundary: a signal stops at once, without a checkpoint ----
 # Generation simulated ten times slower than training (sim_gen_gflops=10 against the default
 # sim_train_gflops=100): under the deterministic schedule the generator is then still decoding the
-# next batch at every boundary, so no checkpoint can be written (ref/rl/resume.h; none appeared in
-# ckpt/ during a 1500-step run of this config with ckpt_every=10, polled every 50 ms). A signal
-# used to wait for an idle boundary, so the run went on to its end.
+# next batch at every boundary, so no checkpoint can be written (ref/rl/resume.h). A signal used
+# to wait for an idle boundary, so the run went on to its end.
 KB="base=$T/base.ckpt task=add:digits=1-2 eval_n=16 think_budget=4-6 answer_budget=4 prompts_per_step=8
     gens_per_prompt=4 eval_every=100 steps=1500 ckpt_every=10 sim_gen_gflops=10 threads=1 progress=0"
 # shellcheck disable=SC2086

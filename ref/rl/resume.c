@@ -247,11 +247,9 @@ int resume_after_step(Trainer *t, char *err)
     const TrainConfig *c = t->c;
     const int stop = t->stop && *t->stop;
     if (t->version >= c->steps) return 0; /* final.ckpt follows */
-    if ((c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || stop) {
-        if (!t->ckpt_pending) t->ckpt_due_at = t->version;
-        t->ckpt_pending = 1;
-    }
-    if (!t->ckpt_pending) return 0;
+    if (((c->ckpt_every > 0 && t->version % c->ckpt_every == 0) || stop) && !t->ckpt_due_at)
+        t->ckpt_due_at = t->version;
+    if (!t->ckpt_due_at) return 0;
     if (!gen_idle(t->gen)) {
         /* Said once, when the next checkpoint falls due: otherwise nothing would tell that the
          * run has none to resume from. */
@@ -269,7 +267,7 @@ int resume_after_step(Trainer *t, char *err)
     }
     const int rc = resume_save(t, err);
     if (rc) return rc;
-    t->ckpt_pending = 0;
+    t->ckpt_due_at = 0;
     t->ckpt_step = t->version;
     t->stopped = stop;
     return 0;

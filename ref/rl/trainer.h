@@ -50,8 +50,8 @@ typedef struct {
     double epochs;   /* passes over the training pool when the last trained batch was drawn */
     pthread_mutex_t *lock; /* schedule=threads; NULL otherwise */
     /* checkpoints and interruption (ref/rl/resume.h) */
-    int ckpt_pending;                   /* a checkpoint is due at the next idle step boundary */
-    long ckpt_due_at;                   /* the step at which the pending one fell due */
+    long ckpt_due_at;                   /* a checkpoint fell due after this step and waits for an idle
+                                         * step boundary; 0: none (steps start at 1) */
     int ckpt_late_noted;                /* the note that it is a whole ckpt_every late was printed */
     volatile const sig_atomic_t *stop;  /* nonzero (the signal's number) once a signal asks to stop */
     int stopped;                        /* the run stopped on request (after a checkpoint, if it could) */
