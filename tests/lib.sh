@@ -18,7 +18,12 @@ case $S in /*) ;; *) S=$PWD/${S#./} ;; esac
 # 0.13 s with one thread); passive waiting changes no result, only the wall time.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/scalerl-test-$TEST_NAME-XXXXXX") || { echo "FAIL $TEST_NAME setup: mktemp"; exit 1; }
+# The tests pass paths under T inside key lists split at spaces ("base=$T/b.ckpt steps=3"), so T
+# must have none: a TMPDIR with a space falls back to /tmp. The repository itself may sit under a
+# path with spaces (tests/test_shell_quoting.sh, tests/test_make_run.sh).
+TMP_ROOT=${TMPDIR:-/tmp}
+case $TMP_ROOT in *[[:space:]]*) TMP_ROOT=/tmp ;; esac
+T=$(mktemp -d "$TMP_ROOT/scalerl-test-$TEST_NAME-XXXXXX") || { echo "FAIL $TEST_NAME setup: mktemp"; exit 1; }
 BG=() # pids of background processes a test starts, stopped on exit if still running
 cleanup() {
   local p

@@ -152,7 +152,7 @@ FINDINGS_PROBE_STEPS=0 bench/findings/run.sh seeds=2 print=plan default_s=auto >
 rc=$?
 check "a failing speed probe: exit $rc, one line naming its logs, which name the bad value" bash -c "
   [ $rc = 1 ] && [ \$(wc -l <'$T/bad_p') = 1 ] && grep -q 'the speed probe (a default run of 0 steps) failed (exit [1-9]' '$T/bad_p' &&
-  log=\$(grep -o '[^ ]*/s1.log' '$T/bad_p') && grep -q 'steps' \"\$log\" && rm -rf \"\$(dirname \"\$log\")\""
+  log=\$(grep -o \"'[^']*/s1.log'\" '$T/bad_p' | tr -d \"'\") && grep -q 'steps' \"\$log\" && rm -rf \"\$(dirname \"\$log\")\""
 printf 'one\tscalerl\t3\tfast\t1\n' >"$T/times_bad.tsv"
 FINDINGS_TIMES="$T/times_bad.tsv" bench/findings/run.sh seeds=2 print=plan >/dev/null 2>"$T/bad_t"
 rc=$?

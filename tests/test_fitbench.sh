@@ -9,10 +9,10 @@
 # ---- the right form on its own data. 6 log-logistic runs, evenly spaced evals (as real runs have
 # them) to 10 Cmid, noise sd 0.01.
 for s in 1 2 3 4 5 6; do
-  $S synth out="$T/ll/run-s$s" recipe=ll seed=$s A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even \
+  "$S" synth out="$T/ll/run-s$s" recipe=ll seed=$s A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even \
     c_lo=2.5e13 c_hi=1e15 >/dev/null
 done
-$S fitbench bank="$T/ll" fitter=loglogistic boot=100 json=1 out="$T/ll.json" >"$T/ll.jsonl" 2>"$T/ll.err" ||
+"$S" fitbench bank="$T/ll" fitter=loglogistic boot=100 json=1 out="$T/ll.json" >"$T/ll.jsonl" 2>"$T/ll.err" ||
   fail "fitbench on log-logistic runs" "exit $?: $(head -c 300 "$T/ll.err")"
 # Bars: a perfect forecast scores a mean |err| of 0.008 on noise sd 0.01 (sd x sqrt(2/pi)); the
 # fitted curve's own error adds to it, so at most twice that. Coverage: 360 held-out points, but
@@ -35,9 +35,9 @@ assert f['run']=='run-s1' and f['status']=='ok' and f['points_fitted_from']+f['p
 # ---- a manifest bank: two runs to forecast, one cut before its knee (A not identifiable), and
 # one path that leads outside the bank.
 mkdir -p "$T/bank"
-$S synth out="$T/bank/a" recipe=a seed=1 A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2.5e13 c_hi=1e15 >/dev/null
-$S synth out="$T/bank/pre" recipe=pre seed=2 A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2e12 c_hi=6e13 >/dev/null
-$S synth out="$T/elsewhere/b" recipe=b seed=3 A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2.5e13 c_hi=1e15 >/dev/null
+"$S" synth out="$T/bank/a" recipe=a seed=1 A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2.5e13 c_hi=1e15 >/dev/null
+"$S" synth out="$T/bank/pre" recipe=pre seed=2 A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2e12 c_hi=6e13 >/dev/null
+"$S" synth out="$T/elsewhere/b" recipe=b seed=3 A=0.8 B=1.5 Cmid=1e14 R0=0.1 noise=0.01 n=40 spacing=even c_lo=2.5e13 c_hi=1e15 >/dev/null
 gzip "$T/elsewhere/b/metrics.jsonl"
 cat >"$T/bank/manifest.jsonl" <<'M'
 {"path":"a","shape":"sigmoid","expect":"forecast","command":"scalerl synth ...","seed":1}
@@ -45,7 +45,7 @@ cat >"$T/bank/manifest.jsonl" <<'M'
 
 {"path":"../elsewhere/b","shape":"sigmoid","expect":"forecast"}
 M
-$S fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank.json" >"$T/bank.out" 2>&1 ||
+"$S" fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank.json" >"$T/bank.out" 2>&1 ||
   fail "fitbench on a manifest bank" "exit $?: $(head -c 300 "$T/bank.out")"
 check "manifest bank: 3 runs, a gzipped one outside the bank among them; the run before its knee is said to be unidentifiable" python3 -c "
 import json,sys
@@ -70,7 +70,7 @@ last = max(rows, key=lambda r: r["flops"])["pass_rate"]
 for x in reversed(q["predict"]):
     print(json.dumps({"x": x, "R": last, "lo": last - 0.05, "hi": last + 0.05}))
 P
-$S fitbench bank="$T/ll" budgets=0.5 fitter="python3 $T/last.py $T/ll/run-s1/metrics.jsonl" out="$T/ext.json" json=1 \
+"$S" fitbench bank="$T/ll" budgets=0.5 fitter="python3 $T/last.py $T/ll/run-s1/metrics.jsonl" out="$T/ext.json" json=1 \
   >/dev/null 2>"$T/ext.err" || fail "fitbench with an external fitter" "exit $?: $(head -c 300 "$T/ext.err")"
 check "external fitter: its forecasts are scored as an independent computation from the runs says" python3 -c "
 import json,sys,glob
@@ -96,7 +96,7 @@ print(json.dumps({"identified": False}))
 for x in q["predict"]:
     print(json.dumps({"x": x, "R": 0.7}))
 P
-$S fitbench bank="$T/bank" budgets=0.5 fitter="python3 $T/flag.py" out="$T/flag.json" >/dev/null 2>&1
+"$S" fitbench bank="$T/bank" budgets=0.5 fitter="python3 $T/flag.py" out="$T/flag.json" >/dev/null 2>&1
 check "a fitter may forecast and say the ceiling is not identified: scored on runs to forecast, counted on the run to refuse" python3 -c "
 import json,sys
 s=json.load(open(sys.argv[1]))['scores'][0]
@@ -105,7 +105,7 @@ assert s['scored']==2 and s['flagged_unidentified']==2 and s['said_unidentified'
 # Bad fitters, one run, one budget each; the built-in beside them is scored as usual.
 mkdir -p "$T/one"; cp -r "$T/ll/run-s1" "$T/one/"
 start=$(date +%s)
-$S fitbench bank="$T/one" budgets=0.5 timeout=1 boot=0 out="$T/bad.json" \
+"$S" fitbench bank="$T/one" budgets=0.5 timeout=1 boot=0 out="$T/bad.json" \
   fitter='exit 3' fitter='sleep 30' fitter='echo hello' fitter='echo "{\"x\":1,\"R\":0.5}"' \
   fitter='echo "{\"identified\":false}"' fitter='cat >/dev/null; echo "{\"x\":\"a\"}"' fitter=loglogistic \
   >"$T/bad.out" 2>&1; rc=$?
@@ -140,7 +140,7 @@ expect_error "fitbench refuses a manifest row with a bad expect, naming the line
 echo '{"path":"a","expect":"forecast"}' >"$T/badm/manifest.jsonl"
 expect_error "fitbench refuses a manifest row without a shape" 1 "manifest.jsonl:1: expected a non-empty string in \"shape\"" -- \
   fitbench bank="$T/badm" out=
-$S fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank2.json" >/dev/null 2>&1
+"$S" fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank2.json" >/dev/null 2>&1
 check "a rerun writes the same fitbench.json, apart from the timings" cmp -s <(sed -E 's/"seconds":[^,}]*//g' "$T/bank.json") \
   <(sed -E 's/"seconds":[^,}]*//g' "$T/bank2.json")
 
@@ -158,7 +158,7 @@ for r in rows:
     assert (r['expect'] == 'refuse') != lines[-1].startswith('{\"kind\":\"run\"'), (d, r['expect'])
     assert r['command'].startswith('scalerl train ') and r['commit'], r
 "
-$S fitbench bank=bench/curves budgets=0.5 fitter=loglogistic boot=0 out= json=1 >"$T/committed.jsonl" 2>/dev/null
+"$S" fitbench bank=bench/curves budgets=0.5 fitter=loglogistic boot=0 out= json=1 >"$T/committed.jsonl" 2>/dev/null
 # The committed score was made with boot=200; a forecast's curve does not depend on the bootstrap,
 # so its errors here are the same. Tolerance 1e-6: on this machine they agree to the last digit,
 # but another compiler or CPU may contract a multiply-add differently and move the last digits of

@@ -6,23 +6,27 @@
 # reuses the base model and the finished run, and rewrites nothing of the run.
 . "$(dirname "$0")/lib.sh"
 
-pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
+# Everything in a directory whose name has a space, the binary too (a symlink): the script must
+# quote every path it is given.
+D="$T/a dir"
+mkdir -p "$D" && ln -s "$S" "$D/scalerl" || { fail "setup" "cannot make '$D/scalerl'"; exit 1; }
+pretrain_base "$D/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 # The learning run of tests/test_train.sh (a rise of ~0.13 in 200 steps), evaluated every 10
 # steps so that the half-budget fit has enough points.
 KEYS="task=add:digits=1-2 steps=200 prompts_per_step=64 gens_per_prompt=8 lr=5e-4 warmup=5 eval_n=200
   eval_samples=2 eval_every=10 think_budget=16 answer_budget=4 threads=1"
-run_script() { SCALERL_BIN=$S RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" ref/cli/make_run.sh; }
+run_script() { SCALERL_BIN="$D/scalerl" RUN_DIR="$D/run" BASE_CKPT="$D/base.ckpt" TRAIN_KEYS="$KEYS" ref/cli/make_run.sh; }
 
 run_script >"$T/out1" 2>&1; rc=$?
 [ $rc -eq 0 ] && pass "make_run.sh exits 0" || fail "make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out1" | tr '\n' ' ')"
-check "it leaves metrics.jsonl, fit.json, half_fit.json, curve.svg, report.html" test -s "$T/run/metrics.jsonl" -a \
-  -s "$T/run/fit.json" -a -s "$T/run/half_fit.json" -a -s "$T/run/curve.svg" -a -s "$T/run/report.html"
+check "it leaves metrics.jsonl, fit.json, half_fit.json, curve.svg, report.html" test -s "$D/run/metrics.jsonl" -a \
+  -s "$D/run/fit.json" -a -s "$D/run/half_fit.json" -a -s "$D/run/curve.svg" -a -s "$D/run/report.html"
 check "the summary prints A, B and Cmid with intervals" \
   bash -c "sed -n '/== summary/,\$p' '$T/out1' | grep -cE '^  (A|B|Cmid) +[0-9.e+-]+ \[' | grep -qx 3"
 check "the summary prints the half-budget check and where the plot is" \
   bash -c "grep -q 'half-budget forecast (fit on the first half of compute)' '$T/out1' && grep -q 'files: .*curve.svg' '$T/out1'"
 check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget fit: A [0-9.]+ \[' "$T/out1"
-check "the summary prints where the report is" grep -qE "^  report: $T/run/report.html" "$T/out1"
+check "the summary prints where the report is" grep -qE "^  report: $D/run/report.html" "$T/out1"
 check "each command is printed before it runs (train, three fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 6"
 # The summary's numbers are the JSON files' own, as python's json reads them.
 check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" /usr/bin/python3 -c "
@@ -42,18 +46,18 @@ wb = json.load(open(sys.argv[4]))
 assert wb['form'] == 'weibull', wb['form']
 got = num(r'^  Weibull form: A (\S+) \[(\S+), (\S+)\], r2 (\S+)')
 assert got == [float(format(wb[k], '.4f')) for k in ('A', 'A_lo', 'A_hi')] + [float(format(wb['r2'], '.5f'))], got
-" "$T/out1" "$T/run/fit.json" "$T/run/half_fit.json" "$T/run/weibull_fit.json"
+" "$T/out1" "$D/run/fit.json" "$D/run/half_fit.json" "$D/run/weibull_fit.json"
 
-stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m1"
+stat -c '%y' "$D/run/metrics.jsonl" "$D/base.ckpt" >"$T/m1"
 # The second time as `make run` starts it, with the default ./scalerl, here from another directory:
 # the script finds the repository root itself.
 if [ "$S" = "$PWD/scalerl" ]; then
-  (repo=$PWD; cd "$T" && env -u SCALERL_BIN RUN_DIR="$T/run" BASE_CKPT="$T/base.ckpt" TRAIN_KEYS="$KEYS" \
+  (repo=$PWD; cd "$T" && env -u SCALERL_BIN RUN_DIR="$D/run" BASE_CKPT="$D/base.ckpt" TRAIN_KEYS="$KEYS" \
     "$repo/ref/cli/make_run.sh") >"$T/out2" 2>&1; rc=$?
 else
   run_script >"$T/out2" 2>&1; rc=$?
 fi
-stat -c '%y' "$T/run/metrics.jsonl" "$T/base.ckpt" >"$T/m2"
+stat -c '%y' "$D/run/metrics.jsonl" "$D/base.ckpt" >"$T/m2"
 [ $rc -eq 0 ] && pass "second make_run.sh exits 0" || fail "second make_run.sh exits 0" "exit $rc: $(tail -n 3 "$T/out2" | tr '\n' ' ')"
 check "second run reuses the base model" grep -q "base model: reusing" "$T/out2"
 check "second run skips the finished RL run" grep -q "is a finished run of this config; nothing to do" "$T/out2"

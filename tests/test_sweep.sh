@@ -37,7 +37,7 @@ K=(base="$T/b.ckpt" eval_n=50 eval_samples=1 prompts_per_step=4 gens_per_prompt=
 
 # ---- a 2 x 2 grid, the cores divided among the jobs
 J=$(nproc); at_once=$(( J < 4 ? J : 4 )); per=$(( J / at_once ))
-$S sweep recipes=scalerl,grpo seeds=2 jobs="$J" out="$T/g" "${K[@]}" steps=3 2>"$T/g1.log"; rc=$?
+"$S" sweep recipes=scalerl,grpo seeds=2 jobs="$J" out="$T/g" "${K[@]}" steps=3 2>"$T/g1.log"; rc=$?
 [ $rc -eq 0 ] && pass "sweep exits 0" || fail "sweep exits 0" "exit $rc: $(tail -3 "$T/g1.log")"
 check "every run of the grid complete, once" runs_complete "$T/g" 3 "${GRID[@]}"
 [ "$(count '] start ' "$T/g1.log")" -eq 4 ] && pass "4 runs started" || fail "4 runs started" "$(cat "$T/g1.log")"
@@ -48,22 +48,22 @@ check "the run's output is in its train.log" test -f "$T/g/grpo-s2/train.log"
 # ---- the same grid again: nothing runs, nothing is touched (threads= differs: it does not count)
 mtimes "$T/g" >"$T/m1"
 sleep 0.05 # so that a rewrite would show in the nanosecond mtimes even on a coarse clock
-$S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=3 threads=1 2>"$T/g2.log"; rc=$?
+"$S" sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=3 threads=1 2>"$T/g2.log"; rc=$?
 mtimes "$T/g" >"$T/m2"
 [ $rc -eq 0 ] && pass "second sweep exits 0" || fail "second sweep exits 0" "exit $rc"
 [ "$(count '] start ' "$T/g2.log")" -eq 0 ] && pass "second sweep starts no run" || fail "second sweep starts no run" "$(cat "$T/g2.log")"
 check "second sweep says nothing to run" grep -q "nothing to run" "$T/g2.log"
 check "second sweep leaves metrics.jsonl and final.ckpt untouched" cmp "$T/m1" "$T/m2"
-out=$($S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=3 print=pending 2>/dev/null)
+out=$("$S" sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=3 print=pending 2>/dev/null)
 [ -z "$out" ] && pass "print=pending: nothing pending" || fail "print=pending: nothing pending" "$out"
-$S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=status >"$T/st" 2>/dev/null
+"$S" sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=status >"$T/st" 2>/dev/null
 [ "$(grep -c ' stale .*steps=3.*steps=4' "$T/st")" -eq 4 ] && pass "steps changed: every run stale, the difference named" \
   || fail "steps changed: every run stale" "$(cat "$T/st")"
-[ "$($S sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=pending | wc -l)" -eq 4 ] \
+[ "$("$S" sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=4 print=pending | wc -l)" -eq 4 ] \
   && pass "steps changed: 4 runs pending" || fail "steps changed: 4 runs pending" "see print=pending"
 
 # ---- a recipe changed by keys: PRESET+key=value entries are labelled runs of the preset
-$S sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 threads=1 2>"$T/lab.log"; rc=$?
+"$S" sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 threads=1 2>"$T/lab.log"; rc=$?
 [ $rc -eq 0 ] && pass "sweep with a changed recipe exits 0" || fail "sweep with a changed recipe exits 0" "exit $rc: $(tail -3 "$T/lab.log")"
 check "the changed recipe's run: preset, label and its keys in config.txt; the plain one unlabelled" python3 -c "
 import os, sys
@@ -73,14 +73,14 @@ a, b = cfg('grpo-s1'), cfg('grpo+lr=0.001+k=2-s1')
 assert 'label' not in a and a['recipe'] == 'grpo' and a['k'] == '8', a
 assert b['recipe'] == 'grpo' and b['label'] == 'grpo+lr=0.001+k=2' and float(b['lr']) == 0.001 and b['k'] == '2', b
 " "$T/lab"
-$S sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 2>"$T/lab2.log"
+"$S" sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 2>"$T/lab2.log"
 check "changed recipe: a second sweep has nothing to run" grep -q "nothing to run" "$T/lab2.log"
-out=$($S sweep recipes=grpo label=mine seeds=1 out="$T/lab1" "${K[@]}" steps=2 print=commands 2>&1)
+out=$("$S" sweep recipes=grpo label=mine seeds=1 out="$T/lab1" "${K[@]}" steps=2 print=commands 2>&1)
 check "one recipe with its own label= hands it to the run" grep -q " label=mine " <<<"$out"
 
 # ---- stopped midway with SIGTERM, then restarted
 N=200 # steps per run: about half a second each
-$S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k1.log" &
+"$S" sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k1.log" &
 pid=$!; BG+=("$pid")
 # Wait until one run has finished and the next has written steps, so that one is mid-run (up to
 # 5 minutes: a run takes seconds, many times that under the sanitizers on a loaded machine).
@@ -96,20 +96,20 @@ check "SIGTERM: the running train was stopped" grep -q "stopped " "$T/k1.log"
 held=0
 for l in "$T"/k/*/.sweep.lock; do flock -n "$l" true || held=$((held + 1)); done
 [ $held -eq 0 ] && pass "SIGTERM: no train left holding a lock" || fail "SIGTERM: no train left holding a lock" "$held held"
-$S sweep recipes=scalerl,grpo seeds=2 out="$T/k" "${K[@]}" steps=$N print=status >"$T/kst" 2>/dev/null
+"$S" sweep recipes=scalerl,grpo seeds=2 out="$T/k" "${K[@]}" steps=$N print=status >"$T/kst" 2>/dev/null
 done_before=$(grep -c ' finished ' "$T/kst")
 [ "$done_before" -ge 1 ] && [ "$done_before" -lt 4 ] && [ "$(grep -c ' incomplete ' "$T/kst")" -ge 1 ] \
   && pass "SIGTERM: the stopped run is incomplete, not finished" || fail "SIGTERM: stopped run state" "$(cat "$T/kst")"
-$S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k2.log"; rc=$?
+"$S" sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/k" "${K[@]}" steps=$N threads=1 2>"$T/k2.log"; rc=$?
 [ $rc -eq 0 ] && pass "restart exits 0" || fail "restart exits 0" "exit $rc: $(tail -3 "$T/k2.log")"
 [ "$(count '] start ' "$T/k2.log")" -eq $((4 - done_before)) ] && pass "restart starts only the unfinished runs" \
   || fail "restart starts only the unfinished runs" "$done_before finished before; $(cat "$T/k2.log")"
 check "restart: every run complete, each step once" runs_complete "$T/k" $N "${GRID[@]}"
 
 # ---- two sweeps on one directory at once: every run exactly once between them
-$S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/d" "${K[@]}" steps=30 threads=1 2>"$T/d1.log" &
+"$S" sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/d" "${K[@]}" steps=30 threads=1 2>"$T/d1.log" &
 p1=$!; BG+=("$p1")
-$S sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/d" "${K[@]}" steps=30 threads=1 2>"$T/d2.log"; rc2=$?
+"$S" sweep recipes=scalerl,grpo seeds=2 jobs=1 out="$T/d" "${K[@]}" steps=30 threads=1 2>"$T/d2.log"; rc2=$?
 wait "$p1"; rc1=$?
 [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] && pass "two sweeps: both exit 0" || fail "two sweeps: both exit 0" "exits $rc1 $rc2"
 started=$(( $(count '] start ' "$T/d1.log") + $(count '] start ' "$T/d2.log") ))
@@ -125,7 +125,7 @@ f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], 'w'
 " "$T/l/scalerl-s1/.sweep.lock" "$T/locked" &
 BG+=("$!")
 for _ in $(seq 200); do [ -e "$T/locked" ] && break; sleep 0.02; done
-$S sweep recipes=scalerl seeds=2 jobs=1 out="$T/l" "${K[@]}" steps=3 threads=1 2>"$T/l.log"; rc=$?
+"$S" sweep recipes=scalerl seeds=2 jobs=1 out="$T/l" "${K[@]}" steps=3 threads=1 2>"$T/l.log"; rc=$?
 [ $rc -eq 0 ] && pass "held lock: sweep exits 0" || fail "held lock: sweep exits 0" "exit $rc: $(cat "$T/l.log")"
 check "held lock: run reported busy" grep -q "busy   scalerl-s1: locked by" "$T/l.log"
 check "held lock: started only after the busy line" python3 -c "
@@ -135,12 +135,12 @@ check "locks: both runs complete" runs_complete "$T/l" 3 scalerl-s1 scalerl-s2
 
 # ---- failures: reported with the reason, the other runs still run, exit 1
 mkdir -p "$T/f"; echo "not a directory" >"$T/f/grpo-s1"
-$S sweep recipes=scalerl,grpo out="$T/f" "${K[@]}" steps=3 threads=1 2>"$T/f.log"; rc=$?
+"$S" sweep recipes=scalerl,grpo out="$T/f" "${K[@]}" steps=3 threads=1 2>"$T/f.log"; rc=$?
 [ $rc -eq 1 ] && pass "a failed run: exit 1" || fail "a failed run: exit 1" "exit $rc"
 check "a failed run: named with its reason" grep -q "FAILED grpo-s1: .*not a directory" "$T/f.log"
 check "a failed run: the other run finished" runs_complete "$T/f" 3 scalerl-s1
 echo junk >"$T/junk.ckpt"
-$S sweep recipes=scalerl out="$T/j" base="$T/junk.ckpt" eval_n=50 steps=3 threads=1 2>"$T/j.log"; rc=$?
+"$S" sweep recipes=scalerl out="$T/j" base="$T/junk.ckpt" eval_n=50 steps=3 threads=1 2>"$T/j.log"; rc=$?
 [ $rc -eq 1 ] && pass "a train that fails: exit 1" || fail "a train that fails: exit 1" "exit $rc"
 check "a train that fails: exit code and the log's last line" grep -q "FAILED scalerl-s1: exit [12] .*junk.ckpt.*train.log" "$T/j.log"
 check "a train that fails: counted in the summary" grep -q "1 of 1 runs failed" "$T/j.log"
@@ -149,7 +149,7 @@ check "a train that fails: counted in the summary" grep -q "1 of 1 runs failed" 
 # so it is refused before anything is touched, however the path reaches it ('..', a symlink, a
 # recipes= entry); a base elsewhere in the sweep directory is fine. B=: K without its base=.
 B=("${K[@]:1}" steps=2 threads=1)
-$S sweep recipes=scalerl out="$T/bb" base="$T/b.ckpt" "${B[@]}" 2>"$T/bb.log" ||
+"$S" sweep recipes=scalerl out="$T/bb" base="$T/b.ckpt" "${B[@]}" 2>"$T/bb.log" ||
   fail "base inside a run: set-up sweep" "$(tail -2 "$T/bb.log")"
 files_of() { find "$1" -printf '%p %s %T@\n' | sort; } # every file and directory, with size and mtime
 files_of "$T/bb" >"$T/bb1"
@@ -166,7 +166,7 @@ ln -s bb/scalerl-s1/final.ckpt "$T/in-run.ckpt"
 files_of "$T/bb" >"$T/bb2"
 check "base inside a run directory: the run's files untouched, no run started" cmp "$T/bb1" "$T/bb2"
 cp "$T/b.ckpt" "$T/bb/base.ckpt"
-$S sweep recipes=scalerl out="$T/bb" base="$T/bb/base.ckpt" "${B[@]}" 2>"$T/bb3.log"; rc=$?
+"$S" sweep recipes=scalerl out="$T/bb" base="$T/bb/base.ckpt" "${B[@]}" 2>"$T/bb3.log"; rc=$?
 [ $rc -eq 0 ] && pass "a base in the sweep directory, outside its runs: exit 0" \
   || fail "a base in the sweep directory, outside its runs" "exit $rc: $(tail -2 "$T/bb3.log")"
 check "a base in the sweep directory: the run made again from it" runs_complete "$T/bb" 2 scalerl-s1
@@ -214,8 +214,8 @@ check "refusals wrote nothing" test ! -e "$Z"
 mkdir -p "$T/my base's"; cp "$T/b.ckpt" "$T/my base's/b.ckpt"
 C=(recipes=scalerl,grpo seeds=2 out="$T/c" base="$T/my base's/b.ckpt" eval_n=50 eval_samples=1 prompts_per_step=4
    gens_per_prompt=2 steps=3 threads=1)
-$S sweep "${C[@]}" print=commands >"$T/cmds" 2>&1 || fail "print=commands" "exit $?"
-$S sweep "${C[@]}" print=commands jobs=3 >"$T/cmds2" 2>&1
+"$S" sweep "${C[@]}" print=commands >"$T/cmds" 2>&1 || fail "print=commands" "exit $?"
+"$S" sweep "${C[@]}" print=commands jobs=3 >"$T/cmds2" 2>&1
 check "print=commands: stable across invocations" cmp "$T/cmds" "$T/cmds2"
 check "print=commands: one absolute train command per run, seed-major" python3 -c "
 import shlex, sys
@@ -226,17 +226,17 @@ names = [dict(x.split('=', 1) for x in w[2:])['out'].rsplit('/', 1)[1] for w in 
 assert names == ['scalerl-s1', 'grpo-s1', 'scalerl-s2', 'grpo-s2'], names" "$T/cmds" "$S"
 check "print=commands: the lines run as-is in bash" bash "$T/cmds"
 check "print=commands: runs made by the printed lines are complete" runs_complete "$T/c" 3 "${GRID[@]}"
-$S sweep "${C[@]}" print=status >"$T/cst" 2>/dev/null
+"$S" sweep "${C[@]}" print=status >"$T/cst" 2>/dev/null
 [ "$(grep -c ' finished ' "$T/cst")" -eq 4 ] && pass "print=status: runs made elsewhere count as finished" \
   || fail "print=status: runs made elsewhere" "$(cat "$T/cst")"
-$S sweep "${C[@]}" 2>"$T/c.log"
+"$S" sweep "${C[@]}" 2>"$T/c.log"
 check "sweep after the printed commands: nothing to run" grep -q "nothing to run" "$T/c.log"
 
 # ---- print=slurm without a cluster (make test-cluster runs it on a real Slurm): the script is
 # bash, lists only the unfinished run, and its task script, run by hand as Slurm would run array
 # task 0, trains that run into its train.log; a stand-in sbatch records what it is given.
 rm "$T/c/grpo-s2/final.ckpt"
-$S sweep "${C[@]}" print=slurm >"$T/slurm.sh" 2>/dev/null
+"$S" sweep "${C[@]}" print=slurm >"$T/slurm.sh" 2>/dev/null
 check "print=slurm: bash syntax" bash -n "$T/slurm.sh"
 check "print=slurm: a 1-task array naming the unfinished run" bash -c "grep -q -- '--array=0-0 ' '$T/slurm.sh' &&
   [ \$(grep -c '^[0-9]) run=' '$T/slurm.sh') = 1 ] && grep -q '^0) run=$T/c/grpo-s2;' '$T/slurm.sh'"

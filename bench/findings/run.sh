@@ -92,7 +92,7 @@ make_base() {
     ck=$(base_ckpt "$1")
     [ -f "$ck" ] && return 0
     # shellcheck disable=SC2046
-    if [ "$PRINT" = commands ]; then echo "$S pretrain out=$ck $(base_keys "$1")"
+    if [ "$PRINT" = commands ]; then printf '%q pretrain %q %s\n' "$S" "out=$ck" "$(base_keys "$1")"
     else
         mkdir -p "$(dirname "$ck")"
         echo "== base model $1: $S pretrain out=$ck $(base_keys "$1")"; "$S" pretrain out="$ck" $(base_keys "$1") progress=0
@@ -299,7 +299,7 @@ probe_default_s() {
         walls+=("$(awk -F'"wall_s":' '/^\{"kind":"run"/ { split($2, v, /[,}]/); print v[1] }' "$d/s$s/metrics.jsonl" 2>/dev/null)")
     done
     if [ -z "${walls[0]:-}" ] || [ -z "${walls[1]:-}" ]; then
-        echo "make findings: the speed probe (a default run of $PROBE_STEPS steps) failed (exit $rc): see $d/s1.log and $d/s2.log" >&2
+        echo "make findings: the speed probe (a default run of $PROBE_STEPS steps) failed (exit $rc): see '$d/s1.log' and '$d/s2.log'" >&2
         exit 1
     fi
     rm -rf "$d"

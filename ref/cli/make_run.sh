@@ -17,23 +17,23 @@ if [ -f "$BASE" ]; then
     say "base model: reusing $BASE (delete it to make a new one)"
 else
     say "base model"
-    run $BIN pretrain out="$BASE" progress=1
+    run "$BIN" pretrain out="$BASE" progress=1
 fi
 say "RL run with the scalerl recipe -> $OUT"
-run $BIN train base="$BASE" out="$OUT" progress=1 ${TRAIN_KEYS:-}
+run "$BIN" train base="$BASE" out="$OUT" progress=1 ${TRAIN_KEYS:-}
 say "fit on the first half of the compute, checked on the second"
-run $BIN fit "$OUT" fit_until_frac=0.5 save=0 cutoffs=0 json=1 >"$OUT/half_fit.json"
+run "$BIN" fit "$OUT" fit_until_frac=0.5 save=0 cutoffs=0 json=1 >"$OUT/half_fit.json"
 say "fit on the whole run (writes fit.json)"
-run $BIN fit "$OUT"
+run "$BIN" fit "$OUT"
 say "the same fit in the faster-saturating Weibull form (the toy's runs approach their plateau faster than a log-logistic)"
-run $BIN fit "$OUT" form=weibull save=0 cutoffs=0 json=1 >"$OUT/weibull_fit.json"
+run "$BIN" fit "$OUT" form=weibull save=0 cutoffs=0 json=1 >"$OUT/weibull_fit.json"
 say "plot"
-run $BIN plot "$OUT" out="$OUT/curve.svg" title="scalerl recipe, default task"
+run "$BIN" plot "$OUT" out="$OUT/curve.svg" title="scalerl recipe, default task"
 say "report: the curve, the recipe, the training signals, what RL changed"
-run $BIN report "$OUT" out="$OUT/report.html"
+run "$BIN" report "$OUT" out="$OUT/report.html"
 
 say "summary ($(( $(date +%s) - start )) s)"
-get() { $BIN get "$@"; }
+get() { "$BIN" get "$@"; }
 get "$OUT/fit.json" '  A     {A:.4f} [{A_lo:.4f}, {A_hi:.4f}]' '  B     {B:.4g} [{B_lo:.4g}, {B_hi:.4g}]' \
     '  Cmid  {Cmid:.4g} [{Cmid_lo:.4g}, {Cmid_hi:.4g}]' '  R0    {R0:.4f} (step-0 pass rate)' '  r2 {r2:.5f}'
 get "$OUT/half_fit.json" '  half-budget forecast (fit on the first half of compute): {holdout} points held out,'\
