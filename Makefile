@@ -4,12 +4,15 @@
 
 CC      ?= cc
 OPT     ?= -O2 -march=native
-# Messages into fixed error buffers are cut on purpose, hence -Wno-format-truncation.
+# Messages into fixed error buffers are cut on purpose, hence -Wno-format-truncation (GCC's; a
+# compiler without it, such as clang, would warn of an unknown option on every file, so it is
+# passed only where accepted).
 # -fno-trapping-math: nothing here reads floating-point exception flags, and with GCC's default
 # (-ftrapping-math) a clamp followed by arithmetic (fast_expf in models/layers.h) keeps every loop
 # that calls it scalar, `#pragma omp simd` or not; values are the same either way (no contraction,
 # no reassociation: those are other flags), and it is clang's default.
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wno-format-truncation -fno-trapping-math -fopenmp -D_GNU_SOURCE -I.
+NO_TRUNC_WARN := $(shell $(CC) -Werror -Wno-format-truncation -x c -fsyntax-only /dev/null 2>/dev/null && echo -Wno-format-truncation)
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra $(NO_TRUNC_WARN) -fno-trapping-math -fopenmp -D_GNU_SOURCE -I.
 LDLIBS  += -lopenblas -lz -lm
 BUILD   ?= build
 BIN     ?= scalerl

@@ -10,7 +10,8 @@
 
 cmd_start='(^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*[[:space:]]+)*|\$\(|[;&|{][[:space:]]*|\<(run|exec|env|time|nice)[[:space:]]+)'
 unquoted="${cmd_start}\\\$\\{?(S|BIN)\\}?([[:space:]]|\\)|$)"
-mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null)
+# This file is left out: its samples of the bad forms below are what the pattern must catch.
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null | grep -vx 'tests/test_shell_quoting.sh')
 if [ ${#scripts[@]} -lt 10 ]; then
   fail "tracked scripts found" "git ls-files listed ${#scripts[@]} (expected the repository's scripts; is this a git checkout?)"
   exit 0
