@@ -20,8 +20,11 @@
 #define SCALERL_OPT "unknown"
 #endif
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #if defined(__clang__)
-#define COMPILER "clang " __clang_version__
+/* Not __clang_version__: Debian's ends in a space ("14.0.6 "). */
+#define COMPILER "clang " STRINGIFY(__clang_major__) "." STRINGIFY(__clang_minor__) "." STRINGIFY(__clang_patchlevel__)
 #elif defined(__GNUC__)
 #define COMPILER "gcc " __VERSION__
 #else
