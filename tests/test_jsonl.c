@@ -1,6 +1,7 @@
 /* The flat JSON reader and writer: exact number round trips, escapes both ways, skipped nested
  * values, non-finite numbers written as null, and malformed lines refused with a message. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -115,7 +116,7 @@ static void test_reader(void)
                 "\"k\":1,\"k\":2, \"e\":-1.5E+3 }  \r\n";
     int rc = jsonl_parse(l1, o, err);
     CHECK(rc == 0, "spaces, nested values with brackets inside strings", "%s", err);
-    double k, e;
+    double k = NAN, e = NAN; /* printed when a check fails before they are read */
     CHECK(rc == 0 && jsonl_num(o, "k", &k) && k == 2, "a repeated key: the last value wins", "k %g", k);
     CHECK(rc == 0 && jsonl_num(o, "e", &e) && e == -1500, "exponent with sign and capital E", "e %g", e);
     const char *esc = rc == 0 ? jsonl_str(o, "esc") : NULL;
