@@ -34,18 +34,23 @@ DEPS_OK  := $(BUILD)/.deps-ok
 all: $(BIN)
 
 # Shell lines that install the Debian packages $(1) as root or with password-less sudo, or stop
-# with the exact command to run.
+# with the exact command to run. apt-get's and dpkg's own output (some hundred lines on a fresh
+# machine) goes to $(APT_LOG), whose last lines are printed when the install fails; Recommends are
+# left out, since a header package's (manual pages, libc's image tools) are not needed to build.
+APT_LOG := $(BUILD)/apt-get.log
 apt_install = if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
   else echo "scalerl: cannot install as $$(id -un); run: sudo apt-get install -y $(1)"; exit 1; fi; \
-  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) \
-    || { echo "scalerl: apt-get failed; run: sudo apt-get install -y $(1)"; exit 1; }
+  mkdir -p $(BUILD); echo "scalerl: apt-get install $(1) (its output: $(APT_LOG))"; \
+  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends $(1); } >$(APT_LOG) 2>&1 \
+    || { tail -n 5 $(APT_LOG); echo "scalerl: apt-get failed; run: sudo apt-get install -y $(1)"; exit 1; }
 
 # OpenBLAS and zlib headers: install them when we can, otherwise say the exact command.
 $(DEPS_OK):
 	@mkdir -p $(BUILD)
 	@if ! printf '#include <cblas.h>\n#include <zlib.h>\nint main(void){openblas_set_num_threads(1);return (int)crc32(0,0,0);}\n' \
 	     | $(CC) -x c - -o $(BUILD)/.depcheck -lopenblas -lz 2>/dev/null; then \
-	  echo "scalerl: OpenBLAS or zlib development headers are missing; installing libopenblas-dev zlib1g-dev"; \
+	  echo "scalerl: OpenBLAS or zlib development headers are missing"; \
 	  $(call apt_install,libopenblas-dev zlib1g-dev); \
 	fi
 	@rm -f $(BUILD)/.depcheck
@@ -118,7 +123,7 @@ sanitize:
 MEMCHECK_BUILD := build/memcheck
 memcheck:
 	@command -v valgrind >/dev/null || { \
-	  echo "scalerl: valgrind is missing; installing it"; \
+	  echo "scalerl: valgrind is missing"; \
 	  $(call apt_install,valgrind); }
 	$(MAKE) BUILD=$(MEMCHECK_BUILD) BIN=$(MEMCHECK_BUILD)/scalerl OPT="-O1 -g" $(MEMCHECK_BUILD)/scalerl
 	SCALERL_BIN=$(MEMCHECK_BUILD)/scalerl tests/run.sh --only tests/memcheck.sh

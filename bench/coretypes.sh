@@ -12,6 +12,7 @@
 # kernel set this processor cannot run (SkylakeX needs AVX-512) dies of SIGILL (exit 132): reported
 # as such, its column left empty. Logs stay in $OUT (default a new directory under /tmp).
 set -u
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/.."
 scripts=1
 if [ "${1:-}" = "--binaries" ]; then scripts=0; shift; fi

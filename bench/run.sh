@@ -19,6 +19,7 @@
 # one round. Measured on the busy development machine (load average 8): 22 minutes, `make run` 13
 # of them; less on idle cores (`make run` alone takes 2-3 minutes there).
 set -u
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/.."
 secs=${SECONDS_PER_MEASUREMENT:-1}
 rounds=${BENCH_ROUNDS:-3}

@@ -6,6 +6,7 @@
 # machine (a lock file): `make -j2 sanitize` runs two suites side by side, and two apt-gets would
 # race for dpkg's locks.
 set -u
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 [ $# -ge 1 ] || { echo "usage: tests/apt_install.sh PACKAGE..." >&2; exit 2; }
 if [ "$(id -u)" = 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo -n); else
   echo "$(id -un) cannot install them; run: sudo apt-get install -y $*" >&2

@@ -5,6 +5,10 @@
 # the helpers that print the "PASS name" / "FAIL name: why" lines tests/run.sh counts. Named
 # lib.sh, not test_*.sh, so that run.sh does not run it as a test.
 set -u
+# The C locale, for every test and whatever it runs: under a locale with a decimal comma
+# (de_DE.UTF-8), Debian's awk (mawk) reads "1.5" as 1 and prints 0.25 as "0,25", and bash's printf
+# refuses "1.5", so that bounds and measured values were compared wrong (tests/README.md).
+export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || { echo "FAIL $(basename "$0") setup: cannot cd to the repo root"; exit 1; }
 # Set-up failures are reported under the test's short name: tests/test_eval.sh -> eval.
 TEST_NAME=$(basename "$0" .sh)
@@ -148,4 +152,15 @@ need_python() {
   debian_install "$1" "$3" "a python3 that imports $2" || return 1
   PY=$(python_with "$2")
   [ -n "$PY" ] || { fail "$1" "$3 installed, yet no python3 imports $2"; return 1; }
+}
+
+# need_python3 CHECK_NAME: sets PY3 to a python3 for the checks that read our outputs with its
+# standard library alone (json, xml, gzip), installing Debian's python3 when there is none: a
+# minimal Debian (a container, debootstrap's minbase) has none, and there these checks once failed
+# by "python3: command not found", or passed only when an earlier test had installed PyTorch.
+# When that cannot be done: false after a FAIL line, and PY3=python3, so that each check that needs
+# it fails by name too.
+need_python3() {
+  local PY
+  if need_python "$1" json python3; then PY3=$PY; else PY3=python3; return 1; fi
 }

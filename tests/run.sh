@@ -4,6 +4,7 @@
 # PASS/FAIL lines they print, and ends with "N passed, N failed". A test program that exits
 # nonzero or dies without printing FAIL still counts as one failure, so a crash is never silent.
 set -u
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/.."
 # libgomp's default busy-waiting makes 2-thread runs of tiny models crawl when the 2 cores are
 # shared with other work; passive waiting changes no result, only the waiting.

@@ -4,6 +4,7 @@
 # titles and labels hold, checked with an XML parser (python3's xml.dom.minidom). Long evaluations
 # show progress.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 K="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4 prompts_per_step=8 gens_per_prompt=4 eval_every=5 threads=1 progress=0"
@@ -20,7 +21,7 @@ awk '/"pass_rate":/ { r = 0.2 + 0.05 * i++
 
 # well_formed FILE...: every file parses as XML.
 well_formed() {
-  python3 -c "
+  "$PY3" -c "
 import sys, xml.dom.minidom
 for p in sys.argv[1:]: xml.dom.minidom.parse(p)" "$@"
 }
@@ -76,7 +77,7 @@ check "the bank is unchanged" bash -c "cmp -s '$T/bank/manifest.jsonl' '$T/manif
 mkdir -p "$T/loop/a" && cp -r "$T/r" "$T/loop/a/r" && ln -s .. "$T/loop/a/up" && ln -s . "$T/loop/self" &&
   ln -s a/r "$T/loop/r-again"
 "$S" compare "$T/loop" json=1 >"$T/loop.json" 2>"$T/loop.err"
-check "compare counts a run reached through links once (seeds 1)" python3 -c "
+check "compare counts a run reached through links once (seeds 1)" "$PY3" -c "
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 seeds = [r['seeds'] for r in rows if 'seeds' in r]
@@ -144,7 +145,7 @@ check "valid UTF-8 in a title is kept as is" grep -q "café" "$T/odd.svg"
 "$S" plot "$T/r" out="$T/plain.svg" preview=0 >/dev/null 2>&1
 check "a plain plot's SVG is well-formed too" well_formed "$T/plain.svg"
 "$S" compare "$T/odd" json=1 >"$T/odd.json" 2>/dev/null
-check "compare json=1 with such a label gives valid JSON lines (python3 json), the label among them" python3 -c "
+check "compare json=1 with such a label gives valid JSON lines (python3 json), the label among them" "$PY3" -c "
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1], encoding='utf-8')]
 assert any('x\ufffd' in json.dumps(r, ensure_ascii=False) for r in rows), rows" "$T/odd.json"

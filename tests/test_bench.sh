@@ -3,6 +3,7 @@
 # and the PyTorch step's check against it (Debian's python3-torch, installed when missing),
 # measure_run's exit status and peak memory, and report.awk's verdicts and JSON on a fixture.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 B=${SCALERL_BENCH_DIR:-build/bench}
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
@@ -70,7 +71,7 @@ check "a ratio under its target is not met (threads 1.05x sync)" \
 check "a fraction of peak over its target is met (train d64 70%)" bash -c "grep -F 'train d64 L2, 2 threads' '$T/l.md' | grep -q '70% | >= 65% | yes'"
 check "make run's rows: 400 MB met, 150 s not" bash -c "grep -F 'peak resident' '$T/l.md' | grep -q 'yes' &&
   grep -F 'wall time' '$T/l.md' | grep -q '\*\*no\*\*'"
-check "latest.json parses and holds the named keys" python3 -c "
+check "latest.json parses and holds the named keys" "$PY3" -c "
 import json, sys
 j = json.load(open(sys.argv[1]))
 want = {'rl_step_c_over_torch': 14.0, 'pipeline_threads_over_sync': 1.05, 'decode_d128_peak_frac': 0.5,

@@ -4,8 +4,9 @@
 # JSON and SVG outputs are checked with python3's standard library (json, xml), an independent
 # parser.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
-pyjson() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
+pyjson() { "$PY3" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 
 # ---- synth and fit
 "$S" synth out="$T/a" A=0.7 B=2 Cmid=1e14 R0=0.1 noise=0.01 n=40 seed=1 || fail "synth" "exit $?"
@@ -69,7 +70,7 @@ assert d['form']=='weibull' and '2^-' in d['model'] and abs(d['A']-0.8)<=0.02 an
 "$S" fit "$T/a" fit_until=5e15 json=1 >"$T/until.jsonl" 2>&1 || fail "fit fit_until" "exit $?"
 check "fit_until: held-out points scored within 0.02" pyjson "$T/a/fit.json" "
 assert d['holdout']>0 and d['holdout_mae']<=0.02 and d['fit_until']==5e15, d['holdout_mae']"
-check "json=1 prints parseable lines" python3 -c "
+check "json=1 prints parseable lines" "$PY3" -c "
 import json,sys
 rows=[json.loads(l) for l in open(sys.argv[1])]; assert rows and rows[0]['kind']=='run' and 'A' in rows[0]" "$T/until.jsonl"
 
@@ -95,14 +96,14 @@ check "ten points: intervals" bash -c "'$S' fit '$T/ten' save=0 | grep -q 'inter
 # run's: two runs equal up to the cut (so the pooled curve is the single run's), the second's last
 # point 0.1 lower. Tolerance 1e-5: the pooled and single fits converge to the same optimum to ~1e-7.
 "$S" synth out="$T/hl/a" recipe=r noise=0.01 n=40 spacing=even >/dev/null && cp -r "$T/hl/a" "$T/hl/b"
-python3 -c "
+"$PY3" -c "
 import json, sys
 p = sys.argv[1]; L = open(p).read().splitlines()
 i = max(i for i, l in enumerate(L) if '\"kind\":\"eval\"' in l)
 o = json.loads(L[i]); o['pass_rate'] -= 0.1; o['pass_rate_lo'] -= 0.1; o['pass_rate_hi'] -= 0.1
 L[i] = json.dumps(o, separators=(',', ':')); open(p, 'w').write('\n'.join(L) + '\n')" "$T/hl/b/metrics.jsonl"
 "$S" fit "$T/hl/a" "$T/hl/b" fit_until_frac=0.5 boot=0 json=1 save=0 >"$T/hl.jsonl" 2>&1
-check "a pooled fit's hold-out error at the last point is the mean over its runs" python3 -c "
+check "a pooled fit's hold-out error at the last point is the mean over its runs" "$PY3" -c "
 import json, sys
 e = [json.loads(l)['holdout_last_error'] for l in open(sys.argv[1]) if 'holdout_last_error' in l]
 assert len(e) == 3 and abs(e[2] - (e[0] + e[1]) / 2) < 1e-5 and abs(e[1] - e[0] - 0.1) < 1e-5, e" "$T/hl.jsonl"
@@ -160,7 +161,7 @@ err=$("$S" fit "$T/trunc" boot=0 cutoffs=0 2>&1 >/dev/null); rc=$?
 # ---- plot
 out=$("$S" plot "$T/a" "$T/trunc" out="$T/curve.svg" 2>/dev/null); rc=$?
 [ $rc -eq 0 ] && pass "plot exits 0" || fail "plot exits 0" "exit $rc"
-check "plot writes a well-formed SVG" python3 -c "
+check "plot writes a well-formed SVG" "$PY3" -c "
 import sys, xml.etree.ElementTree as ET
 r=ET.parse(sys.argv[1]).getroot(); assert r.tag.endswith('svg')
 ns='{http://www.w3.org/2000/svg}'
@@ -182,13 +183,13 @@ for s in 1 2; do
   "$S" synth out="$T/cmp/same-s$s" recipe=same seed=$((s + 30)) noise=0.01 A=0.7 B=2 >/dev/null
 done
 "$S" compare "$T/cmp" json=1 boot=40 out="$T/cmp.svg" >"$T/cmp.jsonl" 2>"$T/cmp.err" || fail "compare" "exit $?: $(cat "$T/cmp.err")"
-check "compare verdicts: lowA ceiling mover, steep efficiency shaper, same no effect" python3 -c "
+check "compare verdicts: lowA ceiling mover, steep efficiency shaper, same no effect" "$PY3" -c "
 import json,sys
 v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
 assert v=={'scalerl':'baseline','lowA':'ceiling mover','steep':'efficiency shaper','same':'no effect'}, v" "$T/cmp.jsonl"
 # last_mean is the mean of the seeds' last eval pass rates, read here from the runs themselves;
 # tolerance 1e-12: the same doubles averaged in the same order, printed with 17 digits.
-check "compare reports each recipe's last eval points, mean over seeds (last_mean)" python3 -c "
+check "compare reports each recipe's last eval points, mean over seeds (last_mean)" "$PY3" -c "
 import json,sys
 rows={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
 for name in ('scalerl','lowA','steep','same'):
@@ -199,7 +200,7 @@ for name in ('scalerl','lowA','steep','same'):
     want=sum(last)/2
     assert abs(rows[name]['last_mean']-want)<=1e-12*want, (name, rows[name]['last_mean'], want)
 assert rows['lowA']['last_mean'] < rows['scalerl']['last_mean']-0.05, rows" "$T/cmp.jsonl" "$T/cmp"
-check "compare draws every recipe on one SVG" python3 -c "
+check "compare draws every recipe on one SVG" "$PY3" -c "
 import sys, xml.etree.ElementTree as ET
 r=ET.parse(sys.argv[1]).getroot(); ns='{http://www.w3.org/2000/svg}'
 texts=[t.text or '' for t in r.iter(ns+'text')]
@@ -224,11 +225,11 @@ for s in 1 2 3; do
   "$S" synth out="$T/shp/same-s$s" recipe=same seed=$((s + 30)) $W A=0.9 B=1 Cmid=1e13 >/dev/null
 done
 "$S" compare "$T/shp" json=1 boot=0 >"$T/shp.jsonl" 2>"$T/shp.err" || fail "compare shapes" "exit $?: $(cat "$T/shp.err")"
-check "shapes: a sharper bend to the same plateau is an efficiency shaper, a lower plateau a ceiling mover, the same curve no effect" python3 -c "
+check "shapes: a sharper bend to the same plateau is an efficiency shaper, a lower plateau a ceiling mover, the same curve no effect" "$PY3" -c "
 import json,sys
 v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
 assert v=={'scalerl':'baseline','bend':'efficiency shaper','lower':'ceiling mover','same':'no effect'}, v" "$T/shp.jsonl"
-check "shapes: the log-logistic alone would have called the bend a ceiling mover; the Weibull form and the plateaus do not" python3 -c "
+check "shapes: the log-logistic alone would have called the bend a ceiling mover; the Weibull form and the plateaus do not" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['bend']
 assert r['dA'] < -r['margin_A'] and abs(r['dA_weibull']) <= r['margin_A_weibull'], r
@@ -242,11 +243,11 @@ assert abs(r['last_mean']-0.9) < 0.02, r" "$T/shp.jsonl"
 "$S" fit "$T/shp/scalerl-s1" "$T/shp/bend-s1" form=weibull boot=0 save=0 cutoffs=0 >"$T/shp-wb.txt" 2>&1
 check "fit form=weibull on two recipes: no pair read in one form under two names, a note instead" \
   bash -c "grep -q 'compared in the default form only' '$T/shp-wb.txt' && ! grep -q 'Weibull form [+-]' '$T/shp-wb.txt'"
-check "shapes: the lower plateau is seen in both forms" python3 -c "
+check "shapes: the lower plateau is seen in both forms" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['lower']
 assert r['forms_agree'] and r['dA'] < -r['margin_A'] and r['dA_weibull'] < -r['margin_A_weibull'], r" "$T/shp.jsonl"
-check "shapes: every reading that decided here rests on ceilings inside the bound (pinned)" python3 -c "
+check "shapes: every reading that decided here rests on ceilings inside the bound (pinned)" "$PY3" -c "
 import json,sys
 r=[r for r in map(json.loads, open(sys.argv[1])) if r['recipe'] != 'scalerl']
 assert len(r) == 3 and all(x['ceiling_pinned'] for x in r), r" "$T/shp.jsonl"
@@ -259,7 +260,7 @@ for s in 1 2 3; do
   "$S" synth out="$T/pin/tie-s$s" recipe=tie seed=$((s + 60)) $W shape=loglogistic A=1 B=0.5 Cmid=5e13 >/dev/null
 done
 "$S" compare "$T/pin" json=1 boot=0 >"$T/pin.jsonl" 2>"$T/pin.err" || fail "compare young" "exit $?: $(cat "$T/pin.err")"
-check "pinned: a log-logistic A at its bound is backed by the Weibull form's, inside it" python3 -c "
+check "pinned: a log-logistic A at its bound is backed by the Weibull form's, inside it" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['young']
 assert r['A_at_bound'] and not r['A_weibull_at_bound'], ('the case needs the log-logistic at its bound and the Weibull inside', r)
@@ -267,7 +268,7 @@ assert r['ceiling_reading'] == 'both forms' and r['ceiling_pinned'] and r['d_cei
 # A young log-logistic (A 1.0, B 0.5, cut at 1.4 Cmid) that both forms fit within 0.1%: the
 # better-form reading takes the Weibull's tail and reads its higher ceiling as lower; the tie
 # leaves it not pinned.
-check "pinned: a better-form reading on a near-tie of the forms is not pinned" python3 -c "
+check "pinned: a better-form reading on a near-tie of the forms is not pinned" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['tie']
 assert abs(r['sse_weibull'] / r['sse'] - 1) < 0.02, ('the case needs a near-tie', r)
@@ -285,7 +286,7 @@ for s in 1 2 3; do
   "$S" synth out="$T/plat/creep_low-s$s" recipe=creep_low seed=$((s + 50)) $W shape=loglogistic A=0.9 B=0.4 Cmid=1.6e11 R0=0.19 >/dev/null
 done
 "$S" compare "$T/plat" json=1 boot=0 >"$T/plat.jsonl" 2>"$T/plat.err" || fail "compare plateaus" "exit $?: $(cat "$T/plat.err")"
-check "plateau: flat runs at the baseline's height are no ceiling mover though the forms read one; 0.05 lower is one though they do not" python3 -c "
+check "plateau: flat runs at the baseline's height are no ceiling mover though the forms read one; 0.05 lower is one though they do not" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
 def forms(x):
@@ -306,7 +307,7 @@ check "compare text says the plateaus decided" \
 # plateau (last points +0.008) after a low start; both forms read its ceiling higher. lr=1e-4
 # still swings over its last fifth (scatter 0.03), so it is no plateau and the forms decide.
 "$S" compare bench/curves/pairs json=1 boot=0 >"$T/pairs.jsonl" 2>"$T/pairs.err" || fail "compare the bank's pairs" "exit $?: $(cat "$T/pairs.err")"
-check "bank: think_budget=4 is not a ceiling mover (plateau reading), lr=1e-4 not flat, think_budget=1 a ceiling mover" python3 -c "
+check "bank: think_budget=4 is not a ceiling mover (plateau reading), lr=1e-4 not flat, think_budget=1 a ceiling mover" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
 t4, lr, t1 = r['scalerl+think_budget=4'], r['scalerl+lr=1e-4'], r['scalerl+think_budget=1']
@@ -317,7 +318,7 @@ assert t1['verdict'] == 'ceiling mover' and t1['flat'] and t1['dP'] < -0.5, t1" 
 # compute is still climbing; its better form is the Weibull, whose A ran to the bound of 1, so the
 # ceiling mover it reads is an extrapolation, and compare says so.
 "$S" compare bench/findings/size baseline=scalerl json=1 boot=0 unfinished=skip >"$T/size.jsonl" 2>"$T/size.err" || fail "compare the size study" "exit $?: $(cat "$T/size.err")"
-check "findings: the larger model's ceiling at 4x compute rests on an A at its bound: not pinned; at 8x the levels pin it" python3 -c "
+check "findings: the larger model's ceiling at 4x compute rests on an A at its bound: not pinned; at 8x the levels pin it" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}['d128-L4']
 assert r['ceiling_reading'] == 'better form' and r['form'] == 'weibull' and r['A_weibull_at_bound'], r
@@ -336,7 +337,7 @@ cp -r "$T/cmp/scalerl-s1" "$T/cmp/scalerl-s2" "$T/cmp/lowA-s1" "$T/unf/"
 sed -i '/"kind":"run"/d' "$T/unf/scalerl-s2/metrics.jsonl"
 cp -r "$T/unf/scalerl-s2" "$T/unf0/"
 "$S" compare "$T/unf" json=1 boot=0 unfinished=skip >"$T/unf.jsonl" 2>"$T/unf.err" || fail "compare unfinished=skip" "exit $?: $(cat "$T/unf.err")"
-check "unfinished=skip leaves out the run without a closing row and says so" python3 -c "
+check "unfinished=skip leaves out the run without a closing row and says so" "$PY3" -c "
 import json,sys
 r={r['recipe']:r for r in map(json.loads, open(sys.argv[1]))}
 assert r['scalerl']['seeds'] == 1 and r['lowA']['seeds'] == 1, r
@@ -352,7 +353,7 @@ expect_error "compare refuses a missing baseline, listing the recipes" 1 "baseli
 "$S" synth out="$T/lab/changed-s1" recipe=scalerl seed=2 noise=0.01 A=0.6 >/dev/null
 echo "label=scalerl+lr=1e-4" >>"$T/lab/changed-s1/config.txt"
 "$S" compare "$T/lab" json=1 boot=0 >"$T/lab.jsonl" 2>"$T/lab.err" || fail "compare labelled runs" "exit $?: $(cat "$T/lab.err")"
-check "compare groups a labelled run under its label" python3 -c "
+check "compare groups a labelled run under its label" "$PY3" -c "
 import json,sys
 v={r['recipe']:r['verdict'] for r in map(json.loads, open(sys.argv[1]))}
 assert v=={'scalerl':'baseline','scalerl+lr=1e-4':'ceiling mover'}, v" "$T/lab.jsonl"
@@ -361,7 +362,7 @@ expect_error "compare refuses a directory without runs" 1 "no run directories" -
 
 # fit on several runs: a recipe table sorted by A
 out=$("$S" fit "$T/cmp/scalerl-s1" "$T/cmp/scalerl-s2" "$T/cmp/same-s1" "$T/cmp/lowA-s1" boot=0 cutoffs=0 2>&1)
-check "fit of several runs prints recipes sorted by A" python3 -c "
+check "fit of several runs prints recipes sorted by A" "$PY3" -c "
 import sys
 lines=sys.stdin.read().split('\n'); i=[k for k,l in enumerate(lines) if l.startswith('recipes, sorted by A')][0]
 names=[lines[i+2+k].split()[0] for k in range(3)]

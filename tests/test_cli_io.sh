@@ -5,6 +5,7 @@
 # out= never names an input (dump's checkpoint, the --config file); a cut or corrupt
 # metrics.jsonl.gz is refused, not read as a run still writing.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0 progress=0
 
@@ -116,7 +117,7 @@ GZ=bench/findings/loo/scalerl-s1
 # gz_copy DIR BYTES...: DIR as a copy of the archived run GZ, its metrics.jsonl.gz given by python.
 gz_copy() {
   mkdir -p "$1" && cp "$GZ/config.txt" "$1/" &&
-    python3 -c "import sys; d = bytearray(open('$GZ/metrics.jsonl.gz', 'rb').read()); $2
+    "$PY3" -c "import sys; d = bytearray(open('$GZ/metrics.jsonl.gz', 'rb').read()); $2
 open(sys.argv[1], 'wb').write(d)" "$1/metrics.jsonl.gz"
 }
 gz_copy "$T/gzhalf" "d = d[:120000]"

@@ -33,12 +33,10 @@ fi
 # Not on a sanitizer build (make sanitize): ASan's runtime and valgrind exclude each other.
 if grep -q '^scalerl: .*flags .*-fsanitize' "$T/v"; then
   echo "NOTE a sanitizer build: the run under valgrind not checked"
-elif command -v valgrind >/dev/null; then
+elif need_debian "version under valgrind" valgrind valgrind; then # installed when missing, not skipped
   env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY valgrind -q --error-exitcode=3 "$S" version >"$T/vg" 2>"$T/vg.err"
   check "version runs under valgrind, without the restart (GOMP_SPINCOUNT unset)" \
     bash -c "[ $? = 0 ] && grep -q '^openmp waiting: GOMP_SPINCOUNT=unset' '$T/vg'"
-else
-  echo "NOTE valgrind is not installed: the run under valgrind not checked"
 fi
 check "scalerl --help lists version" bash -c "'$S' --help | grep -q '^  version '"
 check "version --help explains it" bash -c "'$S' version --help | grep -q '^usage: scalerl version'"

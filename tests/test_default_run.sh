@@ -8,6 +8,7 @@
 # say so in README. Also: each committed config.txt is the default configuration (every key at
 # `scalerl train`'s default), so the runs are the default's, not some other run's.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 D=bench/default
 for s in 1 2 3; do
@@ -15,9 +16,9 @@ for s in 1 2 3; do
   "$S" fit "$T/s$s" cutoffs=0 json=1 save=0 >"$T/full$s.json" 2>"$T/full$s.err"
   "$S" fit "$T/s$s" cutoffs=0 json=1 save=0 boot=0 fit_until_frac=0.5 >"$T/half$s.json" 2>"$T/half$s.err"
   check "seed $s: R^2 >= 0.95, A - R0 >= 0.3, A's interval <= 0.06 wide, last point >= 85% of the gain" \
-    python3 "$(dirname "$0")/default_run_bars.py" full "$T/full$s.json" "$T/s$s/metrics.jsonl.gz"
+    "$PY3" "$(dirname "$0")/default_run_bars.py" full "$T/full$s.json" "$T/s$s/metrics.jsonl.gz"
   check "seed $s: the half-budget fit is within 0.03 of the last point" \
-    python3 "$(dirname "$0")/default_run_bars.py" half "$T/half$s.json"
+    "$PY3" "$(dirname "$0")/default_run_bars.py" half "$T/half$s.json"
   check "seed $s: config.txt is the default configuration" \
-    python3 "$(dirname "$0")/default_run_bars.py" config "$S" "$D/scalerl-s$s/config.txt"
+    "$PY3" "$(dirname "$0")/default_run_bars.py" config "$S" "$D/scalerl-s$s/config.txt"
 done

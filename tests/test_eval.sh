@@ -8,6 +8,7 @@
 # completions shown. Both refuse a missing, non-scalerl or foreign-vocabulary checkpoint with one
 # line. No Python: the JSON checks are a grep regex and awk.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 # A flat JSON object: string keys, values numbers, strings, null or booleans.
 NUM='-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?'
@@ -134,7 +135,7 @@ echo "not a model" >"$T/junk.ckpt"
 expect_error "eval refuses a file that is not a checkpoint" 1 "junk.ckpt" "not a scalerl checkpoint" -- eval ckpt="$T/junk.ckpt"
 # A checkpoint of another tokenizer: the base model's with its metadata's tokenizer line changed and
 # the header CRC recomputed (models/README.md, "Checkpoint format"), so that only the line differs.
-/usr/bin/python3 - "$T/base.ckpt" "$T/foreign.ckpt" <<'PY'
+"$PY3" - "$T/base.ckpt" "$T/foreign.ckpt" <<'PY'
 import struct, sys, zlib
 data = bytearray(open(sys.argv[1], "rb").read())
 hlen = struct.unpack_from("<I", data, 12)[0]

@@ -6,6 +6,7 @@
 # compare's verdict for every (study, recipe), which `scalerl compare` on the archived directory
 # reproduces.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
 printf '%s\n' \
@@ -89,7 +90,7 @@ check "print=plan after the run: every seed finished, nothing left in the estima
   bash -c "grep -c '2 of 2 seeds finished' '$T/plan2' | grep -qx 3 && grep -q 'left to run: 0.0 ' '$T/plan2' &&
     grep -q '0 of 2 seeds finished' '$T/plan'"
 check "findings.jsonl: one line per (study, recipe) with the verdict beside the paper's and the regime" \
-  /usr/bin/python3 -c "
+  "$PY3" -c "
 import json, sys
 rows = [json.loads(l) for l in open('$T/f/findings.jsonl')]
 assert [(r['study'], r['recipe']) for r in rows] == [('one', 'scalerl'), ('one', 'scalerl+lr=1e-4'), ('two', 'scalerl'), ('two', 'scalerl+agg=sample')], rows
@@ -103,7 +104,7 @@ for r in rows:
 for st in one two; do
   base=scalerl
   "$S" compare "$T/f/$st" baseline=$base json=1 >"$T/$st.json" 2>/dev/null
-  check "compare on the archived study '$st' reproduces findings.jsonl's verdicts" /usr/bin/python3 -c "
+  check "compare on the archived study '$st' reproduces findings.jsonl's verdicts" "$PY3" -c "
 import json
 got = {o['recipe']: o['verdict'] for o in map(json.loads, open('$T/$st.json')) if o.get('kind') == 'recipe'}
 want = {r['recipe']: r['verdict'].split(',')[0] for r in map(json.loads, open('$T/f/findings.jsonl')) if r['study'] == '$st'}
@@ -181,7 +182,7 @@ check "time_study times: per entry over the table's first (one scalerl, 300 s): 
 # smooth logistic departs from its neighbours' median by its curvature over 200 steps (2e-4 here,
 # bound 1e-3); one point 0.2 low among 76 gives an sd of about 0.2 / sqrt(76) = 0.023, so > 0.015
 # cannot come from the smooth part.
-check "eval scatter: near 0 on a smooth curve, large with one dip; KL peak: the worst 1000-step window" /usr/bin/python3 -c "
+check "eval scatter: near 0 on a smooth curve, large with one dip; KL peak: the worst 1000-step window" "$PY3" -c "
 import math, sys
 sys.path.insert(0, 'bench/findings')
 import assemble
@@ -195,20 +196,20 @@ rows = [{'step': s, 'mismatch_kl': 0.1 if 1000 < s <= 2000 else 0.01} for s in r
 assert abs(assemble.mismatch_kl_peak(rows) - 0.1) < 1e-12, assemble.mismatch_kl_peak(rows)
 "
 check "stability.py: the correlation over the committed rows, and a window of a run" bash -c "
-  python3 bench/findings/stability.py | grep -Eq 'over [0-9]+ distinct rows: -?[0-9.]+\$' &&
-  python3 bench/findings/stability.py '$T/f/one/scalerl-s1' from=10 to=40 at=40 | grep -Eq 'steps 10-40 mismatch KL [0-9.]+, interrupted [0-9.]+, length sd [0-9.]+, .*pass rate at 40 '"
+  $PY3 bench/findings/stability.py | grep -Eq 'over [0-9]+ distinct rows: -?[0-9.]+\$' &&
+  $PY3 bench/findings/stability.py '$T/f/one/scalerl-s1' from=10 to=40 at=40 | grep -Eq 'steps 10-40 mismatch KL [0-9.]+, interrupted [0-9.]+, length sd [0-9.]+, .*pass rate at 40 '"
 # The committed study (issue #14, point 6): compare on each study directory of bench/findings
 # reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
 # do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A, A_weibull, the plateau and
 # last_mean, which are the same doubles computed the same way, printed with 17 digits.
-for st in $(/usr/bin/python3 -c "
+for st in $("$PY3" -c "
 import json
 print(' '.join(dict.fromkeys(json.loads(l)['study'] for l in open('bench/findings/findings.jsonl'))))"); do
-  base=$(/usr/bin/python3 -c "
+  base=$("$PY3" -c "
 import json
 print([r['recipe'] for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st'][0])")
   "$S" compare "bench/findings/$st" baseline="$base" json=1 boot=0 unfinished=skip >"$T/c-$st.json" 2>/dev/null
-  check "compare on the committed study '$st' reproduces findings.jsonl's verdicts and fits" /usr/bin/python3 -c "
+  check "compare on the committed study '$st' reproduces findings.jsonl's verdicts and fits" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-$st.json')) if o.get('kind') == 'recipe'}
 want = {r['recipe']: r for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st'}
@@ -228,7 +229,7 @@ done
 # "Results"): each still an efficiency shaper at 5 seeds.
 for r in loo-batch loo-dapo; do
   "$S" compare "bench/findings/extra_seeds/$r" baseline=scalerl json=1 boot=0 >"$T/c-extra-$r.json" 2>/dev/null
-  check "compare on the 5-seed $r directory: both recipes at 5 seeds, $r an efficiency shaper" /usr/bin/python3 -c "
+  check "compare on the 5-seed $r directory: both recipes at 5 seeds, $r an efficiency shaper" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-extra-$r.json')) if o.get('kind') == 'recipe'}
 assert got['scalerl']['seeds'] == 5 and got['$r']['seeds'] == 5, got
@@ -241,7 +242,7 @@ done
 # moved it out of that band, or over the margin, fails here before the README's figures go stale.
 G32=scalerl+prompts_per_step=24+gens_per_prompt=32
 "$S" compare bench/findings/extra_seeds/plan_g32 baseline=$G32 json=1 boot=0 >"$T/c-extra-g32.json" 2>/dev/null
-check "compare on the 5-seed plan_g32 directory: group normalization no effect, its plateau 0.015-0.020 lower" /usr/bin/python3 -c "
+check "compare on the 5-seed plan_g32 directory: group normalization no effect, its plateau 0.015-0.020 lower" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-extra-g32.json')) if o.get('kind') == 'recipe'}
 g = got['loo-plan+prompts_per_step=24+gens_per_prompt=32']
@@ -252,7 +253,7 @@ assert g['verdict'] == 'no effect' and g['ceiling_reading'] == 'plateau' and -0.
 # freezing a slower late climb, not a lower ceiling; the plateaus come within 0.01 (0.0065
 # measured) and B within 5% (+1.0%), so a reading that kept the 0.02 gap, or moved B, fails here.
 "$S" compare bench/findings/plan_g32_long baseline=$G32+steps=12000 json=1 boot=0 >"$T/c-g32-long.json" 2>/dev/null
-check "compare on plan_g32_long: the gap closes with 1.5 times the steps, plateaus within 0.01, B within 5%" /usr/bin/python3 -c "
+check "compare on plan_g32_long: the gap closes with 1.5 times the steps, plateaus within 0.01, B within 5%" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-g32-long.json')) if o.get('kind') == 'recipe'}
 g = got['loo-plan+prompts_per_step=24+gens_per_prompt=32+steps=12000']
@@ -265,7 +266,7 @@ assert abs(g['B_common'] / g['B_common_baseline'] - 1) < 0.05, g
 # 0.0045 apart, against 0.0195 and 0.0205 at 8000 steps), read by the levels with every run flat;
 # a reading that kept the 8000-step gaps fails here.
 "$S" compare bench/findings/loss_long baseline=scalerl+steps=12000+train_pool=330000 json=1 boot=0 >"$T/c-loss-long.json" 2>/dev/null
-check "compare on loss_long: DAPO's and GRPO's plateaus within 0.01 of CISPO's given 1.5 times the steps" /usr/bin/python3 -c "
+check "compare on loss_long: DAPO's and GRPO's plateaus within 0.01 of CISPO's given 1.5 times the steps" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-loss-long.json')) if o.get('kind') == 'recipe'}
 assert got['scalerl+steps=12000+train_pool=330000']['seeds'] == 3, got
@@ -278,7 +279,7 @@ for r in ('loo-dapo', 'scalerl+loss=grpo'):
 # with 16 (last points +0.001, against 0.013 lower at 8000 steps) and its half-gain is still later
 # (+0.103 decades); the check bounds the first within 0.01 and the second above 0.05 decades.
 "$S" compare bench/findings/gens_long baseline=scalerl+steps=12000+train_pool=330000 json=1 boot=0 >"$T/c-gens-long.json" 2>/dev/null
-check "compare on gens_long: 32 completions end level with 16 given 1.5 times the steps, their half-gain still later" /usr/bin/python3 -c "
+check "compare on gens_long: 32 completions end level with 16 given 1.5 times the steps, their half-gain still later" "$PY3" -c "
 import json
 got = {o['recipe']: o for o in map(json.loads, open('$T/c-gens-long.json')) if o.get('kind') == 'recipe'}
 b = got['scalerl+steps=12000+train_pool=330000']
@@ -298,7 +299,7 @@ check "a bad argument or study is refused with one line naming it, exit 1" bash 
 # README.md's short table ("What the toy reproduces of the paper") is short_table.py's print of the
 # committed findings.jsonl, row for row: a verdict that changes in findings.jsonl must change there.
 check "README.md's short table is short_table.py's print of findings.jsonl, and names every compared row" bash -c "
-  python3 bench/findings/short_table.py >'$T/short.md' &&
+  $PY3 bench/findings/short_table.py >'$T/short.md' &&
   sed -n '/^<!-- short findings table -->\$/,/^<!-- end short findings table -->\$/p' README.md | sed '1d;\$d' >'$T/short_readme.md' &&
   [ -s '$T/short.md' ] && diff '$T/short.md' '$T/short_readme.md' >&2 &&
   [ \$(tail -n +3 '$T/short.md' | grep -c '^| ') = \$(grep -vc '\"verdict\": \"baseline\"' bench/findings/findings.jsonl) ]"

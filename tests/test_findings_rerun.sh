@@ -16,6 +16,7 @@
 # steps like another seed's (bench/findings/README.md, "Time on 2 cores"); there, and under an
 # instrumented build, the test says on a NOTE line that it did not run, and why.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 D=bench/findings
 # study/run:base, the base named as in bench/findings/run.sh (base_ckpt).
@@ -90,7 +91,7 @@ done
 for run in $RUNS; do
   name=${run%%:*}
   check "$name: its committed rows up to step $UNTIL come out again, value for value (timings aside)" \
-    python3 - "$D/$name/metrics.jsonl.gz" "$T/$name/metrics.jsonl" "$UNTIL" "$T/$name.out" <<'EOF'
+    "$PY3" - "$D/$name/metrics.jsonl.gz" "$T/$name/metrics.jsonl" "$UNTIL" "$T/$name.out" <<'EOF'
 import gzip, json, sys
 sys.path.insert(0, "bench/findings")
 from same_as_committed import first_difference, TIMINGS

@@ -5,6 +5,7 @@
 # checked against an independent computation, and ones that crash, hang, print junk or break the
 # protocol, each reported while the rest goes on); refusals; a rerun gives the same result.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 # ---- the right form on its own data. 6 log-logistic runs, evenly spaced evals (as real runs have
 # them) to 10 Cmid, noise sd 0.01.
@@ -18,13 +19,13 @@ done
 # fitted curve's own error adds to it, so at most twice that. Coverage: 360 held-out points, but
 # the points of one forecast share its fitted curve, so the share inside scatters by ~0.03 between
 # sets of runs (0.88-0.97 over three sets of 4 runs); 0.88 to 0.99 is "near 0.95".
-check "log-logistic on log-logistic runs: every forecast scored, mean |err| within the noise, coverage near 0.95" python3 -c "
+check "log-logistic on log-logistic runs: every forecast scored, mean |err| within the noise, coverage near 0.95" "$PY3" -c "
 import json,sys
 s=[r for r in map(json.loads, open(sys.argv[1])) if r['kind']=='score'][0]
 assert s['fitter']=='loglogistic' and s['forecasts']==18 and s['scored']==18 and s['failed']==0, s
 assert s['mae'] <= 0.016, s
 assert 0.88 <= s['coverage'] <= 0.99 and s['points_with_interval']==s['points_scored']==360, s" "$T/ll.jsonl"
-check "fitbench.json is one JSON document with the scores, shapes and every forecast" python3 -c "
+check "fitbench.json is one JSON document with the scores, shapes and every forecast" "$PY3" -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
 assert d['kind']=='fitbench' and d['runs']==6 and d['budgets']==[0.25,0.5,0.75] and not d['manifest'], d
@@ -47,7 +48,7 @@ cat >"$T/bank/manifest.jsonl" <<'M'
 M
 "$S" fitbench bank="$T/bank" fitter=loglogistic boot=40 out="$T/bank.json" >"$T/bank.out" 2>&1 ||
   fail "fitbench on a manifest bank" "exit $?: $(head -c 300 "$T/bank.out")"
-check "manifest bank: 3 runs, a gzipped one outside the bank among them; the run before its knee is said to be unidentifiable" python3 -c "
+check "manifest bank: 3 runs, a gzipped one outside the bank among them; the run before its knee is said to be unidentifiable" "$PY3" -c "
 import json,sys
 d=json.load(open(sys.argv[1])); s=d['scores'][0]
 assert d['manifest'] and d['runs']==3, d
@@ -70,9 +71,9 @@ last = max(rows, key=lambda r: r["flops"])["pass_rate"]
 for x in reversed(q["predict"]):
     print(json.dumps({"x": x, "R": last, "lo": last - 0.05, "hi": last + 0.05}))
 P
-"$S" fitbench bank="$T/ll" budgets=0.5 fitter="python3 $T/last.py $T/ll/run-s1/metrics.jsonl" out="$T/ext.json" json=1 \
+"$S" fitbench bank="$T/ll" budgets=0.5 fitter="$PY3 $T/last.py $T/ll/run-s1/metrics.jsonl" out="$T/ext.json" json=1 \
   >/dev/null 2>"$T/ext.err" || fail "fitbench with an external fitter" "exit $?: $(head -c 300 "$T/ext.err")"
-check "external fitter: its forecasts are scored as an independent computation from the runs says" python3 -c "
+check "external fitter: its forecasts are scored as an independent computation from the runs says" "$PY3" -c "
 import json,sys,glob
 d=json.load(open(sys.argv[1])); s=d['scores'][0]
 assert not s['builtin'] and s['scored']==1 and s['failed']==5, s   # only run-s1's rows are all in run-s1's file
@@ -82,7 +83,7 @@ cut=0.5*ev[-1]['flops']; seen=[r for r in ev if r['flops']<=cut]; held=[r for r 
 last=seen[-1]['pass_rate']; err=[last-r['pass_rate'] for r in held]
 assert f['points_held_out']==len(held) and abs(f['mae']-sum(map(abs,err))/len(err))<1e-12, (f, err)
 assert abs(f['last_err']-err[-1])<1e-12 and f['covered']==sum(abs(e)<=0.05 for e in err), f" "$T/ext.json" "$T/ll/run-s1/metrics.jsonl"
-check "external fitter: the others' failure is named (an assertion in the fitter, exit 1)" python3 -c "
+check "external fitter: the others' failure is named (an assertion in the fitter, exit 1)" "$PY3" -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
 f=[f for f in d['forecasts'] if f['run']=='run-s2'][0]
@@ -96,8 +97,8 @@ print(json.dumps({"identified": False}))
 for x in q["predict"]:
     print(json.dumps({"x": x, "R": 0.7}))
 P
-"$S" fitbench bank="$T/bank" budgets=0.5 fitter="python3 $T/flag.py" out="$T/flag.json" >/dev/null 2>&1
-check "a fitter may forecast and say the ceiling is not identified: scored on runs to forecast, counted on the run to refuse" python3 -c "
+"$S" fitbench bank="$T/bank" budgets=0.5 fitter="$PY3 $T/flag.py" out="$T/flag.json" >/dev/null 2>&1
+check "a fitter may forecast and say the ceiling is not identified: scored on runs to forecast, counted on the run to refuse" "$PY3" -c "
 import json,sys
 s=json.load(open(sys.argv[1]))['scores'][0]
 assert s['scored']==2 and s['flagged_unidentified']==2 and s['said_unidentified']==1 and s['declined']==0, s" "$T/flag.json"
@@ -112,7 +113,7 @@ start=$(date +%s)
 took=$(( $(date +%s) - start ))
 [ $rc -eq 0 ] && pass "failing external fitters do not stop the benchmark (exit 0)" || fail "bad fitters" "exit $rc: $(head -c 300 "$T/bad.out")"
 check "a fitter that hangs is stopped at the time limit" awk_true "$took < 15"
-check "each failure is counted and named; a fitter that only says unidentified declines; the built-in is scored" python3 -c "
+check "each failure is counted and named; a fitter that only says unidentified declines; the built-in is scored" "$PY3" -c "
 import json,sys
 d=json.load(open(sys.argv[1]))
 why={f['fitter']:(f['status'],f.get('why','')) for f in d['forecasts']}
@@ -145,7 +146,7 @@ check "a rerun writes the same fitbench.json, apart from the timings" cmp -s <(s
   <(sed -E 's/"seconds":[^,}]*//g' "$T/bank2.json")
 
 # ---- the committed bank (bench/curves): whole, and what bench/fitbench.md says of it
-check "the committed bank: every manifest row names a run with config.txt and a finished metrics.jsonl.gz" python3 -c "
+check "the committed bank: every manifest row names a run with config.txt and a finished metrics.jsonl.gz" "$PY3" -c "
 import gzip, json, os
 rows = [json.loads(l) for l in open('bench/curves/manifest.jsonl')]
 assert len(rows) == 26, len(rows)
@@ -164,7 +165,7 @@ for r in rows:
 # but another compiler or CPU may contract a multiply-add differently and move the last digits of
 # a least-squares fit; bench/fitbench.md prints 3-4 digits, so 1e-6 still catches any real change.
 check "fitbench on the committed bank at half the compute: the log-logistic's errors are bench/fitbench.json's" \
-  python3 -c "
+  "$PY3" -c "
 import json, sys
 s = [o for o in map(json.loads, open(sys.argv[1])) if o.get('kind') == 'score'][0]
 assert s['scored'] == 21 and s['failed'] == 0, s

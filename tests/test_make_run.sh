@@ -5,6 +5,7 @@
 # files, its summary read from the fits' JSON (checked here against python's json); run again, it
 # reuses the base model and the finished run, and rewrites nothing of the run.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 # Everything in a directory whose name has a space, the binary too (a symlink): the script must
 # quote every path it is given.
@@ -29,7 +30,7 @@ check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget 
 check "the summary prints where the report is" grep -qE "^  report: $D/run/report.html" "$T/out1"
 check "each command is printed before it runs (train, three fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 6"
 # The summary's numbers are the JSON files' own, as python's json reads them.
-check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" /usr/bin/python3 -c "
+check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" "$PY3" -c "
 import json, re, sys
 out = open(sys.argv[1]).read().split('== summary')[1]
 w, h = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))

@@ -5,6 +5,7 @@
 # per-token staleness histogram, determinism of the deterministic schedule, and the threaded
 # schedule's metrics. Uses a tiny base model so the whole file runs in seconds.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 # make sanitize sets 1: uninstrumented libgomp barriers would look like races to ThreadSanitizer,
 # and with one thread per OpenMP team only the pipeline's own threads remain.
 THREADS=${SCALERL_TEST_THREADS:-2}
@@ -37,7 +38,7 @@ check deterministic_spans_versions grep -Eq '"multi_version_frac":(1|0\.[0-9]*[1
 # Staleness over the step rows after the first k (while the pipeline fills): mean, and whether
 # every row's histogram has one bin per allowed staleness (0..k) summing to its trained tokens.
 stale_summary() {
-    python3 - "$1" "$2" <<'PY'
+    "$PY3" - "$1" "$2" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if '"kind":"step"' in l]
 k = int(sys.argv[2])

@@ -9,7 +9,7 @@
 
 # ---- the browser: present, or installed, or a FAIL naming the command
 need_debian "report: chromium" chromium chromium || exit 0
-PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+need_python3 "report: python3, the XHTML parser of its checks"; PY=$PY3
 
 # ---- a run whose label holds markup, a control byte and a byte that is not UTF-8
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=200 eval_samples=0

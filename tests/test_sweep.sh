@@ -6,13 +6,14 @@
 # refused before anything is written; print=commands lines run as-is in bash. Run contents are
 # checked with python3 (json), independently of the C reader.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 count() { grep -c -- "$1" "$2" || true; } # lines of file $2 matching $1
 
 # runs_complete DIR STEPS NAME...: each run has final.ckpt, its config's recipe and seed, exactly
 # one "run" row (the last row) and step rows 1..STEPS once each, in order.
 runs_complete() {
-  python3 - "$@" <<'EOF'
+  "$PY3" - "$@" <<'EOF'
 import json, os, sys
 d, steps, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 for n in names:
@@ -65,7 +66,7 @@ out=$("$S" sweep recipes=scalerl,grpo seeds=2 out="$T/g" "${K[@]}" steps=3 print
 # ---- a recipe changed by keys: PRESET+key=value entries are labelled runs of the preset
 "$S" sweep recipes=grpo,grpo+lr=0.001+k=2 seeds=1 out="$T/lab" "${K[@]}" steps=2 threads=1 2>"$T/lab.log"; rc=$?
 [ $rc -eq 0 ] && pass "sweep with a changed recipe exits 0" || fail "sweep with a changed recipe exits 0" "exit $rc: $(tail -3 "$T/lab.log")"
-check "the changed recipe's run: preset, label and its keys in config.txt; the plain one unlabelled" python3 -c "
+check "the changed recipe's run: preset, label and its keys in config.txt; the plain one unlabelled" "$PY3" -c "
 import os, sys
 def cfg(n):
     return dict(l.rstrip('\\n').split('=', 1) for l in open(os.path.join(sys.argv[1], n, 'config.txt')) if '=' in l and l[0] != '#')
@@ -119,7 +120,7 @@ check "two sweeps: every run complete once" runs_complete "$T/d" 30 "${GRID[@]}"
 # ---- a held lock is waited for, a stale one (no live holder) taken over
 mkdir -p "$T/l/scalerl-s1" "$T/l/scalerl-s2"
 echo "999999 gone" >"$T/l/scalerl-s2/.sweep.lock"
-python3 -c "
+"$PY3" -c "
 import fcntl, sys, time
 f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], 'w').close(); time.sleep(1.5)
 " "$T/l/scalerl-s1/.sweep.lock" "$T/locked" &
@@ -128,7 +129,7 @@ for _ in $(seq 200); do [ -e "$T/locked" ] && break; sleep 0.02; done
 "$S" sweep recipes=scalerl seeds=2 jobs=1 out="$T/l" "${K[@]}" steps=3 threads=1 2>"$T/l.log"; rc=$?
 [ $rc -eq 0 ] && pass "held lock: sweep exits 0" || fail "held lock: sweep exits 0" "exit $rc: $(cat "$T/l.log")"
 check "held lock: run reported busy" grep -q "busy   scalerl-s1: locked by" "$T/l.log"
-check "held lock: started only after the busy line" python3 -c "
+check "held lock: started only after the busy line" "$PY3" -c "
 import sys; t = open(sys.argv[1]).read(); assert t.index('busy   scalerl-s1') < t.index('start  scalerl-s1'), t" "$T/l.log"
 [ "$(count 'busy   scalerl-s2' "$T/l.log")" -eq 0 ] && pass "stale lock taken over at once" || fail "stale lock taken over" "$(cat "$T/l.log")"
 check "locks: both runs complete" runs_complete "$T/l" 3 scalerl-s1 scalerl-s2
@@ -217,7 +218,7 @@ C=(recipes=scalerl,grpo seeds=2 out="$T/c" base="$T/my base's/b.ckpt" eval_n=50 
 "$S" sweep "${C[@]}" print=commands >"$T/cmds" 2>&1 || fail "print=commands" "exit $?"
 "$S" sweep "${C[@]}" print=commands jobs=3 >"$T/cmds2" 2>&1
 check "print=commands: stable across invocations" cmp "$T/cmds" "$T/cmds2"
-check "print=commands: one absolute train command per run, seed-major" python3 -c "
+check "print=commands: one absolute train command per run, seed-major" "$PY3" -c "
 import shlex, sys
 lines = open(sys.argv[1]).read().splitlines(); assert len(lines) == 4, lines
 words = [shlex.split(l) for l in lines]

@@ -15,6 +15,7 @@
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
 # No Python but for tests/ckpt_weights_only.py (stdlib): fields are read with sed and awk.
 . "$(dirname "$0")/lib.sh"
+need_python3 "$TEST_NAME: python3, the independent reader of its checks"
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 BASE="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4"
@@ -59,7 +60,7 @@ check "label=: written to config.txt when set" grep -qx 'label=mine' "$T/lb/conf
 # $T/a/final.ckpt stores the Adam moments of its 6 steps; the helper copies it without them (same
 # weights). A run must not depend on which of the two it starts from (it did: base= carried an RL
 # run's moments and step into the new run).
-python3 "$(dirname "$0")/ckpt_weights_only.py" "$T/a/final.ckpt" "$T/a-weights.ckpt"
+"$PY3" "$(dirname "$0")/ckpt_weights_only.py" "$T/a/final.ckpt" "$T/a-weights.ckpt"
 check "base=: the weights-only copy is smaller than the checkpoint with moments" \
   [ "$(stat -c %s "$T/a-weights.ckpt")" -lt "$(stat -c %s "$T/a/final.ckpt")" ]
 train "$T/fm" ${SMALL/base=$T\/base.ckpt/base=$T/a/final.ckpt} steps=3 threads=1

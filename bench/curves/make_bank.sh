@@ -41,6 +41,7 @@
 #   BANK_PRETRAIN_KEYS="k=v ..."  pretrain keys added to both bases, e.g. "tokens=20000"
 #   BANK_JOBS=N     runs at once (default 1)
 set -euo pipefail
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/../.."
 S=$PWD/scalerl
 R=${BANK_RUNS:-runs/bank}

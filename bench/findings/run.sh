@@ -28,6 +28,7 @@
 # table), FINDINGS_BASE_DEFAULT / _LARGE / _THINK / _PAIR / _MIX (base checkpoints), FINDINGS_KEYS (more keys),
 # FINDINGS_PROBE_STEPS / FINDINGS_PROBE_KEYS (the speed probe's length, and keys for a test's small base).
 set -euo pipefail
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/../.."
 S=${SCALERL_BIN:-./scalerl}
 OUT=${FINDINGS_OUT:-bench/findings}
@@ -50,6 +51,12 @@ done
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "make findings: bad jobs=$JOBS: expected a positive integer" >&2; exit 1; }
 [ -z "$DEFAULT_S" ] || [ "$DEFAULT_S" = auto ] || { [[ $DEFAULT_S =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v s="$DEFAULT_S" 'BEGIN { exit !(s > 0) }'; } ||
     { echo "make findings: bad default_s=$DEFAULT_S: expected a default run's seconds, a positive number, or auto" >&2; exit 1; }
+# The table is assembled by Python (assemble.py, at the end): a machine without Debian's python3 (a
+# minimal Debian) gets it now, not after hours of runs.
+if [ -z "$PRINT" ] && ! /usr/bin/python3 -c 'import json' 2>/dev/null; then
+    echo "make findings: installing Debian's python3, which assembles the table at the end (bench/findings/assemble.py)"
+    tests/apt_install.sh python3 || { echo "make findings: no python3 to assemble the table; nothing was run" >&2; exit 1; }
+fi
 
 # Base models: name, checkpoint, pretrain keys. `default` is the base the study was run on (R0
 # 0.242), make run's until its base was pretrained longer (260k tokens: README, "The default run");

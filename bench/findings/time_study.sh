@@ -22,6 +22,7 @@
 # probe (half a minute, in a segment with runs left) and the final compare count in the segments'
 # wall time only.
 set -euo pipefail
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/../.."
 usage="usage: bench/findings/time_study.sh run|report|times DIR [make findings arguments]"
 [ $# -ge 2 ] || { echo "$usage" >&2; exit 1; }

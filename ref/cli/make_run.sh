@@ -4,6 +4,7 @@
 # the same fit in the Weibull form, the plot and the HTML report. Everything is a plain scalerl
 # command; each is printed before it runs. The summary reads the fits' JSON (fit.json, half_fit.json, weibull_fit.json) with `scalerl get`.
 set -euo pipefail
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/../.."
 BIN=${SCALERL_BIN:-./scalerl}
 OUT=${RUN_DIR:-runs/default}

@@ -5,6 +5,7 @@
 # and, for a finding, the input's path and what broke. Exits 1 when anything was found. A finding
 # is fixed, then its input is kept as tests/data/fuzz/TARGET/NAME, which `make test` replays.
 set -u
+export LC_ALL=C # awk, printf and sort with a decimal point in any locale (tests/README.md, "Writing checks")
 cd "$(dirname "$0")/../.."
 build=$1 seconds=$2
 shift 2
