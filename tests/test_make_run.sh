@@ -29,6 +29,17 @@ check "the summary prints the half-budget check and where the plot is" \
 check "the summary prints the half-budget fit's own A" grep -qE '^  half-budget fit: A [0-9.]+ \[' "$T/out1"
 check "the summary prints where the report is" grep -qE "^  report: $D/run/report.html" "$T/out1"
 check "each command is printed before it runs (train, three fits, plot, report)" bash -c "grep -c '^\\$ ' '$T/out1' | grep -qx 6"
+# Printed quoted where a word needs it: the train and plot lines, read back by the shell, are the
+# words that ran (the binary and out= under "a dir", the plot's title with spaces and a comma).
+words() { local l; l=$(grep -m1 "^\\$ .* $1 " "$T/out1") && eval "set -- ${l#\$ }" && printf '%s\n' "$@"; }
+mapfile -t tw < <(words train)
+[ "${tw[0]:-}" = "$D/scalerl" ] && [ "${tw[1]:-}" = train ] && printf '%s\n' "${tw[@]}" | grep -qxF "out=$D/run" &&
+  pass "the printed train command, read back by the shell: the binary under 'a dir', train, out=\$D/run" ||
+  fail "the printed train command, read back by the shell: the binary under 'a dir', train, out=\$D/run" "read back: ${tw[*]:-nothing}"
+mapfile -t pw < <(words plot)
+printf '%s\n' "${pw[@]}" | grep -qxF "title=scalerl recipe, default task" &&
+  pass "the printed plot command, read back by the shell: its title one word" ||
+  fail "the printed plot command, read back by the shell: its title one word" "read back: ${pw[*]:-nothing}"
 # The summary's numbers are the JSON files' own, as python's json reads them.
 check "the summary's A, B, Cmid, r2 and half-budget figures are fit.json's and half_fit.json's" "$PY3" -c "
 import json, re, sys

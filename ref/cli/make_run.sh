@@ -12,7 +12,20 @@ BASE=${BASE_CKPT:-runs/base.ckpt}
 mkdir -p "$(dirname "$BASE")" "$OUT"
 start=$(date +%s)
 say() { printf '\n== %s\n' "$*"; }
-run() { printf '$ %s\n' "$*" >&2; "$@"; } # the command on stderr: its stdout may go to a file
+# The command on stderr (its stdout may go to a file), each word that needs it in single quotes,
+# so that a line can be pasted into a shell as it is, under a path with a space too.
+shell_word() {
+    case $1 in
+        '' | *[!A-Za-z0-9_./=:+@%,-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+run() {
+    local w line=\$
+    for w in "$@"; do line+=" $(shell_word "$w")"; done
+    printf '%s\n' "$line" >&2
+    "$@"
+}
 
 if [ -f "$BASE" ]; then
     say "base model: reusing $BASE (delete it to make a new one)"
