@@ -27,7 +27,8 @@ TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-DEPS_OK  := $(BUILD)/.deps-ok
+# Per compiler: clang needs one more package (below).
+DEPS_OK  := $(BUILD)/.deps-ok-$(notdir $(firstword $(CC)))
 
 .PHONY: all test test-cluster run bench sanitize memcheck fuzz clean deps FORCE
 .SECONDARY:
@@ -45,13 +46,20 @@ apt_install = if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/nul
       --no-install-recommends $(1); } >$(APT_LOG) 2>&1 \
     || { tail -n 5 $(APT_LOG); echo "scalerl: apt-get failed; run: sudo apt-get install -y $(1)"; exit 1; }
 
-# OpenBLAS and zlib headers: install them when we can, otherwise say the exact command.
-$(DEPS_OK):
+# OpenBLAS and zlib headers, and for CC=clang its OpenMP (GCC brings its own): install them when we
+# can, otherwise say the exact command. Probed again when this file changes (so does the fuzz
+# build's probe below): a stamp from an older probe would hide what a newer one asks for.
+$(DEPS_OK): Makefile
 	@mkdir -p $(BUILD)
 	@if ! printf '#include <cblas.h>\n#include <zlib.h>\nint main(void){openblas_set_num_threads(1);return (int)crc32(0,0,0);}\n' \
 	     | $(CC) -x c - -o $(BUILD)/.depcheck -lopenblas -lz 2>/dev/null; then \
 	  echo "scalerl: OpenBLAS or zlib development headers are missing"; \
 	  $(call apt_install,libopenblas-dev zlib1g-dev); \
+	fi
+	@if ! printf '#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n' \
+	     | $(CC) -fopenmp -x c - -o $(BUILD)/.depcheck 2>/dev/null; then \
+	  echo "scalerl: $(CC) cannot build OpenMP code (clang's omp.h and runtime, libomp-dev, are missing)"; \
+	  $(call apt_install,libomp-dev); \
 	fi
 	@rm -f $(BUILD)/.depcheck
 	@touch $@
@@ -139,19 +147,25 @@ FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer -Wall -Wno-unknown-pragmas -Wno-unused-function -D_GNU_SOURCE -I. -fopenmp=libgomp \
   -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/targets.o
-FUZZ_INSTALL := sudo apt-get install -y clang libclang-rt-dev
-$(FUZZ_BUILD)/.clang-ok:
+# clang's OpenMP header too (libomp-dev): the fuzz build takes libgomp's runtime (-fopenmp=libgomp)
+# but clang does not read GCC's omp.h, and a fresh Debian 12 or 13 has neither (the machines CI
+# ran on so far had it preinstalled). Where libclang-rt-dev does not exist (libFuzzer then comes
+# with clang itself), the second try installs clang and libomp-dev alone.
+FUZZ_PKGS := clang libclang-rt-dev libomp-dev
+FUZZ_INSTALL := sudo apt-get install -y $(FUZZ_PKGS)
+$(FUZZ_BUILD)/.clang-ok: Makefile
 	@mkdir -p $(FUZZ_BUILD)
-	@probe() { printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return 0; }\n' \
-	  | $(FUZZ_CC) -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_BUILD)/.fuzzcheck 2>/dev/null; }; \
+	@probe() { printf '#include <stdint.h>\n#include <stddef.h>\n#include <omp.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return omp_get_max_threads() < 1; }\n' \
+	  | $(FUZZ_CC) -fopenmp=libgomp -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_BUILD)/.fuzzcheck 2>/dev/null; }; \
 	if ! probe; then \
-	  echo "scalerl: clang with libFuzzer is missing; installing clang and libclang-rt-dev"; \
+	  echo "scalerl: clang with libFuzzer and OpenMP's header is missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
 	  else echo "scalerl: cannot install as $$(id -un); run: $(FUZZ_INSTALL)"; exit 1; fi; \
-	  $$SUDO apt-get update -qq && { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-dev \
-	    || $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; } \
-	    || { echo "scalerl: apt-get failed; run: $(FUZZ_INSTALL)"; exit 1; }; \
-	  probe || { echo "scalerl: $(FUZZ_CC) still cannot link -fsanitize=fuzzer; install clang's libFuzzer (Debian, Ubuntu: $(FUZZ_INSTALL))"; exit 1; }; \
+	  echo "scalerl: apt-get install $(FUZZ_PKGS) (its output: $(APT_LOG))"; \
+	  { $$SUDO apt-get update -qq && { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FUZZ_PKGS) \
+	    || $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang libomp-dev; }; } >$(APT_LOG) 2>&1 \
+	    || { tail -n 5 $(APT_LOG); echo "scalerl: apt-get failed; run: $(FUZZ_INSTALL)"; exit 1; }; \
+	  probe || { echo "scalerl: $(FUZZ_CC) still cannot build a fuzzer with OpenMP; install clang's libFuzzer and omp.h (Debian, Ubuntu: $(FUZZ_INSTALL))"; exit 1; }; \
 	fi
 	@rm -f $(FUZZ_BUILD)/.fuzzcheck
 	@touch $@
