@@ -52,6 +52,13 @@ ReturnToService=2
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
+# Slurm 24.05 and later start slurmd's cgroup plugin even with the linuxproc tracker and no task
+# plugin, and slurmd then fails where no cgroup filesystem is mounted ("No filesystem mounted on
+# /sys/fs/cgroup": Debian 13's 24.11 in a chroot); the plugin can be disabled from 24.05 on.
+slurm_v=$(slurmd -V 2>/dev/null | awk '{ print $2 }')
+if awk -v v="$slurm_v" 'BEGIN { split(v, p, "."); exit !(p[1] > 24 || (p[1] == 24 && p[2] >= 5)) }'; then
+  echo "CgroupPlugin=disabled" >"$C/cgroup.conf"
+fi
 export SLURM_CONF="$C/slurm.conf"
 stop_cluster() {
   scontrol shutdown >/dev/null 2>&1
