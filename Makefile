@@ -34,16 +34,17 @@ DEPS_OK  := $(BUILD)/.deps-ok-$(notdir $(firstword $(CC)))
 .SECONDARY:
 all: $(BIN)
 
-# Shell lines that install the Debian packages $(1) as root or with password-less sudo, or stop
-# with the exact command to run. apt-get's and dpkg's own output (some hundred lines on a fresh
-# machine) goes to $(APT_LOG), whose last lines are printed when the install fails; Recommends are
-# left out, since a header package's (manual pages, libc's image tools) are not needed to build.
+# Shell lines that install the Debian packages $(1) (or, when that fails, $(2) if given) as root or
+# with password-less sudo, or stop with the exact command to run. apt-get's and dpkg's own output
+# (some hundred lines on a fresh machine) goes to $(APT_LOG), whose last lines are printed when the
+# install fails; Recommends are left out, since a header package's (manual pages, libc's image
+# tools) are not needed to build.
 APT_LOG := $(BUILD)/apt-get.log
+apt_get = $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends
 apt_install = if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
   else echo "scalerl: cannot install as $$(id -un); run: sudo apt-get install -y $(1)"; exit 1; fi; \
   mkdir -p $(BUILD); echo "scalerl: apt-get install $(1) (its output: $(APT_LOG))"; \
-  { $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-      --no-install-recommends $(1); } >$(APT_LOG) 2>&1 \
+  { $$SUDO apt-get update -qq && { $(apt_get) $(1) $(if $(2),|| $(apt_get) $(2)); }; } >$(APT_LOG) 2>&1 \
     || { tail -n 5 $(APT_LOG); echo "scalerl: apt-get failed; run: sudo apt-get install -y $(1)"; exit 1; }
 
 # OpenBLAS and zlib headers, and for CC=clang its OpenMP (GCC brings its own): install them when we
@@ -152,20 +153,14 @@ FUZZ_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/targets.o
 # ran on so far had it preinstalled). Where libclang-rt-dev does not exist (libFuzzer then comes
 # with clang itself), the second try installs clang and libomp-dev alone.
 FUZZ_PKGS := clang libclang-rt-dev libomp-dev
-FUZZ_INSTALL := sudo apt-get install -y $(FUZZ_PKGS)
 $(FUZZ_BUILD)/.clang-ok: Makefile
 	@mkdir -p $(FUZZ_BUILD)
 	@probe() { printf '#include <stdint.h>\n#include <stddef.h>\n#include <omp.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return omp_get_max_threads() < 1; }\n' \
 	  | $(FUZZ_CC) -fopenmp=libgomp -fsanitize=fuzzer,address,undefined -x c - -o $(FUZZ_BUILD)/.fuzzcheck 2>/dev/null; }; \
 	if ! probe; then \
 	  echo "scalerl: clang with libFuzzer and OpenMP's header is missing"; \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-	  else echo "scalerl: cannot install as $$(id -un); run: $(FUZZ_INSTALL)"; exit 1; fi; \
-	  echo "scalerl: apt-get install $(FUZZ_PKGS) (its output: $(APT_LOG))"; \
-	  { $$SUDO apt-get update -qq && { $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FUZZ_PKGS) \
-	    || $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang libomp-dev; }; } >$(APT_LOG) 2>&1 \
-	    || { tail -n 5 $(APT_LOG); echo "scalerl: apt-get failed; run: $(FUZZ_INSTALL)"; exit 1; }; \
-	  probe || { echo "scalerl: $(FUZZ_CC) still cannot build a fuzzer with OpenMP; install clang's libFuzzer and omp.h (Debian, Ubuntu: $(FUZZ_INSTALL))"; exit 1; }; \
+	  $(call apt_install,$(FUZZ_PKGS),clang libomp-dev); \
+	  probe || { echo "scalerl: $(FUZZ_CC) still cannot build a fuzzer with OpenMP; install clang's libFuzzer and omp.h (Debian, Ubuntu: sudo apt-get install -y $(FUZZ_PKGS))"; exit 1; }; \
 	fi
 	@rm -f $(FUZZ_BUILD)/.fuzzcheck
 	@touch $@

@@ -77,6 +77,11 @@ expect_error() {
   if refuses "$@"; then pass "$name"; else fail "$name" "$REFUSAL_WHY"; fi
 }
 
+# repo_scripts: the repository's shell scripts, one per line: the tree, not `git ls-files`, so that
+# it holds outside a git checkout too; build/ left out (tests/test_shell_quoting.sh,
+# tests/test_script_env.sh).
+repo_scripts() { find . -path ./build -prune -o -name '*.sh' -print | sort; }
+
 awk_true() { awk "BEGIN { exit !($1) }"; }              # a numeric condition, e.g. "$x > 0.5"
 # measured NAME VALUE OP BOUND: PASS when VALUE OP BOUND (OP is <= or >=; an empty or non-numeric
 # VALUE fails), after a line "MEASURED VALUE OP BOUND NAME" that run.sh ignores and
@@ -154,7 +159,7 @@ need_python() {
   [ -n "$PY" ] || { fail "$1" "$3 installed, yet no python3 imports $2"; return 1; }
 }
 
-# need_python3 CHECK_NAME: sets PY3 to a python3 for the checks that read our outputs with its
+# need_python3 [CHECK_NAME]: sets PY3 to a python3 for the checks that read our outputs with its
 # standard library alone (json, xml, gzip), installing Debian's python3 when there is none: a
 # minimal Debian (a container, debootstrap's minbase) has none, and there these checks once failed
 # by "python3: command not found", or passed only when an earlier test had installed PyTorch.
@@ -162,5 +167,10 @@ need_python() {
 # it fails by name too.
 need_python3() {
   local PY
-  if need_python "$1" json python3; then PY3=$PY; else PY3=python3; return 1; fi
+  if need_python "${1:-$TEST_NAME: python3, the independent reader of its checks}" json python3; then
+    PY3=$PY
+  else
+    PY3=python3
+    return 1
+  fi
 }

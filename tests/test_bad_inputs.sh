@@ -4,7 +4,7 @@
 # titles and labels hold, checked with an XML parser (python3's xml.dom.minidom). Long evaluations
 # show progress.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 K="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4 prompts_per_step=8 gens_per_prompt=4 eval_every=5 threads=1 progress=0"

@@ -3,7 +3,7 @@
 # and the PyTorch step's check against it (Debian's python3-torch, installed when missing),
 # measure_run's exit status and peak memory, and report.awk's verdicts and JSON on a fixture.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 B=${SCALERL_BENCH_DIR:-build/bench}
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0

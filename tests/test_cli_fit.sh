@@ -4,7 +4,7 @@
 # JSON and SVG outputs are checked with python3's standard library (json, xml), an independent
 # parser.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 pyjson() { "$PY3" -c "import json,sys; d=json.load(open(sys.argv[1])); $2" "$1"; }
 

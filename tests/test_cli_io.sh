@@ -5,7 +5,7 @@
 # out= never names an input (dump's checkpoint, the --config file); a cut or corrupt
 # metrics.jsonl.gz is refused, not read as a run still writing.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0 progress=0
 

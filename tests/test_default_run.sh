@@ -8,7 +8,7 @@
 # say so in README. Also: each committed config.txt is the default configuration (every key at
 # `scalerl train`'s default), so the runs are the default's, not some other run's.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 D=bench/default
 for s in 1 2 3; do

@@ -8,7 +8,7 @@
 # completions shown. Both refuse a missing, non-scalerl or foreign-vocabulary checkpoint with one
 # line. No Python: the JSON checks are a grep regex and awk.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 # A flat JSON object: string keys, values numbers, strings, null or booleans.
 NUM='-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?'

@@ -6,7 +6,7 @@
 # compare's verdict for every (study, recipe), which `scalerl compare` on the archived directory
 # reproduces.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_samples=0
 printf '%s\n' \

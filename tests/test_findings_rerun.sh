@@ -17,7 +17,7 @@
 # steps like another seed's (bench/findings/README.md, "Time on 2 cores"); there, and under an
 # instrumented build, the test says on a NOTE line that it did not run, and why.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 D=bench/findings
 # study/run:base, the base named as in bench/findings/run.sh (base_ckpt).

@@ -5,7 +5,7 @@
 # checked against an independent computation, and ones that crash, hang, print junk or break the
 # protocol, each reported while the rest goes on); refusals; a rerun gives the same result.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 # ---- the right form on its own data. 6 log-logistic runs, evenly spaced evals (as real runs have
 # them) to 10 Cmid, noise sd 0.01.

@@ -5,7 +5,7 @@
 # files, its summary read from the fits' JSON (checked here against python's json); run again, it
 # reuses the base model and the finished run, and rewrites nothing of the run.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 # Everything in a directory whose name has a space, the binary too (a symlink): the script must
 # quote every path it is given.

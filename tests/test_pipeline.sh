@@ -5,7 +5,7 @@
 # per-token staleness histogram, determinism of the deterministic schedule, and the threaded
 # schedule's metrics. Uses a tiny base model so the whole file runs in seconds.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 # make sanitize sets 1: uninstrumented libgomp barriers would look like races to ThreadSanitizer,
 # and with one thread per OpenMP team only the pipeline's own threads remain.
 THREADS=${SCALERL_TEST_THREADS:-2}

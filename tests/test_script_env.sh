@@ -9,8 +9,8 @@
 # need_python3 installs Debian's python3 when missing), never a bare python3.
 . "$(dirname "$0")/lib.sh"
 
-# The tree, as tests/test_shell_quoting.sh lists it; .ci/run only calls make.
-mapfile -t scripts < <(find . -path ./build -prune -o -name '*.sh' -print | sort)
+# .ci/run is left out: it only calls make.
+mapfile -t scripts < <(repo_scripts)
 if [ ${#scripts[@]} -lt 10 ]; then
   fail "scripts found" "found ${#scripts[@]} (expected the repository's scripts)"
   exit 0

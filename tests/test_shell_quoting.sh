@@ -10,10 +10,8 @@
 
 cmd_start='(^[[:space:]]*([A-Za-z_][A-Za-z0-9_]*=[^[:space:]]*[[:space:]]+)*|\$\(|[;&|{][[:space:]]*|\<(run|exec|env|time|nice)[[:space:]]+)'
 unquoted="${cmd_start}\\\$\\{?(S|BIN)\\}?([[:space:]]|\\)|$)"
-# The tree, not `git ls-files`, so that it holds outside a git checkout too. This file is left
-# out: its samples of the bad forms below are what the pattern must catch.
-mapfile -t scripts < <({ find . -path ./build -prune -o -name '*.sh' -print; echo ./.ci/run; } |
-  grep -vx './tests/test_shell_quoting.sh')
+# This file is left out: its samples of the bad forms below are what the pattern must catch.
+mapfile -t scripts < <({ repo_scripts; echo ./.ci/run; } | grep -vx './tests/test_shell_quoting.sh')
 if [ ${#scripts[@]} -lt 10 ]; then
   fail "scripts found" "found ${#scripts[@]} (expected the repository's scripts)"
   exit 0

@@ -6,7 +6,7 @@
 # refused before anything is written; print=commands lines run as-is in bash. Run contents are
 # checked with python3 (json), independently of the C reader.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 count() { grep -c -- "$1" "$2" || true; } # lines of file $2 matching $1
 

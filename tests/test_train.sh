@@ -15,7 +15,7 @@
 #     with non-overlapping 95% intervals (deterministic, so it cannot flake).
 # No Python but for tests/ckpt_weights_only.py (stdlib): fields are read with sed and awk.
 . "$(dirname "$0")/lib.sh"
-need_python3 "$TEST_NAME: python3, the independent reader of its checks"
+need_python3
 
 pretrain_base "$T/base.ckpt" $SMALL_BASE eval_n=400 eval_samples=0
 BASE="base=$T/base.ckpt task=add:digits=1-2 eval_n=40 eval_samples=2 think_budget=12-16 answer_budget=4"
