@@ -83,6 +83,9 @@ expect_error() {
 repo_scripts() { find . -path ./build -prune -o -name '*.sh' -print | sort; }
 
 awk_true() { awk "BEGIN { exit !($1) }"; }              # a numeric condition, e.g. "$x > 0.5"
+# sanitizer_build: true when S was built with -fsanitize (make sanitize's build, or one anywhere
+# else), known by the flags its `version` prints rather than by its path.
+sanitizer_build() { "$S" version 2>/dev/null | grep -q '^scalerl: .*flags .*-fsanitize'; }
 # measured NAME VALUE OP BOUND: PASS when VALUE OP BOUND (OP is <= or >=; an empty or non-numeric
 # VALUE fails), after a line "MEASURED VALUE OP BOUND NAME" that run.sh ignores and
 # bench/coretypes.sh collects (as tests/test.h's CHECK_TOL and CHECK_ATLEAST do).

@@ -31,7 +31,7 @@ fi
 # scalerl, so the restart that sets GOMP_SPINCOUNT (models/omp_env.c) must not happen: restarting
 # valgrind's tool without valgrind ends the run ("You cannot run ... directly").
 # Not on a sanitizer build (make sanitize): ASan's runtime and valgrind exclude each other.
-if grep -q '^scalerl: .*flags .*-fsanitize' "$T/v"; then
+if sanitizer_build; then
   echo "NOTE a sanitizer build: the run under valgrind not checked"
 elif need_debian "version under valgrind" valgrind valgrind; then # installed when missing, not skipped
   env -u GOMP_SPINCOUNT -u OMP_WAIT_POLICY valgrind -q --error-exitcode=3 "$S" version >"$T/vg" 2>"$T/vg.err"
