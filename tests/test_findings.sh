@@ -198,6 +198,29 @@ assert abs(assemble.mismatch_kl_peak(rows) - 0.1) < 1e-12, assemble.mismatch_kl_
 check "stability.py: the correlation over the committed rows, and a window of a run" bash -c "
   $PY3 bench/findings/stability.py | grep -Eq 'over [0-9]+ distinct rows: -?[0-9.]+\$' &&
   $PY3 bench/findings/stability.py '$T/f/one/scalerl-s1' from=10 to=40 at=40 | grep -Eq 'steps 10-40 mismatch KL [0-9.]+, interrupted [0-9.]+, length sd [0-9.]+, .*pass rate at 40 '"
+# trades.py costs a sparser evaluation on the committed runs by dropping eval rows; that is only
+# what such a run would have written if evaluation leaves training alone. Exact equality (timings
+# aside): the same config and seed give byte-identical rows (ref/rl/README.md).
+"$S" train --config "$T/f/one/scalerl-s1/config.txt" out="$T/e10" eval_every=10 progress=0 >/dev/null 2>&1
+check "trades.py: a run's eval rows thinned to eval_every=10 are what a run with eval_every=10 writes" "$PY3" -c "
+import sys
+sys.path.insert(0, 'bench/findings')
+import trades
+strip = lambda rows: [{k: v for k, v in r.items() if k not in ('wall_s', 'cpu_s')} for r in rows]
+thin = trades.thinned(trades.load('$T/f/one/scalerl-s1/metrics.jsonl.gz'), 10)
+fresh = [r for r in trades.load('$T/e10/metrics.jsonl') if r.get('kind') != 'step' or r['step'] % 10 == 0]
+assert [r['step'] for r in thin if r.get('kind') == 'eval'] == [0, 10, 20, 30, 40], thin
+assert strip(thin) == strip(fresh), 'differ'
+"
+TR=(bench/findings/trades.py "$S" dir="$T/f" tsv="$T/studies.tsv")
+check "trades.py: no reduction changes nothing and saves nothing; eval_every=10 saves a share" bash -c "
+  $PY3 ${TR[*]} >'$T/tr0' && $PY3 ${TR[*]} eval_every=10 studies=two >'$T/tr10' &&
+  tail -1 '$T/tr0' | grep -q '^0 of 4 verdicts changed (0 in core rows); the dropped evaluations and runs took 0.0% ' &&
+  grep -c '^two ' '$T/tr10' | grep -qx 2 && ! grep -q '^one ' '$T/tr10' &&
+  tail -1 '$T/tr10' | grep -Eq '^[0-2] of 2 verdicts changed .* took ([1-9][0-9]?|0\.[1-9])[0-9.]*% '"
+check "trades.py: a bad value is named, nothing is assembled" bash -c "
+  ! $PY3 ${TR[*]} seeds=x 2>'$T/tre' && grep -q \"bad seeds=x\" '$T/tre' &&
+  ! $PY3 ${TR[*]} studies=nope 2>'$T/tre' && grep -q \"bad study 'nope'\" '$T/tre'"
 # The committed study (issue #14, point 6): compare on each study directory of bench/findings
 # reproduces findings.jsonl's verdicts and pooled fits. boot=0: the verdicts and the point fits
 # do not use the bootstrap (the margins are seed spreads); tolerance 1e-9 relative on A, A_weibull, the plateau and
