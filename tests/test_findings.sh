@@ -218,6 +218,20 @@ check "trades.py: no reduction changes nothing and saves nothing; eval_every=10 
   tail -1 '$T/tr0' | grep -q '^0 of 4 verdicts changed (0 in core rows); the dropped evaluations and runs took 0.0% ' &&
   grep -c '^two ' '$T/tr10' | grep -qx 2 && ! grep -q '^one ' '$T/tr10' &&
   tail -1 '$T/tr10' | grep -Eq '^[0-2] of 2 verdicts changed .* took ([1-9][0-9]?|0\.[1-9])[0-9.]*% '"
+# findings.jsonl's one_seed_less (assemble.py: compare over links to the other seeds' runs) against
+# trades.py's copy without that seed, two paths to one verdict; loss_hi's DAPO is a row that
+# leaving out seed 1 moves. With 2 seeds (the test's study) there is no such field: one less leaves no spread.
+"$PY3" bench/findings/trades.py "$S" seeds=2,3 studies=loss_hi >"$T/tr_hi"
+check "one seed less: findings.jsonl's verdict without seed 1 is trades.py's; none at 2 seeds" "$PY3" -c "
+import json
+want = {r['recipe']: r for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == 'loss_hi'}
+got = {l[15:65].rstrip(): l[97:121].rstrip() for l in open('$T/tr_hi') if l.startswith('loss_hi ')}
+r = want['loo-dapo+lr=2e-4']
+assert got['loo-dapo+lr=2e-4'] == r['one_seed_less']['1'] != r['verdict'] and r['marginal'] is True, (got, r)
+assert 'one_seed_less' not in want['scalerl+lr=2e-4'], 'a baseline has no verdict to move'
+tiny = [json.loads(l) for l in open('$T/f/findings.jsonl')]
+assert tiny and all('one_seed_less' not in l for l in tiny), tiny
+"
 check "trades.py: a bad value is named, nothing is assembled" bash -c "
   ! $PY3 ${TR[*]} seeds=x 2>'$T/tre' && grep -q \"bad seeds=x\" '$T/tre' &&
   ! $PY3 ${TR[*]} studies=nope 2>'$T/tre' && grep -q \"bad study 'nope'\" '$T/tre'"

@@ -12,9 +12,11 @@ mid-way gives the verdicts of the runs that ended."""
 import gzip
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 REGIME = ["clip_frac", "far_frac", "mismatch_kl", "stale_mean", "interrupt_frac", "truncate_frac", "len_std",
           "zero_var_frac", "retired_frac"]
@@ -135,6 +137,45 @@ def plateau_of(got, recipe, base):
     return {"plateau": None, "flat": None}
 
 
+def compared(scalerl, study_dir, base, svg=None):
+    """`scalerl compare` of a study directory: each recipe's JSON line, by recipe."""
+    cmd = [scalerl, "compare", study_dir, "baseline=" + base, "json=1", "unfinished=skip"]
+    res = subprocess.run(cmd + (["out=" + svg] if svg else []), capture_output=True, text=True)
+    if res.returncode != 0:
+        sys.exit("assemble: scalerl compare %s failed: %s" % (study_dir, res.stderr.strip()))
+    return {o["recipe"]: o for o in map(json.loads, res.stdout.splitlines()) if o.get("kind") == "recipe"}
+
+
+def verdict_of(o):
+    """compare's verdict, a ceiling mover's with the direction the deciding reading saw
+    (ref/fit/README.md, "Verdicts")."""
+    v = o["verdict"]
+    if v == "ceiling mover":
+        v += ", higher" if o["d_ceiling"] > 0 else ", lower"
+    return v
+
+
+def one_seed_less(scalerl, study_dir, base):
+    """{seed: {recipe: verdict}} with that seed's runs of every recipe left out, over a directory of
+    links to the others; None unless every run has a seed and there are 3 or more (with 2, one
+    seed less leaves no spread for the margins)."""
+    runs = [n for n in sorted(os.listdir(study_dir)) if os.path.isdir(os.path.join(study_dir, n))]
+    seeds = sorted({int(n.rsplit("-s", 1)[1]) for n in runs if n.rsplit("-s", 1)[-1].isdigit()})
+    if len(seeds) < 3:
+        return None
+    out = {}
+    for seed in seeds:
+        tmp = tempfile.mkdtemp(prefix="assemble-")
+        try:
+            for n in runs:
+                if not n.endswith("-s%d" % seed):
+                    os.symlink(os.path.abspath(os.path.join(study_dir, n)), os.path.join(tmp, n))
+            out[seed] = {r: verdict_of(o) for r, o in compared(scalerl, tmp, base).items()}
+        finally:
+            shutil.rmtree(tmp)
+    return out
+
+
 def main():
     scalerl, out, tsv, studies = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
     table = [line.rstrip("\n").split("\t") for line in open(tsv) if line.strip() and not line.startswith("#")]
@@ -147,20 +188,13 @@ def main():
         if not os.path.isdir(d):
             continue
         base = label_of(entries[0][2])
-        res = subprocess.run([scalerl, "compare", d, "baseline=" + base, "json=1", "unfinished=skip",
-                              "out=" + os.path.join(d, "curves.svg")],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            sys.exit("assemble: scalerl compare %s failed: %s" % (d, res.stderr.strip()))
-        got = {o["recipe"]: o for o in map(json.loads, res.stdout.splitlines()) if o.get("kind") == "recipe"}
+        got = compared(scalerl, d, base, os.path.join(d, "curves.svg"))
+        less = one_seed_less(scalerl, d, base)
         for entry, paper, paper_verdict in (t[2:5] for t in entries):  # a sixth column is the tier
             o = got.get(label_of(entry))
             if o is None:
                 continue
-            verdict = o["verdict"]
-            if verdict == "ceiling mover":
-                # The direction the deciding reading saw (ref/fit/README.md, "Verdicts").
-                verdict += ", higher" if o["d_ceiling"] > 0 else ", lower"
+            verdict = verdict_of(o)
             # A paper verdict without a direction is compared on the class alone.
             mine = verdict if "," in paper_verdict else verdict.split(",")[0]
             agrees = mine == paper_verdict if paper_verdict.split(",")[0] in CLASSES else None
@@ -174,6 +208,11 @@ def main():
             # Which reading decided the ceiling (ref/fit/README.md, "Verdicts"), and the plateau
             # difference when every run of both was flat at its end.
             line.update({k: o.get(k) for k in ("ceiling_reading", "ceiling_pinned", "dP")})
+            # The verdict with each seed left out, and whether any of them differs: a verdict one
+            # seed moves rests on a margin the seeds' spread decides (bench/findings/README.md).
+            if less is not None and verdict != "baseline":
+                line["one_seed_less"] = {str(k): v.get(label_of(entry)) for k, v in less.items()}
+                line["marginal"] = any(v != verdict for v in line["one_seed_less"].values())
             # The other readings of the ceiling, so that a log-logistic A pinned at its bound of 1
             # (it cannot bend as sharply as these runs do) is not read alone: the Weibull form's A
             # and the level the runs reach over their last fifth of compute (flat or not).
@@ -200,16 +239,26 @@ def read_by(line):
     return r if line.get("ceiling_pinned", True) else r + " (not pinned)"
 
 
+def seed_less(line):
+    """The one-seed-less column: `same` when no seed left out moves the verdict, else what each
+    one that does reads."""
+    less = line.get("one_seed_less")
+    if less is None:
+        return "-"
+    moved = ["without s%s: %s" % (k, v) for k, v in sorted(less.items()) if v != line["verdict"]]
+    return "; ".join(moved) if moved else "same"
+
+
 def write_table(out, lines):
-    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | paper | paper's verdict | agrees | clip | far | mismatch KL | KL peak | eval scatter | stale | interrupted | truncated | len sd | group w cv |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| study | recipe | seeds | A [95%] | B | A Weibull | plateau | last | verdict | read by | one seed less | paper | paper's verdict | agrees | clip | far | mismatch KL | KL peak | eval scatter | stale | interrupted | truncated | len sd | group w cv |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for l in lines:
         bound = " (bound)" if l.get("A_at_bound") else ""
         wb = fmt(l.get("A_weibull"), ".3f") + (" (bound)" if l.get("A_weibull_at_bound") else "")
         plateau = fmt(l.get("plateau"), ".3f") + ("" if l.get("flat") in (True, None) else " (not flat)")
-        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        rows.append("| %s | %s | %d | %s%s [%s, %s] | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             l["study"], l["recipe"], l["seeds"], fmt(l["A"], ".3f"), bound, fmt(l["A_lo"], ".3f"), fmt(l["A_hi"], ".3f"),
-            fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], read_by(l), l["paper"],
+            fmt(l["B"], ".2f"), wb, plateau, fmt(l["last_mean"], ".3f"), l["verdict"], read_by(l), seed_less(l), l["paper"],
             l["paper_verdict"], {True: "yes", False: "no", None: "-"}[l["agrees"]], fmt(l.get("clip_frac"), ".4f"),
             fmt(l.get("far_frac"), ".4f"), fmt(l.get("mismatch_kl"), ".2e"), fmt(l.get("mismatch_kl_peak"), ".2e"),
             fmt(l.get("eval_scatter"), ".3f"), fmt(l.get("stale_mean"), ".2f"),

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The short table of the study, for README.md's "What the toy reproduces of the paper": one row
 per compared entry of findings.jsonl (each study's baseline folded into its rows), its level at the
-end beside its baseline's, the toy's verdict and the reading that decided its ceiling, the paper's
-verdict, and whether they agree. The whole table, with the fits and the regime, is
+end beside its baseline's, the toy's verdict, the reading that decided its ceiling and whether one
+seed less moves it, the paper's verdict, and whether they agree. The whole table, with the fits and the regime, is
 bench/findings/README.md's (assemble.py).
 
 Usage: short_table.py [FINDINGS_JSONL [STUDIES_TSV]] (default: the ones beside this script). An
@@ -31,11 +31,13 @@ def extension_rows(tsv):
 
 def read_by(line):
     """The reading that decided the ceiling (ref/fit/README.md, "Verdicts"), marked when no fitted
-    A or level pins it."""
+    A or level pins it, and `marginal` when leaving out one seed gives another verdict
+    (findings.jsonl's one_seed_less)."""
     r = line.get("ceiling_reading")
-    if not r:
-        return ""
-    return " (%s%s)" % (r, "" if line.get("ceiling_pinned", True) else ", not pinned")
+    notes = [r + ("" if line.get("ceiling_pinned", True) else ", not pinned")] if r else []
+    if line.get("marginal"):
+        notes.append("marginal")
+    return " (%s)" % "; ".join(notes) if notes else ""
 
 
 def table(lines, extra):

@@ -3,13 +3,14 @@
 bring `make findings` under issue #14's 4 hours, costed in run time and in verdicts
 (bench/findings/README.md, "Time on 2 cores").
 
-    trades.py SCALERL_BIN [eval_every=N] [seeds=N] [studies=S,...] [dir=bench/findings]
+    trades.py SCALERL_BIN [eval_every=N] [seeds=N|S,S,...] [studies=S,...] [dir=bench/findings]
               [tsv=DIR/studies.tsv]
 
 eval_every=N keeps each run's eval rows at step 0, at the multiples of N and at its last step,
 which is what the run would have written with eval_every=N, row for row: evaluation draws the
 same fixed samples on a generator of its own and leaves training untouched (ref/rl/README.md;
-tests/test_findings.sh checks it on a run). seeds=N keeps seeds 1..N. Both apply to the studies
+tests/test_findings.sh checks it on a run). seeds=N keeps seeds 1..N, seeds=1,3 those named (a
+verdict that one seed less moves is a marginal one). Both apply to the studies
 named (default: every study in the table). The reduced copy is assembled in a temporary directory
 as `make findings` assembles the study (assemble.py) and set against the committed
 findings.jsonl: one line per (study, recipe) with both verdicts, the changed ones marked, then the
@@ -71,17 +72,25 @@ def die(msg):
 
 def main(argv):
     if not argv or "=" in argv[0]:
-        die("usage: trades.py SCALERL_BIN [eval_every=N] [seeds=N] [studies=S,...] [dir=D] [tsv=F]")
+        die("usage: trades.py SCALERL_BIN [eval_every=N] [seeds=N|S,S,...] [studies=S,...] [dir=D] [tsv=F]")
     scalerl, opts = argv[0], {"eval_every": "0", "seeds": "0", "studies": "", "dir": "bench/findings", "tsv": ""}
     for kv in argv[1:]:
         k, _, v = kv.partition("=")
         if k not in opts or not _:
             die("unknown argument '%s' (expected eval_every=, seeds=, studies=, dir=, tsv=)" % kv)
         opts[k] = v
-    for k in ("eval_every", "seeds"):
-        if not opts[k].isdigit():
-            die("bad %s=%s: expected a whole number of steps or seeds (0: keep them all)" % (k, opts[k]))
-    eval_every, seeds, src = int(opts["eval_every"]), int(opts["seeds"]), opts["dir"]
+    if not opts["eval_every"].isdigit():
+        die("bad eval_every=%s: expected a whole number of steps (0: keep every eval)" % opts["eval_every"])
+    if not all(x.isdigit() for x in opts["seeds"].split(",")):
+        die("bad seeds=%s: expected a number of seeds (0: all) or a list of seeds such as 1,3" % opts["seeds"])
+    eval_every, src = int(opts["eval_every"]), opts["dir"]
+    named = [int(x) for x in opts["seeds"].split(",")]
+    if len(named) == 1:
+        named = range(1, named[0] + 1) if named[0] else None
+
+    def dropped_seed(run):
+        return named is not None and seed_of(run) not in named
+
     tsv = opts["tsv"] or os.path.join(src, "studies.tsv")
     for f in (tsv, os.path.join(src, "findings.jsonl")):
         if not os.path.isfile(f):
@@ -116,10 +125,9 @@ def main(argv):
                 total += rows[-1].get("cpu_s", 0.0)
                 # Saved only where every core study that uses the run is reduced.
                 if all(s in studies for s in core_uses):
-                    dropped = seeds and seed_of(u["uses"][0][2]) > seeds
-                    saved += rows[-1].get("cpu_s", 0.0) if dropped else eval_cpu(rows, keep)
+                    saved += rows[-1].get("cpu_s", 0.0) if dropped_seed(u["uses"][0][2]) else eval_cpu(rows, keep)
             for study, _, run in u["uses"]:
-                if study not in studies or (seeds and seed_of(run) > seeds):
+                if study not in studies or dropped_seed(run):
                     continue
                 out = os.path.join(tmp, study, os.path.basename(os.path.normpath(run)))
                 os.makedirs(out)
