@@ -273,6 +273,23 @@ assert got['scalerl']['seeds'] == 5 and got['$r']['seeds'] == 5, got
 assert got['$r']['verdict'] == 'efficiency shaper', got['$r']
 "
 done
+# The regime rows whose verdict one seed less moves (findings.jsonl's `marginal`), with seeds 4 and
+# 5 of both recipes (bench/findings/README.md, "Time on 2 cores"): each keeps its 3-seed verdict,
+# which the cheaper studies costed there would turn.
+for st in mixture length lp_tight loss_hi; do
+  read -r base rec < <("$PY3" -c "
+import json
+rows = [r for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st']
+print(rows[0]['recipe'], [r['recipe'] for r in rows if r.get('marginal')][0])")
+  "$S" compare "bench/findings/extra_seeds/$st" baseline="$base" json=1 boot=0 >"$T/c-extra-$st.json" 2>/dev/null
+  check "compare on the 5-seed $st directory: $rec keeps its marginal 3-seed verdict" "$PY3" -c "
+import json
+got = {o['recipe']: o for o in map(json.loads, open('$T/c-extra-$st.json')) if o.get('kind') == 'recipe'}
+want = [r for r in map(json.loads, open('bench/findings/findings.jsonl')) if r['study'] == '$st' and r['recipe'] == '$rec'][0]
+assert got['$base']['seeds'] == 5 and got['$rec']['seeds'] == 5 and len(got) == 2, got
+assert want['marginal'] and got['$rec']['verdict'] == want['verdict'], (got['$rec']['verdict'], want['verdict'])
+"
+done
 # Group normalization at 32 completions a group, 5 seeds (bench/findings/README.md, "Group against
 # batch normalization"): no effect by the margin, its plateau 0.0199 below the baseline's against
 # 0.020; the check bounds the drop at 0.015-0.020, so a change of compare's plateau reading that
