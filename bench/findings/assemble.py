@@ -2,8 +2,10 @@
 """findings.jsonl and the findings README table, from a findings directory (bench/findings/run.sh).
 
 For each study: `scalerl compare DIR baseline=<first entry> json=1 out=DIR/curves.svg` gives each
-recipe's pooled fit and verdict; the step rows of its runs give the regime the verdict was
-reached in (means over each run's steps, then over its seeds). One line per (study, recipe).
+recipe's pooled fit and verdict, and the same over links to all runs but one seed's, for each
+seed of a study of 3 or more, the verdict with one seed less; the step rows of its runs give the
+regime the verdict was reached in (means over each run's steps, then over its seeds). One line
+per (study, recipe).
 
 Usage: assemble.py SCALERL_BIN OUT_DIR STUDIES_TSV [STUDY...] (every study of the table that has a
 directory when none is named; writes OUT_DIR/findings.jsonl and the table between the markers of
@@ -157,8 +159,8 @@ def verdict_of(o):
 
 def one_seed_less(scalerl, study_dir, base):
     """{seed: {recipe: verdict}} with that seed's runs of every recipe left out, over a directory of
-    links to the others; None unless every run has a seed and there are 3 or more (with 2, one
-    seed less leaves no spread for the margins)."""
+    links to the others; None below 3 seeds (with 2, one seed less leaves no spread for the
+    margins)."""
     runs = [n for n in sorted(os.listdir(study_dir)) if os.path.isdir(os.path.join(study_dir, n))]
     seeds = sorted({int(n.rsplit("-s", 1)[1]) for n in runs if n.rsplit("-s", 1)[-1].isdigit()})
     if len(seeds) < 3:
