@@ -157,12 +157,18 @@ def verdict_of(o):
     return v
 
 
+def seed_of(run_dir):
+    """The seed a run directory is named for (`<recipe>-s<seed>`), or None."""
+    tail = os.path.basename(os.path.normpath(run_dir)).rsplit("-s", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
 def one_seed_less(scalerl, study_dir, base):
     """{seed: {recipe: verdict}} with that seed's runs of every recipe left out, over a directory of
     links to the others; None below 3 seeds (with 2, one seed less leaves no spread for the
     margins)."""
     runs = [n for n in sorted(os.listdir(study_dir)) if os.path.isdir(os.path.join(study_dir, n))]
-    seeds = sorted({int(n.rsplit("-s", 1)[1]) for n in runs if n.rsplit("-s", 1)[-1].isdigit()})
+    seeds = sorted({seed_of(n) for n in runs} - {None})
     if len(seeds) < 3:
         return None
     out = {}

@@ -28,7 +28,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import assemble  # noqa: E402
+from assemble import label_of, seed_of  # noqa: E402
+from same_as_committed import load  # noqa: E402
+from short_table import extension_rows  # noqa: E402
 
 
 def eval_kept(rows, eval_every):
@@ -55,15 +57,6 @@ def eval_cpu(rows, keep):
             total += max(0.0, r["cpu_s"] - prev)  # a resumed run's clock may restart
         prev = r["cpu_s"]
     return total
-
-
-def load(path):
-    with gzip.open(path, "rt") if path.endswith(".gz") else open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def seed_of(run_dir):
-    return int(os.path.basename(os.path.normpath(run_dir)).rsplit("-s", 1)[1])
 
 
 def die(msg):
@@ -96,6 +89,7 @@ def main(argv):
         if not os.path.isfile(f):
             die("no file '%s': expected a study table and a findings directory that make findings wrote" % f)
     table = [line.rstrip("\n").split("\t") for line in open(tsv) if line.strip() and not line.startswith("#")]
+    extra = extension_rows(tsv)
     every = list(dict.fromkeys(t[0] for t in table))
     studies = opts["studies"].split(",") if opts["studies"] else every
     for s in studies:
@@ -107,8 +101,8 @@ def main(argv):
     # studies is read once and counted once in the time).
     runs = {}
     for t in table:
-        core = len(t) < 6 or t[5] != "extra"
-        for run in sorted(glob.glob(os.path.join(src, t[0], assemble.label_of(t[2]) + "-s*", ""))):
+        core = (t[0], label_of(t[2])) not in extra
+        for run in sorted(glob.glob(os.path.join(src, t[0], label_of(t[2]) + "-s*", ""))):
             paths = glob.glob(os.path.join(run, "metrics.jsonl*"))
             if not paths:
                 continue
@@ -119,7 +113,7 @@ def main(argv):
     try:
         for u in runs.values():
             rows = load(u["path"])
-            keep = eval_kept(rows, eval_every)
+            keep, kept = eval_kept(rows, eval_every), thinned(rows, eval_every)
             core_uses = [s for s, core, _ in u["uses"] if core]
             if core_uses:
                 total += rows[-1].get("cpu_s", 0.0)
@@ -133,7 +127,7 @@ def main(argv):
                 os.makedirs(out)
                 shutil.copy(os.path.join(run, "config.txt"), out)
                 with gzip.open(os.path.join(out, "metrics.jsonl.gz"), "wt") as f:
-                    f.writelines(json.dumps(r) + "\n" for r in thinned(rows, eval_every))
+                    f.writelines(json.dumps(r) + "\n" for r in kept)
         res = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "assemble.py"),
                               scalerl, tmp, tsv] + studies, capture_output=True, text=True)
         if res.returncode != 0:
@@ -141,7 +135,6 @@ def main(argv):
         got = list(map(json.loads, open(os.path.join(tmp, "findings.jsonl"))))
     finally:
         shutil.rmtree(tmp)
-    tier = {(t[0], assemble.label_of(t[2])): "extra" if len(t) > 5 and t[5] == "extra" else "core" for t in table}
     changed = changed_core = 0
     print("%-14s %-50s %-5s %-24s %-24s" % ("study", "recipe", "tier", "committed", "reduced"))
     for g in got:
@@ -150,8 +143,9 @@ def main(argv):
         mark = "" if was == g["verdict"] else "  <- changed"
         if mark:
             changed += 1
-            changed_core += tier.get((g["study"], g["recipe"])) == "core"
-        print("%-14s %-50s %-5s %-24s %-24s%s" % (g["study"], g["recipe"][:50], tier.get((g["study"], g["recipe"]), "-"),
+            changed_core += (g["study"], g["recipe"]) not in extra
+        print("%-14s %-50s %-5s %-24s %-24s%s" % (g["study"], g["recipe"][:50],
+                                                  "extra" if (g["study"], g["recipe"]) in extra else "core",
                                                   was, g["verdict"], mark))
     share = 100.0 * saved / total if total else 0.0
     print("%d of %d verdicts changed (%d in core rows); the dropped evaluations and runs took %.1f%% of the CPU time "
